@@ -1,0 +1,43 @@
+# Program Pulse: every target creates the virtualenv it needs, so a fresh clone needs only
+# Python >= 3.11 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test unit e2e sandbox dev check-defs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Program Pulse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pulse demo --out demo-output
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -q tests/e2e
+
+sandbox: $(STAMP)
+	$(BIN)/pulse sandbox --port 8080 --scenario demo
+
+# dagster dev reads its instance settings (dagster.yaml: the duckdb pool) from DAGSTER_HOME.
+dev: $(STAMP)
+	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home PULSE_CONFIG=$${PULSE_CONFIG:-$(CURDIR)/demo-output/program.yaml} $(BIN)/dagster dev
+
+check-defs: $(STAMP)
+	$(BIN)/dg check defs
+
+clean:
+	rm -rf $(VENV) demo-output .dagster_home .pytest_cache *.egg-info

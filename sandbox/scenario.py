@@ -1,0 +1,592 @@
+"""Seeded tracker portfolios: the data the sandbox serves, as plain frozen dataclasses.
+
+A scenario is a pure function of ``(name, seed, as_of)``: the same three always give the same
+people, projects, items, histories and links, so a demo can be re-fetched and checked by anyone.
+Nothing here knows about HTTP or JSON; ``sandbox.jira_api`` and ``sandbox.github_api`` render
+these objects the way Jira and GitHub do.
+
+Times are UTC. ``Scenario.now`` (the tracker's clock) is midnight UTC at the start of ``as_of``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property
+
+# Workflow states every item moves through; each tracker renders them its own way.
+TODO, IN_PROGRESS, REVIEW, DONE = "todo", "in_progress", "review", "done"
+WORKFLOW = (TODO, IN_PROGRESS, REVIEW, DONE)
+
+JIRA_CLOUD, JIRA_DC, GITHUB = "jira-cloud", "jira-dc", "github"
+SITES = (JIRA_CLOUD, JIRA_DC, GITHUB)
+
+
+@dataclass(frozen=True)
+class Person:
+    """One human, known to Jira by account id (Cloud) or user name (Server) and to GitHub by login."""
+
+    key: str
+    name: str
+    email: str
+    account_id: str
+    login: str
+    time_zone: str
+    uid: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field change in an item's history (Jira changelog item, GitHub issue event)."""
+
+    id: int
+    at: datetime
+    author: str  # Person.key
+    field: str  # "status" | "assignee" | "release" | "points"
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class Release:
+    """A Jira version or a GitHub milestone."""
+
+    id: int  # Jira version id; GitHub milestone number within its repo
+    uid: int  # globally unique numeric id (GitHub milestone id)
+    project: str
+    name: str
+    description: str
+    created_at: datetime
+    start: date | None
+    due: date | None
+    released_at: datetime | None  # set when released (Jira) or closed (GitHub)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A Jira issue or a GitHub issue, with its whole history."""
+
+    project: str  # Jira project key, or GitHub "owner/repo"
+    number: int
+    uid: int  # Jira issue id / GitHub issue id, unique within the site
+    kind: str  # "epic" | "story" | "task" | "bug"
+    title: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    reporter: str
+    assignee: str | None
+    state: str  # one of WORKFLOW, at Scenario.now
+    resolution: str | None  # "Done", "Won't Do" for done items
+    resolved_at: datetime | None
+    points: float | None
+    parent: int | None  # number of the parent item (epic) in the same project
+    release: int | None  # Release.id in the same project
+    labels: tuple[str, ...]
+    priority: str
+    due: date | None
+    changes: tuple[Change, ...]  # oldest first
+
+    @property
+    def ref(self) -> tuple[str, int]:
+        return (self.project, self.number)
+
+
+@dataclass(frozen=True)
+class Link:
+    """``blocker`` blocks ``blocked`` (Jira "Blocks" link, GitHub "blocked by" dependency)."""
+
+    id: int
+    blocker: tuple[str, int]
+    blocked: tuple[str, int]
+    created_at: datetime
+    author: str
+
+
+@dataclass(frozen=True)
+class Project:
+    key: str  # "PAY" or "acme/web"
+    name: str
+    site: str  # one of SITES
+    program: str
+    uid: int
+    lead: str  # Person.key
+    story: str  # what the scenario means this project to show
+
+
+@dataclass(frozen=True)
+class Program:
+    id: str
+    name: str
+    goal: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    seed: int
+    as_of: date
+    people: tuple[Person, ...]
+    programs: tuple[Program, ...]
+    projects: tuple[Project, ...]
+    releases: tuple[Release, ...]
+    items: tuple[Item, ...]
+    links: tuple[Link, ...]
+
+    @property
+    def now(self) -> datetime:
+        return datetime.combine(self.as_of, time(0, 0), tzinfo=timezone.utc)
+
+    @cached_property
+    def person(self) -> dict[str, Person]:
+        return {p.key: p for p in self.people}
+
+    @cached_property
+    def project(self) -> dict[str, Project]:
+        return {p.key: p for p in self.projects}
+
+    @cached_property
+    def items_by_project(self) -> dict[str, tuple[Item, ...]]:
+        grouped: dict[str, list[Item]] = defaultdict(list)
+        for item in self.items:
+            grouped[item.project].append(item)
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    @cached_property
+    def item(self) -> dict[tuple[str, int], Item]:
+        return {i.ref: i for i in self.items}
+
+    @cached_property
+    def releases_by_project(self) -> dict[str, tuple[Release, ...]]:
+        grouped: dict[str, list[Release]] = defaultdict(list)
+        for r in self.releases:
+            grouped[r.project].append(r)
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    @cached_property
+    def links_by_item(self) -> dict[tuple[str, int], tuple[Link, ...]]:
+        grouped: dict[tuple[str, int], list[Link]] = defaultdict(list)
+        for link in self.links:
+            grouped[link.blocker].append(link)
+            grouped[link.blocked].append(link)
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    def projects_on(self, site: str) -> tuple[Project, ...]:
+        return tuple(p for p in self.projects if p.site == site)
+
+
+# --------------------------------------------------------------------------------------------
+# The demo portfolio
+# --------------------------------------------------------------------------------------------
+
+_PEOPLE = [
+    ("Ada Okafor", "ada"), ("Ben Carter", "ben"), ("Chloé Martin", "chloe"),
+    ("Dmitri Volkov", "dmitri"), ("Emeka Obi", "emeka"), ("Fatima Zahra", "fatima"),
+    ("Grace Lee", "grace"), ("Hiro Tanaka", "hiro"), ("Inès Duarte", "ines"),
+    ("Jonas Berg", "jonas"), ("Kavya Rao", "kavya"), ("Liam O'Brien", "liam"),
+    ("María José Núñez", "mariajose"), ("Noah Schwartz", "noah"), ("Olga Petrova", "olga"),
+    ("Priya Nair", "priya"), ("Quentin Dubois", "quentin"), ("Rosa Lindqvist", "rosa"),
+    ("Samir Haddad", "samir"), ("Tomás Ruiz", "tomas"), ("Uma Singh", "uma"),
+    ("Viktor Horváth", "viktor"), ("Wei Zhang 张伟", "wei"), ("Zoë Ångström", "zoe"),
+]
+_ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC", "America/Los_Angeles"]
+
+# Tracker text is hostile: these titles exercise escaping all the way to the report.
+_HOSTILE_TITLES = [
+    "<script>alert('pulse')</script> in the checkout banner",
+    "Robert'); DROP TABLE core.work_items;-- breaks the import",
+    'Quote "smart" and \'single\' quotes in coupon codes',
+    "Ünïcödé everywhere: 支付 → 결제 → الدفع 🚀",
+    "   ",
+]
+
+_VERBS = ["Add", "Fix", "Refactor", "Migrate", "Harden", "Document", "Instrument", "Remove",
+          "Speed up", "Validate", "Cache", "Retry", "Localise", "Test"]
+_NOUNS = {
+    "PAY": ["card tokenisation", "3-D Secure flow", "refund API", "payout ledger", "fraud score",
+            "currency rounding", "PSP webhook", "invoice PDF", "Apple Pay button", "SEPA mandate"],
+    "CART": ["basket merge", "promo engine", "tax calculation", "shipping quote", "guest checkout",
+             "saved carts", "price lock", "order summary", "stock reservation", "cart API"],
+    "ID": ["SSO login", "OIDC discovery", "session store", "MFA enrolment", "password reset",
+           "token refresh", "SCIM sync", "consent screen", "account linking", "audit trail"],
+    "acme/web": ["checkout page", "design tokens", "product grid", "a11y audit", "cookie banner",
+                 "web vitals", "search box", "order history", "dark mode", "error pages"],
+    "acme/platform-api": ["rate limiter", "GraphQL gateway", "API keys", "pagination", "OpenAPI docs",
+                          "request tracing", "idempotency keys", "webhook signing", "quota API",
+                          "health checks"],
+}
+
+
+@dataclass(frozen=True)
+class _ReleasePlan:
+    name: str
+    start_days: int  # relative to now (negative = past)
+    due_days: int
+    released: bool
+
+
+@dataclass(frozen=True)
+class _ProjectPlan:
+    key: str
+    name: str
+    site: str
+    program: str
+    story: str
+    size: int
+    team: tuple[str, ...]
+    releases: tuple[_ReleasePlan, ...]
+    pace: float  # >1: work takes longer than planned (late); 1.0: on plan
+    recent_growth: float = 0.0  # share of the current release's items created in the last 30 days
+
+
+_PROGRAMS = (
+    Program("checkout", "Checkout 2.0", "Ship the new checkout across web and payments by Q1."),
+    Program("identity", "Identity Platform", "One login and one account for every Acme product."),
+)
+
+_PLANS = (
+    _ProjectPlan(
+        "PAY", "Payments", JIRA_CLOUD, "checkout", "on track", 260,
+        ("ada", "ben", "chloe", "dmitri", "emeka", "wei"),
+        (_ReleasePlan("PAY 1.0", -180, -120, True), _ReleasePlan("PAY 1.1", -120, -50, True),
+         _ReleasePlan("PAY 2.0", -50, 40, False)),
+        pace=0.95,
+    ),
+    _ProjectPlan(
+        "CART", "Cart", JIRA_DC, "checkout",
+        "late: its release waits for Identity work that is itself late", 220,
+        ("fatima", "grace", "hiro", "ines", "wei", "zoe"),
+        (_ReleasePlan("CART 2.0", -180, -90, True), _ReleasePlan("CART 3.0", -90, 12, False)),
+        pace=1.15,
+    ),
+    _ProjectPlan(
+        "ID", "Identity", JIRA_DC, "identity", "late: its release is past due with work open", 200,
+        ("jonas", "kavya", "liam", "mariajose", "noah", "zoe"),
+        (_ReleasePlan("ID 1.0", -180, -100, True), _ReleasePlan("ID 2.0", -100, -21, False),
+         _ReleasePlan("ID 2.1", -21, 60, False)),
+        pace=1.6,
+    ),
+    _ProjectPlan(
+        "acme/web", "Web storefront", GITHUB, "checkout", "at risk: scope keeps growing", 190,
+        ("olga", "priya", "quentin", "rosa", "wei", "ada"),
+        (_ReleasePlan("Web beta", -180, -70, True), _ReleasePlan("Web launch", -70, 35, False)),
+        pace=1.0, recent_growth=0.45,
+    ),
+    _ProjectPlan(
+        "acme/platform-api", "Platform API", GITHUB, "identity", "on track", 130,
+        ("samir", "tomas", "uma", "viktor", "zoe"),
+        (_ReleasePlan("API v1", -180, -80, True), _ReleasePlan("API v2", -80, 45, False)),
+        pace=0.9,
+    ),
+)
+
+
+class _Ids:
+    """Monotonic id sources, so ids look like a tracker's and never collide within a site."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = defaultdict(int)
+
+    def __call__(self, space: str, start: int) -> int:
+        value = self._next[space] or start
+        self._next[space] = value + 1
+        return value
+
+
+def _at(now: datetime, days: float, rng: random.Random) -> datetime:
+    """An instant ``days`` from now, nudged into working hours so histories look human."""
+    base = now + timedelta(days=days)
+    hour = rng.randint(7, 18)
+    return base.replace(hour=hour, minute=rng.randint(0, 59), second=rng.randint(0, 59),
+                        microsecond=rng.randint(0, 999) * 1000)
+
+
+def demo(seed: int = 7, as_of: date | None = None) -> Scenario:
+    """The demo portfolio: 2 programs, 3 Jira projects on 2 sites, 2 GitHub repos, ~1,000 items.
+
+    The story: Payments (PAY) is on track; the web storefront is at risk because its scope keeps
+    growing; Cart (CART) is late because the Identity work (ID) that blocks its release is late.
+    """
+    as_of = as_of or datetime.now(timezone.utc).date()
+    rng = random.Random(seed)
+    now = datetime.combine(as_of, time(0, 0), tzinfo=timezone.utc)
+    ids = _Ids()
+
+    people = tuple(
+        Person(
+            key=handle,
+            name=name,
+            email=f"{handle}@acme.example",
+            account_id=f"{rng.getrandbits(96):024x}",
+            login=f"{handle}-acme",
+            time_zone=_ZONES[i % len(_ZONES)],
+            uid=1000 + i,
+        )
+        for i, (name, handle) in enumerate(_PEOPLE)
+    )
+
+    projects: list[Project] = []
+    releases: list[Release] = []
+    items: list[Item] = []
+    for plan in _PLANS:
+        project = Project(plan.key, plan.name, plan.site, plan.program,
+                          ids(f"project:{plan.site}", 10000), plan.team[0], plan.story)
+        projects.append(project)
+        project_releases = []
+        for rplan in plan.releases:
+            rid = ids(f"release:{plan.site}", 10100) if plan.site != GITHUB else ids(
+                f"milestone:{plan.key}", 1)
+            start = (now + timedelta(days=rplan.start_days)).date()
+            due = (now + timedelta(days=rplan.due_days)).date()
+            released_at = _at(now, rplan.due_days - rng.randint(0, 3), rng) if rplan.released else None
+            project_releases.append(Release(
+                id=rid, uid=ids("milestone-uid", 5_000_001), project=plan.key, name=rplan.name,
+                description=f"{rplan.name}: {plan.name} deliverables",
+                created_at=_at(now, rplan.start_days - 7, rng), start=start, due=due,
+                released_at=released_at,
+            ))
+        releases.extend(project_releases)
+        items.extend(_project_items(plan, project_releases, now, rng, ids))
+
+    items, links = _link(items, releases, now, rng, ids)
+    return Scenario("demo", seed, as_of, people, _PROGRAMS, tuple(projects), tuple(releases),
+                    tuple(items), tuple(links))
+
+
+def _project_items(plan: _ProjectPlan, releases: list[Release], now: datetime,
+                   rng: random.Random, ids: _Ids) -> list[Item]:
+    site_space = f"issue:{plan.site}"
+    start_uid = 20000 if plan.site != GITHUB else 3_000_000_000
+    nouns = _NOUNS[plan.key]
+    items: list[Item] = []
+    number = 0
+    n_epics = 5 if plan.site != GITHUB else 4
+    epics: list[int] = []
+
+    def next_number() -> int:
+        nonlocal number
+        number += 1
+        return number
+
+    # Epics first, as teams create them at the start of the work they group.
+    for e in range(n_epics):
+        rel = releases[min(e * len(releases) // n_epics, len(releases) - 1)]
+        n = next_number()
+        epics.append(n)
+        created = _at(now, (rel.created_at - now).days, rng)
+        items.append(_lifecycle(
+            plan, n, ids(site_space, start_uid), "epic",
+            f"Epic: {rng.choice(_VERBS)} {nouns[e % len(nouns)]}", created, rel, None,
+            start_after=5.0, work_days=None, now=now, rng=rng, ids=ids))
+
+    for k in range(plan.size - n_epics):
+        roll = rng.random()
+        rel = None if roll < 0.12 else releases[min(int(rng.random() ** 0.8 * len(releases)), len(releases) - 1)]
+        current = rel is not None and rel.released_at is None
+        kind = rng.choices(["story", "task", "bug"], weights=[6, 3, 2])[0]
+        if k < len(_HOSTILE_TITLES) and plan.key in ("PAY", "acme/web"):
+            title = _HOSTILE_TITLES[k]
+        else:
+            title = f"{rng.choice(_VERBS)} {rng.choice(nouns)}" + (
+                f" ({rng.choice(['edge case', 'follow-up', 'v2', 'mobile', 'EU'])})" if rng.random() < 0.3 else "")
+        if rel is None:
+            created_days = -rng.uniform(1, 180)
+        else:
+            lo = (datetime.combine(rel.start, time(0), tzinfo=timezone.utc) - now).days - 10
+            hi = min(-1, (datetime.combine(rel.due, time(0), tzinfo=timezone.utc) - now).days - 5)
+            if current and plan.recent_growth and rng.random() < plan.recent_growth:
+                lo = -30  # scope creep: work keeps arriving late in the release
+            elif current:
+                hi = lo + 0.55 * (hi - lo)  # a planned release: its scope is known early on
+            created_days = rng.uniform(max(lo, -182), max(hi, lo + 1))
+        created = _at(now, created_days, rng)
+        if rel is None:
+            work_days, start_after = (rng.uniform(2, 12) if rng.random() < 0.5 else None), rng.uniform(3, 40)
+        else:
+            # Plan: each item of the release is done at its share of the release window, slowed by pace.
+            window = max((rel.due - rel.start).days, 7)
+            target = datetime.combine(rel.start, time(0), tzinfo=timezone.utc) + timedelta(
+                days=rng.random() * window * plan.pace)
+            work_days = rng.uniform(2, 9) * plan.pace
+            start_after = max(0.5, (target - created).total_seconds() / 86400 - work_days)
+        parent = rng.choice(epics) if rng.random() < 0.8 else None
+        items.append(_lifecycle(plan, next_number(), ids(site_space, start_uid), kind, title,
+                                created, rel, parent, start_after=start_after, work_days=work_days,
+                                now=now, rng=rng, ids=ids))
+    return _roll_up_epics(items, now)
+
+
+def _lifecycle(plan: _ProjectPlan, number: int, uid: int, kind: str, title: str,
+               created: datetime, rel: Release | None, parent: int | None, *, start_after: float,
+               work_days: float | None, now: datetime, rng: random.Random, ids: _Ids) -> Item:
+    """Play one item's history forward from creation to ``now``."""
+    reporter = rng.choice(plan.team)
+    assignee = rng.choice(plan.team) if rng.random() < 0.92 else None
+    changes: list[Change] = []
+    state = TODO
+
+    def change(at: datetime, fld: str, old: str | None, new: str | None) -> None:
+        changes.append(Change(ids("change", 40000), at, assignee or reporter, fld, old, new))
+
+    if rel is not None:
+        change(created + timedelta(minutes=3), "release", None, str(rel.id))
+    points = rng.choice([1, 2, 3, 5, 8, 13]) if kind != "epic" and rng.random() < 0.7 else None
+    if points is not None and rng.random() < 0.15:
+        change(created + timedelta(hours=rng.uniform(1, 48)), "points", None, str(points))
+        if rng.random() < 0.5:  # re-estimated later
+            old = points
+            points = rng.choice([p for p in (2, 3, 5, 8, 13) if p != old])
+            change(created + timedelta(days=rng.uniform(2, 10)), "points", str(old), str(points))
+    resolution = resolved_at = None
+    if work_days is not None:
+        t_start = created + timedelta(days=start_after)
+        t_review = t_start + timedelta(days=work_days * rng.uniform(0.5, 0.8))
+        t_done = t_start + timedelta(days=work_days)
+        if t_start < now:
+            if assignee is None:
+                assignee = rng.choice(plan.team)
+            change(t_start - timedelta(minutes=5), "assignee", None, assignee)
+            change(t_start, "status", TODO, IN_PROGRESS)
+            state = IN_PROGRESS
+        if t_review < now and state == IN_PROGRESS:
+            change(t_review, "status", IN_PROGRESS, REVIEW)
+            state = REVIEW
+        if t_done < now and state == REVIEW:
+            change(t_done, "status", REVIEW, DONE)
+            state, resolution, resolved_at = DONE, "Done", t_done
+            if rng.random() < 0.04 and t_done + timedelta(days=3) < now:  # reopened, then closed again
+                t_reopen = t_done + timedelta(days=rng.uniform(0.5, 2))
+                change(t_reopen, "status", DONE, IN_PROGRESS)
+                t_redone = t_reopen + timedelta(days=rng.uniform(0.5, 3))
+                if t_redone < now:
+                    change(t_redone, "status", IN_PROGRESS, DONE)
+                    resolved_at = t_redone
+                else:
+                    state, resolution, resolved_at = IN_PROGRESS, None, None
+    elif rng.random() < 0.05 and kind != "epic":
+        t = created + timedelta(days=rng.uniform(1, 20))
+        if t < now:
+            change(t, "status", TODO, DONE)
+            state, resolution, resolved_at = DONE, "Won't Do", t
+    changes.sort(key=lambda c: (c.at, c.id))
+    updated = max([created] + [c.at for c in changes])
+    labels = tuple(sorted({kind} | ({"customer"} if rng.random() < 0.1 else set())))
+    return Item(
+        project=plan.key, number=number, uid=uid, kind=kind, title=title,
+        body="" if rng.random() < 0.1 else f"As a customer I want {title.lower()} so that checkout is faster.",
+        created_at=created, updated_at=updated, reporter=reporter, assignee=assignee, state=state,
+        resolution=resolution, resolved_at=resolved_at, points=points, parent=parent,
+        release=rel.id if rel else None, labels=labels,
+        priority=rng.choices(["Highest", "High", "Medium", "Low"], weights=[1, 3, 6, 2])[0],
+        due=None, changes=tuple(changes),
+    )
+
+
+def _roll_up_epics(items: list[Item], now: datetime) -> list[Item]:
+    """An epic is in progress once a child starts and done once every child is done."""
+    children: dict[int, list[Item]] = defaultdict(list)
+    for item in items:
+        if item.parent is not None:
+            children[item.parent].append(item)
+    out = []
+    for item in items:
+        kids = children.get(item.number)
+        if item.kind != "epic" or not kids:
+            out.append(item)
+            continue
+        starts = [c.at for k in kids for c in k.changes if c.field == "status" and c.new == IN_PROGRESS]
+        all_done = all(k.state == DONE for k in kids)
+        # An epic exists before the work it groups.
+        created = min(item.created_at, min(k.created_at for k in kids) - timedelta(days=1))
+        changes = [Change(c.id, created + (c.at - item.created_at), c.author, c.field, c.old, c.new)
+                   for c in item.changes]
+        state, resolved_at, resolution = TODO, None, None
+        if starts:
+            t0 = min(starts)
+            changes.append(Change(item.changes[0].id + 10_000_000 if item.changes else item.uid,
+                                  t0, item.reporter, "status", TODO, IN_PROGRESS))
+            state = IN_PROGRESS
+            if all_done:
+                t1 = max(k.resolved_at for k in kids if k.resolved_at) + timedelta(hours=2)
+                if t1 < now:
+                    changes.append(Change(item.uid + 20_000_000, t1, item.reporter, "status",
+                                          IN_PROGRESS, DONE))
+                    state, resolved_at, resolution = DONE, t1, "Done"
+        changes.sort(key=lambda c: (c.at, c.id))
+        updated = max([created] + [c.at for c in changes])
+        out.append(Item(**{**item.__dict__, "created_at": created, "state": state, "resolved_at": resolved_at,
+                           "resolution": resolution, "changes": tuple(changes), "updated_at": updated}))
+    return out
+
+
+def _link(items: list[Item], releases: list[Release], now: datetime,
+          rng: random.Random, ids: _Ids) -> tuple[tuple[Item, ...], list[Link]]:
+    """Blocks links: the cross-project ones carry the scenario's story."""
+    links: list[Link] = []
+    release_ids = {(r.project, r.name): r.id for r in releases}
+
+    def pick(project: str, *, states: tuple[str, ...], count: int, release: str | None = None,
+             exclude: set | None = None) -> list[Item]:
+        pool = [i for i in items if i.project == project and i.kind != "epic" and i.state in states
+                and (exclude is None or i.ref not in exclude)
+                and (release is None or i.release == release_ids.get((project, release)))]
+        rng.shuffle(pool)
+        return sorted(pool[:count], key=lambda i: i.number)
+
+    def add(blocker: Item, blocked: Item, days_ago: float) -> None:
+        links.append(Link(ids("link", 30000), blocker.ref, blocked.ref,
+                          _at(now, -days_ago, rng), blocked.reporter))
+
+    # The story: open Identity work in the late release blocks Cart's release.
+    id_open = pick("ID", states=(TODO, IN_PROGRESS, REVIEW), count=6, release="ID 2.0")
+    cart_waiting = pick("CART", states=(TODO,), count=6, release="CART 3.0")
+    for blocker, blocked in zip(id_open, cart_waiting):
+        add(blocker, blocked, rng.uniform(25, 60))
+    # A chain inside Identity that ends in Cart: ID-a blocks ID-b, which blocks CART-c.
+    chain_head = pick("ID", states=(TODO, IN_PROGRESS), count=1, exclude={i.ref for i in id_open})
+    if chain_head and id_open:
+        add(chain_head[0], id_open[0], 40)
+    # Payments work that once blocked Cart and is done: a closed blocker.
+    for blocker, blocked in zip(pick("PAY", states=(DONE,), count=2), pick("CART", states=(DONE,), count=2)):
+        add(blocker, blocked, rng.uniform(60, 120))
+    # A cycle inside Cart: two items waiting on each other.
+    pair = pick("CART", states=(TODO,), count=2, exclude={i.ref for i in cart_waiting})
+    if len(pair) == 2:
+        add(pair[0], pair[1], 20)
+        add(pair[1], pair[0], 19)
+    # Platform API work blocks the web storefront (GitHub "blocked by"), on schedule.
+    for blocker, blocked in zip(pick("acme/platform-api", states=(IN_PROGRESS, REVIEW, DONE), count=4),
+                                pick("acme/web", states=(TODO, IN_PROGRESS), count=4)):
+        add(blocker, blocked, rng.uniform(10, 40))
+    # Ordinary same-project links.
+    for project in ("PAY", "ID", "acme/web"):
+        a = pick(project, states=WORKFLOW, count=6)
+        for blocker, blocked in zip(a[::2], a[1::2]):
+            add(blocker, blocked, rng.uniform(5, 90))
+
+    # A link is a change to both items: it moves their `updated` forward.
+    touched: dict[tuple[str, int], datetime] = {}
+    for link in links:
+        for ref in (link.blocker, link.blocked):
+            touched[ref] = max(touched.get(ref, link.created_at), link.created_at)
+    out = []
+    for item in items:
+        t = touched.get(item.ref)
+        if t is not None and t > item.updated_at:
+            item = Item(**{**item.__dict__, "updated_at": t})
+        out.append(item)
+    return tuple(out), links
+
+
+SCENARIOS = {"demo": demo}
+
+
+def build(name: str, seed: int, as_of: date | None) -> Scenario:
+    """Build a named scenario; the CLI and tests come in here."""
+    try:
+        factory = SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; expected one of: {', '.join(sorted(SCENARIOS))}") from None
+    return factory(seed=seed, as_of=as_of)

@@ -1,0 +1,197 @@
+"""The tracker sandbox: one local HTTP server that is a Jira Cloud site, a Jira Data Center site
+and a GitHub API, all serving one seeded scenario.
+
+Each tracker lives under its own path prefix, so the real clients see three independent base URLs:
+
+    http://127.0.0.1:PORT/jira-cloud   Jira Cloud (REST v3 search/jql, deploymentType Cloud)
+    http://127.0.0.1:PORT/jira-dc      Jira Data Center (REST v2 search, deploymentType DataCenter)
+    http://127.0.0.1:PORT/github       GitHub REST (what api.github.com serves)
+
+Control endpoints live under ``/_sandbox/`` (see docs/sandbox.md). Every request is counted by
+method, endpoint pattern (the URL rule, e.g. ``/github/repos/<owner>/<repo>/issues``) and status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, Scenario
+
+# The one credential the sandbox accepts. It guards nothing real; it exists so that the
+# connectors' authentication code runs exactly as it does against a real tracker.
+SANDBOX_TOKEN = "pulse-sandbox-token"
+SANDBOX_TOKEN_ENV = "PULSE_SANDBOX_TOKEN"
+SANDBOX_USER = "pulse-bot@acme.example"  # Jira Cloud basic auth pairs an e-mail with the token
+SANDBOX_USER_ENV = "PULSE_SANDBOX_USER"
+
+SITE_PREFIX = {JIRA_CLOUD: "/jira-cloud", JIRA_DC: "/jira-dc", GITHUB: "/github"}
+# The public URL a site reports as its own (Jira serverInfo.baseUrl): where `pulse sandbox` serves
+# by default, so browse links in the warehouse are stable across runs on random ports.
+PUBLIC_ROOT = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint of a tracker API, relative to the site root."""
+
+    methods: tuple[str, ...]
+    path: str  # a werkzeug rule, e.g. "/rest/api/2/project/<key>/versions"
+    handler: Callable[..., Response]  # handler(request, **url_values) -> Response
+
+
+class TrackerApi(Protocol):
+    """What the server needs from a tracker's implementation."""
+
+    site: str
+
+    def routes(self) -> list[Route]: ...
+
+    def authenticate(self, request: Request) -> Response | None:
+        """None when the request carries valid credentials, else the tracker's own 401."""
+
+    def not_found(self, request: Request) -> Response:
+        """The tracker's own 404 for a path it does not serve."""
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status,
+                    headers=headers, content_type="application/json;charset=UTF-8")
+
+
+class RequestStats:
+    """Thread-safe request counts by (method, endpoint pattern, status)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str, int]] = Counter()
+
+    def add(self, method: str, pattern: str, status: int) -> None:
+        with self._lock:
+            self._counts[(method, pattern, status)] += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def as_json(self) -> dict:
+        with self._lock:
+            rows = sorted(self._counts.items())
+        return {
+            "total": sum(n for _, n in rows),
+            "requests": [
+                {"method": m, "endpoint": p, "status": s, "count": n} for (m, p, s), n in rows
+            ],
+        }
+
+
+class SandboxApp:
+    """The WSGI application: routes each request to its tracker, checks auth, counts it."""
+
+    def __init__(self, scenario: Scenario, token: str = SANDBOX_TOKEN) -> None:
+        from sandbox.github_api import GithubApi
+        from sandbox.jira_api import JiraApi
+
+        self.scenario = scenario
+        self.stats = RequestStats()
+        self.apis: dict[str, TrackerApi] = {
+            JIRA_CLOUD: JiraApi(scenario, JIRA_CLOUD, token),
+            JIRA_DC: JiraApi(scenario, JIRA_DC, token),
+            GITHUB: GithubApi(scenario, token),
+        }
+        rules = [
+            Rule("/_sandbox/stats", methods=["GET"], endpoint=("control", self._stats)),
+            Rule("/_sandbox/stats/reset", methods=["POST"], endpoint=("control", self._reset_stats)),
+            Rule("/_sandbox/scenario", methods=["GET"], endpoint=("control", self._scenario)),
+        ]
+        for site, api in self.apis.items():
+            for route in api.routes():
+                rules.append(Rule(SITE_PREFIX[site] + route.path, methods=list(route.methods),
+                                  endpoint=(site, route.handler), strict_slashes=False))
+        self.url_map = Map(rules)
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        response, pattern = self._dispatch(request)
+        self.stats.add(request.method, pattern, response.status_code)
+        return response(environ, start_response)
+
+    def _dispatch(self, request: Request) -> tuple[Response, str]:
+        adapter = self.url_map.bind_to_environ(request.environ)
+        site = next((s for s, prefix in SITE_PREFIX.items()
+                     if request.path == prefix or request.path.startswith(prefix + "/")), None)
+        try:
+            rule, values = adapter.match(return_rule=True)
+        except (NotFound, MethodNotAllowed):
+            if site is None:
+                return json_response({"message": "Not Found"}, 404), "(unmatched)"
+            return self.apis[site].not_found(request), SITE_PREFIX[site] + "/(unmatched)"
+        owner, handler = rule.endpoint
+        if owner != "control":
+            denied = self.apis[owner].authenticate(request)
+            if denied is not None:
+                return denied, rule.rule
+        return handler(request, **values), rule.rule
+
+    # -- control endpoints ---------------------------------------------------------------------
+    def _stats(self, request: Request) -> Response:
+        return json_response(self.stats.as_json())
+
+    def _reset_stats(self, request: Request) -> Response:
+        self.stats.reset()
+        return json_response({"ok": True})
+
+    def _scenario(self, request: Request) -> Response:
+        s = self.scenario
+        return json_response({
+            "name": s.name, "seed": s.seed, "as_of": s.as_of.isoformat(), "now": s.now.isoformat(),
+            "items": len(s.items), "links": len(s.links),
+            "projects": [{"key": p.key, "site": p.site, "program": p.program, "story": p.story,
+                          "items": len(s.items_by_project.get(p.key, ()))} for p in s.projects],
+        })
+
+
+@dataclass(frozen=True)
+class RunningSandbox:
+    """A sandbox serving on loopback; its base URLs are what a program config points at."""
+
+    url: str
+    app: SandboxApp
+
+    def site_url(self, site: str) -> str:
+        return self.url + SITE_PREFIX[site]
+
+    @property
+    def stats(self) -> RequestStats:
+        return self.app.stats
+
+
+@contextmanager
+def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 0,
+          token: str = SANDBOX_TOKEN) -> Iterator[RunningSandbox]:
+    """Serve ``scenario`` in a background thread for the duration of the ``with`` block.
+
+    ``port=0`` takes a free port. Threaded, with HTTP/1.1 keep-alive, so clients reuse connections.
+    """
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = SandboxApp(scenario, token)
+    server = make_server(host, port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="tracker-sandbox", daemon=True)
+    thread.start()
+    try:
+        yield RunningSandbox(url=f"http://{host}:{server.server_port}", app=app)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
