@@ -1,0 +1,91 @@
+"""Run the set-based SQL that turns ``raw.*`` into ``core.*`` and ``marts.*``.
+
+Each table is one file in ``transforms/sql`` named ``<schema>_<table>.sql``: a ``CREATE OR REPLACE
+TABLE`` and its ``COMMENT ON`` statements, so a table and its documentation cannot drift apart.
+The only inputs besides ``raw`` are the program structure from ``program.yaml`` and ``as_of``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class ProgramRow:
+    program_id: str
+    name: str
+    goal: str | None
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    program_id: str
+    site: str
+    source: str  # "jira" | "github"
+    project_key: str
+    configured_name: str | None
+
+
+def sql_for(schema: str, table: str) -> str:
+    return resources.files("transforms").joinpath("sql", f"{schema}_{table}.sql").read_text(encoding="utf-8")
+
+
+def set_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
+    """Every figure is computed as of one instant; SQL reads it with getvariable('as_of')."""
+    stamp = as_of.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    con.execute(f"SET VARIABLE as_of = TIMESTAMPTZ '{stamp}+00'")
+
+
+def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: datetime) -> int:
+    """(Re)build one table from its SQL file; returns its row count."""
+    set_as_of(con, as_of)
+    con.execute("BEGIN")
+    try:
+        con.execute(sql_for(schema, table))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
+
+
+def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[ProgramRow],
+                            projects: list[ProjectRow]) -> int:
+    """``core.programs`` and ``meta.configured_projects`` from the config, as bound parameters."""
+    con.execute("BEGIN")
+    try:
+        con.execute("""
+            CREATE OR REPLACE TABLE core.programs (
+                program_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, goal VARCHAR)""")
+        con.execute("""
+            CREATE OR REPLACE TABLE meta.configured_projects (
+                program_id VARCHAR NOT NULL, site VARCHAR NOT NULL, source VARCHAR NOT NULL,
+                project_key VARCHAR NOT NULL, configured_name VARCHAR, PRIMARY KEY (site, project_key))""")
+        if programs:
+            con.executemany("INSERT INTO core.programs VALUES (?, ?, ?)",
+                            [[p.program_id, p.name, p.goal] for p in programs])
+        if projects:
+            con.executemany("INSERT INTO meta.configured_projects VALUES (?, ?, ?, ?, ?)",
+                            [[p.program_id, p.site, p.source, p.project_key, p.configured_name] for p in projects])
+        for statement in (
+            "COMMENT ON TABLE core.programs IS 'One row per program from program.yaml: several projects that share one goal.'",
+            "COMMENT ON COLUMN core.programs.program_id IS 'Short id from program.yaml (programs[].id).'",
+            "COMMENT ON COLUMN core.programs.name IS 'Program name.'",
+            "COMMENT ON COLUMN core.programs.goal IS 'The strategic goal the program serves, as configured; null when not given.'",
+            "COMMENT ON TABLE meta.configured_projects IS 'The projects program.yaml names, per program: input to core.projects.'",
+            "COMMENT ON COLUMN meta.configured_projects.program_id IS 'Program the project belongs to.'",
+            "COMMENT ON COLUMN meta.configured_projects.site IS 'Tracker site name from program.yaml.'",
+            "COMMENT ON COLUMN meta.configured_projects.source IS 'jira or github.'",
+            "COMMENT ON COLUMN meta.configured_projects.project_key IS 'Jira project key or GitHub owner/name.'",
+            "COMMENT ON COLUMN meta.configured_projects.configured_name IS 'Display name from program.yaml; null to use the tracker''s.'",
+        ):
+            con.execute(statement)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return len(programs)

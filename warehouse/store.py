@@ -1,0 +1,121 @@
+"""The DuckDB warehouse: connections, migrations, raw landing and the published snapshot.
+
+DuckDB lets one process hold a file for writing and then refuses every other process, readers
+included. So the pipeline never writes the file that analysts and BI tools read: it works in a
+private *work* database (``.pulse/work.duckdb`` beside the published one) and, when a run has
+built everything, publishes a copy with an atomic rename. Readers keep the snapshot they opened;
+the next ``connect(read_only=True)`` sees the new one. A failed run publishes nothing, so the last
+good snapshot stays in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class WarehousePaths:
+    """The published file analysts read, and the work file the pipeline writes."""
+
+    published: Path
+
+    @property
+    def work(self) -> Path:
+        return self.published.parent / ".pulse" / "work.duckdb"
+
+
+@contextmanager
+def connect(path: Path, *, memory_limit: str = "4GB", threads: int = 2,
+            read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection with the settings every pipeline step needs (UTC, bounded memory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only, config={
+        "memory_limit": memory_limit,
+        "threads": threads,
+        # Row order is never relied on; without this DuckDB buffers far more memory on big inserts.
+        "preserve_insertion_order": False,
+    })
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # after connect: the setting needs the ICU extension loaded
+        yield con
+    finally:
+        con.close()
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the numbered ``warehouse/sql/*.sql`` files not yet applied; returns what ran."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS meta.schema_migrations (
+            name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)""")
+    for target, text in (
+        ("TABLE meta.schema_migrations", "Warehouse migrations applied to this file, by file name (warehouse/sql)."),
+        ("COLUMN meta.schema_migrations.name", "Migration file name, e.g. 001_raw_and_meta.sql."),
+        ("COLUMN meta.schema_migrations.applied_at", "When it was applied (UTC)."),
+    ):
+        con.execute(f"COMMENT ON {target} IS '{text}'")
+    done = {r[0] for r in con.execute("SELECT name FROM meta.schema_migrations").fetchall()}
+    applied = []
+    files = sorted(p for p in resources.files("warehouse").joinpath("sql").iterdir() if p.name.endswith(".sql"))
+    for migration in files:
+        if migration.name in done:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(migration.read_text(encoding="utf-8"))
+            con.execute("INSERT INTO meta.schema_migrations VALUES (?, ?)",
+                        [migration.name, datetime.now(timezone.utc)])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(migration.name)
+    return applied
+
+
+def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]],
+           json_columns: Sequence[str] = ("payload",)) -> int:
+    """Merge rows into a raw table by its primary key (a rerun writes no duplicate).
+
+    ``table`` is one of our own ``raw.*`` names, never tracker text. JSON columns are serialised
+    here once; DuckDB parses them once on insert.
+    """
+    if not rows:
+        return 0
+    frame = pd.DataFrame.from_records(
+        [{k: (json.dumps(v, ensure_ascii=False, separators=(",", ":")) if k in json_columns else v)
+          for k, v in row.items()} for row in rows]
+    )
+    con.register("_incoming", frame)
+    try:
+        con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _incoming")
+    finally:
+        con.unregister("_incoming")
+    return len(rows)
+
+
+def publish(paths: WarehousePaths) -> Path:
+    """Copy the closed work file to the published path atomically (rename in the same folder)."""
+    paths.published.parent.mkdir(parents=True, exist_ok=True)
+    tmp = paths.published.with_name(f".{paths.published.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copyfile(paths.work, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, paths.published)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return paths.published
