@@ -1,0 +1,48 @@
+"""Asset checks: facts about the model that must hold after every build, each able to fail."""
+
+
+import dagster as dg
+
+from pipelines.defs.resources import PulseResource
+
+
+def _rows(pulse: PulseResource, sql: str) -> list[tuple]:
+    with pulse.warehouse() as con:
+        return con.execute(sql).fetchall()
+
+
+@dg.asset_check(asset=dg.AssetKey(["core", "work_items"]), blocking=True)
+def work_items_have_unique_ids(pulse: PulseResource) -> dg.AssetCheckResult:
+    """Two rows with one item_id would double-count progress everywhere downstream."""
+    dupes = _rows(pulse, "SELECT item_id, count(*) FROM core.work_items GROUP BY item_id HAVING count(*) > 1 LIMIT 20")
+    return dg.AssetCheckResult(passed=not dupes, metadata={"duplicates": [d[0] for d in dupes]})
+
+
+@dg.asset_check(asset=dg.AssetKey(["core", "work_items"]))
+def statuses_are_mapped(pulse: PulseResource) -> dg.AssetCheckResult:
+    """Statuses without a category are listed here instead of silently falling out of every figure."""
+    unmapped = _rows(pulse, """
+        SELECT project_key, status, count(*) FROM core.work_items
+        WHERE status_category IS NULL GROUP BY ALL ORDER BY ALL""")
+    return dg.AssetCheckResult(
+        passed=not unmapped, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"unmapped": dg.MetadataValue.json([{"project": p, "status": s, "items": n} for p, s, n in unmapped])})
+
+
+@dg.asset_check(asset=dg.AssetKey(["core", "status_transitions"]))
+def every_item_has_a_creation_row(pulse: PulseResource) -> dg.AssetCheckResult:
+    """Status history starts at creation for every item, or durations computed from it are wrong."""
+    missing = _rows(pulse, """
+        SELECT w.key FROM core.work_items w
+        LEFT JOIN core.status_transitions t ON t.item_id = w.item_id AND t.transition_seq = 1 AND t.from_status IS NULL
+        WHERE t.item_id IS NULL LIMIT 20""")
+    return dg.AssetCheckResult(passed=not missing, metadata={"missing": [m[0] for m in missing]})
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "project_health"]), blocking=True)
+def every_verdict_has_reasons(pulse: PulseResource) -> dg.AssetCheckResult:
+    """A verdict nobody can explain is worse than none."""
+    bad = _rows(pulse, """
+        SELECT project_key, health FROM marts.project_health
+        WHERE health NOT IN ('green', 'amber', 'red', 'unknown') OR reasons IS NULL OR len(reasons) = 0""")
+    return dg.AssetCheckResult(passed=not bad, metadata={"projects": [f"{p}: {h}" for p, h in bad]})

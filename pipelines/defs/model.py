@@ -1,0 +1,57 @@
+"""Transform assets: ``core.*`` (the program model) and ``marts.*`` (health), one asset per table,
+each the SQL file of the same name in ``transforms/sql``."""
+
+
+import dagster as dg
+
+from pipelines.config import GithubSiteConfig
+from pipelines.defs.raw import GITHUB_TABLES, JIRA_TABLES
+from pipelines.defs.resources import PulseResource
+from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+
+RAW = [dg.AssetKey(["raw", t]) for t in JIRA_TABLES + GITHUB_TABLES]
+
+
+@dg.asset(key=["core", "programs"], group_name="core", kinds={"duckdb"}, pool="duckdb")
+def core_programs(pulse: PulseResource) -> dg.MaterializeResult:
+    """Programs and their projects as program.yaml declares them."""
+    config = pulse.load().config
+    programs = [ProgramRow(p.id, p.name, p.goal) for p in config.programs]
+    projects = [
+        ProjectRow(program.id, project.site,
+                   "github" if isinstance(config.sites[project.site], GithubSiteConfig) else "jira",
+                   project.project_key, project.name)
+        for program, project in config.projects()
+    ]
+    with pulse.warehouse() as con:
+        write_program_structure(con, programs, projects)
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(programs), "projects": len(projects)})
+
+
+def _table_asset(schema: str, table: str, deps: list, description: str) -> dg.AssetsDefinition:
+    @dg.asset(key=[schema, table], deps=deps, group_name=schema, kinds={"duckdb"}, pool="duckdb",
+              description=description)
+    def _build(pulse: PulseResource) -> dg.MaterializeResult:
+        as_of = pulse.load().config.clock()
+        with pulse.warehouse() as con:
+            rows = build_table(con, schema, table, as_of)
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "as_of": as_of.isoformat()})
+
+    return _build
+
+
+core_projects = _table_asset("core", "projects", [*RAW, core_programs],
+                             "Configured projects with the names their trackers give them.")
+core_work_items = _table_asset("core", "work_items", [*RAW, core_projects],
+                               "One row per Jira or GitHub issue, across every program.")
+core_milestones = _table_asset("core", "milestones", [*RAW, core_work_items],
+                               "Jira versions and GitHub milestones with dates and work counts.")
+core_status_transitions = _table_asset("core", "status_transitions", [*RAW, core_work_items],
+                                       "Every status change, from changelogs and issue events.")
+core_dependencies = _table_asset("core", "dependencies", [*RAW, core_work_items],
+                                 "Blocks dependencies, with cross-project and cross-program flags.")
+marts_project_health = _table_asset("marts", "project_health",
+                                    [core_milestones, core_dependencies, core_status_transitions],
+                                    "Red/amber/green per project with reasons.")
+marts_program_health = _table_asset("marts", "program_health", [marts_project_health],
+                                    "Red/amber/green per program with reasons.")

@@ -1,0 +1,46 @@
+"""Publish: copy the finished work database to the file analysts and BI tools read.
+
+Runs last, only when everything upstream succeeded, so a failed sync leaves the previous
+snapshot in place (see warehouse/store.py for why readers never see the work file)."""
+
+
+import json
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from pipelines.defs.model import marts_program_health, marts_project_health
+from pipelines.defs.resources import PulseResource
+from warehouse.store import publish
+
+PUBLISHED_TABLES = ("core.programs", "core.projects", "core.work_items", "core.milestones",
+                    "core.status_transitions", "core.dependencies", "marts.project_health",
+                    "marts.program_health")
+
+
+@dg.asset(key=["meta", "snapshots"], deps=[marts_project_health, marts_program_health],
+          group_name="publish", kinds={"duckdb"}, pool="duckdb")
+def meta_snapshots(context: dg.AssetExecutionContext, pulse: PulseResource) -> dg.MaterializeResult:
+    """Record this snapshot in meta.snapshots, then atomically replace the published file."""
+    paths = pulse.paths()
+    now = datetime.now(timezone.utc)
+    with pulse.warehouse() as con:
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in PUBLISHED_TABLES}
+        as_of = con.execute("SELECT max(as_of) FROM marts.project_health").fetchone()[0]
+        con.execute("""
+            CREATE TABLE IF NOT EXISTS meta.snapshots (
+                sync_id VARCHAR PRIMARY KEY, published_at TIMESTAMPTZ NOT NULL,
+                as_of TIMESTAMPTZ, row_counts JSON NOT NULL)""")
+        con.execute("COMMENT ON TABLE meta.snapshots IS 'One row per published snapshot; the newest row describes the file you are reading.'")
+        con.execute("COMMENT ON COLUMN meta.snapshots.sync_id IS 'The sync (meta.sync_runs.sync_id) that built the snapshot.'")
+        con.execute("COMMENT ON COLUMN meta.snapshots.published_at IS 'When the snapshot was published (UTC).'")
+        con.execute("COMMENT ON COLUMN meta.snapshots.as_of IS 'The instant its figures describe.'")
+        con.execute("COMMENT ON COLUMN meta.snapshots.row_counts IS 'Rows per core and marts table at publication.'")
+        con.execute("INSERT OR REPLACE INTO meta.snapshots VALUES (?, ?, ?, ?)",
+                    [context.run.run_id, now, as_of, json.dumps(counts)])
+        con.execute("UPDATE meta.sync_runs SET finished_at = ?, status = 'succeeded' WHERE sync_id = ?",
+                    [now, context.run.run_id])
+        con.execute("CHECKPOINT")
+    path = publish(paths)
+    return dg.MaterializeResult(metadata={"path": str(path), "as_of": str(as_of),
+                                          **{f"rows/{t}": n for t, n in counts.items()}})

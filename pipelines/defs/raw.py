@@ -1,0 +1,74 @@
+"""Ingest assets: each tracker's raw API objects, landed in ``raw.*`` of the work database."""
+
+
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from connectors.github_source import GithubSource
+from connectors.jira_source import JiraSource
+from pipelines.defs.resources import PulseResource
+from pipelines.ingest import SiteResult, sync_github_site, sync_jira_site
+
+JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions")
+GITHUB_TABLES = ("github_repos", "github_issues", "github_issue_events", "github_milestones",
+                 "github_issue_relations")
+
+
+def _start_sync(con, run_id: str, as_of: datetime) -> None:
+    con.execute("INSERT OR IGNORE INTO meta.sync_runs VALUES (?, ?, NULL, ?, 'running')",
+                [run_id, datetime.now(timezone.utc), as_of])
+
+
+def _result(con, tables: tuple[str, ...], results: list[SiteResult]) -> dg.MaterializeResult:
+    projects = [p for r in results for p in r.projects]
+    failed = [p for p in projects if p.error]
+    if failed:
+        # Committed pages stay in the work database; nothing is published from a failed run.
+        raise dg.Failure(
+            description=f"{len(failed)} of {len(projects)} projects failed to sync",
+            metadata={p.project_key: p.error for p in failed},
+        )
+    return dg.MaterializeResult(metadata={
+        "projects": len(projects),
+        "items_written": sum(p.items for p in projects),
+        "requests": sum(p.requests for p in projects),
+        "per_project": dg.MetadataValue.json(
+            {f"{p.site}/{p.project_key}": {"items": p.items, "requests": p.requests} for p in projects}),
+    })
+
+
+def _specs(tables: tuple[str, ...], kind: str) -> list[dg.AssetSpec]:
+    return [dg.AssetSpec(["raw", t], group_name="raw", kinds={kind, "duckdb"}) for t in tables]
+
+
+@dg.multi_asset(specs=_specs(JIRA_TABLES, "jira"), pool="duckdb", name="jira_raw")
+def jira_raw(context: dg.AssetExecutionContext, pulse: PulseResource):
+    """Full sync of every configured Jira project: site metadata, versions, issues with changelogs."""
+    config = pulse.load().config
+    with pulse.trackers() as trackers, pulse.warehouse() as con:
+        _start_sync(con, context.run.run_id, config.clock())
+        results = []
+        for name, site in trackers.jira.items():
+            projects = [(p.key, p.jql) for _, p in config.projects() if p.site == name]
+            if projects:
+                results.append(sync_jira_site(con, JiraSource(site), projects, context.run.run_id))
+        outcome = _result(con, JIRA_TABLES, results)
+    for table in JIRA_TABLES:
+        yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
+
+
+@dg.multi_asset(specs=_specs(GITHUB_TABLES, "github"), pool="duckdb", name="github_raw")
+def github_raw(context: dg.AssetExecutionContext, pulse: PulseResource):
+    """Full sync of every configured GitHub repo: issues, events, milestones, sub-issues, dependencies."""
+    config = pulse.load().config
+    with pulse.trackers() as trackers, pulse.warehouse() as con:
+        _start_sync(con, context.run.run_id, config.clock())
+        results = []
+        for name, site in trackers.github.items():
+            repos = [p.repo for _, p in config.projects() if p.site == name and p.repo]
+            if repos:
+                results.append(sync_github_site(con, GithubSource(site), repos, context.run.run_id))
+        outcome = _result(con, GITHUB_TABLES, results)
+    for table in GITHUB_TABLES:
+        yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)

@@ -1,0 +1,82 @@
+"""The one place resources are bound. Definitions load with no credentials and no config set:
+``PULSE_CONFIG`` (the program.yaml path) and the secrets it names are read when a run starts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import dagster as dg
+import duckdb
+
+from connectors.github_source import GithubSite
+from connectors.jira_source import JiraSite
+from pipelines.config import SANDBOX_URL, GithubSiteConfig, JiraSiteConfig, LoadedConfig, load, secret
+from warehouse.store import WarehousePaths, connect, migrate
+
+
+@dataclass(frozen=True)
+class Trackers:
+    """Connection settings for every configured site, with 'sandbox' resolved to a live URL."""
+
+    jira: dict[str, JiraSite]
+    github: dict[str, GithubSite]
+
+
+class PulseResource(dg.ConfigurableResource):
+    """The program config, the warehouse's work database and the trackers it names."""
+
+    config_path: str
+
+    def load(self) -> LoadedConfig:
+        return load(self.config_path)
+
+    def paths(self) -> WarehousePaths:
+        return WarehousePaths(self.load().warehouse_path)
+
+    @contextmanager
+    def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The work database (never the published file), migrated to the current schema."""
+        loaded = self.load()
+        settings = loaded.config.warehouse
+        with connect(self.paths().work, memory_limit=settings.memory_limit, threads=settings.threads) as con:
+            migrate(con)
+            yield con
+
+    @contextmanager
+    def trackers(self) -> Iterator[Trackers]:
+        """Site settings with secrets from the environment; starts the built-in sandbox if a site needs it."""
+        from sandbox.scenario import build
+        from sandbox.server import SANDBOX_TOKEN, SANDBOX_TOKEN_ENV, SANDBOX_USER, SANDBOX_USER_ENV, serve
+
+        config = self.load().config
+        with ExitStack() as stack:
+            base = None
+            if any(site.url == SANDBOX_URL for site in config.sites.values()):
+                assert config.sandbox is not None  # guaranteed by config validation
+                scenario = build(config.sandbox.scenario, config.sandbox.seed, config.sandbox.as_of)
+                base = stack.enter_context(serve(scenario))
+                # The sandbox's credential is public; real sites' secrets come only from the environment.
+                os.environ.setdefault(SANDBOX_TOKEN_ENV, SANDBOX_TOKEN)
+                os.environ.setdefault(SANDBOX_USER_ENV, SANDBOX_USER)
+            jira, github = {}, {}
+            for name, site in config.sites.items():
+                url = base.site_url(name) if site.url == SANDBOX_URL and base else site.url
+                if isinstance(site, JiraSiteConfig):
+                    jira[name] = JiraSite(
+                        name=name, url=url, token=secret(site.token_env, f"sites.{name}.token_env"),
+                        user=secret(site.user_env, f"sites.{name}.user_env") if site.user_env else None,
+                        deployment=site.deployment, story_points_fields=site.story_points_fields,
+                        page_size=site.page_size)
+                elif isinstance(site, GithubSiteConfig):
+                    github[name] = GithubSite(name=name, url=url,
+                                              token=secret(site.token_env, f"sites.{name}.token_env"),
+                                              page_size=site.page_size)
+            yield Trackers(jira, github)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"pulse": PulseResource(config_path=dg.EnvVar("PULSE_CONFIG"))})

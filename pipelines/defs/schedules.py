@@ -1,0 +1,18 @@
+"""The sync job (every asset, raw to publish) and its nightly schedule at the ingest edge."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+SYNC_JOB = "pulse_sync"
+
+pulse_sync = dg.define_asset_job(
+    SYNC_JOB, selection=dg.AssetSelection.all(),
+    description="Sync every configured tracker, rebuild core and marts, publish the snapshot.",
+)
+
+nightly_sync = dg.ScheduleDefinition(
+    name="nightly_sync", job=pulse_sync, cron_schedule="0 2 * * *", execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="02:00 UTC every night; turn it on in the Dagster UI or with `dagster schedule start`.",
+)

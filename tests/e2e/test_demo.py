@@ -1,0 +1,156 @@
+"""The whole pipeline, end to end: `pulse demo` against the tracker sandbox over loopback HTTP,
+through the unmodified jira and PyGithub clients, a real DuckDB file and a real Dagster run."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+from sandbox.scenario import DONE, build
+
+pytestmark = pytest.mark.e2e
+
+SEED, AS_OF = 7, date(2026, 11, 27)
+TABLES = ("core.programs", "core.projects", "core.work_items", "core.milestones", "core.status_transitions",
+          "core.dependencies", "marts.project_health", "marts.program_health")
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return build("demo", SEED, AS_OF)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--seed", str(SEED), "--as-of", AS_OF.isoformat()]) == 0
+    return out
+
+
+def read(demo: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(demo / "pulse.duckdb"), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def fingerprint(path: Path) -> dict[str, str]:
+    """A content hash of every published table, independent of row order."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {t: con.execute(f"SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (SELECT CAST(x AS VARCHAR) AS r FROM {t} x)").fetchone()[0]
+                for t in TABLES}
+
+
+def test_demo_writes_its_config_and_a_published_warehouse(demo):
+    text = (demo / "program.yaml").read_text()
+    assert f"seed: {SEED}" in text and f"as_of: '{AS_OF.isoformat()}'" in text
+    assert f"pulse sandbox --scenario demo --seed {SEED} --as-of {AS_OF.isoformat()}" in text
+    assert (demo / "pulse.duckdb").exists()
+    assert "pulse-sandbox-token" not in text  # the config names variables, never secrets
+
+
+def test_every_seeded_item_arrives_once_in_its_program(demo, scenario):
+    counts = dict(read(demo, "SELECT project_key, count(*) FROM core.work_items GROUP BY ALL"))
+    assert counts == {p.key: len(scenario.items_by_project[p.key]) for p in scenario.projects}
+    programs = dict(read(demo, "SELECT DISTINCT project_key, program_id FROM core.work_items"))
+    assert programs == {p.key: p.program for p in scenario.projects}
+    assert read(demo, "SELECT count(DISTINCT item_id) = count(*) FROM core.work_items") == [(True,)]
+
+
+def test_status_categories_and_history_match_the_scenario(demo, scenario):
+    done = {k: v for k, v in read(demo, """
+        SELECT key, status_category = 'done' FROM core.work_items""")}
+    for item in scenario.items:
+        key = f"{item.project}#{item.number}" if "/" in item.project else f"{item.project}-{item.number}"
+        assert done[key] == (item.state == DONE), key
+    seeded = sum(1 for i in scenario.items for c in i.changes if c.field == "status")
+    synced = read(demo, "SELECT count(*) FROM core.status_transitions WHERE from_status IS NOT NULL")[0][0]
+    # GitHub renders review as a second label: every seeded status change is one transition
+    assert synced == seeded
+    span = read(demo, "SELECT date_diff('day', min(changed_at), max(changed_at)) FROM core.status_transitions")[0][0]
+    assert span >= 180
+
+
+def test_a_seeded_cross_project_block_is_a_dependency(demo, scenario):
+    link = next(l for l in scenario.links if l.blocker[0] == "ID" and l.blocked[0] == "CART")
+    blocker, blocked = f"ID-{link.blocker[1]}", f"CART-{link.blocked[1]}"
+    rows = read(demo, """SELECT cross_project, cross_program, is_open FROM core.dependencies
+                         WHERE blocker_key = ? AND blocked_key = ?""", [blocker, blocked])
+    assert rows == [(True, True, True)]
+    gh = next(l for l in scenario.links if l.blocker[0] == "acme/platform-api")
+    rows = read(demo, "SELECT source FROM core.dependencies WHERE blocker_key = ? AND blocked_key = ?",
+                [f"acme/platform-api#{gh.blocker[1]}", f"acme/web#{gh.blocked[1]}"])
+    assert rows == [("github",)]
+    expected = len({(l.blocker, l.blocked) for l in scenario.links
+                    if scenario.project[l.blocker[0]].site == scenario.project[l.blocked[0]].site})
+    assert read(demo, "SELECT count(*) FROM core.dependencies")[0][0] == expected
+
+
+def test_the_late_project_is_not_green_and_names_its_late_dependency(demo, scenario):
+    health, reasons = read(demo, "SELECT health, reasons FROM marts.project_health WHERE project_key = 'CART'")[0]
+    assert health == "red"
+    late_blockers = {f"ID-{l.blocker[1]}" for l in scenario.links if l.blocker[0] == "ID" and l.blocked[0] == "CART"
+                     and scenario.item[l.blocker].state != DONE}
+    text = " ".join(reasons)
+    assert "late, in Identity" in text
+    assert any(key in text for key in late_blockers)
+
+
+def test_the_story_reads_as_seeded(demo):
+    health = dict(read(demo, "SELECT project_key, health FROM marts.project_health"))
+    assert health["PAY"] == "green"
+    assert health["acme/platform-api"] == "green"
+    assert health["acme/web"] == "amber"
+    assert health["ID"] == "red"
+    reasons = read(demo, "SELECT reasons FROM marts.project_health WHERE project_key = 'acme/web'")[0][0]
+    assert any("added in the last 30 days" in r for r in reasons)
+    programs = dict(read(demo, "SELECT program_id, health FROM marts.program_health"))
+    assert programs == {"checkout": "red", "identity": "red"}
+
+
+def test_every_published_table_and_column_is_documented(demo):
+    undocumented = read(demo, """
+        SELECT schema_name || '.' || table_name FROM duckdb_tables()
+        WHERE schema_name IN ('raw', 'core', 'marts', 'meta') AND (comment IS NULL OR comment = '')
+        UNION ALL
+        SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns()
+        WHERE schema_name IN ('raw', 'core', 'marts', 'meta') AND (comment IS NULL OR comment = '')""")
+    assert undocumented == []
+
+
+READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(con.execute("SELECT count(*) FROM core.work_items").fetchone()[0], flush=True)
+sys.stdin.readline()  # hold the file open while the sync publishes
+print(con.execute("SELECT count(*) FROM core.work_items").fetchone()[0], flush=True)
+"""
+
+
+def test_rerun_is_idempotent_and_readers_keep_their_snapshot(demo):
+    before = fingerprint(demo / "pulse.duckdb")
+    # A BI tool in another process holds the published file open for the whole sync.
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(demo / "pulse.duckdb")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        first = reader.stdout.readline().strip()
+        assert main(["sync", "--config", str(demo / "program.yaml")]) == 0
+        out, _ = reader.communicate("go\n", timeout=60)
+    finally:
+        reader.kill()
+    assert first == out.strip() and int(first) > 0
+    assert fingerprint(demo / "pulse.duckdb") == before
+    assert read(demo, "SELECT count(*) FROM meta.snapshots")[0][0] == 2
+
+
+def test_a_failing_tracker_leaves_the_published_snapshot_intact(demo, monkeypatch):
+    published = demo / "pulse.duckdb"
+    digest = hashlib.sha256(published.read_bytes()).hexdigest()
+    monkeypatch.setenv("PULSE_SANDBOX_TOKEN", "wrong-token")  # every tracker answers 401
+    assert main(["sync", "--config", str(demo / "program.yaml")]) == 1
+    assert hashlib.sha256(published.read_bytes()).hexdigest() == digest

@@ -1,0 +1,79 @@
+"""program.yaml: valid files load; wrong ones name the field, what was found and what is expected."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import yaml
+
+from pipelines.cli import demo_config, main
+from pipelines.config import ConfigError, dump, load, parse, secret
+
+
+def demo_dict() -> dict:
+    return yaml.safe_load(dump(demo_config(7, date(2026, 11, 27))))
+
+
+def test_demo_config_round_trips_through_yaml():
+    config = demo_config(7, date(2026, 11, 27))
+    assert parse(yaml.safe_load(dump(config))) == config
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda d: d["programs"][0]["projects"][1].update(site="jira-clod"),
+     "programs[0].projects[1].site: found 'jira-clod'; expected one of the names under 'sites'"),
+    (lambda d: d["programs"][1]["projects"][0].update(key="id"),
+     "programs[1].projects[0].key: found 'id'; expected a Jira project key"),
+    (lambda d: d["sites"]["jira-dc"].update(urll="https://x"),
+     "sites.jira-dc.urll: found 'https://x'; expected no such field (check its spelling)"),
+    (lambda d: d["programs"][0].pop("name"), "programs[0].name: found nothing; expected this field"),
+    (lambda d: d["programs"][0]["projects"][0].update(repo="acme/web"),
+     "programs[0].projects[0]: site 'jira-cloud' is Jira; expected 'key: PROJECTKEY'"),
+    (lambda d: d["programs"][1]["projects"].append({"site": "jira-cloud", "key": "PAY"}),
+     "PAY on jira-cloud is already in program 'checkout'"),
+    (lambda d: d.pop("sandbox"), "sandbox: a site has url 'sandbox' but there is no 'sandbox:' section"),
+    (lambda d: d["sites"]["github"].update(url="api.github.com"),
+     "sites.github.url: found 'api.github.com'; expected an http(s) URL"),
+])
+def test_wrong_fields_are_named_with_found_and_expected(mutate, expected):
+    data = demo_dict()
+    mutate(data)
+    with pytest.raises(ConfigError) as error:
+        parse(data)
+    assert expected in str(error.value)
+
+
+def test_a_secret_pasted_into_an_env_field_is_never_echoed():
+    data = demo_dict()
+    data["sites"]["github"]["token_env"] = "ghp_0123456789abcdef-secret"
+    with pytest.raises(ConfigError) as error:
+        parse(data)
+    assert "ghp_0123456789abcdef" not in str(error.value)
+    assert "sites.github.token_env" in str(error.value)
+
+
+def test_missing_secret_names_the_variable_not_a_value(monkeypatch):
+    monkeypatch.delenv("PULSE_TEST_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="sites.jira.token_env: environment variable PULSE_TEST_TOKEN is not set"):
+        secret("PULSE_TEST_TOKEN", "sites.jira.token_env")
+
+
+def test_check_config_command_writes_nothing_and_exits_2_on_a_bad_file(tmp_path, capsys):
+    bad = tmp_path / "program.yaml"
+    bad.write_text("sites: {}\nprograms: []\n")
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "sites: found a mapping with keys ; expected" in err or "sites: found {}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["program.yaml"]
+    good = tmp_path / "good.yaml"
+    good.write_text(dump(demo_config(7, date(2026, 11, 27))))
+    assert main(["check-config", str(good)]) == 0
+    assert load(good).warehouse_path == tmp_path / "pulse.duckdb"
+
+
+def test_not_yaml_is_a_clear_error(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("sites: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load(f)

@@ -1,0 +1,156 @@
+"""The SQL transforms on small raw inputs worked out by hand (no HTTP, no Dagster)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+from warehouse.store import connect, migrate, upsert
+
+AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
+STATUSES = [
+    {"id": "1", "name": "To Do", "statusCategory": {"key": "new"}},
+    {"id": "3", "name": "In Progress", "statusCategory": {"key": "indeterminate"}},
+    {"id": "5", "name": "Done", "statusCategory": {"key": "done"}},
+]
+
+
+def jira_issue(issue_id: str, key: str, status: str, category: str, histories: list, links: list,
+               points: float | None = None, fix_version: str | None = None) -> dict:
+    return {
+        "id": issue_id, "key": key,
+        "fields": {
+            "summary": f"Summary of {key}", "issuetype": {"name": "Story"},
+            "status": {"name": status, "statusCategory": {"key": category}},
+            "created": "2026-01-05T10:00:00.000+0100", "updated": "2026-02-01T09:00:00.000+0000",
+            "resolutiondate": "2026-02-01T09:00:00.000+0000" if category == "done" else None,
+            "resolution": {"name": "Done"} if category == "done" else None,
+            "assignee": {"accountId": "acc-1", "displayName": "Ada O'Kafor"},
+            "customfield_10016": points, "issuelinks": links,
+            "fixVersions": [{"id": fix_version, "name": "v1"}] if fix_version else [],
+            "project": {"key": key.split("-")[0], "name": "Payments" if key.startswith("PAY") else "Cart"},
+        },
+        "changelog": {"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories},
+    }
+
+
+def status_history(hid: str, at: str, frm: tuple[str, str], to: tuple[str, str]) -> dict:
+    return {"id": hid, "created": at, "items": [
+        {"field": "status", "fieldtype": "jira", "from": frm[0], "fromString": frm[1], "to": to[0], "toString": to[1]}]}
+
+
+@pytest.fixture()
+def con(tmp_path):
+    with connect(tmp_path / "w.duckdb") as con:
+        migrate(con)
+        now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+        upsert(con, "raw.jira_sites", [{
+            "site": "cloud", "base_url": "https://api.acme.example", "server_info": {"deploymentType": "Cloud", "baseUrl": "https://acme.example"},
+            "myself": {}, "fields": [], "statuses": STATUSES, "link_types": [],
+            "field_roles": {"story_points": "customfield_10016"}, "synced_at": now, "sync_id": "s1"}],
+            json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+        blocks = {"name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
+        pay = jira_issue("101", "PAY-1", "Done", "done", [
+            # embedded histories come newest first
+            status_history("9002", "2026-02-01T09:00:00.000+0000", ("3", "In Progress"), ("5", "Done")),
+            status_history("9001", "2026-01-10T09:00:00.000+0000", ("1", "To Do"), ("3", "In Progress")),
+        ], [{"id": "7", "type": blocks, "outwardIssue": {"id": "201", "key": "CART-1"}}], points=5, fix_version="11")
+        cart = jira_issue("201", "CART-1", "To Do", "new", [],
+                          [{"id": "7", "type": blocks, "inwardIssue": {"id": "101", "key": "PAY-1"}}])
+        # PAY-2 is still open in v1, which was due two weeks before AS_OF, and it blocks CART-1.
+        pay2 = jira_issue("102", "PAY-2", "In Progress", "indeterminate", [],
+                          [{"id": "8", "type": blocks, "outwardIssue": {"id": "201", "key": "CART-1"}}],
+                          fix_version="11")
+        cart["fields"]["issuelinks"].append({"id": "8", "type": blocks, "inwardIssue": {"id": "102", "key": "PAY-2"}})
+        upsert(con, "raw.jira_issues", [
+            {"site": "cloud", "project_key": i["key"].split("-")[0], "issue_id": i["id"], "issue_key": i["key"],
+             "updated_at": i["fields"]["updated"], "payload": i, "synced_at": now, "sync_id": "s1"}
+            for i in (pay, pay2, cart)])
+        upsert(con, "raw.jira_versions", [{"site": "cloud", "project_key": "PAY", "version_id": "11", "payload": {
+            "id": "11", "name": "v1", "releaseDate": "2026-02-15", "released": False, "archived": False},
+            "synced_at": now, "sync_id": "s1"}])
+        issue = {"id": 555, "number": 3, "title": "<b>Web</b> task", "state": "closed", "state_reason": "completed",
+                 "labels": [{"name": "task"}], "assignee": {"login": "olga"}, "html_url": "https://gh/acme/web/issues/3",
+                 "created_at": "2026-01-02T00:00:00Z", "updated_at": "2026-01-20T00:00:00Z",
+                 "closed_at": "2026-01-20T00:00:00Z", "milestone": None}
+        pr = {**issue, "id": 556, "number": 4, "pull_request": {"url": "x"}}
+        upsert(con, "raw.github_issues", [
+            {"site": "gh", "repo": "acme/web", "number": i["number"], "issue_id": i["id"],
+             "updated_at": i["updated_at"], "payload": i, "synced_at": now, "sync_id": "s1"} for i in (issue, pr)])
+        events = [
+            (1, "labeled", "2026-01-05T00:00:00Z", {"label": {"name": "in progress"}}),
+            (2, "unlabeled", "2026-01-20T00:00:00Z", {"label": {"name": "in progress"}}),
+            (3, "closed", "2026-01-20T00:00:00Z", {}),
+        ]
+        upsert(con, "raw.github_issue_events", [
+            {"site": "gh", "repo": "acme/web", "event_id": eid, "issue_number": 3, "created_at": at,
+             "payload": {"id": eid, "event": ev, "created_at": at, "issue": {"id": 555, "number": 3}, **extra},
+             "synced_at": now, "sync_id": "s1"} for eid, ev, at, extra in events])
+        write_program_structure(con, [ProgramRow("checkout", "Checkout", None)], [
+            ProjectRow("checkout", "cloud", "jira", "PAY", None),
+            ProjectRow("checkout", "cloud", "jira", "CART", None),
+            ProjectRow("checkout", "gh", "github", "acme/web", None)])
+        for table in ("projects", "work_items", "milestones", "status_transitions", "dependencies"):
+            build_table(con, "core", table, AS_OF)
+        for table in ("project_health", "program_health"):
+            build_table(con, "marts", table, AS_OF)
+        yield con
+
+
+def test_work_items_map_both_trackers_and_leave_out_pull_requests(con):
+    rows = con.execute("""
+        SELECT key, source, item_type, status, status_category, story_points, assignee, url,
+               created_at = TIMESTAMPTZ '2026-01-05 09:00:00+00'
+        FROM core.work_items ORDER BY key""").fetchall()
+    assert rows == [
+        ("CART-1", "jira", "story", "To Do", "todo", None, "Ada O'Kafor", "https://acme.example/browse/CART-1", True),
+        ("PAY-1", "jira", "story", "Done", "done", 5.0, "Ada O'Kafor", "https://acme.example/browse/PAY-1", True),
+        ("PAY-2", "jira", "story", "In Progress", "in_progress", None, "Ada O'Kafor",
+         "https://acme.example/browse/PAY-2", True),
+        ("acme/web#3", "github", "task", "closed", "done", None, "olga", "https://gh/acme/web/issues/3", False),
+    ]
+
+
+def test_status_transitions_start_at_creation_and_follow_history(con):
+    pay = con.execute("""
+        SELECT from_status, to_status, from_category, to_category, transition_seq FROM core.status_transitions
+        WHERE item_id = 'jira:cloud:101' ORDER BY transition_seq""").fetchall()
+    assert pay == [(None, "To Do", None, "todo", 1), ("To Do", "In Progress", "todo", "in_progress", 2),
+                   ("In Progress", "Done", "in_progress", "done", 3)]
+    gh = con.execute("""
+        SELECT from_status, to_status, to_category FROM core.status_transitions
+        WHERE item_id = 'github:555' ORDER BY transition_seq""").fetchall()
+    # the unlabel and the close at one instant are one step: in progress -> closed
+    assert gh == [(None, "open", "todo"), ("open", "in progress", "in_progress"), ("in progress", "closed", "done")]
+
+
+def test_a_link_seen_from_both_ends_is_one_dependency(con):
+    rows = con.execute("""
+        SELECT blocker_key, blocked_key, cross_project, is_open FROM core.dependencies ORDER BY ALL""").fetchall()
+    assert rows == [("PAY-1", "CART-1", True, False), ("PAY-2", "CART-1", True, True)]
+
+
+def test_overdue_milestone_with_open_work_is_red_with_its_numbers(con):
+    health, reasons, schedule = con.execute(
+        "SELECT health, reasons, schedule_health FROM marts.project_health WHERE project_key = 'PAY'").fetchone()
+    assert (health, schedule) == ("red", "red")
+    assert reasons == ["v1 was due 2026-02-15 (14 days ago) and still has 1 of 2 items open."]
+
+
+def test_a_late_blocker_in_another_project_makes_the_blocked_project_red(con):
+    health, reasons, deps, schedule = con.execute("""
+        SELECT health, reasons, dependency_health, schedule_health
+        FROM marts.project_health WHERE project_key = 'CART'""").fetchone()
+    assert (health, deps, schedule) == ("red", "red", "unknown")
+    assert reasons == ["1 open blocker from other projects is late: "
+                       "PAY-2 (late, in Payments: v1 was due 2026-02-15) blocks CART-1."]
+
+
+def test_unknown_is_never_green_and_a_program_is_never_greener_than_its_projects(con):
+    web = con.execute("SELECT health, schedule_health FROM marts.project_health WHERE project_key = 'acme/web'").fetchone()
+    assert web == ("unknown", "unknown")
+    health, reasons = con.execute("SELECT health, reasons FROM marts.program_health").fetchone()
+    assert health == "red"
+    assert reasons[0].startswith("Cart (CART) is red: 1 open blocker from other projects is late")
