@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test unit e2e sandbox dev check-defs clean
+.PHONY: install demo test unit e2e sandbox dev check-defs docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Program Pulse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -35,6 +35,10 @@ sandbox: $(STAMP)
 dev: $(STAMP)
 	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.dagster_home PULSE_CONFIG=$${PULSE_CONFIG:-$(CURDIR)/demo-output/program.yaml} $(BIN)/dagster dev
+
+# docs/warehouse.md is rendered from the warehouse's COMMENT ONs (a test checks it is current).
+docs: demo
+	$(BIN)/python -m warehouse.docs demo-output/pulse.duckdb > docs/warehouse.md
 
 check-defs: $(STAMP)
 	$(BIN)/dg check defs

@@ -154,3 +154,11 @@ def test_a_failing_tracker_leaves_the_published_snapshot_intact(demo, monkeypatc
     monkeypatch.setenv("PULSE_SANDBOX_TOKEN", "wrong-token")  # every tracker answers 401
     assert main(["sync", "--config", str(demo / "program.yaml")]) == 1
     assert hashlib.sha256(published.read_bytes()).hexdigest() == digest
+
+
+def test_docs_warehouse_md_is_generated_from_the_current_comments(demo):
+    from warehouse.docs import render
+
+    committed = (Path(__file__).parents[2] / "docs" / "warehouse.md").read_text(encoding="utf-8")
+    assert committed == render(demo / "pulse.duckdb"), (
+        "docs/warehouse.md is stale: make demo && .venv/bin/python -m warehouse.docs demo-output/pulse.duckdb > docs/warehouse.md")
