@@ -20,7 +20,7 @@ def _start_sync(con, run_id: str, as_of: datetime) -> None:
                 [run_id, datetime.now(timezone.utc), as_of])
 
 
-def _result(con, tables: tuple[str, ...], results: list[SiteResult]) -> dg.MaterializeResult:
+def _result(results: list[SiteResult]) -> dg.MaterializeResult:
     projects = [p for r in results for p in r.projects]
     failed = [p for p in projects if p.error]
     if failed:
@@ -53,7 +53,7 @@ def jira_raw(context: dg.AssetExecutionContext, pulse: PulseResource):
             projects = [(p.key, p.jql) for _, p in config.projects() if p.site == name]
             if projects:
                 results.append(sync_jira_site(con, JiraSource(site), projects, context.run.run_id))
-        outcome = _result(con, JIRA_TABLES, results)
+        outcome = _result(results)
     for table in JIRA_TABLES:
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
 
@@ -69,6 +69,6 @@ def github_raw(context: dg.AssetExecutionContext, pulse: PulseResource):
             repos = [p.repo for _, p in config.projects() if p.site == name and p.repo]
             if repos:
                 results.append(sync_github_site(con, GithubSource(site), repos, context.run.run_id))
-        outcome = _result(con, GITHUB_TABLES, results)
+        outcome = _result(results)
     for table in GITHUB_TABLES:
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
