@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,15 @@ class GithubSite:
     page_size: int = 100
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a list. ``items`` is None when a conditional request answered 304."""
+
+    items: list[dict[str, Any]] | None
+    etag: str | None
+    request: str  # path and query of the request, the key an ETag belongs to
+
+
 class GithubSource:
     """Reads repositories of one GitHub site. Create it once per sync."""
 
@@ -39,41 +49,56 @@ class GithubSource:
         )
         self.requests = 0
 
-    def _get(self, url: str, params: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
+    def _get(self, url: str, params: dict[str, Any] | None = None,
+             etag: str | None = None) -> tuple[dict[str, Any], Any]:
         self.requests += 1
-        return self.client.requester.requestJsonAndCheck("GET", url, parameters=params)
+        headers = {"If-None-Match": etag} if etag else None
+        return self.client.requester.requestJsonAndCheck("GET", url, parameters=params, headers=headers)
 
-    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        """Follow the ``Link: rel="next"`` chain; the server's URLs carry every parameter."""
+    def _pages(self, path: str, params: dict[str, Any], etag: str | None = None) -> Iterator[Page]:
+        """Follow the ``Link: rel="next"`` chain; the server's URLs carry every parameter.
+
+        With ``etag``, the first request is conditional: a 304 yields one empty ``Page`` and stops.
+        """
+        query = {**params, "per_page": self.site.page_size}
         url: str | None = path
-        query: dict[str, Any] | None = {**params, "per_page": self.site.page_size}
+        request = f"{path}?{urlencode(sorted(query.items()))}"
+        first = True
         while url:
-            headers, data = self._get(url, query)
-            if data:
-                yield data
+            headers, data = self._get(url, query, etag if first else None)
+            if first and data is None:  # 304 Not Modified: nothing changed since that ETag
+                yield Page(None, etag, request)
+                return
+            yield Page(data or [], headers.get("etag") if first else None, request)
+            first = False
             match = _NEXT.search(headers.get("link", ""))
             url, query = (match.group(1), None) if match else (None, None)
 
     def repository(self, repo: str) -> dict[str, Any]:
         return self._get(f"/repos/{repo}")[1]
 
-    def issue_pages(self, repo: str, since: str | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Issues and pull requests, oldest update first, so a cursor can follow them."""
+    def issue_pages(self, repo: str, since: str | None = None, etag: str | None = None) -> Iterator[Page]:
+        """Issues and pull requests updated at or after ``since``, oldest update first."""
         params = {"state": "all", "sort": "updated", "direction": "asc"}
         if since:
             params["since"] = since
-        yield from self._pages(f"/repos/{repo}/issues", params)
+        yield from self._pages(f"/repos/{repo}/issues", params, etag)
 
-    def event_pages(self, repo: str) -> Iterator[list[dict[str, Any]]]:
-        """Repo-level issue events (closed, reopened, labeled, milestoned, assigned, ...)."""
-        yield from self._pages(f"/repos/{repo}/issues/events", {})
+    def event_pages(self, repo: str, since: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Repo-level issue events, newest first, down to ``since`` (ISO 8601) when given."""
+        for page in self._pages(f"/repos/{repo}/issues/events", {}):
+            events = page.items or []
+            yield [e for e in events if since is None or e.get("created_at", "") >= since]
+            if since is not None and events and events[-1].get("created_at", "") < since:
+                return
 
     def milestones(self, repo: str) -> list[dict[str, Any]]:
-        return [m for page in self._pages(f"/repos/{repo}/milestones", {"state": "all"}) for m in page]
+        return [m for page in self._pages(f"/repos/{repo}/milestones", {"state": "all"}) for m in page.items or []]
 
     def sub_issues(self, repo: str, number: int) -> list[dict[str, Any]]:
-        return [i for page in self._pages(f"/repos/{repo}/issues/{number}/sub_issues", {}) for i in page]
+        path = f"/repos/{repo}/issues/{number}/sub_issues"
+        return [i for page in self._pages(path, {}) for i in page.items or []]
 
     def blocked_by(self, repo: str, number: int) -> list[dict[str, Any]]:
         path = f"/repos/{repo}/issues/{number}/dependencies/blocked_by"
-        return [i for page in self._pages(path, {}) for i in page]
+        return [i for page in self._pages(path, {}) for i in page.items or []]

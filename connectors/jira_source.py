@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jira import JIRA
 
@@ -21,6 +23,8 @@ BASE_FIELDS = (
     "updated", "duedate", "assignee", "reporter", "creator", "labels", "components", "fixVersions",
     "issuelinks", "parent", "project", "description",
 )
+# Key-only listings may ask for far larger pages than full ones (Cloud: 5,000 for id/key alone).
+ID_PAGE_SIZE = {"cloud": 5000, "server": 1000}
 # Custom fields found by their name (or, for well-known ones, their schema's custom type).
 FIELD_ROLES = {
     "sprint": ("com.pyxis.greenhopper.jira:gh-sprint",),
@@ -65,11 +69,14 @@ class JiraSource:
         auth: dict[str, Any] = (
             {"basic_auth": (site.user, site.token)} if site.user else {"token_auth": site.token}
         )
-        # The library asks serverInfo once here and keeps deploymentType; max_retries covers 429/503
-        # with Retry-After through its ResilientSession.
-        self.client = JIRA(server=site.url, max_retries=3, timeout=60, **auth)
-        if site.deployment != "auto":
-            self.client.deploymentType = "Cloud" if site.deployment == "cloud" else "Server"
+        # max_retries covers 429/503 with Retry-After through the library's ResilientSession.
+        # serverInfo is asked once, here, and kept: the library would otherwise ask it in its
+        # constructor and again for the raw landing.
+        self.client = JIRA(server=site.url, max_retries=3, timeout=60, get_server_info=False, **auth)
+        self.server_info = self.client.server_info()
+        self.client._version = tuple(self.server_info.get("versionNumbers", (0, 0, 0)))
+        self.client.deploymentType = {"cloud": "Cloud", "server": "Server"}.get(
+            site.deployment, self.server_info.get("deploymentType"))
         if self.client._is_cloud:
             # Cloud's v3 API: search/jql and rich-text (ADF) descriptions.
             self.client._options["rest_api_version"] = "3"
@@ -86,7 +93,7 @@ class JiraSource:
         if self._metadata is None:
             fields = self.client.fields()
             self._metadata = SiteMetadata(
-                server_info=self.client.server_info(),
+                server_info=self.server_info,
                 myself=self.client.myself(),
                 fields=fields,
                 statuses=self.client._get_json("status"),
@@ -113,24 +120,61 @@ class JiraSource:
         return [v.raw for v in self.client.project_versions(project_key)]
 
     # -- issues --------------------------------------------------------------------------------
-    def issue_pages(self, project_key: str, jql: str | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Every issue of a project with its changelog, one page at a time, oldest update first."""
+    def jql_time(self, instant: datetime) -> str:
+        """JQL reads ``updated >= "yyyy-MM-dd HH:mm"`` in the API user's time zone, to the minute."""
+        zone = ZoneInfo(self.metadata().myself.get("timeZone") or "UTC")
+        return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    def _query(self, project_key: str, jql: str | None, updated_since: datetime | None) -> str:
+        # The key comes from a validated config ([A-Z][A-Z0-9_]*); quoting keeps JQL well-formed.
+        # A project's own jql is the config owner's, not tracker text; it is parenthesised.
+        clauses = [f'project = "{project_key}"']
+        if jql:
+            clauses.append(f"({jql})")
+        if updated_since is not None:
+            clauses.append(f'updated >= "{self.jql_time(updated_since)}"')
+        return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+
+    def issue_pages(self, project_key: str, jql: str | None = None,
+                    updated_since: datetime | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Issues of a project with their changelogs, one page at a time, oldest update first."""
         meta = self.metadata()
         fields = list(BASE_FIELDS) + sorted(set(meta.field_roles.values()))
-        # The key comes from a validated config ([A-Z][A-Z0-9_]*); quoting keeps JQL well-formed.
-        scope = f'project = "{project_key}"' + (f" AND ({jql})" if jql else "")
-        query = f"{scope} ORDER BY updated ASC, key ASC"
-        if meta.is_cloud:
-            yield from self._pages_by_token(query, fields)
-        else:
-            yield from self._pages_by_offset(query, fields)
+        query = self._query(project_key, jql, updated_since)
+        yield from self._search(query, fields, self.site.page_size, expand="changelog")
 
-    def _pages_by_token(self, query: str, fields: list[str]) -> Iterator[list[dict[str, Any]]]:
+    def issue_ids(self, project_key: str, jql: str | None = None) -> set[str]:
+        """Ids of every issue the project has now: deleted and moved-away issues are the ones missing."""
+        size = ID_PAGE_SIZE["cloud" if self.metadata().is_cloud else "server"]
+        query = self._query(project_key, jql, None)
+        return {str(i["id"]) for page in self._search(query, ["id"], size, expand=None) for i in page}
+
+    def changelog(self, issue_key: str) -> Iterator[list[dict[str, Any]]]:
+        """Every history of one issue, oldest first, for issues whose search result cut them."""
+        start = 0
+        while True:
+            page = self.client._get_json(f"issue/{issue_key}/changelog",
+                                         params={"startAt": start, "maxResults": 100})
+            values = page.get("values", [])
+            if values:
+                yield values
+            start += len(values)
+            if not values or page.get("isLast", start >= page.get("total", 0)):
+                return
+
+    def _search(self, query: str, fields: list[str], size: int,
+                expand: str | None) -> Iterator[list[dict[str, Any]]]:
+        if self.metadata().is_cloud:
+            yield from self._pages_by_token(query, fields, size, expand)
+        else:
+            yield from self._pages_by_offset(query, fields, size, expand)
+
+    def _pages_by_token(self, query: str, fields: list[str], size: int,
+                        expand: str | None) -> Iterator[list[dict[str, Any]]]:
         token: str | None = None
         while True:
             page = self.client.enhanced_search_issues(
-                query, nextPageToken=token, maxResults=self.site.page_size, fields=fields,
-                expand="changelog", json_result=True,
+                query, nextPageToken=token, maxResults=size, fields=fields, expand=expand, json_result=True,
             )
             issues = page.get("issues", [])
             if issues:
@@ -139,12 +183,12 @@ class JiraSource:
             if page.get("isLast", token is None) or not token:
                 return
 
-    def _pages_by_offset(self, query: str, fields: list[str]) -> Iterator[list[dict[str, Any]]]:
+    def _pages_by_offset(self, query: str, fields: list[str], size: int,
+                         expand: str | None) -> Iterator[list[dict[str, Any]]]:
         start = 0
         while True:
             page = self.client.search_issues(
-                query, startAt=start, maxResults=self.site.page_size, fields=fields,
-                expand="changelog", json_result=True, validate_query=True,
+                query, startAt=start, maxResults=size, fields=fields, expand=expand, json_result=True,
             )
             issues = page.get("issues", [])
             if issues:

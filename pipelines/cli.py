@@ -47,7 +47,7 @@ def demo_config(seed: int, as_of: date) -> PulseConfig:
                        sandbox=SandboxConfig(scenario="demo", seed=seed, as_of=as_of))
 
 
-def run_sync(config_path: Path) -> bool:
+def run_sync(config_path: Path, full: bool = False) -> bool:
     """Run the sync job in-process; True when every step succeeded."""
     import dagster as dg
 
@@ -57,7 +57,9 @@ def run_sync(config_path: Path) -> bool:
     os.environ[CONFIG_ENV] = str(config_path.resolve())
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs().resolve_job_def(SYNC_JOB)
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    ingest = {"config": {"full": full}}
+    result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                    run_config={"ops": {"jira_raw": ingest, "github_raw": ingest}})
     if not result.success:
         for event in result.all_events:
             if event.is_failure and event.step_key:
@@ -116,7 +118,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
-    if not run_sync(loaded.path):
+    if not run_sync(loaded.path, full=args.full):
         print("Sync failed; the last published snapshot is unchanged.", file=sys.stderr)
         return 1
     print_health(loaded.path)
@@ -180,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("sync", help="sync the trackers a program config names and publish the warehouse")
     p.add_argument("--config", required=True, help="program.yaml")
+    p.add_argument("--full", action="store_true", help="refetch everything instead of what changed since the last sync")
     p.set_defaults(func=_cmd_sync)
 
     p = sub.add_parser("check-config", help="validate a program config; writes nothing")

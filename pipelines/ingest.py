@@ -1,5 +1,12 @@
 """Land what the connectors fetch into ``raw.*``, one page at a time, project by project.
 
+Incremental by default: each project has a cursor on ``updated`` (``meta.sync_cursors``). A sync
+asks for what changed since the cursor minus an overlap window (Jira's JQL is minute-granular and
+read in the user's time zone; its search index lags), merges pages by primary key (so the overlap
+writes no duplicate), and moves the cursor only after every page it covers is committed.
+Deletions and moves between projects: a key-only listing of the project's current ids (Jira).
+A full sync (first run, or ``pulse sync --full``) refetches everything and drops what it did not see.
+
 Each page is committed as it arrives (bounded memory; a crash keeps what was committed). A project
 that fails is recorded in ``meta.source_syncs`` and the others go on; the caller then fails the run
 so nothing half-synced is published.
@@ -10,9 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import duckdb
+import pandas as pd
 
 from connectors.github_source import GithubSource
 from connectors.jira_source import JiraSource
@@ -22,12 +31,24 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class SyncPolicy:
+    """How far back an incremental sync reaches beyond its cursor, and why."""
+
+    full: bool = False
+    # Covers minute-granular JQL, clock skew and same-minute updates; costs a few re-fetched items.
+    overlap: timedelta = timedelta(minutes=10)
+    # Jira Cloud's search is eventually consistent: never move a cursor past now minus this.
+    index_lag: timedelta = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
 class ProjectResult:
     site: str
     project_key: str
     source: str
     items: int
     requests: int
+    mode: str  # "full" | "incremental"
     error: str | None = None
 
 
@@ -36,21 +57,66 @@ class SiteResult:
     site: str
     projects: tuple[ProjectResult, ...] = field(default_factory=tuple)
 
-    @property
-    def failed(self) -> tuple[ProjectResult, ...]:
-        return tuple(p for p in self.projects if p.error)
+
+@dataclass(frozen=True)
+class Cursor:
+    cursor_at: datetime | None
+    etag: str | None
+    etag_url: str | None
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _ts(value: str | None) -> datetime | None:
+    """Tracker timestamps (Jira ``...+0000``, GitHub ``...Z``) as aware datetimes."""
+    if not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":  # +0000 -> +00:00
+        text = f"{text[:-2]}:{text[-2:]}"
+    return datetime.fromisoformat(text)
+
+
+def _github_time(instant: datetime) -> str:
+    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_cursor(con: duckdb.DuckDBPyConnection, site: str, project_key: str) -> Cursor | None:
+    # fetchall, not fetchone: DuckDB refuses register() on a connection with an unfinished result
+    rows = con.execute("SELECT cursor_at, etag, etag_url FROM meta.sync_cursors WHERE site = ? AND project_key = ?",
+                       [site, project_key]).fetchall()
+    return Cursor(*rows[0]) if rows else None
+
+
+def _write_cursor(con: duckdb.DuckDBPyConnection, site: str, project_key: str, source: str,
+                  cursor: Cursor, full: bool) -> None:
+    con.execute("""
+        INSERT INTO meta.sync_cursors VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (site, project_key) DO UPDATE SET
+            cursor_at = excluded.cursor_at, etag = excluded.etag, etag_url = excluded.etag_url,
+            last_full_at = coalesce(excluded.last_full_at, meta.sync_cursors.last_full_at),
+            updated_at = excluded.updated_at""",
+        [site, project_key, source, cursor.cursor_at, cursor.etag, cursor.etag_url,
+         _now() if full else None, _now()])
+
+
+def _next_cursor(previous: datetime | None, seen: datetime | None, started: datetime,
+                 policy: SyncPolicy) -> datetime | None:
+    """The greatest committed ``updated``, never past what the search index is sure to show."""
+    candidates = [t for t in (previous, seen) if t is not None]
+    if not candidates:
+        return previous
+    return min(max(candidates), started - policy.index_lag)
+
+
 def _record(con: duckdb.DuckDBPyConnection, sync_id: str, result: ProjectResult, started: datetime) -> None:
     con.execute(
-        "INSERT OR REPLACE INTO meta.source_syncs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO meta.source_syncs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [sync_id, result.site, result.project_key, result.source,
          "failed" if result.error else "succeeded", result.items, result.requests, result.error,
-         started, _now()],
+         started, _now(), result.mode],
     )
 
 
@@ -61,104 +127,181 @@ def _forget_unseen(con: duckdb.DuckDBPyConnection, table: str, key_column: str, 
                 [site, project_key, sync_id])
 
 
-def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_key: str, source: str,
-             requests: Callable[[], int], work: Callable[[], int]) -> ProjectResult:
-    started, before = _now(), requests()
-    try:
-        items = work()
-        result = ProjectResult(site, project_key, source, items, requests() - before)
-    except Exception as exc:  # one project's failure must not stop the others
-        log.error("sync of %s on %s failed: %s", project_key, site, exc)
-        result = ProjectResult(site, project_key, source, 0, requests() - before,
-                               f"{type(exc).__name__}: {_redact(str(exc))}")
-    _record(con, sync_id, result, started)
-    return result
-
-
 def _redact(message: str) -> str:
     """Error texts from HTTP libraries can quote headers; keep only the first line, trimmed."""
     first = message.strip().splitlines()[0] if message.strip() else ""
     return first[:500]
 
 
+def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_key: str, source: str,
+             mode: str, requests: Callable[[], int], work: Callable[[], int]) -> ProjectResult:
+    started, before = _now(), requests()
+    try:
+        items = work()
+        result = ProjectResult(site, project_key, source, items, requests() - before, mode)
+    except Exception as exc:  # one project's failure must not stop the others
+        log.error("sync of %s on %s failed: %s", project_key, site, _redact(str(exc)))
+        result = ProjectResult(site, project_key, source, 0, requests() - before, mode,
+                               f"{type(exc).__name__}: {_redact(str(exc))}")
+    _record(con, sync_id, result, started)
+    return result
+
+
+# -- Jira --------------------------------------------------------------------------------------
+
 def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
-                   projects: list[tuple[str, str | None]], sync_id: str) -> SiteResult:
-    """Full sync of the given ``(project_key, jql)`` pairs of one Jira site."""
+                   projects: list[tuple[str, str | None]], sync_id: str,
+                   policy: SyncPolicy = SyncPolicy()) -> SiteResult:
+    """Sync the given ``(project_key, jql)`` pairs of one Jira site."""
     site = source.site.name
     meta = source.metadata()
-    now = _now()
     upsert(con, "raw.jira_sites", [{
         "site": site, "base_url": source.site.url, "server_info": meta.server_info,
         "myself": meta.myself, "fields": meta.fields, "statuses": meta.statuses,
-        "link_types": meta.link_types, "field_roles": meta.field_roles, "synced_at": now,
+        "link_types": meta.link_types, "field_roles": meta.field_roles, "synced_at": _now(),
         "sync_id": sync_id,
     }], json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+    results = []
+    for key, jql in projects:
+        cursor = read_cursor(con, site, key)
+        full = policy.full or cursor is None or cursor.cursor_at is None
+        results.append(_guarded(con, sync_id, site, key, "jira", "full" if full else "incremental",
+                                lambda: source.requests,
+                                lambda: _sync_jira_project(con, source, key, jql, sync_id, cursor, full, policy)))
+    return SiteResult(site, tuple(results))
 
-    def project_work(key: str, jql: str | None) -> Callable[[], int]:
-        def run() -> int:
-            versions = [{"site": site, "project_key": key, "version_id": str(v["id"]), "payload": v,
-                         "synced_at": _now(), "sync_id": sync_id} for v in source.versions(key)]
-            upsert(con, "raw.jira_versions", versions)
-            _forget_unseen(con, "raw.jira_versions", "project_key", site, key, sync_id)
-            count = 0
-            for page in source.issue_pages(key, jql):
-                synced = _now()
-                count += upsert(con, "raw.jira_issues", [{
-                    "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
-                    "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
-                    "sync_id": sync_id} for i in page])
-            _forget_unseen(con, "raw.jira_issues", "project_key", site, key, sync_id)
-            return count
-        return run
 
-    results = tuple(_guarded(con, sync_id, site, key, "jira", lambda: source.requests, project_work(key, jql))
-                    for key, jql in projects)
-    return SiteResult(site, results)
+def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: str, jql: str | None,
+                       sync_id: str, cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
+    site, started = source.site.name, _now()
+    # Versions have no change history in the API: a snapshot each sync is how slips are seen.
+    upsert(con, "raw.jira_versions", [{"site": site, "project_key": key, "version_id": str(v["id"]),
+                                       "payload": v, "synced_at": _now(), "sync_id": sync_id}
+                                      for v in source.versions(key)])
+    _forget_unseen(con, "raw.jira_versions", "project_key", site, key, sync_id)
+    since = None if full else cursor.cursor_at - policy.overlap
+    count, seen = 0, None
+    for page in source.issue_pages(key, jql, since):
+        synced = _now()
+        count += upsert(con, "raw.jira_issues", [{
+            "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
+            "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
+            "sync_id": sync_id} for i in page])
+        for issue in page:
+            _complete_changelog(con, source, site, issue, sync_id)
+            updated = _ts(issue["fields"].get("updated"))
+            seen = updated if seen is None or (updated and updated > seen) else seen
+    if full:
+        _forget_unseen(con, "raw.jira_issues", "project_key", site, key, sync_id)
+    else:
+        _forget_missing(con, site, key, source.issue_ids(key, jql))
+    con.execute("""DELETE FROM raw.jira_changelogs c WHERE site = ? AND NOT EXISTS (
+                       SELECT 1 FROM raw.jira_issues i WHERE i.site = c.site AND i.issue_id = c.issue_id)""", [site])
+    _write_cursor(con, site, key, "jira",
+                  Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), None, None), full)
+    return count
 
+
+def _complete_changelog(con: duckdb.DuckDBPyConnection, source: JiraSource, site: str,
+                        issue: dict[str, Any], sync_id: str) -> None:
+    """Search embeds at most 100 histories (newest first); page the rest where it says it cut."""
+    changelog = issue.get("changelog") or {}
+    if changelog.get("total", 0) <= len(changelog.get("histories", [])):
+        return
+    for page in source.changelog(issue["key"]):
+        upsert(con, "raw.jira_changelogs", [{
+            "site": site, "issue_id": str(issue["id"]), "history_id": str(h["id"]), "payload": h,
+            "synced_at": _now(), "sync_id": sync_id} for h in page])
+
+
+def _forget_missing(con: duckdb.DuckDBPyConnection, site: str, key: str, ids: set[str]) -> None:
+    """Issues of the project that its key-only listing no longer returns were deleted or moved."""
+    current = pd.DataFrame({"issue_id": sorted(ids)}, dtype="string")
+    con.register("_current_ids", current)
+    try:
+        con.execute("""DELETE FROM raw.jira_issues r WHERE site = ? AND project_key = ?
+                       AND NOT EXISTS (SELECT 1 FROM _current_ids c WHERE c.issue_id = r.issue_id)""", [site, key])
+    finally:
+        con.unregister("_current_ids")
+
+
+# -- GitHub ------------------------------------------------------------------------------------
 
 def sync_github_site(con: duckdb.DuckDBPyConnection, source: GithubSource, repos: list[str],
-                     sync_id: str) -> SiteResult:
-    """Full sync of the given ``owner/name`` repositories of one GitHub site."""
+                     sync_id: str, policy: SyncPolicy = SyncPolicy()) -> SiteResult:
+    """Sync the given ``owner/name`` repositories of one GitHub site."""
     site = source.site.name
+    results = []
+    for repo in repos:
+        cursor = read_cursor(con, site, repo)
+        full = policy.full or cursor is None or cursor.cursor_at is None
+        results.append(_guarded(con, sync_id, site, repo, "github", "full" if full else "incremental",
+                                lambda: source.requests,
+                                lambda: _sync_github_repo(con, source, repo, sync_id, cursor, full, policy)))
+    return SiteResult(site, tuple(results))
 
-    def repo_work(repo: str) -> Callable[[], int]:
-        def run() -> int:
-            upsert(con, "raw.github_repos", [{"site": site, "repo": repo, "payload": source.repository(repo),
-                                              "synced_at": _now(), "sync_id": sync_id}])
-            upsert(con, "raw.github_milestones", [{
-                "site": site, "repo": repo, "number": m["number"], "payload": m, "synced_at": _now(),
-                "sync_id": sync_id} for m in source.milestones(repo)])
-            _forget_unseen(con, "raw.github_milestones", "repo", site, repo, sync_id)
-            count = 0
-            with_relations: list[tuple[int, bool, bool]] = []
-            for page in source.issue_pages(repo):
-                synced = _now()
-                count += upsert(con, "raw.github_issues", [{
-                    "site": site, "repo": repo, "number": i["number"], "issue_id": i["id"],
-                    "updated_at": i.get("updated_at"), "payload": i, "synced_at": synced,
-                    "sync_id": sync_id} for i in page])
-                for i in page:
-                    subs = (i.get("sub_issues_summary") or {}).get("total", 0) > 0
-                    deps = (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0
-                    if subs or deps:
-                        with_relations.append((i["number"], subs, deps))
-            _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
-            for page in source.event_pages(repo):
-                upsert(con, "raw.github_issue_events", [{
-                    "site": site, "repo": repo, "event_id": e["id"],
-                    "issue_number": (e.get("issue") or {}).get("number"), "created_at": e.get("created_at"),
-                    "payload": e, "synced_at": _now(), "sync_id": sync_id} for e in page])
-            # Per-issue calls only where the issue's own summary says there is something to read.
-            for number, subs, deps in with_relations:
-                related = ([("sub_issue", s) for s in source.sub_issues(repo, number)] if subs else []) + (
-                    [("blocked_by", b) for b in source.blocked_by(repo, number)] if deps else [])
-                upsert(con, "raw.github_issue_relations", [{
-                    "site": site, "repo": repo, "number": number, "relation": rel, "other_id": other["id"],
-                    "payload": other, "synced_at": _now(), "sync_id": sync_id} for rel, other in related])
-            _forget_unseen(con, "raw.github_issue_relations", "repo", site, repo, sync_id)
-            return count
-        return run
 
-    results = tuple(_guarded(con, sync_id, site, repo, "github", lambda: source.requests, repo_work(repo))
-                    for repo in repos)
-    return SiteResult(site, results)
+def _sync_github_repo(con: duckdb.DuckDBPyConnection, source: GithubSource, repo: str, sync_id: str,
+                      cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
+    site, started = source.site.name, _now()
+    if full:
+        upsert(con, "raw.github_repos", [{"site": site, "repo": repo, "payload": source.repository(repo),
+                                          "synced_at": _now(), "sync_id": sync_id}])
+    # Milestones have no change history in the API: a snapshot each sync is how slips are seen.
+    upsert(con, "raw.github_milestones", [{"site": site, "repo": repo, "number": m["number"], "payload": m,
+                                           "synced_at": _now(), "sync_id": sync_id} for m in source.milestones(repo)])
+    _forget_unseen(con, "raw.github_milestones", "repo", site, repo, sync_id)
+    since = None if full else _github_time(cursor.cursor_at - policy.overlap)
+    count, seen, etag, request = 0, None, None, None
+    changed: list[dict[str, Any]] = []
+    for page in source.issue_pages(repo, since, etag=None if full else cursor.etag):
+        if page.items is None:  # 304: nothing changed since the last sync of this cursor
+            _write_cursor(con, site, repo, "github", cursor, full)
+            return 0
+        if etag is None and request is None:
+            etag, request = page.etag, page.request
+        synced = _now()
+        count += upsert(con, "raw.github_issues", [{
+            "site": site, "repo": repo, "number": i["number"], "issue_id": i["id"],
+            "updated_at": i.get("updated_at"), "payload": i, "synced_at": synced,
+            "sync_id": sync_id} for i in page.items])
+        changed.extend({"number": i["number"], "sub_issues_summary": i.get("sub_issues_summary"),
+                        "issue_dependencies_summary": i.get("issue_dependencies_summary")} for i in page.items)
+        for issue in page.items:
+            updated = _ts(issue.get("updated_at"))
+            seen = updated if seen is None or (updated and updated > seen) else seen
+    if full:
+        _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
+    for events in source.event_pages(repo, since):
+        upsert(con, "raw.github_issue_events", [{
+            "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
+            "created_at": e.get("created_at"), "payload": e, "synced_at": _now(), "sync_id": sync_id}
+            for e in events])
+    _refresh_relations(con, source, site, repo, changed, sync_id, full)
+    previous = cursor.cursor_at if cursor else None
+    next_at = _next_cursor(previous, seen, started, policy)
+    # The ETag belongs to this run's request; it is worth keeping only if the next run repeats it.
+    keep = next_at == previous and not full
+    _write_cursor(con, site, repo, "github",
+                  Cursor(next_at, etag if keep else None, request if keep else None), full)
+    return count
+
+
+def _refresh_relations(con: duckdb.DuckDBPyConnection, source: GithubSource, site: str, repo: str,
+                       changed: list[dict[str, Any]], sync_id: str, full: bool) -> None:
+    """Sub-issues and blocked-by lists of changed issues, fetched only where the issue's own
+    summaries say there is something to read; what an issue no longer has is removed."""
+    if full:
+        con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ?", [site, repo])
+    for issue in changed:
+        number = issue["number"]
+        subs = (issue.get("sub_issues_summary") or {}).get("total", 0) > 0
+        deps = (issue.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0
+        if not full:
+            con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ? AND number = ?",
+                        [site, repo, number])
+        related = ([("sub_issue", s) for s in source.sub_issues(repo, number)] if subs else []) + (
+            [("blocked_by", b) for b in source.blocked_by(repo, number)] if deps else [])
+        upsert(con, "raw.github_issue_relations", [{
+            "site": site, "repo": repo, "number": number, "relation": rel, "other_id": other["id"],
+            "payload": other, "synced_at": _now(), "sync_id": sync_id} for rel, other in related])

@@ -50,7 +50,7 @@ def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: 
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchall()[0][0]
 
 
 def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[ProgramRow],

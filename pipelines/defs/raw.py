@@ -8,7 +8,7 @@ import dagster as dg
 from connectors.github_source import GithubSource
 from connectors.jira_source import JiraSource
 from pipelines.defs.resources import PulseResource
-from pipelines.ingest import SiteResult, sync_github_site, sync_jira_site
+from pipelines.ingest import SiteResult, SyncPolicy, sync_github_site, sync_jira_site
 
 JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions")
 GITHUB_TABLES = ("github_repos", "github_issues", "github_issue_events", "github_milestones",
@@ -34,8 +34,15 @@ def _result(results: list[SiteResult]) -> dg.MaterializeResult:
         "items_written": sum(p.items for p in projects),
         "requests": sum(p.requests for p in projects),
         "per_project": dg.MetadataValue.json(
-            {f"{p.site}/{p.project_key}": {"items": p.items, "requests": p.requests} for p in projects}),
+            {f"{p.site}/{p.project_key}": {"items": p.items, "requests": p.requests, "mode": p.mode}
+             for p in projects}),
     })
+
+
+class SyncConfig(dg.Config):
+    """Run config of the ingest assets."""
+
+    full: bool = False  # refetch everything and drop what the trackers no longer return
 
 
 def _specs(tables: tuple[str, ...], kind: str) -> list[dg.AssetSpec]:
@@ -43,32 +50,34 @@ def _specs(tables: tuple[str, ...], kind: str) -> list[dg.AssetSpec]:
 
 
 @dg.multi_asset(specs=_specs(JIRA_TABLES, "jira"), pool="duckdb", name="jira_raw")
-def jira_raw(context: dg.AssetExecutionContext, pulse: PulseResource):
+def jira_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
     """Full sync of every configured Jira project: site metadata, versions, issues with changelogs."""
-    config = pulse.load().config
+    program = pulse.load().config
     with pulse.trackers() as trackers, pulse.warehouse() as con:
-        _start_sync(con, context.run.run_id, config.clock())
+        _start_sync(con, context.run.run_id, program.clock())
         results = []
         for name, site in trackers.jira.items():
-            projects = [(p.key, p.jql) for _, p in config.projects() if p.site == name]
+            projects = [(p.key, p.jql) for _, p in program.projects() if p.site == name]
             if projects:
-                results.append(sync_jira_site(con, JiraSource(site), projects, context.run.run_id))
+                results.append(sync_jira_site(con, JiraSource(site), projects, context.run.run_id,
+                                              SyncPolicy(full=config.full)))
         outcome = _result(results)
     for table in JIRA_TABLES:
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
 
 
 @dg.multi_asset(specs=_specs(GITHUB_TABLES, "github"), pool="duckdb", name="github_raw")
-def github_raw(context: dg.AssetExecutionContext, pulse: PulseResource):
+def github_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
     """Full sync of every configured GitHub repo: issues, events, milestones, sub-issues, dependencies."""
-    config = pulse.load().config
+    program = pulse.load().config
     with pulse.trackers() as trackers, pulse.warehouse() as con:
-        _start_sync(con, context.run.run_id, config.clock())
+        _start_sync(con, context.run.run_id, program.clock())
         results = []
         for name, site in trackers.github.items():
-            repos = [p.repo for _, p in config.projects() if p.site == name and p.repo]
+            repos = [p.repo for _, p in program.projects() if p.site == name and p.repo]
             if repos:
-                results.append(sync_github_site(con, GithubSource(site), repos, context.run.run_id))
+                results.append(sync_github_site(con, GithubSource(site), repos, context.run.run_id,
+                                                SyncPolicy(full=config.full)))
         outcome = _result(results)
     for table in GITHUB_TABLES:
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)

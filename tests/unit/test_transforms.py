@@ -126,6 +126,19 @@ def test_status_transitions_start_at_creation_and_follow_history(con):
     assert gh == [(None, "open", "todo"), ("open", "in progress", "in_progress"), ("in progress", "closed", "done")]
 
 
+def test_histories_cut_from_search_come_from_the_paged_changelog_once(con):
+    # PAY-1's search result embeds two histories; the paged changelog has those two and an older one.
+    older = status_history("9000", "2026-01-06T09:00:00.000+0000", ("3", "In Progress"), ("1", "To Do"))
+    rows = [older, status_history("9001", "2026-01-10T09:00:00.000+0000", ("1", "To Do"), ("3", "In Progress"))]
+    upsert(con, "raw.jira_changelogs", [{"site": "cloud", "issue_id": "101", "history_id": h["id"], "payload": h,
+                                        "synced_at": AS_OF, "sync_id": "s1"} for h in rows])
+    build_table(con, "core", "status_transitions", AS_OF)
+    pay = con.execute("""
+        SELECT from_status, to_status FROM core.status_transitions
+        WHERE item_id = 'jira:cloud:101' ORDER BY transition_seq""").fetchall()
+    assert pay == [(None, "In Progress"), ("In Progress", "To Do"), ("To Do", "In Progress"), ("In Progress", "Done")]
+
+
 def test_a_link_seen_from_both_ends_is_one_dependency(con):
     rows = con.execute("""
         SELECT blocker_key, blocked_key, cross_project, is_open FROM core.dependencies ORDER BY ALL""").fetchall()

@@ -8,9 +8,14 @@ WITH jira_statuses AS (
            END AS category
     FROM (SELECT site, unnest(json_extract(statuses, '$[*]')) AS s FROM raw.jira_sites)
 ),
-jira_histories AS (
-    SELECT site, issue_id, unnest(json_extract(payload, '$.changelog.histories[*]')) AS history
-    FROM raw.jira_issues
+jira_histories AS (  -- embedded histories (at most 100 on Cloud) plus the paged rest, once each
+    SELECT site, issue_id, history FROM (
+        SELECT site, issue_id, unnest(json_extract(payload, '$.changelog.histories[*]')) AS history
+        FROM raw.jira_issues
+        UNION ALL
+        SELECT c.site, c.issue_id, c.payload FROM raw.jira_changelogs c
+    )
+    QUALIFY row_number() OVER (PARTITION BY site, issue_id, history->>'id' ORDER BY site) = 1
 ),
 jira_items AS (
     SELECT site, issue_id, (history->>'created')::TIMESTAMPTZ AS changed_at,
@@ -89,7 +94,7 @@ SELECT item_id, changed_at, from_status, to_status, from_category, to_category,
        row_number() OVER (PARTITION BY item_id ORDER BY changed_at, seq, tiebreak) AS transition_seq
 FROM all_changes;
 
-COMMENT ON TABLE core.status_transitions IS 'Status history: one row per status change of a work item, plus its creation (from_status null). Jira: changelog status items; GitHub: closed/reopened events and the "in progress"/"in review" labels.';
+COMMENT ON TABLE core.status_transitions IS 'Status history: one row per status change of a work item, plus its creation (from_status null). Jira: changelog status items (embedded and paged, raw.jira_changelogs); GitHub: closed/reopened events and the "in progress"/"in review" labels.';
 COMMENT ON COLUMN core.status_transitions.item_id IS 'core.work_items.item_id.';
 COMMENT ON COLUMN core.status_transitions.changed_at IS 'When the status changed (UTC).';
 COMMENT ON COLUMN core.status_transitions.from_status IS 'Status before the change; null on the creation row.';
