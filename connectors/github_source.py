@@ -58,15 +58,16 @@ class GithubSource:
     def _pages(self, path: str, params: dict[str, Any], etag: str | None = None) -> Iterator[Page]:
         """Follow the ``Link: rel="next"`` chain; the server's URLs carry every parameter.
 
-        With ``etag``, the first request is conditional: a 304 yields one empty ``Page`` and stops.
+        With ``etag``, the first request is conditional: a 304 yields one ``Page`` without items
+        and stops. The first page carries the answer's ETag for next time.
         """
         query = {**params, "per_page": self.site.page_size}
         url: str | None = path
-        request = f"{path}?{urlencode(sorted(query.items()))}"
+        request = request_key(path, query)
         first = True
         while url:
             headers, data = self._get(url, query, etag if first else None)
-            if first and data is None:  # 304 Not Modified: nothing changed since that ETag
+            if first and data is None:  # 304 Not Modified
                 yield Page(None, etag, request)
                 return
             yield Page(data or [], headers.get("etag") if first else None, request)
@@ -74,15 +75,24 @@ class GithubSource:
             match = _NEXT.search(headers.get("link", ""))
             url, query = (match.group(1), None) if match else (None, None)
 
-    def repository(self, repo: str) -> dict[str, Any]:
-        return self._get(f"/repos/{repo}")[1]
+    def repository(self, repo: str, etag: str | None = None) -> Page:
+        """The repository object (as the page's single item), or no items on a 304."""
+        path = f"/repos/{repo}"
+        headers, data = self._get(path, None, etag)
+        return Page(None if data is None else [data], etag if data is None else headers.get("etag"),
+                    request_key(path, {}))
+
+    @staticmethod
+    def _issue_params(since: str | None) -> dict[str, Any]:
+        return {"state": "all", "sort": "updated", "direction": "asc", **({"since": since} if since else {})}
 
     def issue_pages(self, repo: str, since: str | None = None, etag: str | None = None) -> Iterator[Page]:
         """Issues and pull requests updated at or after ``since``, oldest update first."""
-        params = {"state": "all", "sort": "updated", "direction": "asc"}
-        if since:
-            params["since"] = since
-        yield from self._pages(f"/repos/{repo}/issues", params, etag)
+        yield from self._pages(f"/repos/{repo}/issues", self._issue_params(since), etag)
+
+    def issues_request(self, repo: str, since: str | None) -> str:
+        """The request key ``issue_pages`` will use, to look its ETag up before asking."""
+        return request_key(f"/repos/{repo}/issues", {**self._issue_params(since), "per_page": self.site.page_size})
 
     def event_pages(self, repo: str, since: str | None = None) -> Iterator[list[dict[str, Any]]]:
         """Repo-level issue events, newest first, down to ``since`` (ISO 8601) when given."""
@@ -92,8 +102,15 @@ class GithubSource:
             if since is not None and events and events[-1].get("created_at", "") < since:
                 return
 
-    def milestones(self, repo: str) -> list[dict[str, Any]]:
-        return [m for page in self._pages(f"/repos/{repo}/milestones", {"state": "all"}) for m in page.items or []]
+    def milestones(self, repo: str, etag: str | None = None) -> Page:
+        """Every milestone as one page (they are few), or no items on a 304."""
+        pages = list(self._pages(f"/repos/{repo}/milestones", {"state": "all"}, etag))
+        if pages[0].items is None:
+            return pages[0]
+        return Page([m for page in pages for m in page.items or []], pages[0].etag, pages[0].request)
+
+    def milestones_request(self, repo: str) -> str:
+        return request_key(f"/repos/{repo}/milestones", {"state": "all", "per_page": self.site.page_size})
 
     def sub_issues(self, repo: str, number: int) -> list[dict[str, Any]]:
         path = f"/repos/{repo}/issues/{number}/sub_issues"
@@ -102,3 +119,8 @@ class GithubSource:
     def blocked_by(self, repo: str, number: int) -> list[dict[str, Any]]:
         path = f"/repos/{repo}/issues/{number}/dependencies/blocked_by"
         return [i for page in self._pages(path, {}) for i in page.items or []]
+
+
+def request_key(path: str, query: dict[str, Any]) -> str:
+    """Path and sorted query: the identity of a repeatable request, which an ETag belongs to."""
+    return f"{path}?{urlencode(sorted(query.items()))}" if query else path

@@ -61,8 +61,6 @@ class SiteResult:
 @dataclass(frozen=True)
 class Cursor:
     cursor_at: datetime | None
-    etag: str | None
-    etag_url: str | None
 
 
 def _now() -> datetime:
@@ -85,21 +83,30 @@ def _github_time(instant: datetime) -> str:
 
 def read_cursor(con: duckdb.DuckDBPyConnection, site: str, project_key: str) -> Cursor | None:
     # fetchall, not fetchone: DuckDB refuses register() on a connection with an unfinished result
-    rows = con.execute("SELECT cursor_at, etag, etag_url FROM meta.sync_cursors WHERE site = ? AND project_key = ?",
+    rows = con.execute("SELECT cursor_at FROM meta.sync_cursors WHERE site = ? AND project_key = ?",
                        [site, project_key]).fetchall()
     return Cursor(*rows[0]) if rows else None
+
+
+def _etag(con: duckdb.DuckDBPyConnection, site: str, request: str) -> str | None:
+    rows = con.execute("SELECT etag FROM meta.http_etags WHERE site = ? AND request = ?", [site, request]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _keep_etag(con: duckdb.DuckDBPyConnection, site: str, request: str, etag: str | None) -> None:
+    if etag:
+        con.execute("INSERT OR REPLACE INTO meta.http_etags VALUES (?, ?, ?, ?)", [site, request, etag, _now()])
 
 
 def _write_cursor(con: duckdb.DuckDBPyConnection, site: str, project_key: str, source: str,
                   cursor: Cursor, full: bool) -> None:
     con.execute("""
-        INSERT INTO meta.sync_cursors VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO meta.sync_cursors VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (site, project_key) DO UPDATE SET
-            cursor_at = excluded.cursor_at, etag = excluded.etag, etag_url = excluded.etag_url,
+            cursor_at = excluded.cursor_at,
             last_full_at = coalesce(excluded.last_full_at, meta.sync_cursors.last_full_at),
             updated_at = excluded.updated_at""",
-        [site, project_key, source, cursor.cursor_at, cursor.etag, cursor.etag_url,
-         _now() if full else None, _now()])
+        [site, project_key, source, cursor.cursor_at, _now() if full else None, _now()])
 
 
 def _next_cursor(previous: datetime | None, seen: datetime | None, started: datetime,
@@ -198,7 +205,7 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
     con.execute("""DELETE FROM raw.jira_changelogs c WHERE site = ? AND NOT EXISTS (
                        SELECT 1 FROM raw.jira_issues i WHERE i.site = c.site AND i.issue_id = c.issue_id)""", [site])
     _write_cursor(con, site, key, "jira",
-                  Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), None, None), full)
+                  Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy)), full)
     return count
 
 
@@ -244,47 +251,75 @@ def sync_github_site(con: duckdb.DuckDBPyConnection, source: GithubSource, repos
 def _sync_github_repo(con: duckdb.DuckDBPyConnection, source: GithubSource, repo: str, sync_id: str,
                       cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
     site, started = source.site.name, _now()
-    if full:
-        upsert(con, "raw.github_repos", [{"site": site, "repo": repo, "payload": source.repository(repo),
+    # Repository and milestones have no change history or `since`: conditional requests make
+    # asking them every night free of rate limit when nothing changed.
+    repository = source.repository(repo, etag=None if full else _etag(con, site, f"/repos/{repo}"))
+    if repository.items is not None:
+        upsert(con, "raw.github_repos", [{"site": site, "repo": repo, "payload": repository.items[0],
                                           "synced_at": _now(), "sync_id": sync_id}])
-    # Milestones have no change history in the API: a snapshot each sync is how slips are seen.
-    upsert(con, "raw.github_milestones", [{"site": site, "repo": repo, "number": m["number"], "payload": m,
-                                           "synced_at": _now(), "sync_id": sync_id} for m in source.milestones(repo)])
-    _forget_unseen(con, "raw.github_milestones", "repo", site, repo, sync_id)
+        _keep_etag(con, site, repository.request, repository.etag)
+    milestones = source.milestones(repo, etag=None if full else _etag(con, site, source.milestones_request(repo)))
+    if milestones.items is not None:
+        upsert(con, "raw.github_milestones", [{"site": site, "repo": repo, "number": m["number"], "payload": m,
+                                               "synced_at": _now(), "sync_id": sync_id} for m in milestones.items])
+        _forget_unseen(con, "raw.github_milestones", "repo", site, repo, sync_id)
+        _keep_etag(con, site, milestones.request, milestones.etag)
+
     since = None if full else _github_time(cursor.cursor_at - policy.overlap)
-    count, seen, etag, request = 0, None, None, None
+    count, seen = _sync_github_issues(con, source, repo, since, sync_id, full)
+    if full:
+        _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
+    elif _open_count_disagrees(con, site, repo, repository):
+        # A full listing is the only way REST shows deletions; it runs only when the repository's
+        # own open-issue count says we hold one too many or too few.
+        for page in source.issue_pages(repo):
+            _land_issues(con, site, repo, page.items or [], sync_id)
+        _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
+    _write_cursor(con, site, repo, "github",
+                  Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy)), full)
+    return count
+
+
+def _sync_github_issues(con: duckdb.DuckDBPyConnection, source: GithubSource, repo: str, since: str | None,
+                        sync_id: str, full: bool) -> tuple[int, datetime | None]:
+    """Issues updated since ``since`` with their events and relations; (items written, newest update)."""
+    site = source.site.name
+    request = source.issues_request(repo, since)
+    count, seen = 0, None
     changed: list[dict[str, Any]] = []
-    for page in source.issue_pages(repo, since, etag=None if full else cursor.etag):
-        if page.items is None:  # 304: nothing changed since the last sync of this cursor
-            _write_cursor(con, site, repo, "github", cursor, full)
-            return 0
-        if etag is None and request is None:
-            etag, request = page.etag, page.request
-        synced = _now()
-        count += upsert(con, "raw.github_issues", [{
-            "site": site, "repo": repo, "number": i["number"], "issue_id": i["id"],
-            "updated_at": i.get("updated_at"), "payload": i, "synced_at": synced,
-            "sync_id": sync_id} for i in page.items])
-        changed.extend({"number": i["number"], "sub_issues_summary": i.get("sub_issues_summary"),
-                        "issue_dependencies_summary": i.get("issue_dependencies_summary")} for i in page.items)
+    for page in source.issue_pages(repo, since, etag=None if full else _etag(con, site, request)):
+        if page.items is None:  # 304: nothing changed since the same request last time
+            return 0, None
+        _keep_etag(con, site, page.request, page.etag)
+        count += _land_issues(con, site, repo, page.items, sync_id)
+        changed.extend(page.items)
         for issue in page.items:
             updated = _ts(issue.get("updated_at"))
             seen = updated if seen is None or (updated and updated > seen) else seen
-    if full:
-        _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
     for events in source.event_pages(repo, since):
         upsert(con, "raw.github_issue_events", [{
             "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
             "created_at": e.get("created_at"), "payload": e, "synced_at": _now(), "sync_id": sync_id}
             for e in events])
     _refresh_relations(con, source, site, repo, changed, sync_id, full)
-    previous = cursor.cursor_at if cursor else None
-    next_at = _next_cursor(previous, seen, started, policy)
-    # The ETag belongs to this run's request; it is worth keeping only if the next run repeats it.
-    keep = next_at == previous and not full
-    _write_cursor(con, site, repo, "github",
-                  Cursor(next_at, etag if keep else None, request if keep else None), full)
-    return count
+    return count, seen
+
+
+def _land_issues(con: duckdb.DuckDBPyConnection, site: str, repo: str, issues: list[dict[str, Any]],
+                 sync_id: str) -> int:
+    synced = _now()
+    return upsert(con, "raw.github_issues", [{
+        "site": site, "repo": repo, "number": i["number"], "issue_id": i["id"], "updated_at": i.get("updated_at"),
+        "payload": i, "synced_at": synced, "sync_id": sync_id} for i in issues])
+
+
+def _open_count_disagrees(con: duckdb.DuckDBPyConnection, site: str, repo: str, repository) -> bool:
+    """GitHub's open_issues_count (issues and pull requests) against the open ones we hold."""
+    if repository.items is None:
+        return False  # 304: the repository, its open count included, is as it was
+    held = con.execute("""SELECT count(*) FROM raw.github_issues
+                          WHERE site = ? AND repo = ? AND payload->>'state' = 'open'""", [site, repo]).fetchall()[0][0]
+    return held != repository.items[0].get("open_issues_count", held)
 
 
 def _refresh_relations(con: duckdb.DuckDBPyConnection, source: GithubSource, site: str, repo: str,

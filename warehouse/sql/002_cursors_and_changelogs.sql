@@ -6,8 +6,6 @@ CREATE TABLE meta.sync_cursors (
     project_key   VARCHAR NOT NULL,
     source        VARCHAR NOT NULL,
     cursor_at     TIMESTAMPTZ,
-    etag          VARCHAR,
-    etag_url      VARCHAR,
     last_full_at  TIMESTAMPTZ,
     updated_at    TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (site, project_key)
@@ -17,10 +15,21 @@ COMMENT ON COLUMN meta.sync_cursors.site IS 'Site name from program.yaml.';
 COMMENT ON COLUMN meta.sync_cursors.project_key IS 'Jira project key or GitHub owner/name.';
 COMMENT ON COLUMN meta.sync_cursors.source IS 'jira or github.';
 COMMENT ON COLUMN meta.sync_cursors.cursor_at IS 'Greatest updated time seen and committed, capped at the sync start minus the search-index lag; the next sync asks for updated >= cursor_at minus the overlap window.';
-COMMENT ON COLUMN meta.sync_cursors.etag IS 'GitHub: ETag of the first issues page for the cursor; a 304 for it means nothing changed (and costs no rate limit).';
-COMMENT ON COLUMN meta.sync_cursors.etag_url IS 'The request (path and query) the etag belongs to.';
 COMMENT ON COLUMN meta.sync_cursors.last_full_at IS 'When the project last had a full sync (first sync, or pulse sync --full).';
 COMMENT ON COLUMN meta.sync_cursors.updated_at IS 'When this row was written (UTC).';
+
+CREATE TABLE meta.http_etags (
+    site       VARCHAR NOT NULL,
+    request    VARCHAR NOT NULL,
+    etag       VARCHAR NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (site, request)
+);
+COMMENT ON TABLE meta.http_etags IS 'GitHub ETags of the last answer to each request the sync repeats (repository, first issues page, milestones): sent back as If-None-Match, a 304 means unchanged and costs no rate limit.';
+COMMENT ON COLUMN meta.http_etags.site IS 'Site name from program.yaml.';
+COMMENT ON COLUMN meta.http_etags.request IS 'Path and sorted query of the request, e.g. /repos/acme/web/milestones?per_page=100&state=all.';
+COMMENT ON COLUMN meta.http_etags.etag IS 'The ETag header of the answer.';
+COMMENT ON COLUMN meta.http_etags.updated_at IS 'When this row was written (UTC).';
 
 CREATE TABLE raw.jira_changelogs (
     site       VARCHAR NOT NULL,
