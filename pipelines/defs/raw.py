@@ -1,16 +1,17 @@
 """Ingest assets: each tracker's raw API objects, landed in ``raw.*`` of the work database."""
 
-
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import dagster as dg
 
 from connectors.github_source import GithubSource
 from connectors.jira_source import JiraSource
-from pipelines.defs.resources import PulseResource
+from pipelines.config import PulseConfig
+from pipelines.defs.resources import PulseResource, Trackers
 from pipelines.ingest import SiteResult, SyncPolicy, sync_github_site, sync_jira_site
 
-JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions")
+JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs")
 GITHUB_TABLES = ("github_repos", "github_issues", "github_issue_events", "github_milestones",
                  "github_issue_relations")
 
@@ -49,35 +50,37 @@ def _specs(tables: tuple[str, ...], kind: str) -> list[dg.AssetSpec]:
     return [dg.AssetSpec(["raw", t], group_name="raw", kinds={kind, "duckdb"}) for t in tables]
 
 
-@dg.multi_asset(specs=_specs(JIRA_TABLES, "jira"), pool="duckdb", name="jira_raw")
-def jira_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
-    """Full sync of every configured Jira project: site metadata, versions, issues with changelogs."""
+def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource,
+            tables: tuple[str, ...], sync_sites: Callable[..., list[SiteResult]]):
+    """Sync one tracker kind into the work database and report one result per raw table."""
     program = pulse.load().config
+    policy = SyncPolicy(full=config.full)
     with pulse.trackers() as trackers, pulse.warehouse() as con:
         _start_sync(con, context.run.run_id, program.clock())
-        results = []
-        for name, site in trackers.jira.items():
-            projects = [(p.key, p.jql) for _, p in program.projects() if p.site == name]
-            if projects:
-                results.append(sync_jira_site(con, JiraSource(site), projects, context.run.run_id,
-                                              SyncPolicy(full=config.full)))
-        outcome = _result(results)
-    for table in JIRA_TABLES:
+        outcome = _result(sync_sites(con, trackers, program, context.run.run_id, policy))
+    for table in tables:
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
+
+
+def _jira_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, policy: SyncPolicy) -> list[SiteResult]:
+    return [sync_jira_site(con, JiraSource(site), projects, sync_id, policy)
+            for name, site in trackers.jira.items()
+            if (projects := [(p.key, p.jql) for _, p in program.projects() if p.site == name])]
+
+
+def _github_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, policy: SyncPolicy) -> list[SiteResult]:
+    return [sync_github_site(con, GithubSource(site), repos, sync_id, policy)
+            for name, site in trackers.github.items()
+            if (repos := [p.repo for _, p in program.projects() if p.site == name and p.repo])]
+
+
+@dg.multi_asset(specs=_specs(JIRA_TABLES, "jira"), pool="duckdb", name="jira_raw")
+def jira_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
+    """Every configured Jira project: site metadata, versions, issues with complete changelogs."""
+    yield from _ingest(context, config, pulse, JIRA_TABLES, _jira_sites)
 
 
 @dg.multi_asset(specs=_specs(GITHUB_TABLES, "github"), pool="duckdb", name="github_raw")
 def github_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
-    """Full sync of every configured GitHub repo: issues, events, milestones, sub-issues, dependencies."""
-    program = pulse.load().config
-    with pulse.trackers() as trackers, pulse.warehouse() as con:
-        _start_sync(con, context.run.run_id, program.clock())
-        results = []
-        for name, site in trackers.github.items():
-            repos = [p.repo for _, p in program.projects() if p.site == name and p.repo]
-            if repos:
-                results.append(sync_github_site(con, GithubSource(site), repos, context.run.run_id,
-                                                SyncPolicy(full=config.full)))
-        outcome = _result(results)
-    for table in GITHUB_TABLES:
-        yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
+    """Every configured GitHub repo: issues, events, milestones, sub-issues, dependencies."""
+    yield from _ingest(context, config, pulse, GITHUB_TABLES, _github_sites)
