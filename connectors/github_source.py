@@ -27,6 +27,9 @@ class GithubSite:
     url: str
     token: str = field(repr=False)
     page_size: int = 100
+    # PyGithub's default spacing of requests, which keeps one client clear of GitHub's secondary
+    # rate limits; a tracker without them (the sandbox) can take 0.
+    seconds_between_requests: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class GithubSource:
         self.site = site
         self.client = Github(
             base_url=site.url, auth=Auth.Token(site.token), per_page=site.page_size, timeout=60,
-            retry=GithubRetry(total=5),
+            retry=GithubRetry(total=5), seconds_between_requests=site.seconds_between_requests or None,
         )
         self.requests = 0
 

@@ -77,6 +77,8 @@ class GithubSiteConfig(_Model):
     url: str = "https://api.github.com"
     token_env: str = Field(description="env var with a GitHub token")
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
+    # Spacing between requests (PyGithub's default): keeps a sync clear of secondary rate limits.
+    seconds_between_requests: Annotated[float, Field(ge=0, le=60)] = 0.25
 
     @field_validator("url")
     @classmethod

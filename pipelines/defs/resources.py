@@ -73,7 +73,8 @@ class PulseResource(dg.ConfigurableResource):
                 elif isinstance(site, GithubSiteConfig):
                     github[name] = GithubSite(name=name, url=url,
                                               token=secret(site.token_env, f"sites.{name}.token_env"),
-                                              page_size=site.page_size)
+                                              page_size=site.page_size,
+                                              seconds_between_requests=site.seconds_between_requests)
             yield Trackers(jira, github)
 
 

@@ -35,7 +35,7 @@ def sync_all(sandbox, con, sync_id: str) -> None:
         source = JiraSource(JiraSite(site, sandbox.site_url(site), SANDBOX_TOKEN, user=user))
         result = sync_jira_site(con, source, [(k, None) for k in keys], sync_id)
         assert not [p.error for p in result.projects if p.error]
-    source = GithubSource(GithubSite("github", sandbox.site_url("github"), SANDBOX_TOKEN))
+    source = GithubSource(GithubSite("github", sandbox.site_url("github"), SANDBOX_TOKEN, seconds_between_requests=0))
     result = sync_github_site(con, source, REPOS, sync_id)
     assert not [p.error for p in result.projects if p.error]
 
