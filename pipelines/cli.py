@@ -11,11 +11,15 @@ import threading
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.config import (
     SANDBOX_URL, ConfigError, GithubSiteConfig, JiraSiteConfig, ProgramConfig, ProjectConfig,
     PulseConfig, SandboxConfig, WarehouseConfig, dump, load,
 )
+
+if TYPE_CHECKING:
+    from sandbox.faults import FaultRule
 
 CONFIG_ENV = "PULSE_CONFIG"
 
@@ -30,7 +34,9 @@ def demo_config(seed: int, as_of: date) -> PulseConfig:
         "jira-cloud": JiraSiteConfig(kind="jira", url=SANDBOX_URL, user_env=SANDBOX_USER_ENV,
                                      token_env=SANDBOX_TOKEN_ENV),
         "jira-dc": JiraSiteConfig(kind="jira", url=SANDBOX_URL, token_env=SANDBOX_TOKEN_ENV),
-        "github": GithubSiteConfig(kind="github", url=SANDBOX_URL, token_env=SANDBOX_TOKEN_ENV),
+        # The sandbox has no secondary rate limits to keep clear of.
+        "github": GithubSiteConfig(kind="github", url=SANDBOX_URL, token_env=SANDBOX_TOKEN_ENV,
+                                   seconds_between_requests=0),
     }
     programs = []
     for program in scenario.programs:
@@ -139,17 +145,34 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.faults import LATENCY, FaultRule
     from sandbox.scenario import SITES, build
     from sandbox.server import SANDBOX_TOKEN, serve
 
-    scenario = build(args.scenario, args.seed, args.as_of or datetime.now(timezone.utc).date())
+    try:
+        if args.data:
+            from sandbox.replay import load
+
+            source = load(Path(args.data))
+            title = f"replay of {args.data}"
+        else:
+            source = scenario = build(args.scenario, args.seed, args.as_of or datetime.now(timezone.utc).date(),
+                                      items=args.items)
+            title = f"scenario {scenario.name!r}, seed {scenario.seed}, as of {scenario.as_of}"
+    except ValueError as e:  # an unknown scenario, a size the scenario does not take, no such directory
+        print(e, file=sys.stderr)
+        return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with serve(scenario, host=args.host, port=args.port) as running:
-        print(f"Tracker sandbox: scenario {scenario.name!r}, seed {scenario.seed}, as of {scenario.as_of}")
+    latency = (FaultRule(LATENCY, ms=args.latency_ms),) if args.latency_ms else ()
+    with serve(source, host=args.host, port=args.port) as running:
+        running.app.faults.set((*args.faults, *latency))
+        print(f"Tracker sandbox: {title}")
         for site in SITES:
             print(f"  {site:<11} {running.site_url(site)}")
         print(f"  token       {SANDBOX_TOKEN}  (Jira Cloud: basic auth, any e-mail; Server/DC and GitHub: bearer)")
+        spec = ";".join(rule.spec for rule in running.app.faults.rules) or "none"
+        print(f"  faults      {spec}  (change them at {running.url}/_sandbox/faults)")
         print(f"  stats       {running.url}/_sandbox/stats\nCtrl-C to stop.", flush=True)
         try:
             while not stop.wait(0.5):
@@ -157,10 +180,29 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
         stats = running.stats.as_json()
+        injected = running.app.faults.injected()
     print(f"\n{stats['total']} requests served:")
     for row in stats["requests"]:
         print(f"  {row['count']:>7}  {row['status']}  {row['method']:<5} {row['endpoint']}")
+    if injected:
+        print("Faults injected: " + ", ".join(f"{kind} × {count}" for kind, count in injected.items()))
     return 0
+
+
+def _faults(spec: str) -> tuple[FaultRule, ...]:
+    """Sandbox imports stay lazy: `pulse sync` need not load them."""
+    from sandbox.faults import FaultSpecError, parse_spec
+
+    try:
+        return parse_spec(spec)
+    except FaultSpecError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _milliseconds(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of milliseconds, found {value!r}")
+    return int(value)
 
 
 def _date(value: str) -> date:
@@ -195,6 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", default="demo")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--as-of", type=_date, default=None)
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="serve a directory of raw API objects instead of a scenario (format: docs/sandbox.md, Replay)")
+    p.add_argument("--items", type=int, default=None,
+                   help="how many items the portfolio scenario generates (100 to 1,000,000; default 10,000)")
+    p.add_argument("--latency-ms", type=_milliseconds, default=0, metavar="N",
+                   help="delay every tracker request by N ms (a latency fault)")
+    p.add_argument("--faults", type=_faults, default=(), metavar="SPEC",
+                   help='faults to inject, e.g. "429@jira-cloud:p=0.1;drop:p=0.01" (grammar: docs/sandbox.md)')
     p.set_defaults(func=_cmd_sandbox)
 
     args = parser.parse_args(argv)

@@ -9,8 +9,10 @@ limit. How the scenario maps onto GitHub:
 * releases are milestones, epics' children are sub-issues, Blocks links between GitHub items are
   "blocked by" dependencies (a Jira blocker is not a GitHub issue, so it is left out);
 * item changes become issue events (story points have no GitHub counterpart);
-* the issues list carries pull requests, as GitHub's does: one merged pull request is synthesized
-  per ``DONE_ITEMS_PER_PULL`` finished items, numbered after the last issue.
+* the issues list carries pull requests, as GitHub's does: a merged pull request closed one in
+  ``DONE_ITEMS_PER_PULL`` finished items (chosen by id), numbered ``PULL_NUMBER_BASE`` + the
+  issue's number, so time travel (``sandbox.timetravel``) neither renumbers nor replaces them;
+* deleted issues answer 410 Gone.
 
 API URLs in bodies point back at the sandbox (the request's host plus the site prefix, like
 GitHub Enterprise's ``/api/v3``), so clients that follow ``url`` fields stay in the sandbox;
@@ -46,6 +48,7 @@ from sandbox.server import SITE_PREFIX, Route
 
 HTML_ROOT = "https://github.com"
 DOCS = "https://docs.github.com/rest"
+ENTERPRISE_PREFIX = "/api/v3"  # where GitHub Enterprise Server serves REST, under its host
 JSON_TYPE = "application/json; charset=utf-8"
 BASE_HEADERS = {
     "X-GitHub-Media-Type": "github.v3; format=json",
@@ -63,6 +66,7 @@ REPLY_CACHE_BYTES = 64 * 2**20
 
 DONE_ITEMS_PER_PULL = 8
 PULL_ID_BASE = 3_500_000_000  # pull requests share the issue id space; scenario issues start at 3e9
+PULL_NUMBER_BASE = 5000  # above any issue number a scenario reaches; below 10,000, so pull ids stay apart
 # Event ids are EVENT_ID_BASE + 16 × source + slot. The source is a Change.id (slots 0-3: the
 # change's own events; 4-5: the merged pull request that closed the item) or an Item.uid (slots
 # 8-15: what the issue was created with), so ids are unique and stable across runs.
@@ -307,10 +311,10 @@ class _Repo:
 
         self.issues: dict[int, _Issue] = {i.number: _issue_of(i) for i in items}
         events = [e for i in items for e in _item_events(i, titles)]
-        finished = [i for i in items if i.state == DONE and i.resolution == "Done" and i.kind != "epic"]
-        first_pull = max(self.issues, default=0) + 1
-        for k, item in enumerate(finished[::DONE_ITEMS_PER_PULL]):
-            pull, pull_events = _pull_request(project, item, first_pull + k)
+        finished = [i for i in items if i.state == DONE and i.resolution == "Done" and i.kind != "epic"
+                    and i.uid % DONE_ITEMS_PER_PULL == 0]
+        for item in finished:
+            pull, pull_events = _pull_request(project, item, PULL_NUMBER_BASE + item.number)
             self.issues[pull.number] = pull
             events.extend(pull_events)
 
@@ -740,6 +744,7 @@ class GithubApi:
         self.blocked_by, self.blocking = _dependencies(scenario, self.repos)
         self._repo_by_name = {key.lower(): repo for key, repo in self.repos.items()}
         self._people = {p.login.lower(): p for p in scenario.people}
+        self._deleted = frozenset(i.ref for i in scenario.deleted)
         self._limiter = _RateLimiter(RATE_LIMIT, RATE_WINDOW_SECONDS)
         self._renderers: dict[str, _Renderer] = {}
         self._replies: dict[str, _Reply] = {}
@@ -768,8 +773,11 @@ class GithubApi:
             ("/users/<login>", self._user, "users/users#get-a-user"),
             ("/users/<login>/orgs", self._user_orgs, "orgs/orgs#list-organizations-for-a-user"),
         ]
-        return [Route(("GET",), "/rate_limit", self._rate_limit)] + [
+        routes = [Route(("GET",), "/rate_limit", self._rate_limit)] + [
             Route(("GET",), path, self._serve(render, f"{DOCS}/{doc}")) for path, render, doc in table]
+        # GitHub Enterprise Server answers the same API under /api/v3: clients with no base-URL
+        # setting but an enterprise one (Perceval's --enterprise-url) reach the sandbox that way.
+        return routes + [Route(r.methods, ENTERPRISE_PREFIX + r.path, r.handler) for r in routes]
 
     def authenticate(self, request: Request) -> Response | None:
         if _credential(request) == self._token:
@@ -858,6 +866,8 @@ class GithubApi:
 
     def _find_issue(self, owner: str, repo: str, number: int) -> tuple[_Repo, _Issue]:
         found = self._find_repo(owner, repo)
+        if (found.key, number) in self._deleted:
+            raise _Failure(410, "This issue was deleted")
         if number not in found.issues:
             raise _Failure(404, "Not Found")
         return found, found.issues[number]
@@ -981,7 +991,14 @@ class GithubApi:
         """Perceval fetches every author it meets."""
         owner = next((o for o in self.owners if o.lower() == login.lower()), None)
         if owner is not None:
-            return _Reply.of(view.organization(owner))
+            # GitHub answers an organisation here in the public-user shape, type "Organization"
+            owned = [r for r in self.repos.values() if r.owner == owner]
+            return _Reply.of({**view.organization(owner), "name": owner, "company": None, "blog": "",
+                              "location": None, "email": None, "hireable": None, "bio": None,
+                              "twitter_username": None, "public_repos": 0, "public_gists": 0,
+                              "followers": 0, "following": 0,
+                              "created_at": _ts(min(r.created_at for r in owned)),
+                              "updated_at": _ts(max(r.updated_at for r in owned))})
         return _Reply.of(view.public_user(self._person_key(login)))
 
     def _user_orgs(self, request: Request, view: _Renderer, login: str) -> _Reply:

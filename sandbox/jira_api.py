@@ -34,8 +34,9 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.wrappers import Request, Response
 
+from sandbox.faults import hide_unindexed
 from sandbox.scenario import (DONE, IN_PROGRESS, JIRA_CLOUD, REVIEW, TODO, Change, Item, Person, Project,
-                              Release, Scenario)
+                              Release, RemoteLink, Scenario, Sprint)
 from sandbox.server import PUBLIC_ROOT, SITE_PREFIX, Route, json_response
 
 PAGE_CAP = 100  # issues per search page, whatever maxResults asks for
@@ -138,6 +139,11 @@ _SYSTEM_FIELDS: tuple[tuple[str, str, tuple[str, ...], str, str | None, bool, bo
     ("timeestimate", "Remaining Estimate", ("remainingEstimate",), "number", None, True, False, True),
     ("timespent", "Time Spent", ("timespent",), "number", None, True, False, True),
     ("workratio", "Work Ratio", ("workratio",), "number", None, True, False, True),
+    # Σ fields: the issue's own plus its sub-tasks' time tracking, sent with every issue
+    ("aggregatetimespent", "Σ Time Spent", (), "number", None, True, False, False),
+    ("aggregatetimeoriginalestimate", "Σ Original Estimate", (), "number", None, True, False, False),
+    ("aggregatetimeestimate", "Σ Remaining Estimate", (), "number", None, True, False, False),
+    ("aggregateprogress", "Σ Progress", (), "progress", None, True, False, False),
     ("progress", "Progress", ("progress",), "progress", None, True, False, False),
     ("watches", "Watchers", ("watchers",), "watches", None, True, False, True),
     ("votes", "Votes", ("votes",), "votes", None, True, False, True),
@@ -188,13 +194,25 @@ class _Site:
                                  if link.blocker in self.item and link.blocked in self.item)
                       for ref in self.item}
         self.boards = dict(enumerate(self.projects, start=1))
+        self.board_of = {p.key: n for n, p in self.boards.items()}
+        self.sprint = {s.id: s for s in scenario.sprints if s.project in self.project}
+        sprints_of: dict[str, list[Sprint]] = {p.key: [] for p in self.projects}
+        for sprint in self.sprint.values():
+            sprints_of[sprint.project].append(sprint)
+        self.board_sprints = {n: tuple(sprints_of[p.key]) for n, p in self.boards.items()}
+        self.remote_links: dict[tuple[str, int], list[RemoteLink]] = {}
+        for remote in scenario.remote_links:
+            if remote.item in self.item:
+                self.remote_links.setdefault(remote.item, []).append(remote)
         self.fields = _field_catalogue(self.cloud, self.custom)
         payload = [f for f in self.fields if f["id"] != "issuekey"]
         self.all_fields = frozenset(f["id"] for f in payload)
         self.navigable = frozenset(f["id"] for f in payload if f["navigable"])
         # JQL names: project key, id or name; issue key or id (case-insensitive, as JQL is).
         self.project_names = {n.upper(): p.key for p in self.projects for n in (p.key, str(p.uid), p.name)}
-        self.issue_names = {n.upper(): i for i in self.items for n in (_key(i.ref), str(i.uid))}
+        # A moved issue answers to its old keys too, as Jira redirects them.
+        self.issue_names = {n.upper(): i for i in self.items
+                            for n in (_key(i.ref), str(i.uid), *map(_key, i.moved_from))}
         self.issue_refs = {name: item.ref for name, item in self.issue_names.items()}
 
     def selection(self, tokens: list[str], default: str) -> frozenset[str]:
@@ -239,6 +257,9 @@ def _field_catalogue(cloud: bool, custom: _CustomFields) -> list[dict[str, Any]]
                        "name": "Status Category Changed", "custom": False, "orderable": False,
                        "navigable": True, "searchable": True, "clauseNames": ["statusCategoryChangedDate"],
                        "schema": {"type": "datetime", "system": "statuscategorychangedate"}})
+        fields.append({"id": "issuerestriction", "key": "issuerestriction", "name": "Restrict to", "custom": False,
+                       "orderable": True, "navigable": True, "searchable": True, "clauseNames": [],
+                       "schema": {"type": "issuerestriction", "system": "issuerestriction"}})
     greenhopper = "com.pyxis.greenhopper.jira:"
     customs = [(custom.points, custom.points_name, custom.points_type, "number", None),
                (custom.sprint, "Sprint", greenhopper + "gh-sprint", "array", "json"),
@@ -301,6 +322,8 @@ class _View:
             "resolution": self.resolution(item.resolution),
             "resolutiondate": _ts(item.resolved_at) if item.resolved_at else None,
             "workratio": -1,
+            "aggregatetimespent": None, "aggregatetimeoriginalestimate": None, "aggregatetimeestimate": None,
+            "aggregateprogress": {"progress": 0, "total": 0},
             "lastViewed": None,
             "watches": {"self": f"{self.rest}/issue/{key}/watchers", "watchCount": 1, "isWatching": False},
             "created": _ts(item.created_at),
@@ -331,11 +354,12 @@ class _View:
             "attachment": [],
             "worklog": {"startAt": 0, "maxResults": 20, "total": 0, "worklogs": []},
             custom.points: float(item.points) if item.points is not None else None,
-            custom.sprint: None,
+            custom.sprint: [self.sprint_value(self.site.sprint[s]) for s in item.sprints] or None,
             custom.rank: f"0|i{item.number:05x}:",
         }
         if site.cloud:
             fields["statuscategorychangedate"] = _ts(_category_changed_at(item))
+            fields["issuerestriction"] = {"issuerestrictions": {}, "shouldDisplay": False}
             if item.parent is not None:
                 fields["parent"] = self.issue_ref(site.item[(item.project, item.parent)])
         else:
@@ -408,7 +432,22 @@ class _View:
         if change.field == "points":
             custom = self.site.custom
             return [self._change(custom.points_name, "custom", custom.points, None, change.old, None, change.new)]
+        if change.field == "sprint":  # ids and names of every sprint the issue is in, comma-separated
+            return [self._change("Sprint", "custom", self.site.custom.sprint, change.old or "",
+                                 self._sprint_names(change.old), change.new or "", self._sprint_names(change.new))]
+        if change.field == "rank":
+            return [self._change("Rank", "custom", self.site.custom.rank, "", "", "", f"Ranked {change.new}")]
+        if change.field == "labels":
+            return [self._change("labels", "jira", "labels", None, change.old or "", None, change.new or "")]
+        if change.field == "key":
+            return self._move(change)
         raise ValueError(f"no Jira rendering for a change of {change.field!r}")
+
+    def _move(self, change: Change) -> list[dict[str, Any]]:
+        """A move to another project: Jira records the project (by id) and the key (as text)."""
+        old, new = (self.site.project[key.rpartition("-")[0]] for key in (change.old, change.new))
+        return [self._change("project", "jira", "project", str(old.uid), old.name, str(new.uid), new.name),
+                self._change("Key", "jira", "issuekey", None, change.old, None, change.new)]
 
     def _status_change(self, item: Item, change: Change) -> list[dict[str, Any]]:
         """A transition; into or out of Done it also sets or clears the resolution, as Jira does."""
@@ -447,6 +486,9 @@ class _View:
         if release_id is None:
             return None, None
         return release_id, self.site.release[int(release_id)].name
+
+    def _sprint_names(self, sprint_ids: str | None) -> str:
+        return ", ".join(self.site.sprint[int(s)].name for s in sprint_ids.split(", ")) if sprint_ids else ""
 
     # -- small objects ---------------------------------------------------------------------------
     def user(self, person_key: str | None) -> dict[str, Any] | None:
@@ -546,6 +588,38 @@ class _View:
             version["userReleaseDate"] = _user_date(release.due)
         version["projectId"] = self.site.project[release.project].uid
         return version
+
+    def sprint_value(self, sprint: Sprint) -> dict[str, Any] | str:
+        """The Sprint field's value: an object on Cloud, GreenHopper's toString() on Server/DC."""
+        board = self.site.board_of[sprint.project]
+        if self.site.cloud:
+            return {"id": sprint.id, "name": sprint.name, "state": sprint.state, "boardId": board,
+                    "goal": sprint.goal, **_sprint_dates(sprint)}
+        identity = int(_digest(f"sprint:{sprint.id}")[:7], 16) | 0x10000000  # Java's identity hash
+
+        def when(moment: datetime | None) -> str:
+            return _agile_ts(moment) if moment else "<null>"
+
+        return (f"com.atlassian.greenhopper.service.sprint.Sprint@{identity:x}[id={sprint.id},"
+                f"rapidViewId={board},state={sprint.state.upper()},name={sprint.name},"
+                f"startDate={when(sprint.start)},endDate={when(sprint.end)},"
+                f"completeDate={when(sprint.completed_at)},sequence={sprint.id}]")
+
+    def agile_sprint(self, sprint: Sprint) -> dict[str, Any]:
+        """A sprint as the agile API lists it."""
+        return {"id": sprint.id, "self": f"{self.base}/rest/agile/1.0/sprint/{sprint.id}", "state": sprint.state,
+                "name": sprint.name, **_sprint_dates(sprint), "originBoardId": self.site.board_of[sprint.project],
+                "goal": sprint.goal}
+
+    def remote_link(self, link: RemoteLink) -> dict[str, Any]:
+        """A remote issue link to a GitHub issue, as the GitHub for Jira app stores it."""
+        return {"id": link.id, "self": f"{self.rest}/issue/{_key(link.item)}/remotelink/{link.id}",
+                "globalId": f"system=https://github.com&id={link.title}",
+                "application": {"type": "com.github.integration.production", "name": "GitHub"},
+                "relationship": link.relationship,
+                "object": {"url": link.url, "title": link.title, "summary": link.summary,
+                           "icon": {"url16x16": "https://github.com/favicon.ico", "title": "GitHub"},
+                           "status": {"resolved": link.resolved, "icon": {}}}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -768,6 +842,7 @@ class JiraApi:
             "status": self._statuses, "issueLinkType": self._link_types, "project": self._projects,
             "project/<key>": self._project, "project/<key>/versions": self._versions,
             "issue/<key>": self._issue, "issue/<key>/comment": self._comments,
+            "issue/<key>/remotelink": self._remote_links,
         }
         if self._data.cloud:
             reads["issue/<key>/changelog"] = self._changelog
@@ -781,7 +856,8 @@ class JiraApi:
             routes += [Route(("GET", "POST"), f"/rest/api/{version}/{path}",
                              _guarded(partial(handler, version=version))) for path, handler in searches.items()]
         routes += [Route(("GET",), "/rest/agile/1.0/board", _guarded(self._boards)),
-                   Route(("GET",), "/rest/agile/1.0/board/<int:board_id>/sprint", _guarded(self._sprints))]
+                   Route(("GET",), "/rest/agile/1.0/board/<int:board_id>/sprint", _guarded(self._sprints)),
+                   Route(("GET",), "/rest/agile/1.0/board/<int:board_id>/issue", _guarded(self._board_issues))]
         return routes
 
     def authenticate(self, request: Request) -> Response | None:
@@ -829,7 +905,10 @@ class JiraApi:
 
     def _statuses(self, request: Request, version: str) -> Response:
         view = self._view(request, version)
-        return json_response([view.status(state) for state in STATUSES])
+        statuses = [view.status(state) for state in STATUSES]
+        if self._data.cloud:  # Cloud's list (not the status an issue embeds) adds the untranslated name
+            statuses = [{**status, "untranslatedName": status["name"]} for status in statuses]
+        return json_response(statuses)
 
     def _link_types(self, request: Request, version: str) -> Response:
         view = self._view(request, version)
@@ -903,7 +982,7 @@ class JiraApi:
         reconcile = _many(params, "reconcileIssues")
         if len(reconcile) > RECONCILE_CAP or not all(r.isdigit() for r in reconcile):
             raise _JiraError(400, f"reconcileIssues accepts at most {RECONCILE_CAP} issue ids.")
-        items = self._find(jql, bounded=True)
+        items = hide_unindexed(request, self._find(jql, bounded=True), self._data.now, reconcile)
         offset = _page_offset(_one(params, "nextPageToken"), jql)
         tokens = _many(params, "fields")
         selection = self._data.selection(tokens, "id")
@@ -948,14 +1027,56 @@ class JiraApi:
                               "values": [_board(base, n, p) for n, p in page]})
 
     def _sprints(self, request: Request, board_id: int) -> Response:
-        """The scenario has no sprints: every board answers an empty last page."""
+        """A board's sprints, oldest first, paged by startAt; `state` filters (future,active,closed)."""
         if board_id not in self._data.boards:
             raise _JiraError(404, "The requested board cannot be viewed because it either does not exist "
                                   "or you do not have permission to view it.")
         params = _params(request)
+        states = _many(params, "state")
+        if unknown := [s for s in states if s not in ("future", "active", "closed")]:
+            raise _JiraError(400, f"The sprint state '{unknown[0]}' is not valid. Valid states are: "
+                                  "future, active, closed.")
+        sprints = [s for s in self._data.board_sprints[board_id] if not states or s.state in states]
+        start = max(0, _int(params, "startAt", 0))
         size = min(max(1, _int(params, "maxResults", BOARD_PAGE_CAP)), BOARD_PAGE_CAP)
-        return json_response({"maxResults": size, "startAt": max(0, _int(params, "startAt", 0)), "isLast": True,
-                              "values": []})
+        page = sprints[start:start + size]
+        view = self._view(request, "2")
+        return json_response({"maxResults": size, "startAt": start, "isLast": start + len(page) >= len(sprints),
+                              "values": [view.agile_sprint(s) for s in page]})
+
+    def _board_issues(self, request: Request, board_id: int) -> Response:
+        """A board's issues, paged by startAt, with Jira Software's agile fields (sprint,
+        closedSprints, flagged) added to the platform ones; `jql` narrows the board's filter."""
+        if board_id not in self._data.boards:
+            raise _JiraError(404, "The requested board cannot be viewed because it either does not exist "
+                                  "or you do not have permission to view it.")
+        params = _params(request)
+        board_filter = f'project = "{self._data.boards[board_id].key}"'
+        extra = _one(params, "jql")
+        items = self._find(f"{board_filter} AND ({extra})" if extra else board_filter, bounded=False)
+        start = max(0, _int(params, "startAt", 0))
+        size = min(max(0, _int(params, "maxResults", 50)), PAGE_CAP)
+        selection = self._data.selection(_many(params, "fields"), "*navigable")
+        changelog = "changelog" in _many(params, "expand")
+        view = self._view(request, "2")
+        issues = []
+        for item in items[start:start + size]:
+            issue = json.loads(view.issue_json(item, selection, changelog))
+            sprints = [self._data.sprint[i] for i in item.sprints if i in self._data.sprint]
+            active = [sp for sp in sprints if sp.state != "closed"]
+            issue["fields"].update({
+                "sprint": view.agile_sprint(active[-1]) if active else None,
+                "closedSprints": [view.agile_sprint(sp) for sp in sprints if sp.state == "closed"],
+                "flagged": False,
+            })
+            issues.append(issue)
+        return json_response({"expand": "schema,names", "startAt": start, "maxResults": size,
+                              "total": len(items), "issues": issues})
+
+    def _remote_links(self, request: Request, version: str, key: str) -> Response:
+        item = self._data.find_item(key)
+        view = self._view(request, version)
+        return json_response([view.remote_link(link) for link in self._data.remote_links.get(item.ref, ())])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1069,6 +1190,17 @@ def _ts(moment: datetime) -> str:
     """Jira's timestamp: millisecond precision, numeric offset without a colon."""
     utc = moment.astimezone(timezone.utc)
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}+0000"
+
+
+def _agile_ts(moment: datetime) -> str:
+    """Jira Software's timestamp: milliseconds, UTC as Z."""
+    return _ts(moment)[:-5] + "Z"
+
+
+def _sprint_dates(sprint: Sprint) -> dict[str, str]:
+    """Future sprints have no dates; only closed ones a complete date."""
+    dates = {"startDate": sprint.start, "endDate": sprint.end, "completeDate": sprint.completed_at}
+    return {name: _agile_ts(moment) for name, moment in dates.items() if moment is not None}
 
 
 def _user_date(day: date) -> str:

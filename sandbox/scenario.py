@@ -44,7 +44,8 @@ class Change:
     id: int
     at: datetime
     author: str  # Person.key
-    field: str  # "status" | "assignee" | "release" | "points"
+    field: str  # "status" | "assignee" | "release" | "points" | "key" (a move: old and new issue keys)
+    # ... | "sprint" (comma-separated sprint ids) | "rank" (no values) | "labels" (space-separated)
     old: str | None
     new: str | None
 
@@ -62,6 +63,9 @@ class Release:
     start: date | None
     due: date | None
     released_at: datetime | None  # set when released (Jira) or closed (GitHub)
+    # The due date first planned: earlier than `due` when the release slipped. Trackers keep no
+    # history of due dates, so only the scenario knows it.
+    planned_due: date | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,10 @@ class Item:
     priority: str
     due: date | None
     changes: tuple[Change, ...]  # oldest first
+    sprints: tuple[int, ...] = ()  # Sprint.id of every sprint the item has been in, oldest first
+    # Where the item lived before it was moved to another project (oldest first): its old keys
+    # still resolve, and their numbers are never given to another item.
+    moved_from: tuple[tuple[str, int], ...] = ()
 
     @property
     def ref(self) -> tuple[str, int]:
@@ -103,6 +111,35 @@ class Link:
     blocked: tuple[str, int]
     created_at: datetime
     author: str
+
+
+@dataclass(frozen=True)
+class RemoteLink:
+    """A Jira remote issue link to a GitHub issue: a snapshot Jira stores, not a Jira issue link."""
+
+    id: int
+    item: tuple[str, int]  # the Jira issue that holds the link
+    target: tuple[str, int]  # the GitHub issue it points at
+    url: str
+    title: str
+    summary: str
+    relationship: str  # e.g. "is blocked by"
+    resolved: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Sprint:
+    """A sprint on a Jira project's scrum board; future sprints have no dates yet."""
+
+    id: int  # unique within the scenario, as sprint ids are within a site
+    project: str  # Jira project key: the sprint lives on that project's board
+    name: str
+    state: str  # "future" | "active" | "closed"
+    start: datetime | None
+    end: datetime | None
+    completed_at: datetime | None
+    goal: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +171,11 @@ class Scenario:
     releases: tuple[Release, ...]
     items: tuple[Item, ...]
     links: tuple[Link, ...]
+    # Items deleted since the scenario was built, as they were when deleted: their ids and numbers
+    # are never reused, and GitHub answers 410 Gone for them.
+    deleted: tuple[Item, ...] = ()
+    sprints: tuple[Sprint, ...] = ()
+    remote_links: tuple[RemoteLink, ...] = ()
 
     @property
     def now(self) -> datetime:
@@ -434,11 +476,14 @@ def _lifecycle(plan: _ProjectPlan, number: int, uid: int, kind: str, title: str,
         change(created + timedelta(minutes=3), "release", None, str(rel.id))
     points = rng.choice([1, 2, 3, 5, 8, 13]) if kind != "epic" and rng.random() < 0.7 else None
     if points is not None and rng.random() < 0.15:
-        change(created + timedelta(hours=rng.uniform(1, 48)), "points", None, str(points))
-        if rng.random() < 0.5:  # re-estimated later
+        t_estimate, t_reestimate = (created + timedelta(hours=rng.uniform(1, 48)),
+                                    created + timedelta(days=rng.uniform(2, 10)))
+        if t_estimate < now:  # nothing in a scenario happens after its clock
+            change(t_estimate, "points", None, str(points))
+        if rng.random() < 0.5 and t_reestimate < now:  # re-estimated later
             old = points
             points = rng.choice([p for p in (2, 3, 5, 8, 13) if p != old])
-            change(created + timedelta(days=rng.uniform(2, 10)), "points", str(old), str(points))
+            change(t_reestimate, "points", str(old), str(points))
     resolution = resolved_at = None
     if work_days is not None:
         t_start = created + timedelta(days=start_after)
@@ -580,13 +625,24 @@ def _link(items: list[Item], releases: list[Release], now: datetime,
     return tuple(out), links
 
 
-SCENARIOS = {"demo": demo}
+def _portfolio(seed: int = 7, as_of: date | None = None, items: int | None = None) -> Scenario:
+    """The generated portfolio (``sandbox.portfolio``), imported on use: it builds on this module."""
+    from sandbox.portfolio import DEFAULT_ITEMS, portfolio
+
+    return portfolio(seed, as_of or datetime.now(timezone.utc).date(), DEFAULT_ITEMS if items is None else items)
 
 
-def build(name: str, seed: int, as_of: date | None) -> Scenario:
-    """Build a named scenario; the CLI and tests come in here."""
+SCENARIOS = {"demo": demo, "portfolio": _portfolio}
+
+
+def build(name: str, seed: int, as_of: date | None, items: int | None = None) -> Scenario:
+    """Build a named scenario; the CLI and tests come in here. Only the portfolio takes ``items``."""
     try:
         factory = SCENARIOS[name]
     except KeyError:
         raise ValueError(f"unknown scenario {name!r}; expected one of: {', '.join(sorted(SCENARIOS))}") from None
-    return factory(seed=seed, as_of=as_of)
+    if items is None:
+        return factory(seed=seed, as_of=as_of)
+    if name != "portfolio":
+        raise ValueError(f"the {name!r} scenario has a fixed size; only 'portfolio' takes a number of items")
+    return factory(seed=seed, as_of=as_of, items=items)

@@ -14,20 +14,24 @@ method, endpoint pattern (the URL rule, e.g. ``/github/repos/<owner>/<repo>/issu
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from sandbox.faults import Faults
+from sandbox.httpd import WsgiServer
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, Scenario
+from sandbox.timetravel import advance, difference
+
+if TYPE_CHECKING:
+    from sandbox.replay import ReplayData
 
 # The one credential the sandbox accepts. It guards nothing real; it exists so that the
 # connectors' authentication code runs exactly as it does against a real tracker.
@@ -40,6 +44,7 @@ SITE_PREFIX = {JIRA_CLOUD: "/jira-cloud", JIRA_DC: "/jira-dc", GITHUB: "/github"
 # The public URL a site reports as its own (Jira serverInfo.baseUrl): where `pulse sandbox` serves
 # by default, so browse links in the warehouse are stable across runs on random ports.
 PUBLIC_ROOT = "http://127.0.0.1:8080"
+MAX_ADVANCE_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -96,30 +101,61 @@ class RequestStats:
         }
 
 
+@dataclass(frozen=True)
+class World:
+    """One scenario (or replay data) with the tracker APIs and routes built from it: a request is
+    served by one world from start to end, and time travel replaces the world whole."""
+
+    scenario: Scenario | ReplayData
+    apis: dict[str, TrackerApi]
+    url_map: Map
+
+
 class SandboxApp:
     """The WSGI application: routes each request to its tracker, checks auth, counts it."""
 
-    def __init__(self, scenario: Scenario, token: str = SANDBOX_TOKEN) -> None:
+    def __init__(self, scenario: Scenario | ReplayData, token: str = SANDBOX_TOKEN) -> None:
+        self.stats = RequestStats()
+        seed = scenario.seed if isinstance(scenario, Scenario) else 0
+        self.faults = Faults(seed)  # survives time travel: rules, random streams and counts
+        self._token = token
+        self._advance_lock = threading.Lock()  # one advance at a time, each from the latest world
+        self.world = self._build(scenario)
+
+    def _build(self, scenario: Scenario | ReplayData) -> World:
         from sandbox.github_api import GithubApi
         from sandbox.jira_api import JiraApi
+        from sandbox.replay import replay_apis
 
-        self.scenario = scenario
-        self.stats = RequestStats()
-        self.apis: dict[str, TrackerApi] = {
-            JIRA_CLOUD: JiraApi(scenario, JIRA_CLOUD, token),
-            JIRA_DC: JiraApi(scenario, JIRA_DC, token),
-            GITHUB: GithubApi(scenario, token),
-        }
+        apis: dict[str, TrackerApi] = {
+            JIRA_CLOUD: JiraApi(scenario, JIRA_CLOUD, self._token),
+            JIRA_DC: JiraApi(scenario, JIRA_DC, self._token),
+            GITHUB: GithubApi(scenario, self._token),
+        } if isinstance(scenario, Scenario) else replay_apis(scenario, self._token)
         rules = [
             Rule("/_sandbox/stats", methods=["GET"], endpoint=("control", self._stats)),
             Rule("/_sandbox/stats/reset", methods=["POST"], endpoint=("control", self._reset_stats)),
             Rule("/_sandbox/scenario", methods=["GET"], endpoint=("control", self._scenario)),
+            Rule("/_sandbox/faults", methods=["GET", "PUT", "DELETE"], endpoint=("control", self.faults.control)),
+            Rule("/_sandbox/advance", methods=["POST"], endpoint=("control", self._advance)),
         ]
-        for site, api in self.apis.items():
+        for site, api in apis.items():
             for route in api.routes():
                 rules.append(Rule(SITE_PREFIX[site] + route.path, methods=list(route.methods),
                                   endpoint=(site, route.handler), strict_slashes=False))
-        self.url_map = Map(rules)
+        return World(scenario, apis, Map(rules))
+
+    @property
+    def scenario(self) -> Scenario | ReplayData:
+        return self.world.scenario
+
+    @property
+    def apis(self) -> dict[str, TrackerApi]:
+        return self.world.apis
+
+    @property
+    def url_map(self) -> Map:
+        return self.world.url_map
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -128,7 +164,8 @@ class SandboxApp:
         return response(environ, start_response)
 
     def _dispatch(self, request: Request) -> tuple[Response, str]:
-        adapter = self.url_map.bind_to_environ(request.environ)
+        world = self.world  # read once: an advance mid-request does not mix two worlds
+        adapter = world.url_map.bind_to_environ(request.environ)
         site = next((s for s, prefix in SITE_PREFIX.items()
                      if request.path == prefix or request.path.startswith(prefix + "/")), None)
         try:
@@ -136,29 +173,57 @@ class SandboxApp:
         except (NotFound, MethodNotAllowed):
             if site is None:
                 return json_response({"message": "Not Found"}, 404), "(unmatched)"
-            return self.apis[site].not_found(request), SITE_PREFIX[site] + "/(unmatched)"
+            return world.apis[site].not_found(request), SITE_PREFIX[site] + "/(unmatched)"
         owner, handler = rule.endpoint
         if owner != "control":
-            denied = self.apis[owner].authenticate(request)
+            denied = world.apis[owner].authenticate(request)
             if denied is not None:
                 return denied, rule.rule
-        return handler(request, **values), rule.rule
+        if owner == "control":
+            return handler(request, **values), rule.rule
+        return self.faults.apply(request, owner, rule.rule.removeprefix(SITE_PREFIX[owner]),
+                                 lambda: handler(request, **values)), rule.rule
 
     # -- control endpoints ---------------------------------------------------------------------
     def _stats(self, request: Request) -> Response:
-        return json_response(self.stats.as_json())
+        return json_response({**self.stats.as_json(), "faults": self.faults.injected()})
 
     def _reset_stats(self, request: Request) -> Response:
         self.stats.reset()
+        self.faults.reset_counts()
         return json_response({"ok": True})
 
     def _scenario(self, request: Request) -> Response:
         s = self.scenario
+        if not isinstance(s, Scenario):
+            return json_response(s.describe())
         return json_response({
             "name": s.name, "seed": s.seed, "as_of": s.as_of.isoformat(), "now": s.now.isoformat(),
-            "items": len(s.items), "links": len(s.links),
+            "items": len(s.items), "links": len(s.links), "deleted": len(s.deleted),
             "projects": [{"key": p.key, "site": p.site, "program": p.program, "story": p.story,
                           "items": len(s.items_by_project.get(p.key, ()))} for p in s.projects],
+        })
+
+    def _advance(self, request: Request) -> Response:
+        """Time travel: build the world ``days`` nights later, then swap it in whole. Request stats
+        carry over; the GitHub rate limit starts afresh with the new GithubApi. Replay data is a
+        recording: it has no later nights."""
+        if not isinstance(self.world.scenario, Scenario):
+            return json_response({"error": "replay data does not travel in time"}, 409)
+        body = request.get_json(force=True, silent=True) if request.get_data() else {}
+        days = body.get("days", 1) if isinstance(body, dict) else None
+        if type(days) is not int or not 1 <= days <= MAX_ADVANCE_DAYS:
+            return json_response({"error": f"the body must be a JSON object whose optional 'days' is an "
+                                           f"integer from 1 to {MAX_ADVANCE_DAYS}"}, 400)
+        with self._advance_lock:
+            before = self.world.scenario
+            after = advance(before, days)
+            self.world = self._build(after)
+        changes = difference(before, after)
+        return json_response({
+            "as_of": after.as_of.isoformat(), "now": after.now.isoformat(), "items": len(after.items),
+            "changed": len(changes.changed), "created": len(changes.created), "deleted": list(changes.deleted),
+            "moved": [{"from": old, "to": new} for old, new in changes.moved],
         })
 
 
@@ -178,20 +243,18 @@ class RunningSandbox:
 
 
 @contextmanager
-def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 0,
+def serve(scenario: Scenario | ReplayData, host: str = "127.0.0.1", port: int = 0,
           token: str = SANDBOX_TOKEN) -> Iterator[RunningSandbox]:
-    """Serve ``scenario`` in a background thread for the duration of the ``with`` block.
+    """Serve ``scenario`` (or replay data) in a background thread for the duration of the ``with`` block.
 
     ``port=0`` takes a free port. Threaded, with HTTP/1.1 keep-alive, so clients reuse connections.
     """
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = SandboxApp(scenario, token)
-    server = make_server(host, port, app, threaded=True)
+    server = WsgiServer(host, port, app)
     thread = threading.Thread(target=server.serve_forever, name="tracker-sandbox", daemon=True)
     thread.start()
     try:
-        yield RunningSandbox(url=f"http://{host}:{server.server_port}", app=app)
+        yield RunningSandbox(url=f"http://{host}:{server.port}", app=app)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
         thread.join(timeout=5)
