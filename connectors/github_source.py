@@ -87,10 +87,12 @@ class GithubSource:
 
     @staticmethod
     def _issue_params(since: str | None) -> dict[str, Any]:
-        return {"state": "all", "sort": "updated", "direction": "asc", **({"since": since} if since else {})}
+        # Sorted by creation, which never changes: sorted by update, an issue edited while we page
+        # jumps to the end and the rest shift back a place, so page-number paging would skip one.
+        return {"state": "all", "sort": "created", "direction": "asc", **({"since": since} if since else {})}
 
     def issue_pages(self, repo: str, since: str | None = None, etag: str | None = None) -> Iterator[Page]:
-        """Issues and pull requests updated at or after ``since``, oldest update first."""
+        """Issues and pull requests updated at or after ``since``, oldest first."""
         yield from self._pages(f"/repos/{repo}/issues", self._issue_params(since), etag)
 
     def issues_request(self, repo: str, since: str | None) -> str:

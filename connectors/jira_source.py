@@ -133,11 +133,13 @@ class JiraSource:
             clauses.append(f"({jql})")
         if updated_since is not None:
             clauses.append(f'updated >= "{self.jql_time(updated_since)}"')
-        return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+        # Ordered by what never changes: ordered by `updated`, an issue edited while we page jumps
+        # to the end and the rest shift back, so offset (and token) paging would skip one.
+        return " AND ".join(clauses) + " ORDER BY created ASC, key ASC"
 
     def issue_pages(self, project_key: str, jql: str | None = None,
                     updated_since: datetime | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Issues of a project with their changelogs, one page at a time, oldest update first."""
+        """Issues of a project with their changelogs, one page at a time, oldest first."""
         meta = self.metadata()
         fields = list(BASE_FIELDS) + sorted(set(meta.field_roles.values()))
         query = self._query(project_key, jql, updated_since)

@@ -28,9 +28,13 @@ from sandbox.httpd import DropConnection
 from sandbox.scenario import GITHUB, JIRA_CLOUD, SITES, Item
 
 LATENCY, LAG, DROP, TRUNCATE, MALFORMED = "latency", "lag", "drop", "truncate", "malformed"
+# An item edited while a sync pages through its project: the first item of the answered page is
+# updated just after the page is served, so it jumps to the end of any `updated`-ordered listing
+# and everything behind it shifts by one: offset paging then skips an item.
+UPDATE = "update"
 RATE_LIMITS = ("429", "403")  # 403: GitHub's other way of saying "secondary rate limit"
 ERRORS = ("500", "502", "503")
-KINDS = (LATENCY, *RATE_LIMITS, *ERRORS, DROP, TRUNCATE, MALFORMED, LAG)
+KINDS = (LATENCY, *RATE_LIMITS, *ERRORS, DROP, TRUNCATE, MALFORMED, LAG, UPDATE)
 BODIES = (TRUNCATE, MALFORMED)  # spoil the tracker's answer; the others but latency and lag replace it
 WHEN = ("p", "every", "times")
 PARAMS = {LATENCY: ("ms", "jitter"), "429": ("retry_after",), "403": ("retry_after",), "503": ("retry_after",),
@@ -213,6 +217,7 @@ class _Plan:
     answer: FaultRule | None = None
     body: FaultRule | None = None
     lag: int = 0
+    update: bool = False
 
 
 class Faults:
@@ -223,6 +228,8 @@ class Faults:
         self._seed = seed
         self._armed: tuple[_Armed, ...] = ()
         self._injected: Counter[str] = Counter()
+        # Set by the app: edits the first item of an answered page (the update fault).
+        self.on_update: Callable[[str, Response], bool] = lambda site, response: False
 
     @property
     def rules(self) -> tuple[FaultRule, ...]:
@@ -256,13 +263,15 @@ class Faults:
         response = answer()
         if request.environ.get(SEARCH_LAG_HID_ENV):
             self._count(LAG)
+        if plan.update and response.status_code == 200 and self.on_update(site, response):
+            self._count(UPDATE)
         if plan.body is not None and response.status_code == 200 and (data := response.get_data()):
             self._count(plan.body.kind)
             response.set_data(data[:len(data) // 2] if plan.body.kind == TRUNCATE else data[:-1] + b",}")
         return response
 
     def _plan(self, site: str, endpoint: str) -> _Plan:
-        delay, replaced, spoiled, lag = 0.0, None, None, 0
+        delay, replaced, spoiled, lag, update = 0.0, None, None, 0, False
         with self._lock:
             for armed in self._armed:
                 rule = armed.rule
@@ -270,6 +279,8 @@ class Faults:
                     continue
                 if rule.kind == LAG:
                     lag = rule.seconds
+                elif rule.kind == UPDATE:
+                    update = update or armed.fires()
                 elif rule.kind == LATENCY:
                     if armed.fires():
                         delay += armed.delay()
@@ -279,7 +290,7 @@ class Faults:
                         spoiled = rule
                 elif replaced is None and armed.fires():
                     replaced = rule
-        return _Plan(delay, replaced, spoiled, lag)
+        return _Plan(delay, replaced, spoiled, lag, update)
 
     def _count(self, kind: str) -> None:
         with self._lock:

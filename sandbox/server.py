@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 from sandbox.faults import Faults
 from sandbox.httpd import WsgiServer
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, Scenario
-from sandbox.timetravel import advance, difference
+from sandbox.timetravel import advance, difference, touch
 
 if TYPE_CHECKING:
     from sandbox.replay import ReplayData
@@ -121,6 +121,7 @@ class SandboxApp:
         self._token = token
         self._advance_lock = threading.Lock()  # one advance at a time, each from the latest world
         self.world = self._build(scenario)
+        self.faults.on_update = self._edit_first_item
 
     def _build(self, scenario: Scenario | ReplayData) -> World:
         from sandbox.github_api import GithubApi
@@ -203,6 +204,26 @@ class SandboxApp:
             "projects": [{"key": p.key, "site": p.site, "program": p.program, "story": p.story,
                           "items": len(s.items_by_project.get(p.key, ()))} for p in s.projects],
         })
+
+    def _edit_first_item(self, site: str, response: Response) -> bool:
+        """The update fault: edit the first item of a page just served (a Jira search page or a
+        GitHub issue list), as a person working during the sync would. False when there is none."""
+        if not isinstance(self.world.scenario, Scenario):
+            return False
+        body = json.loads(response.get_data() or b"null")
+        first = (body.get("issues") or [None])[0] if isinstance(body, dict) else (body or [None])[0]
+        if not isinstance(first, dict):
+            return False
+        if site == GITHUB:
+            ref = (first.get("repository_url", "").partition("/repos/")[2], first.get("number"))
+        else:
+            project, _, number = str(first.get("key", "")).rpartition("-")
+            ref = (project, int(number)) if number.isdigit() else ("", 0)
+        with self._advance_lock:
+            if ref not in self.world.scenario.item:
+                return False
+            self.world = self._build(touch(self.world.scenario, ref))
+        return True
 
     def _advance(self, request: Request) -> Response:
         """Time travel: build the world ``days`` nights later, then swap it in whole. Request stats

@@ -304,3 +304,11 @@ def _points(points: float | None) -> str | None:
 
 def _jira_key(ref: Ref) -> str:
     return f"{ref[0]}-{ref[1]}"
+
+
+def touch(scenario: Scenario, ref: tuple[str, int]) -> Scenario:
+    """The world a second before its clock, in which one item has just been edited (a comment:
+    no field changes, only ``updated``): what a sync sees when someone works while it pages."""
+    at = scenario.now - timedelta(seconds=1)
+    return replace(scenario, items=tuple(replace(i, updated_at=max(i.updated_at, at)) if i.ref == ref else i
+                                         for i in scenario.items))

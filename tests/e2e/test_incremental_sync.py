@@ -144,3 +144,21 @@ def test_after_a_night_incremental_equals_a_full_sync_from_scratch(world, tmp_pa
         assert con.execute("SELECT count(*) FROM core.work_items WHERE key = ?", [key]).fetchall() == [(0,)]
     # On the 1,000-item demo the per-site metadata weighs most; the saving grows with size.
     assert incremental_requests < full_requests
+
+
+def test_an_item_edited_while_a_sync_pages_through_its_project_is_not_lost(world):
+    from sandbox.faults import parse_spec
+
+    scenario, sandbox, con = world
+    # After the first page of each listing, its first item is edited: in an `updated`-ordered
+    # listing it jumps to the end and the rest shift back by one, so offset paging skips one.
+    sandbox.app.faults.set(parse_spec(
+        "update@jira-dc/rest/api/2/search:times=1;update@jira-cloud/rest/api/3/search/jql:times=1;"
+        "update@github/repos/<owner>/<repo>/issues:times=1"))
+    sync_all(sandbox, con, "full")
+    assert sandbox.app.faults.injected().get("update") == 3
+    held = dict(con.execute("SELECT project_key, count(*) FROM raw.jira_issues GROUP BY ALL").fetchall())
+    assert held == {k: len(scenario.items_by_project[k]) for keys in JIRA.values() for k in keys}
+    github = dict(con.execute("""SELECT repo, count(*) FROM raw.github_issues
+                                 WHERE json_extract(payload, '$.pull_request') IS NULL GROUP BY ALL""").fetchall())
+    assert github == {r: len(scenario.items_by_project[r]) for r in REPOS}
