@@ -30,6 +30,8 @@ class GithubSite:
     # PyGithub's default spacing of requests, which keeps one client clear of GitHub's secondary
     # rate limits; a tracker without them (the sandbox) can take 0.
     seconds_between_requests: float = 0.25
+    # Repositories read at once. GitHub's secondary limits punish concurrency: keep it modest.
+    concurrency: int = 2
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class GithubSource:
             retry=GithubRetry(total=5), seconds_between_requests=site.seconds_between_requests or None,
         )
         self.requests = 0
+
+    def worker(self) -> GithubSource:
+        """A reader of the same site for another thread, with its own connection and counter."""
+        return GithubSource(self.site)
 
     def _get(self, url: str, params: dict[str, Any] | None = None,
              etag: str | None = None) -> tuple[dict[str, Any], Any]:

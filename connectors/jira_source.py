@@ -43,6 +43,7 @@ class JiraSite:
     deployment: str = "auto"  # "auto" | "cloud" | "server"
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: int = 100
+    concurrency: int = 2  # projects read at once
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,10 @@ class SiteMetadata:
 
 
 class JiraSource:
-    """Reads one Jira site. Create it once per sync; it holds one HTTP session."""
+    """Reads one Jira site. Create it once per sync; it holds one HTTP session (``worker()`` gives
+    another, for a second thread, without asking the site about itself again)."""
 
-    def __init__(self, site: JiraSite) -> None:
+    def __init__(self, site: JiraSite, _known: tuple[dict[str, Any], SiteMetadata | None] | None = None) -> None:
         self.site = site
         auth: dict[str, Any] = (
             {"basic_auth": (site.user, site.token)} if site.user else {"token_auth": site.token}
@@ -73,25 +75,36 @@ class JiraSource:
         # serverInfo is asked once, here, and kept: the library would otherwise ask it in its
         # constructor and again for the raw landing.
         self.client = JIRA(server=site.url, max_retries=3, timeout=60, get_server_info=False, **auth)
-        self.server_info = self.client.server_info()
+        self.requests = 0
+        self.client._session.hooks["response"].append(self._count)
+        self.server_info = _known[0] if _known else self.client.server_info()
         self.client._version = tuple(self.server_info.get("versionNumbers", (0, 0, 0)))
         self.client.deploymentType = {"cloud": "Cloud", "server": "Server"}.get(
             site.deployment, self.server_info.get("deploymentType"))
         if self.client._is_cloud:
             # Cloud's v3 API: search/jql and rich-text (ADF) descriptions.
             self.client._options["rest_api_version"] = "3"
-        self._metadata: SiteMetadata | None = None
-        self.requests = 1  # the constructor's serverInfo
-        self.client._session.hooks["response"].append(self._count)
+        self._metadata: SiteMetadata | None = _known[1] if _known else None
+        if self._metadata is not None:
+            self._share_field_cache(self._metadata.fields)
+
+    def worker(self) -> JiraSource:
+        """A reader of the same site for another thread: its own session, the site facts shared."""
+        return JiraSource(self.site, (self.server_info, self.metadata()))
 
     def _count(self, response, *args, **kwargs):
         self.requests += 1
         return response
 
+    def _share_field_cache(self, fields: list[dict[str, Any]]) -> None:
+        """Fill the library's own /field cache (name -> id) from ours, so it does not ask again."""
+        self.client._fields_cache_value = {name: f["id"] for f in fields for name in f.get("clauseNames", ())}
+
     # -- site metadata -------------------------------------------------------------------------
     def metadata(self) -> SiteMetadata:
         if self._metadata is None:
             fields = self.client.fields()
+            self._share_field_cache(fields)
             self._metadata = SiteMetadata(
                 server_info=self.server_info,
                 myself=self.client.myself(),

@@ -58,6 +58,7 @@ class JiraSiteConfig(_Model):
     token_env: str = Field(description="env var with the API token or personal access token")
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
+    concurrency: Annotated[int, Field(ge=1, le=8)] = 2  # projects read at once
 
     @field_validator("url")
     @classmethod
@@ -79,6 +80,8 @@ class GithubSiteConfig(_Model):
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
     # Spacing between requests (PyGithub's default): keeps a sync clear of secondary rate limits.
     seconds_between_requests: Annotated[float, Field(ge=0, le=60)] = 0.25
+    # Repositories read at once; GitHub's secondary limits punish more.
+    concurrency: Annotated[int, Field(ge=1, le=4)] = 2
 
     @field_validator("url")
     @classmethod

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -154,6 +155,24 @@ def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_ke
     return result
 
 
+def _in_parallel(con: duckdb.DuckDBPyConnection, source: Any, keys: list[str], concurrency: int,
+                 one: Callable[[duckdb.DuckDBPyConnection, Any, str], ProjectResult]) -> tuple[ProjectResult, ...]:
+    """Sync a site's projects, at most ``concurrency`` at once: each thread has its own DuckDB
+    cursor (a connection of its own to the same database) and its own reader of the site."""
+    if concurrency <= 1 or len(keys) <= 1:
+        return tuple(one(con, source, key) for key in keys)
+
+    def task(key: str) -> ProjectResult:
+        cur = con.cursor()
+        try:
+            return one(cur, source.worker(), key)
+        finally:
+            cur.close()
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sync") as pool:
+        return tuple(pool.map(task, keys))
+
+
 # -- Jira --------------------------------------------------------------------------------------
 
 def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
@@ -168,14 +187,19 @@ def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
         "link_types": meta.link_types, "field_roles": meta.field_roles, "synced_at": _now(),
         "sync_id": sync_id,
     }], json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
-    results = []
-    for key, jql in projects:
-        cursor = read_cursor(con, site, key)
+    jqls = dict(projects)
+
+    def one(cur: duckdb.DuckDBPyConnection, worker: JiraSource, key: str) -> ProjectResult:
+        cursor = read_cursor(cur, site, key)
         full = policy.full or cursor is None or cursor.cursor_at is None
-        results.append(_guarded(con, sync_id, site, key, "jira", "full" if full else "incremental",
-                                lambda: source.requests,
-                                lambda: _sync_jira_project(con, source, key, jql, sync_id, cursor, full, policy)))
-    return SiteResult(site, tuple(results))
+        return _guarded(cur, sync_id, site, key, "jira", "full" if full else "incremental", lambda: worker.requests,
+                        lambda: _sync_jira_project(cur, worker, key, jqls[key], sync_id, cursor, full, policy))
+
+    results = _in_parallel(con, source, list(jqls), source.site.concurrency, one)
+    # Once per site, after its projects: paged histories of issues no longer held go too.
+    con.execute("""DELETE FROM raw.jira_changelogs c WHERE site = ? AND NOT EXISTS (
+                       SELECT 1 FROM raw.jira_issues i WHERE i.site = c.site AND i.issue_id = c.issue_id)""", [site])
+    return SiteResult(site, results)
 
 
 def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: str, jql: str | None,
@@ -202,8 +226,6 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
         _forget_unseen(con, "raw.jira_issues", "project_key", site, key, sync_id)
     else:
         _forget_missing(con, site, key, source.issue_ids(key, jql))
-    con.execute("""DELETE FROM raw.jira_changelogs c WHERE site = ? AND NOT EXISTS (
-                       SELECT 1 FROM raw.jira_issues i WHERE i.site = c.site AND i.issue_id = c.issue_id)""", [site])
     _write_cursor(con, site, key, "jira",
                   Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy)), full)
     return count
@@ -238,14 +260,14 @@ def sync_github_site(con: duckdb.DuckDBPyConnection, source: GithubSource, repos
                      sync_id: str, policy: SyncPolicy = SyncPolicy()) -> SiteResult:
     """Sync the given ``owner/name`` repositories of one GitHub site."""
     site = source.site.name
-    results = []
-    for repo in repos:
-        cursor = read_cursor(con, site, repo)
+
+    def one(cur: duckdb.DuckDBPyConnection, worker: GithubSource, repo: str) -> ProjectResult:
+        cursor = read_cursor(cur, site, repo)
         full = policy.full or cursor is None or cursor.cursor_at is None
-        results.append(_guarded(con, sync_id, site, repo, "github", "full" if full else "incremental",
-                                lambda: source.requests,
-                                lambda: _sync_github_repo(con, source, repo, sync_id, cursor, full, policy)))
-    return SiteResult(site, tuple(results))
+        return _guarded(cur, sync_id, site, repo, "github", "full" if full else "incremental", lambda: worker.requests,
+                        lambda: _sync_github_repo(cur, worker, repo, sync_id, cursor, full, policy))
+
+    return SiteResult(site, _in_parallel(con, source, repos, source.site.concurrency, one))
 
 
 def _sync_github_repo(con: duckdb.DuckDBPyConnection, source: GithubSource, repo: str, sync_id: str,

@@ -56,7 +56,7 @@ def test_full_sync_costs_the_request_floor(world):
     # serverInfo, myself, field, status, issueLinkType, versions per project: a small constant.
     for site, keys in JIRA.items():
         pages = sum(math.ceil(len(scenario.items_by_project[k]) / 100) for k in keys)
-        assert pages <= counts[f"jira-{site.split('-')[1]}"] <= pages + 8 + len(keys), site
+        assert pages <= counts[site] <= pages + 5 + len(keys), site
     # GitHub: issue pages (pull requests included) + event pages + repo + milestones + per-issue
     # calls only for issues whose summaries say they have sub-issues or blockers.
     issues = con.execute("SELECT repo, count(*) FROM raw.github_issues GROUP BY ALL").fetchall()
@@ -79,10 +79,10 @@ def test_a_night_without_changes_is_cheap_and_writes_nothing(world):
     counts = requests_by_site(sandbox)
     # Jira: per project one search (the overlap window only), versions, and the key-only listing
     # that finds deletions (Cloud: 5,000 ids a page; this Data Center caps pages at 100); per site
-    # its metadata (serverInfo, myself, status, issueLinkType, /field for us and for the library).
-    assert counts["jira-cloud"] == 3 * 1 + 6
+    # its metadata (serverInfo, myself, field, status, issueLinkType).
+    assert counts["jira-cloud"] == 3 * 1 + 5
     dc = sum(2 + math.ceil(len(scenario.items_by_project[k]) / 100) for k in JIRA["jira-dc"])
-    assert counts["jira-dc"] == dc + 6
+    assert counts["jira-dc"] == dc + 5
     # GitHub: repository (its open-issue count guards against deletions), milestones and the
     # issues list, each a conditional request answered 304, which costs no rate limit.
     github = [r for r in sandbox.stats.as_json()["requests"] if r["endpoint"].startswith("/github/")]
