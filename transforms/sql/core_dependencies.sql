@@ -1,5 +1,20 @@
--- core.dependencies: "blocker blocks blocked" pairs from Jira issue links and GitHub "blocked by"
--- dependencies. A Jira link appears on both issues (outward on one, inward on the other): one row.
+-- core.dependencies: "blocker blocks blocked" pairs from Jira issue links, GitHub "blocked by"
+-- dependencies, and cross-references written in text. A Jira link appears on both issues (outward on
+-- one, inward on the other): one row.
+--
+-- Text references (source = 'text'): in GitHub issue titles and bodies (pull requests are not work
+-- items and are not read) and Jira summaries and descriptions (wiki text on Server/DC; the text and
+-- smart-link url nodes of Atlassian Document Format on Cloud), a phrase "blocked by X", "depends on X"
+-- or "blocks X" (case-insensitive; X may be a list: "blocked by #1, #2 and PAY-3") where X is
+--   #12                                   an issue of the same repository (GitHub text only)
+--   owner/repo#3                          a GitHub issue
+--   https://host/owner/repo/issues/3      a GitHub issue URL
+--   ABC-123                               a Jira key (of any synced site; the writer's site wins a tie)
+--   https://host/.../browse/ABC-123       a Jira browse URL (host and path must be a synced site's)
+-- References inside code (`x`, ``` fences, {code}, {noformat}, {{x}}) are ignored. Only references
+-- whose target is a synced work item are kept (a key that is not synced, e.g. "UTF-8" or an
+-- unconfigured project, is dropped, never guessed); an ambiguous key is dropped too. A text reference
+-- that repeats a structured link, another text reference or names its own item adds no row.
 CREATE OR REPLACE TABLE core.dependencies AS
 WITH jira_links AS (
     SELECT site, issue_id, issue_key, unnest(json_extract(payload, '$.fields.issuelinks[*]')) AS link
@@ -12,7 +27,10 @@ jira_pairs AS (
         CASE WHEN json_extract(link, '$.outwardIssue') IS NOT NULL THEN issue_key ELSE link->>'$.inwardIssue.key' END AS blocker_key,
         CASE WHEN json_extract(link, '$.outwardIssue') IS NOT NULL THEN link->>'$.outwardIssue.key' ELSE issue_key END AS blocked_key,
         'jira' AS source,
-        link->>'$.type.name' AS link_type
+        link->>'$.type.name' AS link_type,
+        NULL::VARCHAR AS evidence,
+        site AS blocker_site,
+        site AS blocked_site
     FROM jira_links
     WHERE lower(link->>'$.type.outward') = 'blocks'
 ),
@@ -23,17 +41,100 @@ github_pairs AS (
         regexp_extract(r.payload->>'$.repository_url', '/repos/(.+)$', 1) || '#' || (r.payload->>'$.number') AS blocker_key,
         r.repo || '#' || r.number AS blocked_key,
         'github' AS source,
-        'blocked_by' AS link_type
+        'blocked_by' AS link_type,
+        NULL::VARCHAR AS evidence,
+        r.site AS blocker_site,
+        g.site AS blocked_site
     FROM raw.github_issue_relations r
     JOIN raw.github_issues g ON g.site = r.site AND g.repo = r.repo AND g.number = r.number
     WHERE r.relation = 'blocked_by'
 ),
-pairs AS (SELECT * FROM jira_pairs UNION ALL SELECT * FROM github_pairs)
-SELECT p.blocker_item_id, p.blocked_item_id, p.blocker_key, p.blocked_key, p.source, p.link_type,
+structured_pairs AS (SELECT * FROM jira_pairs UNION ALL SELECT * FROM github_pairs),
+-- The texts of synced work items: titles of both trackers, GitHub bodies, Jira descriptions.
+texts AS (
+    SELECT item_id, key, site, source, project_key, 'title' AS field, title AS body FROM core.work_items
+    UNION ALL
+    SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'body', g.payload->>'$.body'
+    FROM raw.github_issues g JOIN core.work_items w ON w.item_id = 'github:' || g.issue_id
+    UNION ALL
+    SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'description',
+           CASE WHEN json_type(j.payload, '$.fields.description') = 'VARCHAR'
+                THEN j.payload->>'$.fields.description'   -- wiki text (Server/DC, API v2)
+                ELSE array_to_string(regexp_extract_all(   -- ADF (Cloud, API v3): text and smart-link urls in order
+                         CAST(json_extract(j.payload, '$.fields.description') AS VARCHAR),
+                         '"(?:text|url)"\s*:\s*"((?:[^"\\]|\\.)*)"', 1), ' ')
+           END
+    FROM raw.jira_issues j JOIN core.work_items w ON w.item_id = 'jira:' || j.site || ':' || j.issue_id
+),
+phrases AS (  -- every "phrase X[, X and X]" outside code, e.g. 'Blocked by #3 and PAY-12'
+    SELECT t.*, unnest(regexp_extract_all(
+        regexp_replace(t.body, '(?s)```.*?```|`[^`]*`|\{code[^}]*\}.*?\{code\}|\{noformat[^}]*\}.*?\{noformat\}|\{\{.*?\}\}', ' ', 'g'),
+        '(?i)\b(?:blocked\s+by|depends\s+on|blocks)\s*:?\s+\[?'
+        || '(?:https?://\S+?/browse/[A-Za-z][A-Za-z0-9_]+-\d+|https?://[^\s/]+/[\w.-]+/[\w.-]+/issues/\d+|[\w.-]+/[\w.-]+#\d+|#\d+|[A-Za-z][A-Za-z0-9_]+-\d+)\b'
+        || '(?:(?:\s*[,&]\s*|\s+and\s+|,\s+and\s+)\[?'
+        || '(?:https?://\S+?/browse/[A-Za-z][A-Za-z0-9_]+-\d+|https?://[^\s/]+/[\w.-]+/[\w.-]+/issues/\d+|[\w.-]+/[\w.-]+#\d+|#\d+|[A-Za-z][A-Za-z0-9_]+-\d+)\b)*',
+        0)) AS phrase
+    FROM texts t
+    WHERE t.body IS NOT NULL
+),
+refs AS (  -- one row per target named in a phrase
+    SELECT p.*,
+           regexp_matches(p.phrase, '(?i)^blocks\b') AS writer_blocks,
+           lower(regexp_replace(regexp_extract(p.phrase, '(?i)^(blocked\s+by|depends\s+on|blocks)', 1), '\s+', '_', 'g')) AS verb,
+           unnest(regexp_extract_all(p.phrase,
+               'https?://\S+?/browse/[A-Za-z][A-Za-z0-9_]+-\d+|https?://[^\s/]+/[\w.-]+/[\w.-]+/issues/\d+|[\w.-]+/[\w.-]+#\d+|#\d+|[A-Za-z][A-Za-z0-9_]+-\d+', 0)) AS target
+    FROM phrases p
+),
+targets AS (
+    SELECT r.*,
+           CASE WHEN target LIKE '%/browse/%' OR target NOT LIKE '%#%' AND target NOT LIKE '%/issues/%'
+                THEN 'jira' ELSE 'github' END AS target_source,
+           CASE WHEN target LIKE '%/browse/%' THEN upper(regexp_extract(target, '/browse/(.+)$', 1))
+                WHEN target LIKE '%/issues/%' THEN regexp_replace(target, '^https?://[^/]+/(.+)/issues/(\d+)$', '\1#\2')
+                WHEN target LIKE '#%' THEN CASE WHEN source = 'github' THEN project_key || target END
+                WHEN target LIKE '%#%' THEN target
+                ELSE upper(target)
+           END AS target_key,
+           CASE WHEN target LIKE '%/browse/%' THEN regexp_replace(lower(target), '^https?://', '') END AS target_url
+    FROM refs r
+),
+resolved AS (  -- the synced work item each target names; ambiguous or unsynced targets drop out here
+    SELECT t.*, w.item_id AS target_item_id, w.key AS target_item_key, w.site AS target_site
+    FROM targets t
+    JOIN core.work_items w ON w.source = t.target_source AND lower(w.key) = lower(t.target_key)
+    WHERE t.target_url IS NULL OR t.target_url = regexp_replace(lower(w.url), '^https?://', '')
+    QUALIFY rank() OVER (PARTITION BY t.item_id, t.target ORDER BY w.site = t.site DESC) = 1
+        AND count(*) OVER (PARTITION BY t.item_id, t.target, w.site = t.site) = 1
+),
+text_refs AS (
+    SELECT
+        CASE WHEN writer_blocks THEN item_id ELSE target_item_id END AS blocker_item_id,
+        CASE WHEN writer_blocks THEN target_item_id ELSE item_id END AS blocked_item_id,
+        CASE WHEN writer_blocks THEN key ELSE target_item_key END AS blocker_key,
+        CASE WHEN writer_blocks THEN target_item_key ELSE key END AS blocked_key,
+        verb || ' (text)' AS link_type,
+        key || ' ' || field || ': ' || regexp_replace(phrase, '\s+', ' ', 'g') AS evidence,
+        CASE WHEN writer_blocks THEN site ELSE target_site END AS blocker_site,
+        CASE WHEN writer_blocks THEN target_site ELSE site END AS blocked_site
+    FROM resolved
+),
+text_pairs AS (
+    SELECT blocker_item_id, blocked_item_id, any_value(blocker_key) AS blocker_key, any_value(blocked_key) AS blocked_key,
+           'text' AS source, arg_min(link_type, evidence) AS link_type, min(evidence) AS evidence,
+           any_value(blocker_site) AS blocker_site, any_value(blocked_site) AS blocked_site
+    FROM text_refs t
+    WHERE blocker_item_id <> blocked_item_id
+      AND NOT EXISTS (SELECT 1 FROM structured_pairs s
+                      WHERE s.blocker_item_id = t.blocker_item_id AND s.blocked_item_id = t.blocked_item_id)
+    GROUP BY blocker_item_id, blocked_item_id
+),
+pairs AS (SELECT * FROM structured_pairs UNION ALL SELECT * FROM text_pairs)
+SELECT p.blocker_item_id, p.blocked_item_id, p.blocker_key, p.blocked_key, p.source, p.link_type, p.evidence,
        coalesce(a.project_key, split_part(p.blocker_key, '-', 1)) AS blocker_project_key,
        coalesce(b.project_key, split_part(p.blocked_key, '-', 1)) AS blocked_project_key,
        a.project_key IS DISTINCT FROM b.project_key AS cross_project,
        a.program_id IS DISTINCT FROM b.program_id AS cross_program,
+       coalesce(a.site, p.blocker_site) IS DISTINCT FROM coalesce(b.site, p.blocked_site) AS cross_tracker,
        a.status_category AS blocker_status_category,
        b.status_category AS blocked_status_category,
        coalesce(a.status_category, '') <> 'done' AND coalesce(b.status_category, '') <> 'done' AS is_open,
@@ -42,18 +143,20 @@ FROM pairs p
 LEFT JOIN core.work_items a ON a.item_id = p.blocker_item_id
 LEFT JOIN core.work_items b ON b.item_id = p.blocked_item_id;
 
-COMMENT ON TABLE core.dependencies IS 'One row per "blocks" dependency between two work items: Jira issue links whose outward name is "blocks", and GitHub "blocked by" dependencies.';
-COMMENT ON COLUMN core.dependencies.blocker_item_id IS 'The item that blocks (core.work_items.item_id; may be outside the synced projects).';
+COMMENT ON TABLE core.dependencies IS 'One row per "blocks" dependency between two work items: Jira issue links whose outward name is "blocks", GitHub "blocked by" dependencies, and "blocked by X" / "depends on X" / "blocks X" written in titles, GitHub bodies and Jira descriptions (source text).';
+COMMENT ON COLUMN core.dependencies.blocker_item_id IS 'The item that blocks (core.work_items.item_id; may be outside the synced projects, except for source text).';
 COMMENT ON COLUMN core.dependencies.blocked_item_id IS 'The item that is blocked (core.work_items.item_id).';
 COMMENT ON COLUMN core.dependencies.blocker_key IS 'Key of the blocker, e.g. ID-7.';
 COMMENT ON COLUMN core.dependencies.blocked_key IS 'Key of the blocked item, e.g. CART-13.';
-COMMENT ON COLUMN core.dependencies.source IS 'jira (issue link) or github (dependencies API).';
-COMMENT ON COLUMN core.dependencies.link_type IS 'Jira link type name (e.g. Blocks) or blocked_by for GitHub.';
+COMMENT ON COLUMN core.dependencies.source IS 'jira (issue link), github (dependencies API) or text (a phrase in a title, body or description; only between synced items, and only when no link or dependency already records the pair).';
+COMMENT ON COLUMN core.dependencies.link_type IS 'Jira link type name (e.g. Blocks), blocked_by for GitHub, or the phrase for text: blocked_by (text), depends_on (text), blocks (text) (the writer blocks the item it names).';
+COMMENT ON COLUMN core.dependencies.evidence IS 'For source text: where the reference was read and its words, e.g. acme/web#3 body: Blocked by PAY-12 (the first, when several texts say it). Null for links and dependencies.';
 COMMENT ON COLUMN core.dependencies.blocker_project_key IS 'Project of the blocker.';
 COMMENT ON COLUMN core.dependencies.blocked_project_key IS 'Project of the blocked item.';
 COMMENT ON COLUMN core.dependencies.cross_project IS 'True when blocker and blocked item are in different projects (or the blocker is not synced).';
 COMMENT ON COLUMN core.dependencies.cross_program IS 'True when blocker and blocked item belong to different programs (or the blocker is not synced).';
+COMMENT ON COLUMN core.dependencies.cross_tracker IS 'True when blocker and blocked item live on different tracker sites (e.g. GitHub and Jira Cloud, or two Jira sites); only text references can cross trackers.';
 COMMENT ON COLUMN core.dependencies.blocker_status_category IS 'todo, in_progress or done of the blocker; null when it is not synced.';
 COMMENT ON COLUMN core.dependencies.blocked_status_category IS 'todo, in_progress or done of the blocked item.';
 COMMENT ON COLUMN core.dependencies.is_open IS 'True while neither end is done: the dependency still holds work back.';
-COMMENT ON COLUMN core.dependencies.both_synced IS 'True when both ends are work items of the configured programs.';
+COMMENT ON COLUMN core.dependencies.both_synced IS 'True when both ends are work items of the configured programs (always for source text).';
