@@ -71,6 +71,33 @@ class JiraSiteConfig(_Model):
         return _env_name(v)
 
 
+class LabelRules(_Model):
+    """How GitHub labels (matched case-insensitively) map to what Jira has as fields."""
+
+    type: dict[str, tuple[str, ...]] = {
+        "epic": ("epic",), "bug": ("bug", "defect"), "story": ("story", "feature", "enhancement"),
+        "task": ("task", "chore"),
+    }
+    priority: dict[str, tuple[str, ...]] = {
+        "highest": ("p0", "priority: critical", "critical"), "high": ("p1", "priority: high"),
+        "medium": ("p2", "priority: medium"), "low": ("p3", "priority: low"),
+    }
+    risk: tuple[str, ...] = ("risk", "at risk", "at-risk")
+    in_progress: tuple[str, ...] = ("in progress", "wip", "doing")
+    in_review: tuple[str, ...] = ("in review", "review")
+
+    def rows(self) -> list[tuple[str, str, str, int]]:
+        """(rule, value, label, precedence): the first listed value wins when several match."""
+        out = [("type", value, label.lower(), n) for n, (value, labels) in enumerate(self.type.items())
+               for label in labels]
+        out += [("priority", value, label.lower(), n) for n, (value, labels) in enumerate(self.priority.items())
+                for label in labels]
+        out += [("risk", "risk", label.lower(), 0) for label in self.risk]
+        out += [("status", "in review", label.lower(), 0) for label in self.in_review]
+        out += [("status", "in progress", label.lower(), 1) for label in self.in_progress]
+        return out
+
+
 class GithubSiteConfig(_Model):
     """GitHub.com or GitHub Enterprise Server (``https://ghe.acme.com/api/v3``)."""
 
@@ -82,6 +109,7 @@ class GithubSiteConfig(_Model):
     seconds_between_requests: Annotated[float, Field(ge=0, le=60)] = 0.25
     # Repositories read at once; GitHub's secondary limits punish more.
     concurrency: Annotated[int, Field(ge=1, le=4)] = 2
+    labels: LabelRules = LabelRules()
 
     @field_validator("url")
     @classmethod

@@ -53,9 +53,28 @@ def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: 
     return con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchall()[0][0]
 
 
+@dataclass(frozen=True)
+class LabelRuleRow:
+    site: str
+    rule: str  # "type" | "priority" | "risk" | "status"
+    value: str  # what the label means: "bug", "high", "risk", "in progress", ...
+    label: str  # lower-case label name
+    precedence: int  # lower wins when several labels of one item match one rule
+
+
+DEFAULT_LABEL_RULES = (  # program.yaml's defaults, for GitHub sites written without the config
+    ("type", "epic", "epic", 0), ("type", "bug", "bug", 1), ("type", "story", "story", 2),
+    ("type", "task", "task", 3), ("status", "in review", "in review", 0), ("status", "in progress", "in progress", 1),
+)
+
+
 def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[ProgramRow],
-                            projects: list[ProjectRow]) -> int:
-    """``core.programs`` and ``meta.configured_projects`` from the config, as bound parameters."""
+                            projects: list[ProjectRow], label_rules: list[LabelRuleRow] | None = None) -> int:
+    """``core.programs``, ``meta.configured_projects`` and ``meta.label_rules`` from the config,
+    as bound parameters."""
+    if label_rules is None:
+        label_rules = [LabelRuleRow(site, *rule) for site in sorted({p.site for p in projects if p.source == "github"})
+                       for rule in DEFAULT_LABEL_RULES]
     con.execute("BEGIN")
     try:
         con.execute("""
@@ -65,6 +84,13 @@ def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[Progr
             CREATE OR REPLACE TABLE meta.configured_projects (
                 program_id VARCHAR NOT NULL, site VARCHAR NOT NULL, source VARCHAR NOT NULL,
                 project_key VARCHAR NOT NULL, configured_name VARCHAR, PRIMARY KEY (site, project_key))""")
+        con.execute("""
+            CREATE OR REPLACE TABLE meta.label_rules (
+                site VARCHAR NOT NULL, rule VARCHAR NOT NULL, value VARCHAR NOT NULL, label VARCHAR NOT NULL,
+                precedence INTEGER NOT NULL)""")
+        if label_rules:
+            con.executemany("INSERT INTO meta.label_rules VALUES (?, ?, ?, ?, ?)",
+                            [[r.site, r.rule, r.value, r.label, r.precedence] for r in label_rules])
         if programs:
             con.executemany("INSERT INTO core.programs VALUES (?, ?, ?)",
                             [[p.program_id, p.name, p.goal] for p in programs])
@@ -82,6 +108,12 @@ def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[Progr
             "COMMENT ON COLUMN meta.configured_projects.source IS 'jira or github.'",
             "COMMENT ON COLUMN meta.configured_projects.project_key IS 'Jira project key or GitHub owner/name.'",
             "COMMENT ON COLUMN meta.configured_projects.configured_name IS 'Display name from program.yaml; null to use the tracker''s.'",
+            "COMMENT ON TABLE meta.label_rules IS 'How GitHub labels map to item type, priority, risk and status, per site (program.yaml sites.<name>.labels).'",
+            "COMMENT ON COLUMN meta.label_rules.site IS 'GitHub site name from program.yaml.'",
+            "COMMENT ON COLUMN meta.label_rules.rule IS 'type, priority, risk or status.'",
+            "COMMENT ON COLUMN meta.label_rules.value IS 'What a matching label means: an item type, a priority, risk, or the status in progress / in review.'",
+            "COMMENT ON COLUMN meta.label_rules.label IS 'Label name, lower case; labels match case-insensitively.'",
+            "COMMENT ON COLUMN meta.label_rules.precedence IS 'When several labels of one item match one rule, the lowest precedence wins.'",
         ):
             con.execute(statement)
         con.execute("COMMIT")

@@ -7,7 +7,7 @@ import dagster as dg
 from pipelines.config import GithubSiteConfig
 from pipelines.defs.raw import GITHUB_TABLES, JIRA_TABLES
 from pipelines.defs.resources import PulseResource
-from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import LabelRuleRow, ProgramRow, ProjectRow, build_table, write_program_structure
 
 RAW = [dg.AssetKey(["raw", t]) for t in JIRA_TABLES + GITHUB_TABLES]
 
@@ -23,8 +23,10 @@ def core_programs(pulse: PulseResource) -> dg.MaterializeResult:
                    project.project_key, project.name)
         for program, project in config.projects()
     ]
+    label_rules = [LabelRuleRow(name, *rule) for name, site in config.sites.items()
+                   if isinstance(site, GithubSiteConfig) for rule in site.labels.rows()]
     with pulse.warehouse() as con:
-        write_program_structure(con, programs, projects)
+        write_program_structure(con, programs, projects, label_rules)
     return dg.MaterializeResult(metadata={"dagster/row_count": len(programs), "projects": len(projects)})
 
 

@@ -167,3 +167,30 @@ def test_unknown_is_never_green_and_a_program_is_never_greener_than_its_projects
     health, reasons = con.execute("SELECT health, reasons FROM marts.program_health").fetchone()
     assert health == "red"
     assert reasons[0].startswith("Cart (CART) is red: 1 open blocker from other projects is late")
+
+
+def test_github_labels_mean_what_the_site_rules_say(con):
+    from transforms.build import LabelRuleRow
+
+    issue = {"id": 777, "number": 9, "title": "Labelled", "state": "open", "state_reason": None, "assignee": None,
+             "labels": [{"name": "Doing"}, {"name": "P1"}, {"name": "At Risk"}, {"name": "Defect"}],
+             "html_url": "https://gh/acme/web/issues/9", "created_at": "2026-02-01T00:00:00Z",
+             "updated_at": "2026-02-02T00:00:00Z", "closed_at": None, "milestone": None}
+    upsert(con, "raw.github_issues", [{"site": "gh", "repo": "acme/web", "number": 9, "issue_id": 777,
+                                       "updated_at": issue["updated_at"], "payload": issue, "synced_at": AS_OF,
+                                       "sync_id": "s1"}])
+    rules = [LabelRuleRow("gh", "status", "in progress", "doing", 1), LabelRuleRow("gh", "priority", "high", "p1", 1),
+             LabelRuleRow("gh", "risk", "risk", "at risk", 0), LabelRuleRow("gh", "type", "bug", "defect", 1),
+             LabelRuleRow("gh", "type", "task", "task", 3)]
+    write_program_structure(con, [ProgramRow("checkout", "Checkout", None)], [
+        ProjectRow("checkout", "cloud", "jira", "PAY", None), ProjectRow("checkout", "cloud", "jira", "CART", None),
+        ProjectRow("checkout", "gh", "github", "acme/web", None)], rules)
+    for table in ("projects", "work_items", "status_transitions"):
+        build_table(con, "core", table, AS_OF)
+    row = con.execute("""SELECT item_type, status, status_category, priority, at_risk, labels
+                         FROM core.work_items WHERE key = 'acme/web#9'""").fetchall()
+    assert row == [("bug", "in progress", "in_progress", "high", True, ["Doing", "P1", "At Risk", "Defect"])]
+    # under these rules the old issue's "in progress" label means nothing: open, then closed
+    gh = con.execute("""SELECT to_status FROM core.status_transitions WHERE item_id = 'github:555'
+                        ORDER BY transition_seq""").fetchall()
+    assert gh == [("open",), ("closed",)]

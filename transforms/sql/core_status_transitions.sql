@@ -33,18 +33,20 @@ jira_changes AS (
     WHERE c.change->>'field' = 'status'
 ),
 -- GitHub: state comes from closed/reopened events, in-progress from the status labels.
-gh_events AS (
-    SELECT 'github:' || (payload->>'$.issue.id') AS item_id, created_at AS changed_at,
-           payload->>'event' AS event, payload->>'$.label.name' AS label
-    FROM raw.github_issue_events
-    WHERE payload->>'event' IN ('closed', 'reopened', 'labeled', 'unlabeled')
+gh_events AS (  -- status labels are the ones the site's rules read as a status (meta.label_rules)
+    SELECT 'github:' || (e.payload->>'$.issue.id') AS item_id, e.created_at AS changed_at,
+           e.payload->>'event' AS event, r.value AS status_label, r.precedence
+    FROM raw.github_issue_events e
+    LEFT JOIN meta.label_rules r ON r.site = e.site AND r.rule = 'status'
+                                AND r.label = lower(e.payload->>'$.label.name')
+    WHERE e.payload->>'event' IN ('closed', 'reopened', 'labeled', 'unlabeled')
 ),
 gh_moments AS (  -- events at one instant act together (an unlabel and a label, a close and an unlabel)
     SELECT item_id, changed_at,
            bool_or(event = 'closed') AS closed,
            bool_or(event = 'reopened') AS reopened,
-           max(label) FILTER (WHERE event = 'labeled' AND label IN ('in progress', 'in review')) AS label_on,
-           bool_or(event = 'unlabeled' AND label IN ('in progress', 'in review')) AS label_off
+           arg_min(status_label, precedence) FILTER (WHERE event = 'labeled' AND status_label IS NOT NULL) AS label_on,
+           bool_or(event = 'unlabeled' AND status_label IS NOT NULL) AS label_off
     FROM gh_events GROUP BY item_id, changed_at
 ),
 gh_state AS (
@@ -94,7 +96,7 @@ SELECT item_id, changed_at, from_status, to_status, from_category, to_category,
        row_number() OVER (PARTITION BY item_id ORDER BY changed_at, seq, tiebreak) AS transition_seq
 FROM all_changes;
 
-COMMENT ON TABLE core.status_transitions IS 'Status history: one row per status change of a work item, plus its creation (from_status null). Jira: changelog status items (embedded and paged, raw.jira_changelogs); GitHub: closed/reopened events and the "in progress"/"in review" labels.';
+COMMENT ON TABLE core.status_transitions IS 'Status history: one row per status change of a work item, plus its creation (from_status null). Jira: changelog status items (embedded and paged, raw.jira_changelogs); GitHub: closed/reopened events and the labels the site''s status rules name (meta.label_rules).';
 COMMENT ON COLUMN core.status_transitions.item_id IS 'core.work_items.item_id.';
 COMMENT ON COLUMN core.status_transitions.changed_at IS 'When the status changed (UTC).';
 COMMENT ON COLUMN core.status_transitions.from_status IS 'Status before the change; null on the creation row.';

@@ -21,6 +21,8 @@ jira AS (
             WHEN 'new' THEN 'todo' WHEN 'indeterminate' THEN 'in_progress' WHEN 'done' THEN 'done'
         END                                                            AS status_category,
         i.payload->>'$.fields.resolution.name'                         AS resolution,
+        lower(i.payload->>'$.fields.priority.name')                    AS priority,
+        json_extract_string(i.payload, '$.fields.labels[*]')           AS labels,
         i.payload->>'$.fields.assignee.displayName'                    AS assignee,
         coalesce(i.payload->>'$.fields.assignee.accountId',
                  i.payload->>'$.fields.assignee.name')                 AS assignee_id,
@@ -40,6 +42,20 @@ gh_parents AS (
     SELECT other_id AS child_id, any_value(repo || '#' || number) AS parent_key
     FROM raw.github_issue_relations WHERE relation = 'sub_issue' GROUP BY other_id
 ),
+gh_labels AS (  -- what each GitHub label means under its site's rules (meta.label_rules)
+    SELECT g.site, g.issue_id, r.rule, r.value, r.precedence
+    FROM (SELECT site, issue_id, unnest(json_extract_string(payload, '$.labels[*].name')) AS label
+          FROM raw.github_issues) g
+    JOIN meta.label_rules r ON r.site = g.site AND r.label = lower(g.label)
+),
+gh_meaning AS (
+    SELECT site, issue_id,
+           arg_min(value, precedence) FILTER (WHERE rule = 'type')     AS item_type,
+           arg_min(value, precedence) FILTER (WHERE rule = 'priority') AS priority,
+           bool_or(rule = 'risk')                                      AS at_risk,
+           arg_min(value, precedence) FILTER (WHERE rule = 'status')   AS label_status
+    FROM gh_labels GROUP BY site, issue_id
+),
 github AS (
     SELECT
         'github:' || g.issue_id                                        AS item_id,
@@ -49,8 +65,14 @@ github AS (
         'github'                                                       AS source,
         g.repo || '#' || g.number                                      AS key,
         g.payload->>'$.title'                                          AS title,
-        labels,
-        g.payload->>'$.state'                                          AS state,
+        json_extract_string(g.payload, '$.labels[*].name')             AS labels,
+        coalesce(m.item_type, 'issue')                                 AS item_type,
+        CASE WHEN g.payload->>'$.state' = 'closed' THEN 'closed'
+             ELSE coalesce(m.label_status, 'open') END                 AS status,
+        CASE WHEN g.payload->>'$.state' = 'closed' THEN 'done'
+             WHEN m.label_status IS NOT NULL THEN 'in_progress' ELSE 'todo' END AS status_category,
+        m.priority,
+        coalesce(m.at_risk, false)                                     AS at_risk,
         g.payload->>'$.state_reason'                                   AS resolution,
         g.payload->>'$.assignee.login'                                 AS assignee,
         g.payload->>'$.assignee.login'                                 AS assignee_id,
@@ -62,28 +84,19 @@ github AS (
              THEN 'github:' || g.site || ':' || g.repo || ':milestone:' || (g.payload->>'$.milestone.number')
         END                                                            AS milestone_id,
         g.payload->>'$.html_url'                                       AS url
-    FROM (SELECT *, json_extract_string(payload, '$.labels[*].name') AS labels FROM raw.github_issues) g
+    FROM raw.github_issues g
     JOIN core.projects p ON p.site = g.site AND p.project_key = g.repo
     LEFT JOIN gh_parents gp ON gp.child_id = g.issue_id
+    LEFT JOIN gh_meaning m ON m.site = g.site AND m.issue_id = g.issue_id
     WHERE json_extract(g.payload, '$.pull_request') IS NULL
 )
 SELECT item_id, program_id, project_key, site, source, key, title, item_type, status, status_category,
-       resolution, assignee, assignee_id, created_at, updated_at, resolved_at, story_points, parent_key,
-       milestone_id, url
+       resolution, priority, labels, NULL::BOOLEAN AS at_risk, assignee, assignee_id, created_at, updated_at,
+       resolved_at, story_points, parent_key, milestone_id, url
 FROM jira
 UNION ALL BY NAME
-SELECT item_id, program_id, project_key, site, source, key, title,
-       CASE WHEN list_contains(labels, 'epic') THEN 'epic' WHEN list_contains(labels, 'bug') THEN 'bug'
-            WHEN list_contains(labels, 'story') THEN 'story' WHEN list_contains(labels, 'task') THEN 'task'
-            ELSE 'issue' END                                           AS item_type,
-       CASE WHEN state = 'closed' THEN 'closed'
-            WHEN list_contains(labels, 'in review') THEN 'in review'
-            WHEN list_contains(labels, 'in progress') THEN 'in progress'
-            ELSE 'open' END                                            AS status,
-       CASE WHEN state = 'closed' THEN 'done'
-            WHEN list_contains(labels, 'in review') OR list_contains(labels, 'in progress') THEN 'in_progress'
-            ELSE 'todo' END                                            AS status_category,
-       resolution, assignee, assignee_id, created_at, updated_at, resolved_at,
+SELECT item_id, program_id, project_key, site, source, key, title, item_type, status, status_category,
+       resolution, priority, labels, at_risk, assignee, assignee_id, created_at, updated_at, resolved_at,
        NULL::DOUBLE AS story_points, parent_key, milestone_id, url
 FROM github;
 
@@ -95,9 +108,12 @@ COMMENT ON COLUMN core.work_items.site IS 'Tracker site name from program.yaml.'
 COMMENT ON COLUMN core.work_items.source IS 'jira or github.';
 COMMENT ON COLUMN core.work_items.key IS 'Human key: PAY-12 or acme/web#34.';
 COMMENT ON COLUMN core.work_items.title IS 'Summary (Jira) or title (GitHub), as written: tracker text, escape before rendering.';
-COMMENT ON COLUMN core.work_items.item_type IS 'Lower-case issue type (epic, story, task, bug, ...); GitHub: from labels epic/bug/story/task, else issue.';
-COMMENT ON COLUMN core.work_items.status IS 'Status name as the tracker shows it (Jira status; GitHub open, in progress, in review or closed, from state and labels).';
-COMMENT ON COLUMN core.work_items.status_category IS 'todo, in_progress or done: Jira statusCategory new/indeterminate/done; GitHub closed = done, label "in progress"/"in review" = in_progress, else todo.';
+COMMENT ON COLUMN core.work_items.item_type IS 'Lower-case issue type (epic, story, task, bug, ...); GitHub: from labels by the site''s type rules (meta.label_rules), else issue.';
+COMMENT ON COLUMN core.work_items.status IS 'Status name as the tracker shows it (Jira status; GitHub open, in progress, in review or closed, from state and the site''s status label rules).';
+COMMENT ON COLUMN core.work_items.status_category IS 'todo, in_progress or done: Jira statusCategory new/indeterminate/done; GitHub closed = done, a label the rules read as in progress or in review = in_progress, else todo.';
+COMMENT ON COLUMN core.work_items.priority IS 'Lower-case priority: the Jira priority name, or on GitHub the priority a label maps to (meta.label_rules); null when none.';
+COMMENT ON COLUMN core.work_items.labels IS 'Label names as the tracker writes them (tracker text).';
+COMMENT ON COLUMN core.work_items.at_risk IS 'GitHub: a label the site''s risk rule names (e.g. risk, at risk). Null for Jira, which has no such convention.';
 COMMENT ON COLUMN core.work_items.resolution IS 'Jira resolution name, or GitHub state_reason (completed, not_planned, duplicate); null while open.';
 COMMENT ON COLUMN core.work_items.assignee IS 'Assignee display name (Jira) or login (GitHub); null when unassigned.';
 COMMENT ON COLUMN core.work_items.assignee_id IS 'Assignee account id (Jira Cloud), user name (Jira Server/DC) or login (GitHub).';
