@@ -248,7 +248,17 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_sandbox)
 
     args = parser.parse_args(argv)
+    _log_waits()
     return args.func(args)
+
+
+def _log_waits() -> None:
+    """Show what the client libraries wait for: jira logs 429/503 retries as warnings, PyGithub's
+    GithubRetry its Retry-After and backoff waits as info."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("github.GithubRetry").setLevel(logging.INFO)
 
 
 if __name__ == "__main__":
