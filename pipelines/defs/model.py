@@ -52,6 +52,8 @@ core_status_transitions = _table_asset("core", "status_transitions", [*RAW, core
                                        "Every status change, from changelogs and issue events.")
 core_dependencies = _table_asset("core", "dependencies", [*RAW, core_work_items],
                                  "Blocks dependencies, with cross-project and cross-program flags.")
+core_pull_requests = _table_asset("core", "pull_requests", [*RAW, core_work_items],
+                                  "GitHub pull requests with the issues they close.")
 marts_project_health = _table_asset("marts", "project_health",
                                     [core_milestones, core_dependencies, core_status_transitions],
                                     "Red/amber/green per project with reasons.")

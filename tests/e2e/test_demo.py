@@ -18,8 +18,8 @@ from sandbox.scenario import DONE, build
 pytestmark = pytest.mark.e2e
 
 SEED, AS_OF = 7, date(2026, 11, 27)
-TABLES = ("core.programs", "core.projects", "core.work_items", "core.milestones", "core.status_transitions",
-          "core.dependencies", "marts.project_health", "marts.program_health")
+TABLES = ("core.programs", "core.projects", "core.work_items", "core.pull_requests", "core.milestones",
+          "core.status_transitions", "core.dependencies", "marts.project_health", "marts.program_health")
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +164,14 @@ def test_docs_warehouse_md_is_generated_from_the_current_comments(demo):
     committed = (Path(__file__).parents[2] / "docs" / "warehouse.md").read_text(encoding="utf-8")
     assert committed == render(demo / "pulse.duckdb"), (
         "docs/warehouse.md is stale: make demo && .venv/bin/python -m warehouse.docs demo-output/pulse.duckdb > docs/warehouse.md")
+
+
+def test_pull_requests_are_kept_apart_and_linked_to_the_issues_they_close(demo):
+    prs = read(demo, "SELECT count(*), count(*) FILTER (WHERE len(closes_keys) = 1) FROM core.pull_requests")[0]
+    assert prs[0] > 0 and prs[0] == prs[1]  # every sandbox pull request says "Closes #n"
+    overlap = read(demo, """SELECT count(*) FROM core.pull_requests p JOIN core.work_items w
+                            ON w.item_id = p.pull_request_id""")[0][0]
+    assert overlap == 0
+    closed = read(demo, """SELECT count(*) FROM core.pull_requests p, unnest(p.closes_item_ids) AS c(item_id)
+                           JOIN core.work_items w USING (item_id) WHERE w.status_category = 'done'""")[0][0]
+    assert closed == prs[0]

@@ -194,3 +194,21 @@ def test_github_labels_mean_what_the_site_rules_say(con):
     gh = con.execute("""SELECT to_status FROM core.status_transitions WHERE item_id = 'github:555'
                         ORDER BY transition_seq""").fetchall()
     assert gh == [("open",), ("closed",)]
+
+
+@pytest.mark.parametrize("body, closes", [
+    ("Fixes #3", ["acme/web#3"]),
+    ("This resolves acme/web#3.", ["acme/web#3"]),
+    ("closes: https://github.com/acme/web/issues/3", ["acme/web#3"]),
+    ("Refs #3, does not close it", []),
+    ("Closes #99 (not synced)", []),
+])
+def test_pull_requests_close_issues_by_githubs_keywords(con, body, closes):
+    pr = {"id": 900, "number": 50, "title": "A change", "body": body, "state": "closed",
+          "pull_request": {"merged_at": "2026-01-21T00:00:00Z"}, "user": {"login": "olga"},
+          "created_at": "2026-01-19T00:00:00Z", "closed_at": "2026-01-21T00:00:00Z", "html_url": "https://gh/pr/50"}
+    upsert(con, "raw.github_issues", [{"site": "gh", "repo": "acme/web", "number": 50, "issue_id": 900,
+                                       "updated_at": pr["closed_at"], "payload": pr, "synced_at": AS_OF, "sync_id": "s1"}])
+    build_table(con, "core", "pull_requests", AS_OF)
+    rows = con.execute("SELECT key, closes_keys, merged_at IS NOT NULL FROM core.pull_requests WHERE key = 'acme/web#50'").fetchall()
+    assert rows == [("acme/web#50", closes, True)]
