@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test unit e2e sandbox dev check-defs docs clean
+.PHONY: install demo test unit e2e sandbox dev check-defs docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Program Pulse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -42,6 +42,12 @@ docs: demo
 
 check-defs: $(STAMP)
 	$(BIN)/dg check defs
+
+# Program Pulse against Perceval (PyPI) on the portfolio scenario with 50 ms per request; writes
+# bench-output/bench.md and .json. BENCH_SIZES=10000 runs one size (default 10000,100000).
+BENCH_SIZES ?= 10000,100000
+bench: $(STAMP)
+	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) demo-output .dagster_home .pytest_cache *.egg-info

@@ -308,13 +308,15 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, source: GithubSource, re
     site = source.site.name
     request = source.issues_request(repo, since)
     count, seen = 0, None
-    changed: list[dict[str, Any]] = []
+    changed: list[tuple[int, bool, bool]] = []  # (number, has sub-issues, is blocked): not whole payloads
     for page in source.issue_pages(repo, since, etag=None if full else _etag(con, site, request)):
         if page.items is None:  # 304: nothing changed since the same request last time
             return 0, None
         _keep_etag(con, site, page.request, page.etag)
         count += _land_issues(con, site, repo, page.items, sync_id)
-        changed.extend(page.items)
+        changed.extend((i["number"], (i.get("sub_issues_summary") or {}).get("total", 0) > 0,
+                        (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0)
+                       for i in page.items)
         for issue in page.items:
             updated = _ts(issue.get("updated_at"))
             seen = updated if seen is None or (updated and updated > seen) else seen
@@ -345,15 +347,12 @@ def _open_count_disagrees(con: duckdb.DuckDBPyConnection, site: str, repo: str, 
 
 
 def _refresh_relations(con: duckdb.DuckDBPyConnection, source: GithubSource, site: str, repo: str,
-                       changed: list[dict[str, Any]], sync_id: str, full: bool) -> None:
+                       changed: list[tuple[int, bool, bool]], sync_id: str, full: bool) -> None:
     """Sub-issues and blocked-by lists of changed issues, fetched only where the issue's own
     summaries say there is something to read; what an issue no longer has is removed."""
     if full:
         con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ?", [site, repo])
-    for issue in changed:
-        number = issue["number"]
-        subs = (issue.get("sub_issues_summary") or {}).get("total", 0) > 0
-        deps = (issue.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0
+    for number, subs, deps in changed:
         if not full:
             con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ? AND number = ?",
                         [site, repo, number])

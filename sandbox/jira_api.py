@@ -39,7 +39,9 @@ from sandbox.scenario import (DONE, IN_PROGRESS, JIRA_CLOUD, REVIEW, TODO, Chang
                               Release, RemoteLink, Scenario, Sprint)
 from sandbox.server import PUBLIC_ROOT, SITE_PREFIX, Route, json_response
 
-PAGE_CAP = 100  # issues per search page, whatever maxResults asks for
+PAGE_CAP = 100  # issues per search page, whatever maxResults asks for (Cloud)
+# Server/DC: the jira.search.views.default.max property, 1,000 unless an admin changed it.
+SERVER_PAGE_CAP = 1000
 ID_ONLY_PAGE_CAP = 5000  # Cloud search/jql when no issue field is asked for
 EMBEDDED_HISTORIES = 100  # Cloud embeds at most this many histories in an issue
 CHANGELOG_PAGE_CAP = 100
@@ -967,7 +969,7 @@ class JiraApi:
         params = _params(request)
         items = self._find(_one(params, "jql") or "", bounded=False)
         start = max(0, _int(params, "startAt", 0))
-        size = min(max(0, _int(params, "maxResults", 50)), PAGE_CAP)
+        size = min(max(0, _int(params, "maxResults", 50)), SERVER_PAGE_CAP)
         selection = self._data.selection(_many(params, "fields"), "*navigable")
         changelog = "changelog" in _many(params, "expand")
         view = self._view(request, version)
