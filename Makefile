@@ -45,9 +45,11 @@ check-defs: $(STAMP)
 
 # Program Pulse against Perceval (PyPI) on the portfolio scenario with 50 ms per request; writes
 # bench-output/bench.md and .json. BENCH_SIZES=10000 runs one size (default 10000,100000).
+# Then the sandbox's own throughput for cached pages (bench-output/throughput.md).
 BENCH_SIZES ?= 10000,100000
 bench: $(STAMP)
 	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m bench.run
+	$(BIN)/python -m bench.throughput
 
 clean:
 	rm -rf $(VENV) demo-output .dagster_home .pytest_cache *.egg-info

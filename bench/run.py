@@ -84,9 +84,12 @@ def wait(proc: subprocess.Popen, start: float) -> Measure:
 class Sandbox:
     """`pulse sandbox` in its own process on a free port (--port 0), read from its banner."""
 
-    def __init__(self, items: int, log: Path) -> None:
-        self.argv = [str(BIN / "pulse"), "sandbox", "--port", "0", "--scenario", "portfolio", "--items", str(items),
-                     "--seed", str(SEED), "--as-of", AS_OF.isoformat(), "--latency-ms", str(LATENCY)]
+    def __init__(self, items: int, log: Path, *, scenario: str = "portfolio", latency_ms: int = LATENCY,
+                 prefix: tuple[str, ...] = ()) -> None:
+        self.argv = [*prefix, str(BIN / "pulse"), "sandbox", "--port", "0", "--scenario", scenario,
+                     *(["--items", str(items)] if scenario == "portfolio" else []),
+                     "--seed", str(SEED), "--as-of", AS_OF.isoformat(),
+                     *(["--latency-ms", str(latency_ms)] if latency_ms else [])]
         self.log = open(log, "w")
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=ROOT)
         self.url = None
