@@ -831,6 +831,8 @@ def _jql_moment(value: str, field: str) -> datetime:
 class JiraApi:
     """One Jira site (Cloud or Data Center) of the sandbox: its routes, its auth and its errors."""
 
+    _jql_type: type[_Jql] = _Jql  # the JQL reader over this site's items (replay reads stored JSON)
+
     def __init__(self, scenario: Scenario, site: str, token: str) -> None:
         self.site = site
         self._token = token
@@ -1006,7 +1008,7 @@ class JiraApi:
         """The issues a JQL query selects, in its order; each distinct query is evaluated once."""
         found = self._found.get(jql)
         if found is None:
-            query = _Jql(jql, self._data).parse()
+            query = self._jql_type(jql, self._data).parse()
             found = self._found[jql] = (query.select(self._data.items), bool(query.where))
         items, restricted = found
         if bounded and not restricted:

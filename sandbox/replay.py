@@ -273,6 +273,8 @@ class ReplayJiraApi(JiraApi):
     """A Jira site over stored issues: JiraApi's credentials, errors, 410 and JQL, with answers
     taken from the files. Both REST versions serve the same stored objects."""
 
+    _jql_type = _ReplayJql
+
     _data: _JiraIndex
 
     def __init__(self, data: JiraData, token: str) -> None:
@@ -385,17 +387,6 @@ class ReplayJiraApi(JiraApi):
         end = offset + len(chosen)
         tail: dict[str, Any] = {"nextPageToken": _page_token(end, jql)} if end < len(issues) else {}
         return _issue_page({}, "issues", page, {**tail, "isLast": end >= len(issues)})
-
-    def _find(self, jql: str, *, bounded: bool) -> tuple[JiraIssue, ...]:
-        found = self._found.get(jql)
-        if found is None:
-            query = _ReplayJql(jql, self._data).parse()
-            found = self._found[jql] = (query.select(self._data.items), bool(query.where))
-        issues, restricted = found
-        if bounded and not restricted:
-            raise _JiraError(400, "Unbounded JQL queries are not allowed here. "
-                                  "Please add a search restriction to your query.")
-        return issues
 
 
 # --------------------------------------------------------------------------------------------
