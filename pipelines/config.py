@@ -173,6 +173,18 @@ class WarehouseConfig(_Model):
     threads: Annotated[int, Field(ge=1, le=64)] = 2
 
 
+class SyncSettings(_Model):
+    """How incremental syncs reach back and how often they look for deletions."""
+
+    # Jira's JQL is minute-granular and read in the user's zone; the window re-reads a little.
+    overlap_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+    # Jira Cloud's search is eventually consistent: a cursor never passes now minus this.
+    index_lag_minutes: Annotated[int, Field(ge=0, le=1440)] = 2
+    # Deleted and moved issues show only in a complete listing: nights with changes always make
+    # one (Jira); a quiet night only when this many days have passed (0: every night).
+    reconcile_every_days: Annotated[int, Field(ge=0, le=90)] = 7
+
+
 class SandboxConfig(_Model):
     """Serve sites whose url is 'sandbox' from the built-in tracker sandbox (reproducible)."""
 
@@ -186,6 +198,7 @@ class PulseConfig(_Model):
     sites: dict[str, SiteConfig] = Field(min_length=1)
     programs: tuple[ProgramConfig, ...] = Field(min_length=1)
     warehouse: WarehouseConfig = WarehouseConfig()
+    sync: SyncSettings = SyncSettings()
     sandbox: SandboxConfig | None = None
 
     @model_validator(mode="after")
@@ -324,5 +337,6 @@ def secret(env_name: str, field: str) -> str:
 def dump(config: PulseConfig) -> str:
     """YAML for a config, in the order people read it."""
     data = config.model_dump(mode="json", exclude_none=True)
-    ordered = {k: data[k] for k in ("version", "sandbox", "warehouse", "sites", "programs") if data.get(k) is not None}
+    ordered = {k: data[k] for k in ("version", "sandbox", "warehouse", "sync", "sites", "programs")
+               if data.get(k) is not None}
     return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)

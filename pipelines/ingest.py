@@ -4,8 +4,11 @@ Incremental by default: each project has a cursor on ``updated`` (``meta.sync_cu
 asks for what changed since the cursor minus an overlap window (Jira's JQL is minute-granular and
 read in the user's time zone; its search index lags), merges pages by primary key (so the overlap
 writes no duplicate), and moves the cursor only after every page it covers is committed.
-Deletions and moves between projects: a key-only listing of the project's current ids (Jira).
-A full sync (first run, or ``pulse sync --full``) refetches everything and drops what it did not see.
+Deletions and moves between projects show only in a complete listing of a project's members (Jira:
+a key-only listing of ids; GitHub: the repository's open count, then a relisting): a sync
+reconciles on every night that brought changes and, on quiet nights, once ``reconcile_every`` has
+passed, so a night on which nothing changed costs two requests a project or repo. A full sync
+(first run, or ``pulse sync --full``) refetches everything and drops what it did not see.
 
 Each page is committed as it arrives (bounded memory; a crash keeps what was committed). A project
 that fails is recorded in ``meta.source_syncs`` and the others go on; the caller then fails the run
@@ -26,6 +29,7 @@ import pandas as pd
 
 from connectors.github_source import GithubSource
 from connectors.jira_source import JiraSource
+from pipelines.config import SyncSettings
 from warehouse.store import upsert
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,17 @@ class SyncPolicy:
     overlap: timedelta = timedelta(minutes=10)
     # Jira Cloud's search is eventually consistent: never move a cursor past now minus this.
     index_lag: timedelta = timedelta(minutes=2)
+    # Deletions change nothing a cheap query sees; a quiet night reconciles once this has passed.
+    reconcile_every: timedelta = timedelta(days=7)
+
+    @classmethod
+    def from_settings(cls, settings: SyncSettings, full: bool = False) -> SyncPolicy:
+        return cls(full=full, overlap=timedelta(minutes=settings.overlap_minutes),
+                   index_lag=timedelta(minutes=settings.index_lag_minutes),
+                   reconcile_every=timedelta(days=settings.reconcile_every_days))
+
+    def reconcile_due(self, cursor: Cursor | None, now: datetime) -> bool:
+        return cursor is None or cursor.reconciled_at is None or now - cursor.reconciled_at >= self.reconcile_every
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,10 @@ class SiteResult:
 
 @dataclass(frozen=True)
 class Cursor:
+    """Where a project's next incremental sync starts, and when its members were last all listed."""
+
     cursor_at: datetime | None
+    reconciled_at: datetime | None = None
 
 
 def _now() -> datetime:
@@ -84,7 +102,7 @@ def _github_time(instant: datetime) -> str:
 
 def read_cursor(con: duckdb.DuckDBPyConnection, site: str, project_key: str) -> Cursor | None:
     # fetchall, not fetchone: DuckDB refuses register() on a connection with an unfinished result
-    rows = con.execute("SELECT cursor_at FROM meta.sync_cursors WHERE site = ? AND project_key = ?",
+    rows = con.execute("SELECT cursor_at, reconciled_at FROM meta.sync_cursors WHERE site = ? AND project_key = ?",
                        [site, project_key]).fetchall()
     return Cursor(*rows[0]) if rows else None
 
@@ -102,12 +120,15 @@ def _keep_etag(con: duckdb.DuckDBPyConnection, site: str, request: str, etag: st
 def _write_cursor(con: duckdb.DuckDBPyConnection, site: str, project_key: str, source: str,
                   cursor: Cursor, full: bool) -> None:
     con.execute("""
-        INSERT INTO meta.sync_cursors VALUES (?, ?, ?, ?, ?, ?)
+        INSERT INTO meta.sync_cursors BY NAME
+            SELECT ? AS site, ? AS project_key, ? AS source, ? AS cursor_at, ? AS last_full_at,
+                   ? AS updated_at, ? AS reconciled_at
         ON CONFLICT (site, project_key) DO UPDATE SET
             cursor_at = excluded.cursor_at,
             last_full_at = coalesce(excluded.last_full_at, meta.sync_cursors.last_full_at),
+            reconciled_at = excluded.reconciled_at,
             updated_at = excluded.updated_at""",
-        [site, project_key, source, cursor.cursor_at, _now() if full else None, _now()])
+        [site, project_key, source, cursor.cursor_at, _now() if full else None, _now(), cursor.reconciled_at])
 
 
 def _next_cursor(previous: datetime | None, seen: datetime | None, started: datetime,
@@ -211,7 +232,7 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
                                       for v in source.versions(key)])
     _forget_unseen(con, "raw.jira_versions", "project_key", site, key, sync_id)
     since = None if full else cursor.cursor_at - policy.overlap
-    count, seen = 0, None
+    count, seen, fresh = 0, None, False
     for page in source.issue_pages(key, jql, since):
         synced = _now()
         count += upsert(con, "raw.jira_issues", [{
@@ -222,12 +243,16 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
             _complete_changelog(con, source, site, issue, sync_id)
             updated = _ts(issue["fields"].get("updated"))
             seen = updated if seen is None or (updated and updated > seen) else seen
+            fresh = fresh or full or (updated is not None and updated > cursor.cursor_at)
+    reconciled = cursor.reconciled_at if cursor else None
     if full:
         _forget_unseen(con, "raw.jira_issues", "project_key", site, key, sync_id)
-    else:
+        reconciled = started
+    elif fresh or policy.reconcile_due(cursor, started):
         _forget_missing(con, site, key, source.issue_ids(key, jql))
-    _write_cursor(con, site, key, "jira",
-                  Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy)), full)
+        reconciled = started
+    _write_cursor(con, site, key, "jira", Cursor(
+        _next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled), full)
     return count
 
 
@@ -273,13 +298,8 @@ def sync_github_site(con: duckdb.DuckDBPyConnection, source: GithubSource, repos
 def _sync_github_repo(con: duckdb.DuckDBPyConnection, source: GithubSource, repo: str, sync_id: str,
                       cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
     site, started = source.site.name, _now()
-    # Repository and milestones have no change history or `since`: conditional requests make
-    # asking them every night free of rate limit when nothing changed.
-    repository = source.repository(repo, etag=None if full else _etag(con, site, f"/repos/{repo}"))
-    if repository.items is not None:
-        upsert(con, "raw.github_repos", [{"site": site, "repo": repo, "payload": repository.items[0],
-                                          "synced_at": _now(), "sync_id": sync_id}])
-        _keep_etag(con, site, repository.request, repository.etag)
+    # Milestones have no change history or `since`: a conditional request makes asking them
+    # every night free of rate limit when nothing changed.
     milestones = source.milestones(repo, etag=None if full else _etag(con, site, source.milestones_request(repo)))
     if milestones.items is not None:
         upsert(con, "raw.github_milestones", [{"site": site, "repo": repo, "number": m["number"], "payload": m,
@@ -289,16 +309,29 @@ def _sync_github_repo(con: duckdb.DuckDBPyConnection, source: GithubSource, repo
 
     since = None if full else _github_time(cursor.cursor_at - policy.overlap)
     count, seen = _sync_github_issues(con, source, repo, since, sync_id, full)
-    if full:
-        _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
-    elif _open_count_disagrees(con, site, repo, repository):
-        # A full listing is the only way REST shows deletions; it runs only when the repository's
-        # own open-issue count says we hold one too many or too few.
-        for page in source.issue_pages(repo):
-            _land_issues(con, site, repo, page.items or [], sync_id)
-        _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
-    _write_cursor(con, site, repo, "github",
-                  Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy)), full)
+    fresh = full or (seen is not None and seen > cursor.cursor_at)
+    due = not full and policy.reconcile_due(cursor, started)
+    reconciled = cursor.reconciled_at if cursor else None
+    if fresh or due:
+        # The repository (its open-issue count) is asked on nights that changed something.
+        repository = source.repository(repo, etag=None if full else _etag(con, site, f"/repos/{repo}"))
+        if repository.items is not None:
+            upsert(con, "raw.github_repos", [{"site": site, "repo": repo, "payload": repository.items[0],
+                                              "synced_at": _now(), "sync_id": sync_id}])
+            _keep_etag(con, site, repository.request, repository.etag)
+        if full:
+            _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
+            reconciled = started
+        elif due or _open_count_disagrees(con, site, repo, repository):
+            # A full listing is the only way REST shows deletions (a deleted closed issue moves no
+            # count): it runs when reconciliation is due or the repository's own open count says
+            # we hold one too many or too few.
+            for page in source.issue_pages(repo):
+                _land_issues(con, site, repo, page.items or [], sync_id)
+            _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
+            reconciled = started
+    _write_cursor(con, site, repo, "github", Cursor(
+        _next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled), full)
     return count
 
 

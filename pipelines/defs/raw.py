@@ -54,7 +54,7 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
             tables: tuple[str, ...], sync_sites: Callable[..., list[SiteResult]]):
     """Sync one tracker kind into the work database and report one result per raw table."""
     program = pulse.load().config
-    policy = SyncPolicy(full=config.full)
+    policy = SyncPolicy.from_settings(program.sync, full=config.full)
     with pulse.trackers() as trackers, pulse.warehouse() as con:
         _start_sync(con, context.run.run_id, program.clock())
         outcome = _result(sync_sites(con, trackers, program, context.run.run_id, policy))

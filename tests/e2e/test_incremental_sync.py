@@ -3,14 +3,15 @@ night on which nothing changed costing a handful of requests, writing nothing ne
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from connectors.github_source import GithubSite, GithubSource
 from connectors.jira_source import JiraSite, JiraSource
-from pipelines.ingest import sync_github_site, sync_jira_site
+from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site
 from sandbox.scenario import build
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
 from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
@@ -29,14 +30,14 @@ def world(tmp_path):
         yield scenario, sandbox, con
 
 
-def sync_all(sandbox, con, sync_id: str) -> None:
+def sync_all(sandbox, con, sync_id: str, policy: SyncPolicy = SyncPolicy()) -> None:
     for site, keys in JIRA.items():
         user = SANDBOX_USER if site == "jira-cloud" else None
         source = JiraSource(JiraSite(site, sandbox.site_url(site), SANDBOX_TOKEN, user=user))
-        result = sync_jira_site(con, source, [(k, None) for k in keys], sync_id)
+        result = sync_jira_site(con, source, [(k, None) for k in keys], sync_id, policy)
         assert not [p.error for p in result.projects if p.error]
     source = GithubSource(GithubSite("github", sandbox.site_url("github"), SANDBOX_TOKEN, seconds_between_requests=0))
-    result = sync_github_site(con, source, REPOS, sync_id)
+    result = sync_github_site(con, source, REPOS, sync_id, policy)
     assert not [p.error for p in result.projects if p.error]
 
 
@@ -77,16 +78,17 @@ def test_a_night_without_changes_is_cheap_and_writes_nothing(world):
     sandbox.stats.reset()
     sync_all(sandbox, con, "third")
     counts = requests_by_site(sandbox)
-    # Jira: per project one search (the overlap window only), versions, and the key-only listing
-    # that finds deletions (Cloud: 5,000 ids a page; Data Center: 1,000); per site its metadata
-    # (serverInfo, myself, field, status, issueLinkType).
-    assert counts["jira-cloud"] == 3 * 1 + 5
-    assert counts["jira-dc"] == 3 * len(JIRA["jira-dc"]) + 5
-    # GitHub: repository (its open-issue count guards against deletions), milestones and the
-    # issues list, each a conditional request answered 304, which costs no rate limit.
+    # Jira: two per project, one search (the overlap window only, nothing newer than the cursor)
+    # and versions (they have no change history); per site its metadata (serverInfo, myself,
+    # field, status, issueLinkType). The key-only listing that finds deletions waits for a night
+    # with changes or for reconciliation to be due.
+    assert counts["jira-cloud"] == 2 * 1 + 5
+    assert counts["jira-dc"] == 2 * len(JIRA["jira-dc"]) + 5
+    # GitHub: two per repo, milestones and the issues list, each a conditional request answered
+    # 304, which costs no rate limit. No events (an event bumps its issue's updated_at) and no
+    # repository (its open count is asked on nights with changes).
     github = [r for r in sandbox.stats.as_json()["requests"] if r["endpoint"].startswith("/github/")]
     assert {(r["endpoint"], r["status"], r["count"]) for r in github} == {
-        ("/github/repos/<owner>/<repo>", 304, len(REPOS)),
         ("/github/repos/<owner>/<repo>/milestones", 304, len(REPOS)),
         ("/github/repos/<owner>/<repo>/issues", 304, len(REPOS)),
     }
@@ -95,6 +97,29 @@ def test_a_night_without_changes_is_cheap_and_writes_nothing(world):
     assert modes == {("incremental",)}
     total = con.execute("SELECT count(*) FROM raw.jira_issues").fetchall()[0][0]
     assert total == sum(len(scenario.items_by_project[k]) for keys in JIRA.values() for k in keys)
+
+
+def test_a_quiet_night_finds_deletions_once_reconciliation_is_due(world):
+    scenario, sandbox, con = world
+    sync_all(sandbox, con, "first")
+    sync_all(sandbox, con, "second")
+    # A night that only deletes: a PAY issue and a closed GitHub issue (no open count moves).
+    linked = {ref for link in scenario.links for ref in (link.blocker, link.blocked)}
+    pay, web = (next(i for i in scenario.items_by_project[project]
+                     if i.resolved_at and i.kind != "epic" and i.ref not in linked) for project in ("PAY", "acme/web"))
+    gone = (pay, web)
+    sandbox.app.world = sandbox.app._build(dataclasses.replace(
+        scenario, items=tuple(i for i in scenario.items if i not in gone), deleted=scenario.deleted + gone))
+    held = """SELECT (SELECT count(*) FROM raw.jira_issues WHERE site = 'jira-cloud' AND issue_id = ?),
+                     (SELECT count(*) FROM raw.github_issues WHERE issue_id = ?)"""
+    ids = [str(pay.uid), web.uid]
+    sandbox.stats.reset()
+    sync_all(sandbox, con, "quiet")  # reconciliation is due weekly: the deletions wait
+    assert sandbox.stats.as_json()["total"] == 2 * (len(REPOS) + sum(map(len, JIRA.values()))) + 5 * len(JIRA)
+    assert con.execute(held, ids).fetchall() == [(1, 1)]
+    sync_all(sandbox, con, "due", SyncPolicy(reconcile_every=timedelta(0)))
+    assert con.execute(held, ids).fetchall() == [(0, 0)]
+    assert con.execute("SELECT count(*) FROM meta.sync_cursors WHERE reconciled_at IS NULL").fetchall() == [(0,)]
 
 
 # What an incremental sync must reproduce: the program model. Raw payloads may differ where the
