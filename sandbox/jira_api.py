@@ -6,7 +6,7 @@ One class serves either site; the differences that trip real connectors are kept
   issues come from ``/search/jql``, paged by ``nextPageToken``, ``id`` only unless fields are asked
   for. Users are account ids; v3 descriptions are Atlassian Document Format; epics are ``parent``;
   embedded changelogs are newest first and cut at 100, the full history is
-  ``/issue/{key}/changelog`` (oldest first).
+  ``/issue/{key}/changelog`` (oldest first), or ``/changelog/bulkfetch`` for up to 1,000 issues.
 * Data Center (``deploymentType: DataCenter``) answers REST v2 only: ``/search`` paged by
   ``startAt``/``total``. Users have ``name`` and ``key``; descriptions are wiki text; epics are the
   "Epic Link" custom field; embedded changelogs are complete and oldest first, and their items carry
@@ -45,6 +45,10 @@ SERVER_PAGE_CAP = 1000
 ID_ONLY_PAGE_CAP = 5000  # Cloud search/jql when no issue field is asked for
 EMBEDDED_HISTORIES = 100  # Cloud embeds at most this many histories in an issue
 CHANGELOG_PAGE_CAP = 100
+BULK_CHANGELOG_ISSUES = 1000  # issueIdsOrKeys per /changelog/bulkfetch request (Cloud)
+BULK_CHANGELOG_FIELDS = 10  # fieldIds per request
+BULK_CHANGELOG_PAGE, BULK_CHANGELOG_PAGE_CAP = 1000, 10000  # maxResults default and maximum, in histories
+BULK_CHANGELOG_PROPERTIES = frozenset({"issueIdsOrKeys", "fieldIds", "maxResults", "nextPageToken"})
 RECONCILE_CAP = 50
 BOARD_PAGE_CAP = 50
 LINK_HISTORY_IDS = 900_000_000  # link histories get ids far from the scenario's change ids
@@ -848,17 +852,18 @@ class JiraApi:
             "issue/<key>": self._issue, "issue/<key>/comment": self._comments,
             "issue/<key>/remotelink": self._remote_links,
         }
+        posts: dict[str, Callable[..., Response]] = {}
         if self._data.cloud:
             reads["issue/<key>/changelog"] = self._changelog
             searches = {"search": self._search_removed, "search/jql": self._search_jql}
+            posts["changelog/bulkfetch"] = self._bulk_changelogs
         else:
             searches = {"search": self._search_offset}
         routes = []
         for version in ("2", "3") if self._data.cloud else ("2",):
-            routes += [Route(("GET",), f"/rest/api/{version}/{path}", _guarded(partial(handler, version=version)))
-                       for path, handler in reads.items()]
-            routes += [Route(("GET", "POST"), f"/rest/api/{version}/{path}",
-                             _guarded(partial(handler, version=version))) for path, handler in searches.items()]
+            for methods, handlers in ((("GET",), reads), (("GET", "POST"), searches), (("POST",), posts)):
+                routes += [Route(methods, f"/rest/api/{version}/{path}", _guarded(partial(handler, version=version)))
+                           for path, handler in handlers.items()]
         routes += [Route(("GET",), "/rest/agile/1.0/board", _guarded(self._boards)),
                    Route(("GET",), "/rest/agile/1.0/board/<int:board_id>/sprint", _guarded(self._sprints)),
                    Route(("GET",), "/rest/agile/1.0/board/<int:board_id>/issue", _guarded(self._board_issues))]
@@ -958,6 +963,38 @@ class JiraApi:
         if not is_last:
             body["nextPage"] = f"{url}?startAt={start + size}&maxResults={size}"
         body.update(maxResults=size, startAt=start, total=len(histories), isLast=is_last, values=values)
+        return json_response(body)
+
+    def _bulk_changelogs(self, request: Request, version: str) -> Response:
+        """Cloud's bulk changelog: the histories of up to 1,000 issues (ids or keys; unknown ones are
+        left out, as issues the user cannot see are) ordered by date, then issue id, each issue's
+        oldest first. ``maxResults`` counts histories across issues; a page groups its histories by
+        issue, so an issue may come again on a later page. ``fieldIds`` keeps only those items."""
+        params = _params(request)
+        if unknown := sorted(set(request.get_json()) - BULK_CHANGELOG_PROPERTIES):
+            raise _JiraError(400, f'Unrecognized field "{unknown[0]}".')
+        names, field_ids = params.get("issueIdsOrKeys", []), frozenset(params.get("fieldIds", []))
+        if not 1 <= len(names) <= BULK_CHANGELOG_ISSUES:
+            raise _JiraError(400, f"issueIdsOrKeys must hold between 1 and {BULK_CHANGELOG_ISSUES} issue ids or keys.")
+        if len(field_ids) > BULK_CHANGELOG_FIELDS:
+            raise _JiraError(400, f"fieldIds accepts at most {BULK_CHANGELOG_FIELDS} field ids.")
+        size = _int(params, "maxResults", BULK_CHANGELOG_PAGE)
+        if not 1 <= size <= BULK_CHANGELOG_PAGE_CAP:
+            raise _JiraError(400, f"maxResults must be between 1 and {BULK_CHANGELOG_PAGE_CAP}.")
+        found = {i.uid: i for i in map(self._data.issue_names.get, (n.upper() for n in names)) if i is not None}
+        view = self._view(request, version)
+        entries = [(h["created"], uid, h) for uid in sorted(found)
+                   for h in _only_fields(view.histories(found[uid]), field_ids)]
+        entries.sort(key=lambda entry: entry[:2])  # stable: each issue keeps its own order
+        query = _dumps([sorted(found), sorted(field_ids)])  # a token belongs to its issues and fields
+        start = _page_offset(_one(params, "nextPageToken"), query)
+        pages: dict[int, list[dict[str, Any]]] = {}
+        for _, uid, history in entries[start:start + size]:
+            pages.setdefault(uid, []).append(history)
+        body: dict[str, Any] = {"issueChangeLogs": [{"issueId": str(uid), "changeHistories": histories}
+                                                    for uid, histories in pages.items()]}
+        if start + size < len(entries):
+            body["nextPageToken"] = _page_token(start + size, query)
         return json_response(body)
 
     # -- search ----------------------------------------------------------------------------------
@@ -1130,6 +1167,20 @@ def _int(params: dict[str, list[str]], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise _JiraError(400, f"The value '{raw}' of the '{name}' parameter is not a number.") from None
+
+
+def _only_fields(histories: list[dict[str, Any]], field_ids: frozenset[str]) -> list[dict[str, Any]]:
+    """Each history with only the items of ``field_ids`` (all when empty), dropping those left
+    empty. Link items name no fieldId: ``issuelinks`` selects them."""
+    if not field_ids:
+        return histories
+    kept = []
+    for history in histories:
+        items = [i for i in history["items"]
+                 if i.get("fieldId", "issuelinks" if i["field"] == "Link" else None) in field_ids]
+        if items:
+            kept.append({**history, "items": items})
+    return kept
 
 
 def _page_token(offset: int, jql: str) -> str:

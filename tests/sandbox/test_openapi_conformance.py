@@ -21,7 +21,8 @@ from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, Item, Scenario
+from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, Item, Scenario, build
+from sandbox.server import serve
 
 CORPUS = Path(__file__).parents[2].parent / "shared" / "corpus"
 if not (CORPUS / "specs").is_dir():
@@ -284,6 +285,21 @@ def jira_cases() -> dict[tuple[str, str], Case]:
                     return [Sample(f"{rule}/issue/{key}-{n}/remotelink") for key, n in dict.fromkeys(holders + [plain])]
                 return samples
 
+            def bulk_changelogs(site: str = site, rule: str = rule) -> Sampler:
+                """The interesting issues by key and one by id: in pages of 5 (the first two), whole,
+                and filtered to three fields."""
+                def samples(scenario: Scenario, client: Any) -> list[Sample]:
+                    items = interesting(scenario, site)
+                    path, names = f"{rule}/changelog/bulkfetch", [jira_key(i) for i in items] + [str(items[0].uid)]
+                    first = client.call("POST", path, body={"issueIdsOrKeys": names, "maxResults": 5}).json()
+                    return [Sample(path, body={"issueIdsOrKeys": names, "maxResults": 5}),
+                            Sample(path, body={"issueIdsOrKeys": names, "maxResults": 5,
+                                               "nextPageToken": first["nextPageToken"]}),
+                            Sample(path, body={"issueIdsOrKeys": names}),
+                            Sample(path, body={"issueIdsOrKeys": names,
+                                               "fieldIds": ["status", "assignee", "issuelinks"]})]
+                return samples
+
             def search(method: str, paged: str, site: str = site, rule: str = rule) -> Sampler:
                 """Each project's first page of full issues with changelogs, and an id-only page."""
                 def samples(scenario: Scenario, client: Any) -> list[Sample]:
@@ -318,6 +334,9 @@ def jira_cases() -> dict[tuple[str, str], Case]:
                                                   op("issue/{issueIdOrKey}/changelog"))
             for path, (sampler, operation) in reads.items():
                 cases[(f"{rule}/{path}", "GET")] = Case(sampler, operation)
+            if cloud:
+                cases[(f"{rule}/changelog/bulkfetch", "POST")] = Case(bulk_changelogs(),
+                                                                      op("changelog/bulkfetch", "post"))
             for method in ("GET", "POST"):
                 if cloud:
                     cases[(f"{rule}/search", method)] = Case(
@@ -633,6 +652,75 @@ def test_jira_cloud_changelog_pages_oldest_first_to_the_end(scenario, client):
         url = page.get("nextPage")
     assert [p["isLast"] for p in pages] == [False] * (len(pages) - 1) + [True]
     assert len(created) == pages[0]["total"] >= len(item.changes) and created == sorted(created)
+
+
+@pytest.fixture(scope="module")
+def portfolio_sandbox(scenario, client) -> Any:
+    """A portfolio with Cloud issues whose changelogs search cuts (over 100 histories): the demo has none."""
+    portfolio = build("portfolio", scenario.seed, scenario.as_of, items=500)
+    with serve(portfolio) as running:
+        yield portfolio, type(client)(running)  # the conftest's client, authenticating the same way
+
+
+def test_jira_cloud_bulk_changelog_pages_to_every_history(portfolio_sandbox):
+    """Pages of 37 histories across issues, followed by nextPageToken, hold each issue's whole
+    changelog exactly as /issue/{key}/changelog does (oldest first, no history twice), the pages
+    ordered by date and then issue id."""
+    scenario, client = portfolio_sandbox
+    items = site_items(scenario, JIRA_CLOUD)
+    long, short = [i for i in items if len(i.changes) > 100], items[:5]
+    assert len(long) >= 2
+    ask: dict[str, Any] = {"issueIdsOrKeys": [jira_key(i) for i in long] + [str(i.uid) for i in short],
+                           "maxResults": 37}
+    got: dict[str, list[dict]] = {}
+    order, pages = [], 0
+    while True:
+        page = client.call("POST", f"/{JIRA_CLOUD}/rest/api/3/changelog/bulkfetch", body=ask).json()
+        pages += 1
+        served = [(h["created"], int(e["issueId"])) for e in page["issueChangeLogs"] for h in e["changeHistories"]]
+        assert len(served) <= 37
+        order += sorted(served)
+        for entry in page["issueChangeLogs"]:
+            got.setdefault(entry["issueId"], []).extend(entry["changeHistories"])
+        if "nextPageToken" not in page:
+            break
+        ask["nextPageToken"] = page["nextPageToken"]
+    assert pages == -(-len(order) // 37) and len(order) > 37 * 3
+    assert order == sorted(order), "a page holds histories older than the one before"
+    for item in long + short:
+        expected, start = [], 0
+        while True:
+            one = client.call("GET", f"/{JIRA_CLOUD}/rest/api/3/issue/{jira_key(item)}/changelog",
+                              {"startAt": start, "maxResults": 100}).json()
+            expected += one["values"]
+            start += len(one["values"])
+            if one["isLast"]:
+                break
+        histories = got.get(str(item.uid), [])
+        assert histories == expected, jira_key(item)
+        assert len({h["id"] for h in histories}) == len(histories)
+        assert [h["created"] for h in histories] == sorted(h["created"] for h in histories)
+    assert all(len(got[str(i.uid)]) > 100 for i in long)
+
+
+BULK_REFUSED = [{}, {"issueIdsOrKeys": []}, {"issueIdsOrKeys": [str(n) for n in range(1001)]},
+                {"issueIdsOrKeys": ["PAY-1"], "maxResults": 0}, {"issueIdsOrKeys": ["PAY-1"], "maxResults": 10001},
+                {"issueIdsOrKeys": ["PAY-1"], "fieldIds": [f"customfield_{n}" for n in range(11)]},
+                {"issueIdsOrKeys": ["PAY-1"], "nextPageToken": "not-a-token"}, {"issueIds": ["PAY-1"]}]
+
+
+@pytest.mark.parametrize("body", BULK_REFUSED, ids=[json.dumps(b)[:40] for b in BULK_REFUSED])
+def test_jira_cloud_bulk_changelog_refuses_bad_requests(body, client):
+    """A request outside BulkChangelogRequestBean (1 to 1,000 issues, at most 10 fields, maxResults
+    1 to 10,000, a token of this request, no unknown property) is Jira's 400 with an ErrorCollection;
+    Data Center has no such endpoint."""
+    response = client.call("POST", f"/{JIRA_CLOUD}/rest/api/3/changelog/bulkfetch", body=body)
+    assert response.status_code == 400, response.text[:300]
+    assert "400" in spec("jira")["paths"]["/rest/api/3/changelog/bulkfetch"]["post"]["responses"]
+    assert violations("jira", component("jira", "ErrorCollection"), response.json()) == []
+    assert response.json()["errorMessages"]
+    absent = client.call("POST", f"/{JIRA_DC}/rest/api/2/changelog/bulkfetch", body={"issueIdsOrKeys": ["CART-1"]})
+    assert absent.status_code == 404
 
 
 ERRORS = [

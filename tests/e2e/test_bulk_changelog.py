@@ -1,0 +1,86 @@
+"""JiraSource.changelogs against the sandbox over loopback: the cut changelogs of a full sync in
+one bulk request per 1,000 histories (Cloud), not one or more paged requests per issue, and the
+same histories the per-issue endpoint gives. The demo has no issue over 100 histories: the
+portfolio has some on every site."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+
+import connectors.jira_source as jira_source
+from connectors.jira_source import JiraSite, JiraSource
+from sandbox.scenario import JIRA_CLOUD, JIRA_DC, build
+from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
+
+pytestmark = pytest.mark.e2e
+BULK = f"/{JIRA_CLOUD}/rest/api/3/changelog/bulkfetch"
+
+
+@pytest.fixture(scope="module")
+def world():
+    scenario = build("portfolio", 7, date(2026, 11, 27), items=2000)
+    with serve(scenario) as sandbox:
+        yield scenario, sandbox
+
+
+def source(sandbox, site: str) -> JiraSource:
+    user = SANDBOX_USER if site == JIRA_CLOUD else None
+    return JiraSource(JiraSite(site, sandbox.site_url(site), SANDBOX_TOKEN, user=user))
+
+
+def searched(jira: JiraSource, scenario, site: str) -> list[dict]:
+    """Every issue of the site as a sync's search returns it, embedded changelog included."""
+    return [i for p in scenario.projects_on(site) for page in jira.issue_pages(p.key) for i in page]
+
+
+def gathered(chunks) -> dict[str, list[dict]]:
+    histories: dict[str, list[dict]] = {}
+    for issue_id, chunk in chunks:
+        histories.setdefault(issue_id, []).extend(chunk)
+    return histories
+
+
+def bulk_requests(sandbox) -> int:
+    return sum(r["count"] for r in sandbox.stats.as_json()["requests"] if r["endpoint"] == BULK)
+
+
+@pytest.mark.parametrize("page_size,chunk", [(1000, 1000), (100, 1000), (250, 4)])
+def test_cloud_cut_changelogs_come_whole_in_a_request_per_page_of_histories(world, page_size, chunk, monkeypatch):
+    scenario, sandbox = world
+    jira = source(sandbox, JIRA_CLOUD)
+    cut = [i for i in searched(jira, scenario, JIRA_CLOUD)
+           if i["changelog"]["total"] > len(i["changelog"]["histories"])]
+    assert len(cut) >= 5
+    monkeypatch.setattr(jira_source, "BULK_CHANGELOG_ISSUES", chunk)
+    sandbox.stats.reset()
+    before = jira.requests
+    histories = gathered(jira.changelogs([i["id"] for i in cut], page_size=page_size))
+    made = jira.requests - before
+    assert made == bulk_requests(sandbox) == sandbox.stats.as_json()["total"]
+    for issue in cut:
+        expected = [h for page in jira.changelog(issue["key"]) for h in page]
+        assert histories[issue["id"]] == expected, issue["key"]
+        assert len(expected) == issue["changelog"]["total"]
+    totals = [i["changelog"]["total"] for i in cut]
+    groups = [totals[n:n + chunk] for n in range(0, len(totals), chunk)]
+    assert made == sum(math.ceil(sum(g) / page_size) for g in groups)
+    per_issue = sum(math.ceil(t / 100) for t in totals)  # /issue/{key}/changelog, 100 a page
+    assert made < per_issue
+    print(f"{len(cut)} cut issues, {sum(totals)} histories: {made} bulk requests "
+          f"(maxResults {page_size}, {chunk} issues a request) instead of {per_issue} per-issue ones")
+
+
+def test_data_center_falls_back_to_its_complete_embedded_changelogs(world):
+    """Data Center has neither endpoint; its embedded changelogs are complete: one issue request each."""
+    scenario, sandbox = world
+    jira = source(sandbox, JIRA_DC)
+    issues = searched(jira, scenario, JIRA_DC)
+    longest = sorted(issues, key=lambda i: i["changelog"]["total"])[-4:]
+    assert longest[-1]["changelog"]["total"] > 100
+    before = jira.requests
+    histories = gathered(jira.changelogs([i["id"] for i in longest]))
+    assert jira.requests - before == len(longest)
+    assert histories == {i["id"]: i["changelog"]["histories"] for i in longest}
