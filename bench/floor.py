@@ -1,11 +1,9 @@
 """The request floor of TRACKER_APIS.md ("The request floor"), computed from the scenario as the
 sandbox serves it: the same `JiraApi`/`GithubApi` objects the server builds, in this process, with no
 HTTP. Per Jira project: ceil(N / 100) search pages (the sandbox's page cap, Jira's usual one) + 1
-versions call + changelog pages only for issues whose histories exceed the 100 a Cloud search embeds
-(Data Center embeds them all: 0); per Jira site 5 metadata calls (serverInfo, myself, field, status,
-issueLinkType). The sandbox has no `changelog/bulkfetch`, so the Cloud changelog term is per-issue
-pages, sum of ceil(h / 100) over the cut issues; the bulk alternative, ceil(H_cut / 1000), is kept in
-`bulk_changelog_pages` for reference. Per GitHub repository: ceil((N + P) / 100) issue pages (pull
+versions call + ceil(H_cut / 1000) `changelog/bulkfetch` pages for the histories of issues whose
+histories exceed the 100 a Cloud search embeds (Data Center embeds them all: 0); per Jira site 5
+metadata calls (serverInfo, myself, field, status, issueLinkType). Per GitHub repository: ceil((N + P) / 100) issue pages (pull
 requests included) + ceil(E / 100) event pages + ceil(M / 100) milestone pages + ceil(k / 100) pages
 per sub-issue or blocked-by list of each issue whose summary counts are non-zero. A night without
 changes: one request per project or repository."""
@@ -24,6 +22,7 @@ JIRA_CLOUD, JIRA_DC, GITHUB = "jira-cloud", "jira-dc", "github"
 JIRA_METADATA_CALLS = 5
 PAGE = 100
 PAGE_CAP = 100  # sandbox.jira_api.PAGE_CAP (checked in project_floors)
+BULK_PAGE = 1000  # histories a changelog/bulkfetch page holds by default
 
 
 @dataclass(frozen=True)
@@ -54,9 +53,9 @@ def project_floors(scenario) -> dict[tuple[str, str], ProjectFloor]:
             items = scenario.items_by_project.get(project.key, ())
             counts = [len(i.changes) + len(data.links[i.ref]) for i in items]
             cut = [h for h in counts if h > EMBEDDED_HISTORIES] if data.cloud else []
-            requests = _pages(len(items), PAGE_CAP) + 1 + sum(_pages(h) for h in cut)
-            floors[(site, project.key)] = ProjectFloor(site, project.key, len(items), sum(counts), requests,
-                                                       _pages(sum(cut), 1000))
+            bulk = _pages(sum(cut), BULK_PAGE)
+            floors[(site, project.key)] = ProjectFloor(site, project.key, len(items), sum(counts),
+                                                       _pages(len(items), PAGE_CAP) + 1 + bulk, bulk)
     api = GithubApi(scenario, SANDBOX_TOKEN)
     for key, repo in api.repos.items():
         relations = sum(_pages(len(children)) for children in repo.children.values() if children)
@@ -69,14 +68,11 @@ def project_floors(scenario) -> dict[tuple[str, str], ProjectFloor]:
 
 
 def floor(floors: dict[tuple[str, str], ProjectFloor], selection: list[tuple[str, str]]) -> dict[str, int]:
-    """Full and no-change floors, items and bulk-changelog variant of a selection of (site, key)."""
+    """Full and no-change floors and the items of a selection of (site, key)."""
     chosen = [floors[s] for s in selection]
     sites = {f.site for f in chosen if f.site != GITHUB}
     full = sum(f.requests for f in chosen) + JIRA_METADATA_CALLS * len(sites)
-    bulk = full - sum(f.requests - _pages(f.items, PAGE_CAP) - 1 - f.bulk_changelog_pages
-                      for f in chosen if f.site == JIRA_CLOUD)
-    return {"full": full, "nochange": len(chosen), "items": sum(f.items for f in chosen),
-            "full_with_bulkfetch": bulk}
+    return {"full": full, "nochange": len(chosen), "items": sum(f.items for f in chosen)}
 
 
 def as_json(floors: dict[tuple[str, str], ProjectFloor]) -> list[dict]:

@@ -28,7 +28,7 @@ import duckdb
 import pandas as pd
 
 from connectors.github_source import GithubSource
-from connectors.jira_source import JiraSource
+from connectors.jira_source import BULK_CHANGELOG_ISSUES, JiraSource
 from pipelines.config import SyncSettings
 from warehouse.store import upsert
 
@@ -233,17 +233,22 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
     _forget_unseen(con, "raw.jira_versions", "project_key", site, key, sync_id)
     since = None if full else cursor.cursor_at - policy.overlap
     count, seen, fresh = 0, None, False
+    cut: list[str] = []  # ids of issues whose search result cut their changelog, fetched in bulk
     for page in source.issue_pages(key, jql, since):
         synced = _now()
         count += upsert(con, "raw.jira_issues", [{
             "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
             "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
             "sync_id": sync_id} for i in page])
+        cut.extend(str(i["id"]) for i in page if _changelog_cut(i))
+        if len(cut) >= BULK_CHANGELOG_ISSUES:
+            _complete_changelogs(con, source, site, cut, sync_id)
+            cut = []
         for issue in page:
-            _complete_changelog(con, source, site, issue, sync_id)
             updated = _ts(issue["fields"].get("updated"))
             seen = updated if seen is None or (updated and updated > seen) else seen
             fresh = fresh or full or (updated is not None and updated > cursor.cursor_at)
+    _complete_changelogs(con, source, site, cut, sync_id)
     reconciled = cursor.reconciled_at if cursor else None
     if full:
         _forget_unseen(con, "raw.jira_issues", "project_key", site, key, sync_id)
@@ -256,16 +261,20 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
     return count
 
 
-def _complete_changelog(con: duckdb.DuckDBPyConnection, source: JiraSource, site: str,
-                        issue: dict[str, Any], sync_id: str) -> None:
-    """Search embeds at most 100 histories (newest first); page the rest where it says it cut."""
+def _changelog_cut(issue: dict[str, Any]) -> bool:
+    """Search embeds at most 100 histories (newest first) and says so when it cut some."""
     changelog = issue.get("changelog") or {}
-    if changelog.get("total", 0) <= len(changelog.get("histories", [])):
-        return
-    for page in source.changelog(issue["key"]):
+    return changelog.get("total", 0) > len(changelog.get("histories", []))
+
+
+def _complete_changelogs(con: duckdb.DuckDBPyConnection, source: JiraSource, site: str,
+                         issue_ids: list[str], sync_id: str) -> None:
+    """Whole histories of the cut issues, up to 1,000 issues a bulk request (Cloud), landed as
+    they arrive; their issues are committed first, and the cursor moves only after both."""
+    for issue_id, histories in source.changelogs(issue_ids):
         upsert(con, "raw.jira_changelogs", [{
-            "site": site, "issue_id": str(issue["id"]), "history_id": str(h["id"]), "payload": h,
-            "synced_at": _now(), "sync_id": sync_id} for h in page])
+            "site": site, "issue_id": issue_id, "history_id": str(h["id"]), "payload": h,
+            "synced_at": _now(), "sync_id": sync_id} for h in histories])
 
 
 def _forget_missing(con: duckdb.DuckDBPyConnection, site: str, key: str, ids: set[str]) -> None:

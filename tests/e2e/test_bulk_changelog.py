@@ -84,3 +84,30 @@ def test_data_center_falls_back_to_its_complete_embedded_changelogs(world):
     histories = gathered(jira.changelogs([i["id"] for i in longest]))
     assert jira.requests - before == len(longest)
     assert histories == {i["id"]: i["changelog"]["histories"] for i in longest}
+
+
+def test_a_full_sync_lands_every_cut_history_at_the_request_floor(world, tmp_path):
+    from pipelines.ingest import sync_jira_site
+    from warehouse.store import connect, migrate
+
+    scenario, sandbox = world
+    keys = [p.key for p in scenario.projects_on(JIRA_CLOUD)]
+    sandbox.stats.reset()
+    with connect(tmp_path / "work.duckdb") as con:
+        migrate(con)
+        result = sync_jira_site(con, source(sandbox, JIRA_CLOUD), [(k, None) for k in keys], "full")
+        assert not [p.error for p in result.projects if p.error]
+        # Every history of every issue, embedded or bulk-fetched, once per history id.
+        held = con.execute("""
+            SELECT count(*) FROM (
+                SELECT i.issue_id, h.value->>'id' FROM raw.jira_issues i, json_each(i.payload->'$.changelog.histories') h
+                UNION SELECT issue_id, history_id FROM raw.jira_changelogs)""").fetchall()[0][0]
+        totals = con.execute("SELECT sum((payload->>'$.changelog.total')::INT) FROM raw.jira_issues").fetchall()[0][0]
+        assert held == totals and con.execute("SELECT count(*) FROM raw.jira_changelogs").fetchall()[0][0] > 0
+        # The floor: per project its search pages, versions and bulk pages of its cut histories.
+        floor = con.execute("""
+            SELECT sum(ceil(n / 100) + 1 + ceil(coalesce(cut, 0) / 1000)) FROM (
+                SELECT project_key, count(*) AS n, sum((payload->>'$.changelog.total')::INT)
+                           FILTER (WHERE (payload->>'$.changelog.total')::INT > 100) AS cut
+                FROM raw.jira_issues GROUP BY ALL)""").fetchall()[0][0]
+    assert sandbox.stats.as_json()["total"] == floor + 5  # + serverInfo, myself, field, status, issueLinkType
