@@ -2,8 +2,8 @@
 milestones, sub-issues and "blocked by" dependencies, through PyGithub.
 
 Raw JSON pages come from PyGithub's own ``Requester`` (auth, base URL, ``GithubRetry`` for
-secondary limits and 5xx) rather than its typed objects: a typed list item reads ``raw_data``
-only after one more request per item, which would turn N issues into N requests.
+rate limits and 5xx) rather than its typed objects: a typed list item reads ``raw_data`` only
+after one more request per item, which would turn N issues into N requests.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from github import Auth, Github, GithubRetry
+from urllib3.response import BaseHTTPResponse
 
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
@@ -32,6 +33,30 @@ class GithubSite:
     seconds_between_requests: float = 0.25
     # Repositories read at once. GitHub's secondary limits punish concurrency: keep it modest.
     concurrency: int = 2
+    retry_backoff: float = 0.5  # seconds; 5xx and dropped connections wait 0, 2x, 4x, 8x ... this
+
+
+class RateLimitRetry(GithubRetry):
+    """``GithubRetry`` waits out GitHub's rate limits (primary: until ``X-RateLimit-Reset``, plus a
+    second; secondary: ``Retry-After``, else ``secondary_rate_wait``) and logs the wait ("Setting
+    next backoff to 1.4s", logger ``github.GithubRetry``), but reads them only from a 403. GitHub
+    answers the same limits with 429 too, which it would pass up at once as an error: such a 429
+    is read as the 403 it stands for (GithubRetry's log then says "failed with 403: TOO MANY
+    REQUESTS"). A 429 with ``Retry-After`` needs nothing: urllib3 waits as told."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("status_forcelist", [*range(500, 600), 429])  # GithubRetry adds 403
+        super().__init__(**kwargs)
+
+    def increment(self, method: str | None = None, url: str | None = None,  # type: ignore[override]
+                  response: BaseHTTPResponse | None = None, *args: Any, **kwargs: Any) -> GithubRetry:
+        if response is None or response.status != 429 or "Retry-After" in response.headers:
+            return super().increment(method, url, response, *args, **kwargs)
+        response.status = 403
+        try:
+            return super().increment(method, url, response, *args, **kwargs)
+        finally:
+            response.status = 429
 
 
 @dataclass(frozen=True)
@@ -50,7 +75,7 @@ class GithubSource:
         self.site = site
         self.client = Github(
             base_url=site.url, auth=Auth.Token(site.token), per_page=site.page_size, timeout=60,
-            retry=GithubRetry(total=5), seconds_between_requests=site.seconds_between_requests or None,
+            retry=RateLimitRetry(total=5, backoff_factor=site.retry_backoff), seconds_between_requests=site.seconds_between_requests or None,
         )
         self.requests = 0
 

@@ -8,6 +8,7 @@ caller can commit them and memory stays bounded whatever the project's size.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jira import JIRA
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
 
 # Fields a program view needs; custom ones (story points, sprint, epic link) are added per site
 # after they are found by name through /field.
@@ -36,6 +41,32 @@ FIELD_ROLES = {
 }
 
 
+class ServerErrorRetry(Retry):
+    """Retries the 5xx answers the ``jira`` library's own ``ResilientSession`` gives up on at once
+    (it retries 429, a 503 with ``Retry-After`` and dropped connections: those stay its job), with
+    exponential backoff, and logs each wait."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("total", 3)
+        kwargs.setdefault("connect", 0)  # ResilientSession retries connection errors
+        kwargs.setdefault("read", 0)
+        kwargs.setdefault("status_forcelist", (500, 502, 503, 504))
+        kwargs.setdefault("allowed_methods", None)  # search/jql and bulkfetch are POSTed reads
+        kwargs.setdefault("backoff_factor", 0.5)
+        kwargs.setdefault("respect_retry_after_header", False)
+        kwargs.setdefault("raise_on_status", False)  # the last answer goes back to jira, which raises
+        super().__init__(**kwargs)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if status_code == 503 and has_retry_after:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def sleep(self, response: Any = None) -> None:
+        log.warning("Jira answered %s; retrying in %.1fs", getattr(response, "status", "?"), self.get_backoff_time())
+        super().sleep(response)
+
+
 @dataclass(frozen=True)
 class JiraSite:
     """Where and how to reach one Jira site. ``token`` never appears in repr or logs."""
@@ -48,6 +79,7 @@ class JiraSite:
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: int = 100
     concurrency: int = 2  # projects read at once
+    retry_backoff: float = 0.5  # seconds; 5xx the jira library leaves alone wait 0, 2x, 4x this
 
 
 @dataclass(frozen=True)
@@ -81,6 +113,8 @@ class JiraSource:
         self.client = JIRA(server=site.url, max_retries=3, timeout=60, get_server_info=False, **auth)
         self.requests = 0
         self.client._session.hooks["response"].append(self._count)
+        for scheme in ("http://", "https://"):
+            self.client._session.mount(scheme, HTTPAdapter(max_retries=ServerErrorRetry(backoff_factor=site.retry_backoff)))
         self.server_info = _known[0] if _known else self.client.server_info()
         self.client._version = tuple(self.server_info.get("versionNumbers", (0, 0, 0)))
         self.client.deploymentType = {"cloud": "Cloud", "server": "Server"}.get(

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _log_waits() -> None:
     """Show what the client libraries wait for: jira logs 429/503 retries as warnings, PyGithub's
-    GithubRetry its Retry-After and backoff waits as info."""
+    GithubRetry its rate-limit and backoff waits as info, our Jira 5xx retries as warnings."""
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

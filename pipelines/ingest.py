@@ -26,6 +26,8 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from github import GithubException
+from jira import JIRAError
 
 from connectors.github_source import GithubSource
 from connectors.jira_source import BULK_CHANGELOG_ISSUES, JiraSource
@@ -156,10 +158,18 @@ def _forget_unseen(con: duckdb.DuckDBPyConnection, table: str, key_column: str, 
                 [site, project_key, sync_id])
 
 
-def _redact(message: str) -> str:
-    """Error texts from HTTP libraries can quote headers; keep only the first line, trimmed."""
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    return first[:500]
+def describe(exc: BaseException) -> str:
+    """What failed, in words a user can act on: the tracker's status and own message, and the URL
+    for Jira. Built from chosen attributes, never the library's full text, which can quote
+    headers; one line, at most 500 characters."""
+    if isinstance(exc, JIRAError):
+        text = f"HTTP {exc.status_code} from {(exc.url or '').split('?')[0]}: {exc.text}"
+    elif isinstance(exc, GithubException):
+        data = exc.data if isinstance(exc.data, dict) else {}
+        text = f"HTTP {exc.status}: {data.get('message') or exc.message or ''}"
+    else:
+        text = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {' '.join(text.split())}"[:500]
 
 
 def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_key: str, source: str,
@@ -169,9 +179,8 @@ def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_ke
         items = work()
         result = ProjectResult(site, project_key, source, items, requests() - before, mode)
     except Exception as exc:  # one project's failure must not stop the others
-        log.error("sync of %s on %s failed: %s", project_key, site, _redact(str(exc)))
-        result = ProjectResult(site, project_key, source, 0, requests() - before, mode,
-                               f"{type(exc).__name__}: {_redact(str(exc))}")
+        log.error("sync of %s on %s failed: %s", project_key, site, describe(exc))
+        result = ProjectResult(site, project_key, source, 0, requests() - before, mode, describe(exc))
     _record(con, sync_id, result, started)
     return result
 
@@ -392,8 +401,6 @@ def _refresh_relations(con: duckdb.DuckDBPyConnection, source: GithubSource, sit
                        changed: list[tuple[int, bool, bool]], sync_id: str, full: bool) -> None:
     """Sub-issues and blocked-by lists of changed issues, fetched only where the issue's own
     summaries say there is something to read; what an issue no longer has is removed."""
-    if full:
-        con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ?", [site, repo])
     for number, subs, deps in changed:
         if not full:
             con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ? AND number = ?",
@@ -403,3 +410,5 @@ def _refresh_relations(con: duckdb.DuckDBPyConnection, source: GithubSource, sit
         upsert(con, "raw.github_issue_relations", [{
             "site": site, "repo": repo, "number": number, "relation": rel, "other_id": other["id"],
             "payload": other, "synced_at": _now(), "sync_id": sync_id} for rel, other in related])
+    if full:  # only once every issue's relations are in: a failure part-way loses nothing held
+        _forget_unseen(con, "raw.github_issue_relations", "repo", site, repo, sync_id)

@@ -1,9 +1,11 @@
 """Faults the tracker sandbox can inject, so connectors meet what real trackers do on a bad day:
-added latency, rate limits with ``Retry-After``, 5xx answers, dropped connections, truncated or
-malformed JSON, and Jira Cloud search results that lag recent updates.
+added latency, rate limits with ``Retry-After``, GitHub's exhausted primary rate limit, 5xx
+answers, a project or repository that answers 404, dropped connections, truncated or malformed
+JSON, and Jira Cloud search results that lag recent updates.
 
 Rules come from a compact spec (``pulse sandbox --faults``, ``PUT /_sandbox/faults``; the grammar
-is in docs/sandbox.md), e.g. ``429@jira-cloud:p=0.1,retry_after=2;503@github:every=7;drop:p=0.01``.
+is in docs/sandbox.md), e.g. ``429@jira-cloud:p=0.1,retry_after=2;503@github:every=7;drop:p=0.01``
+or ``ratelimit@github:after=20,times=1,reset=2;404@jira-dc:project=CART``.
 Every rule draws from its own ``random.Random`` seeded with the sandbox seed and its position, so
 the same requests in the same order meet the same faults. Faults apply to tracker endpoints only:
 never to ``/_sandbox/*``, unknown paths or requests without valid credentials.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -33,15 +36,23 @@ LATENCY, LAG, DROP, TRUNCATE, MALFORMED = "latency", "lag", "drop", "truncate", 
 # and everything behind it shifts by one: offset paging then skips an item.
 UPDATE = "update"
 RATE_LIMITS = ("429", "403")  # 403: GitHub's other way of saying "secondary rate limit"
+# GitHub's primary rate limit used up: every request it matches answers 403 (or 429) with
+# X-RateLimit-Remaining: 0 until X-RateLimit-Reset, and no Retry-After.
+RATELIMIT = "ratelimit"
+NOT_FOUND = "404"  # a project or repository gone, or out of the token's sight
 ERRORS = ("500", "502", "503")
-KINDS = (LATENCY, *RATE_LIMITS, *ERRORS, DROP, TRUNCATE, MALFORMED, LAG, UPDATE)
+KINDS = (LATENCY, *RATE_LIMITS, RATELIMIT, NOT_FOUND, *ERRORS, DROP, TRUNCATE, MALFORMED, LAG, UPDATE)
 BODIES = (TRUNCATE, MALFORMED)  # spoil the tracker's answer; the others but latency and lag replace it
-WHEN = ("p", "every", "times")
+WHEN = ("p", "every", "times", "after")
 PARAMS = {LATENCY: ("ms", "jitter"), "429": ("retry_after",), "403": ("retry_after",), "503": ("retry_after",),
-          LAG: ("seconds",)}
-NUMBERS = (*WHEN, "ms", "jitter", "retry_after", "seconds")
+          RATELIMIT: ("reset", "status"), LAG: ("seconds",)}
+NUMBERS = (*WHEN, "ms", "jitter", "retry_after", "seconds", "reset", "status")
+TEXTS = ("project",)  # every kind but lag takes it
 REQUIRED = {LATENCY: "ms", LAG: "seconds"}
 DEFAULT_RETRY_AFTER = 1
+DEFAULT_RESET = 1  # ratelimit: X-RateLimit-Reset this many seconds ahead
+PROJECT = re.compile(r"[^\s,;:=@]+")  # a Jira project key or a GitHub owner/name
+RULE_HEAD = re.compile(r"((?:<[^>]*>|[^:])*)(?::(.*))?", re.DOTALL)  # KIND@SITE/ENDPOINT, then the params
 
 # Jira search reads this from the WSGI environ (see hide_unindexed); the hook writes back whether
 # it hid anything, so that the lag is counted only where it showed.
@@ -50,10 +61,14 @@ SEARCH_LAG_HID_ENV = "sandbox.search_lag_hid"
 
 GITHUB_DOCS = "https://docs.github.com/rest"
 GITHUB_SECONDARY = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
-GITHUB_MESSAGES = {"500": "Server Error", "502": "Server Error", "503": "Service Unavailable"}
-JIRA_MESSAGES = {"429": "Rate limit exceeded.", "500": "Internal server error", "502": "Bad Gateway",
-                 "503": "Service Unavailable"}
+GITHUB_PRIMARY = "API rate limit exceeded for user ID 1."
+GITHUB_RATE_LIMIT = 5000  # requests an hour per token, as github_api's budget
+GITHUB_MESSAGES = {"404": "Not Found", "500": "Server Error", "502": "Server Error", "503": "Service Unavailable"}
+JIRA_MESSAGES = {"404": "Not Found", "429": "Rate limit exceeded.", "500": "Internal server error",
+                 "502": "Bad Gateway", "503": "Service Unavailable"}
 JIRA_RATE_LIMIT = "100"  # X-RateLimit-Limit: illustrative; clients are meant to follow Retry-After
+# The projects a Jira search names: `project = KEY`, `project in (A, "B")`.
+JQL_PROJECTS = re.compile(r"\bproject\s*(?:=|\bin\b)\s*(\([^)]*\)|\"[^\"]*\"|'[^']*'|[\w-]+)", re.IGNORECASE)
 
 
 class FaultSpecError(ValueError):
@@ -64,7 +79,8 @@ class FaultSpecError(ValueError):
 class FaultRule:
     """One kind of fault and the requests that get it: those of ``site`` (None: every site) whose
     endpoint pattern (as /_sandbox/stats names it, below the site prefix) matches the glob
-    ``endpoint``; each with probability ``p``, or every ``every``-th one; at most ``times`` in all."""
+    ``endpoint`` and that concern ``project`` (None: any); past the first ``after`` of them, each
+    with probability ``p``, or every ``every``-th one; at most ``times`` in all."""
 
     kind: str
     site: str | None = None
@@ -72,10 +88,14 @@ class FaultRule:
     p: float = 1.0
     every: int | None = None
     times: int | None = None
+    after: int = 0  # let this many matching requests through before the rule starts
+    project: str | None = None  # a Jira project key or a GitHub owner/name (see _projects_of)
     ms: int = 0  # latency: added delay
     jitter: int = 0  # latency: ± this many ms, uniformly
     retry_after: int | None = None  # 429, 403 (default 1) and 503 (default none): Retry-After seconds
     seconds: int = 0  # lag: how far Jira Cloud's search index trails the scenario clock
+    reset: int | None = None  # ratelimit: X-RateLimit-Reset this many seconds ahead (default 1)
+    status: int | None = None  # ratelimit: 403 (default) or 429, GitHub sends both
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -85,12 +105,15 @@ class FaultRule:
         """The rule in spec form; parse_spec(rule.spec) gives the rule back."""
         target = f"@{self.site or '*'}{self.endpoint or ''}" if self.site or self.endpoint else ""
         defaults = {f.name: f.default for f in fields(self)}
-        params = [f"{name}={getattr(self, name)}" for name in (*WHEN, *PARAMS.get(self.kind, ()))
+        params = [f"{name}={getattr(self, name)}" for name in (*WHEN, *TEXTS, *PARAMS.get(self.kind, ()))
                   if getattr(self, name) != defaults[name]]
         return f"{self.kind}{target}" + (":" + ",".join(params) if params else "")
 
-    def matches(self, site: str, endpoint: str) -> bool:
-        return self.site in (None, site) and (self.endpoint is None or fnmatch.fnmatchcase(endpoint, self.endpoint))
+    def matches(self, site: str, endpoint: str, projects: frozenset[str] = frozenset()) -> bool:
+        """Whether a request is this rule's: ``projects`` are those it concerns (_projects_of),
+        needed only when the rule names one."""
+        return (self.site in (None, site) and (self.endpoint is None or fnmatch.fnmatchcase(endpoint, self.endpoint))
+                and (self.project is None or self.project.casefold() in projects))
 
 
 def parse_spec(spec: str) -> tuple[FaultRule, ...]:
@@ -110,7 +133,9 @@ def rule_from_json(body: object) -> FaultRule:
 
 def _parse_rule(text: str) -> FaultRule:
     where = f"fault rule {text!r}"
-    head, _, params = text.partition(":")
+    # The first ':' outside <…>: an endpoint pattern may hold a converter, as in <int:number>.
+    head, params = RULE_HEAD.fullmatch(text).group(1, 2)
+    params = params or ""
     kind, at, target = head.strip().partition("@")
     values: dict[str, Any] = {"kind": kind.strip()}
     if at:
@@ -125,9 +150,9 @@ def _parse_rule(text: str) -> FaultRule:
             raise FaultSpecError(f"{where}: expected NAME=VALUE, found {param!r}")
         if name in values:
             raise FaultSpecError(f"{where}: {name!r} is given twice")
-        if name not in NUMBERS:
+        if name not in NUMBERS and name not in TEXTS:
             raise FaultSpecError(f"{where}: unknown parameter {name!r}")
-        values[name] = _number(where, name, value)
+        values[name] = _number(where, name, value) if name in NUMBERS else value
     return _built(where, values)
 
 
@@ -162,8 +187,8 @@ def _validate(rule: FaultRule) -> None:
     if rule.endpoint is not None and not (isinstance(rule.endpoint, str) and rule.endpoint.startswith("/")):
         raise FaultSpecError(f"an endpoint starts with '/', found {rule.endpoint!r}")
     defaults = {f.name: f.default for f in fields(FaultRule)}
-    allowed = set(PARAMS.get(rule.kind, ())) | (set() if rule.kind == LAG else set(WHEN))
-    for name in NUMBERS:
+    allowed = set(PARAMS.get(rule.kind, ())) | (set() if rule.kind == LAG else {*WHEN, *TEXTS})
+    for name in (*NUMBERS, *TEXTS):
         if getattr(rule, name) != defaults[name] and name not in allowed:
             raise FaultSpecError(f"{rule.kind} takes no {name!r} (it takes {', '.join(sorted(allowed)) or 'nothing'})")
     if (required := REQUIRED.get(rule.kind)) and getattr(rule, required) <= 0:
@@ -175,32 +200,55 @@ def _validate(rule: FaultRule) -> None:
     for name in ("every", "times"):
         if getattr(rule, name) is not None and getattr(rule, name) < 1:
             raise FaultSpecError(f"{name} must be at least 1, found {getattr(rule, name)}")
-    for name in ("jitter", "retry_after"):
+    for name in ("jitter", "retry_after", "after"):
         if (getattr(rule, name) or 0) < 0:
             raise FaultSpecError(f"{name} must not be negative, found {getattr(rule, name)}")
+    if rule.project is not None and not (isinstance(rule.project, str) and PROJECT.fullmatch(rule.project)):
+        raise FaultSpecError(f"project is a Jira project key or a GitHub owner/name, found {rule.project!r}")
     if rule.kind == "403" and rule.site != GITHUB:
         raise FaultSpecError("403 is GitHub's secondary rate limit: write 403@github")
+    if rule.kind == RATELIMIT and rule.site != GITHUB:
+        raise FaultSpecError("ratelimit is GitHub's primary rate limit: write ratelimit@github")
+    if rule.reset is not None and rule.reset < 1:
+        raise FaultSpecError(f"reset must be at least 1, found {rule.reset}")
+    if rule.status not in (None, 403, 429):
+        raise FaultSpecError(f"status must be 403 or 429, found {rule.status}")
     if rule.kind == LAG and (rule.site != JIRA_CLOUD or rule.endpoint is not None):
         raise FaultSpecError("lag models Jira Cloud's search index: write lag@jira-cloud:seconds=N")
 
 
 class _Armed:
-    """A rule in force: its random stream and how many requests it has seen and hit."""
+    """A rule in force: its random stream, how many requests it has seen and hit, and (ratelimit)
+    until when the budget it used up stays used up."""
 
     def __init__(self, rule: FaultRule, seed: int, index: int) -> None:
         self.rule = rule
         self.random = random.Random(f"{seed}:{index}")
         self.seen = 0
         self.hits = 0
+        self.reset_at = 0  # ratelimit: epoch second of X-RateLimit-Reset
 
     def fires(self) -> bool:
         rule = self.rule
         if rule.times is not None and self.hits >= rule.times:
             return False
         self.seen += 1
-        hit = self.seen % rule.every == 0 if rule.every else rule.p >= 1 or self.random.random() < rule.p
+        if self.seen <= rule.after:
+            return False
+        counted = self.seen - rule.after
+        hit = counted % rule.every == 0 if rule.every else rule.p >= 1 or self.random.random() < rule.p
         self.hits += hit
         return hit
+
+    def exhausted(self) -> bool:
+        """ratelimit: the budget is used up (again, when the rule fires), until its reset."""
+        now = time.time()
+        if now < self.reset_at:
+            return True
+        if self.fires():
+            self.reset_at = int(now) + (self.rule.reset or DEFAULT_RESET)  # GitHub's is a whole second
+            return True
+        return False
 
     def delay(self) -> float:
         """Seconds of latency, jitter included."""
@@ -218,6 +266,7 @@ class _Plan:
     body: FaultRule | None = None
     lag: int = 0
     update: bool = False
+    reset_at: int = 0  # ratelimit: X-RateLimit-Reset
 
 
 class Faults:
@@ -252,12 +301,12 @@ class Faults:
 
     def apply(self, request: Request, site: str, endpoint: str, answer: Callable[[], Response]) -> Response:
         """Serve one tracker request through the rules: ``answer`` computes the tracker's own."""
-        plan = self._plan(site, endpoint)
+        plan = self._plan(request, site, endpoint)
         if plan.delay:
             time.sleep(plan.delay)
         if plan.answer is not None:
             self._count(plan.answer.kind)
-            return _DroppedResponse() if plan.answer.kind == DROP else _error(site, plan.answer)
+            return _DroppedResponse() if plan.answer.kind == DROP else _error(site, plan.answer, plan.reset_at)
         if plan.lag:
             request.environ[SEARCH_LAG_ENV] = plan.lag
         response = answer()
@@ -270,12 +319,13 @@ class Faults:
             response.set_data(data[:len(data) // 2] if plan.body.kind == TRUNCATE else data[:-1] + b",}")
         return response
 
-    def _plan(self, site: str, endpoint: str) -> _Plan:
-        delay, replaced, spoiled, lag, update = 0.0, None, None, 0, False
+    def _plan(self, request: Request, site: str, endpoint: str) -> _Plan:
+        delay, replaced, spoiled, lag, update, reset_at = 0.0, None, None, 0, False, 0
+        projects = _projects_of(request, site, endpoint) if any(a.rule.project for a in self._armed) else frozenset()
         with self._lock:
             for armed in self._armed:
                 rule = armed.rule
-                if not rule.matches(site, endpoint):
+                if not rule.matches(site, endpoint, projects):
                     continue
                 if rule.kind == LAG:
                     lag = rule.seconds
@@ -288,9 +338,12 @@ class Faults:
                 elif rule.kind in BODIES:
                     if spoiled is None and armed.fires():
                         spoiled = rule
+                elif rule.kind == RATELIMIT:
+                    if replaced is None and armed.exhausted():
+                        replaced, reset_at = rule, armed.reset_at
                 elif replaced is None and armed.fires():
                     replaced = rule
-        return _Plan(delay, replaced, spoiled, lag, update)
+        return _Plan(delay, replaced, spoiled, lag, update, reset_at)
 
     def _count(self, kind: str) -> None:
         with self._lock:
@@ -329,6 +382,24 @@ class Faults:
         self.set(rules, seed)
 
 
+def _projects_of(request: Request, site: str, endpoint: str) -> frozenset[str]:
+    """The projects a tracker request concerns, case-folded: a GitHub repository's ``owner/name``
+    from its path; a Jira project's key from ``project/<key>`` or ``issue/<KEY-n>`` in the path, or
+    from a search's JQL (``project = KEY``, ``project in (…)``, in the query or a POSTed body). An
+    issue named by its numeric id, or a search whose JQL names no project, concerns none."""
+    names = endpoint.strip("/").split("/")
+    parts = request.path.strip("/").split("/")[-len(names):]
+    values = {name[1:-1].rpartition(":")[2]: part for name, part in zip(names, parts) if name.startswith("<")}
+    if site == GITHUB:
+        return frozenset({f"{values['owner']}/{values['repo']}".casefold()} if "repo" in values else ())
+    found = {values["key"].rpartition("-")[0] or values["key"]} if "key" in values else set()
+    body = request.get_json(force=True, silent=True) if request.method == "POST" else None
+    jql = request.args.get("jql") or (body.get("jql") if isinstance(body, dict) else None) or ""
+    for match in JQL_PROJECTS.finditer(jql if isinstance(jql, str) else ""):
+        found.update(key.strip(" \"'") for key in match.group(1).strip("()").split(","))
+    return frozenset(key.casefold() for key in found if key)
+
+
 def hide_unindexed(request: Request, items: tuple[Item, ...], now: datetime,
                    reconcile: list[str]) -> tuple[Item, ...]:
     """Jira Cloud's search is eventually consistent: under a lag fault, issues updated within the
@@ -353,10 +424,18 @@ class _DroppedResponse(Response):
         raise DropConnection
 
 
-def _error(site: str, rule: FaultRule) -> Response:
-    """The tracker's own error answer for a rate limit or a server error."""
+def _error(site: str, rule: FaultRule, reset_at: int = 0) -> Response:
+    """The tracker's own error answer for a rate limit, a missing project or a server error."""
     headers: dict[str, str] = {}
-    retry_after = rule.retry_after if rule.retry_after is not None or rule.kind == "503" else DEFAULT_RETRY_AFTER
+    if rule.kind == RATELIMIT:  # no Retry-After: the client is to wait until X-RateLimit-Reset
+        status = str(rule.status or 403)
+        headers = {"X-RateLimit-Limit": str(GITHUB_RATE_LIMIT), "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Used": str(GITHUB_RATE_LIMIT), "X-RateLimit-Reset": str(reset_at),
+                   "X-RateLimit-Resource": "core"}
+        body = {"message": GITHUB_PRIMARY, "documentation_url": f"{GITHUB_DOCS}/overview/rate-limits-for-the-rest-api"}
+        return _json({**body, "status": status}, int(status), headers, "application/json; charset=utf-8")
+    # Rate limits say when to come back (default 1 s); a 503 only when told to, other errors never.
+    retry_after = DEFAULT_RETRY_AFTER if rule.retry_after is None and rule.kind in RATE_LIMITS else rule.retry_after
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     if site == GITHUB:
@@ -372,7 +451,10 @@ def _error(site: str, rule: FaultRule) -> Response:
         headers.update({"X-RateLimit-Limit": JIRA_RATE_LIMIT, "X-RateLimit-Remaining": "0",
                         "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "RateLimit-Reason": "jira-burst-based"})
-    return _json({"errorMessages": [JIRA_MESSAGES[rule.kind]], "errors": {}}, int(rule.kind), headers)
+    message = JIRA_MESSAGES[rule.kind]
+    if rule.kind == NOT_FOUND and rule.project is not None:
+        message = f"No project could be found with key '{rule.project}'."
+    return _json({"errorMessages": [message], "errors": {}}, int(rule.kind), headers)
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None,

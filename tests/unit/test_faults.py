@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -50,7 +51,7 @@ def test_spec_forms(spec, rule):
     ("429:p=0.5,every=2", "give p or every, not both"),
     ("503:every=0", "every must be at least 1, found 0"),
     ("503:times=2.5", "times must be a whole number, found '2.5'"),
-    ("503:seconds=3", "503 takes no 'seconds' (it takes every, p, retry_after, times)"),
+    ("503:seconds=3", "503 takes no 'seconds' (it takes after, every, p, project, retry_after, times)"),
     ("drop:retry_after=1", "drop takes no 'retry_after'"),
     ("latency", "latency needs ms=N with N > 0"),
     ("latency:ms=10,ms=20", "'ms' is given twice"),
@@ -59,6 +60,13 @@ def test_spec_forms(spec, rule):
     ("403", "403 is GitHub's secondary rate limit: write 403@github"),
     ("lag@jira-dc:seconds=60", "lag models Jira Cloud's search index"),
     ("lag:seconds=60,every=2", "lag takes no 'every' (it takes seconds)"),
+    ("ratelimit", "ratelimit is GitHub's primary rate limit: write ratelimit@github"),
+    ("ratelimit@github:status=500", "status must be 403 or 429, found 500"),
+    ("ratelimit@github:reset=0", "reset must be at least 1, found 0"),
+    ("429@github:reset=5", "429 takes no 'reset'"),
+    ("503@github:after=-1", "after must not be negative, found -1"),
+    ("404@jira-dc:project=", "expected NAME=VALUE, found 'project='"),
+    ("lag:seconds=60,project=PAY", "lag takes no 'project' (it takes seconds)"),
 ])
 def test_bad_specs_say_which_rule_and_what_is_wrong(spec, message):
     with pytest.raises(FaultSpecError) as error:
@@ -67,13 +75,34 @@ def test_bad_specs_say_which_rule_and_what_is_wrong(spec, message):
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize("spec, rule", [
+    ("ratelimit@github:times=1,after=20,reset=2,status=429",
+     FaultRule("ratelimit", site="github", times=1, after=20, reset=2, status=429)),
+    ("ratelimit@github/repos/<owner>/<repo>/issues", FaultRule("ratelimit", site="github",
+                                                              endpoint="/repos/<owner>/<repo>/issues")),
+    ("404@jira-dc:project=CART", FaultRule("404", site="jira-dc", project="CART")),
+    ("404@github:project=acme/web", FaultRule("404", site="github", project="acme/web")),
+    ("500@github/repos/<owner>/<repo>/issues:after=1,project=acme/web",
+     FaultRule("500", site="github", endpoint="/repos/<owner>/<repo>/issues", after=1, project="acme/web")),
+    # an endpoint pattern's converter holds a ':', which does not start the parameters
+    ("drop@github/repos/<owner>/<repo>/issues/<int:number>/sub_issues:after=2",
+     FaultRule("drop", site="github", endpoint="/repos/<owner>/<repo>/issues/<int:number>/sub_issues", after=2)),
+])
+def test_primary_rate_limit_not_found_after_and_project_read_and_round_trip(spec, rule):
+    assert parse_spec(spec) == (rule,)
+    assert parse_spec(rule.spec) == (rule,)
+    assert rule_from_json({k: v for k, v in asdict(rule).items() if v is not None}) == rule
+
+
 def test_rules_as_json_share_the_spec_checks():
     assert rule_from_json({"kind": "429", "site": "github", "p": 0.25, "retry_after": 1}) == \
         FaultRule("429", site="github", p=0.25, retry_after=1)
     for body, message in [({"site": "github"}, "expected an object with a 'kind'"),
                           ({"kind": "429", "colour": "red"}, "unknown parameter 'colour'"),
                           ({"kind": "latency", "ms": True}, "ms must be a number"),
-                          ({"kind": "latency", "ms": -5}, "latency needs ms=N with N > 0")]:
+                          ({"kind": "latency", "ms": -5}, "latency needs ms=N with N > 0"),
+                          ({"kind": "404", "project": 7}, "project is a Jira project key or a GitHub owner/name"),
+                          ({"kind": "404", "project": "a b"}, "project is a Jira project key")]:
         with pytest.raises(FaultSpecError, match=message):
             rule_from_json(body)
 
@@ -150,3 +179,51 @@ def test_lagging_search_hides_recent_updates_unless_reconciled():
     assert newest in hide_unindexed(request, items, scenario.now, [str(newest.uid)])
     untouched = Request.from_values("/")
     assert hide_unindexed(untouched, items, scenario.now, []) == items
+
+
+def test_an_exhausted_primary_limit_answers_every_request_until_its_reset(monkeypatch):
+    clock = [1_000_000.25]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    faults = Faults(seed=0)
+    faults.set(parse_spec("ratelimit@github:after=2,times=1,reset=2"))
+    assert run(faults, 3) == [b'{"ok":true}', b'{"ok":true}', 403]  # the budget runs out on the third
+    response = faults.apply(Request.from_values("/"), "github", "/repos/<owner>/<repo>", Response)
+    assert response.status_code == 403 and "Retry-After" not in response.headers
+    assert json.loads(response.get_data())["message"] == "API rate limit exceeded for user ID 1."
+    assert {k: response.headers[k] for k in ("X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Resource")} \
+        == {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1000002", "X-RateLimit-Resource": "core"}
+    assert {"X-RateLimit-Limit", "X-RateLimit-Used"} <= set(response.headers.keys())
+    clock[0] = 1_000_001.9
+    assert run(faults, 1) == [403]  # still before the reset
+    clock[0] = 1_000_002.0
+    assert run(faults, 2) == [b'{"ok":true}'] * 2  # reset, and times=1: the budget lasts
+    assert faults.injected() == {"ratelimit": 3}
+    faults.set(parse_spec("ratelimit@github:status=429"))
+    assert run(faults, 1) == [429]
+
+
+def test_project_targets_one_jira_project_or_github_repository():
+    faults = Faults(seed=0)
+    faults.set(parse_spec("404@jira-dc:project=CART;404@github:project=acme/web"))
+
+    def status(site: str, endpoint: str, path: str, **kwargs) -> int:
+        request = Request.from_values(path, **kwargs)
+        return faults.apply(request, site, endpoint, lambda: Response(b"{}")).status_code
+
+    assert status("jira-dc", "/rest/api/2/project/<key>/versions", "/jira-dc/rest/api/2/project/CART/versions") == 404
+    assert status("jira-dc", "/rest/api/2/project/<key>/versions", "/jira-dc/rest/api/2/project/ID/versions") == 200
+    assert status("jira-dc", "/rest/api/2/issue/<key>", "/jira-dc/rest/api/2/issue/CART-12") == 404
+    search = "/jira-dc/rest/api/2/search"
+    assert status("jira-dc", "/rest/api/2/search", search, query_string={"jql": 'project = "CART" ORDER BY key'}) == 404
+    assert status("jira-dc", "/rest/api/2/search", search, query_string={"jql": "project in (ID, cart)"}) == 404
+    assert status("jira-dc", "/rest/api/2/search", search, method="POST", json={"jql": "project = CART"}) == 404
+    assert status("jira-dc", "/rest/api/2/search", search, query_string={"jql": "project = ID"}) == 200
+    assert status("jira-dc", "/rest/api/2/serverInfo", "/jira-dc/rest/api/2/serverInfo") == 200
+    assert status("github", "/repos/<owner>/<repo>/issues/<int:number>", "/github/repos/acme/web/issues/3") == 404
+    assert status("github", "/repos/<owner>/<repo>", "/github/api/v3/repos/ACME/Web") == 404
+    assert status("github", "/repos/<owner>/<repo>", "/github/repos/acme/platform-api") == 200
+    jira = faults.apply(Request.from_values("/jira-dc/rest/api/2/project/CART"), "jira-dc",
+                        "/rest/api/2/project/<key>", Response)
+    assert json.loads(jira.get_data())["errorMessages"] == ["No project could be found with key 'CART'."]
+    github = faults.apply(Request.from_values("/github/repos/acme/web"), "github", "/repos/<owner>/<repo>", Response)
+    assert json.loads(github.get_data())["message"] == "Not Found" and "Retry-After" not in github.headers
