@@ -11,6 +11,7 @@ from pathlib import Path
 
 from connectors.github_source import GithubSite, GithubSource
 from connectors.jira_source import JiraSite, JiraSource
+from pipelines.config import WarehouseConfig
 from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER
 from warehouse.store import connect, migrate
@@ -25,10 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jira-cloud", default="", help="comma-separated project keys")
     p.add_argument("--jira-dc", default="")
     p.add_argument("--repos", default="", help="comma-separated owner/name")
+    p.add_argument("--memory-limit", default=WarehouseConfig().ingest_memory_limit,
+                   help="DuckDB memory_limit (program.yaml's warehouse.ingest_memory_limit)")
     args = p.parse_args(argv)
     policy = SyncPolicy(full=args.full)
     results = []
-    with connect(Path(args.db)) as con:
+    with connect(Path(args.db), memory_limit=args.memory_limit) as con:
         migrate(con)
         for site, keys in (("jira-cloud", args.jira_cloud), ("jira-dc", args.jira_dc)):
             keys = [k for k in keys.split(",") if k]

@@ -55,7 +55,7 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
     """Sync one tracker kind into the work database and report one result per raw table."""
     program = pulse.load().config
     policy = SyncPolicy.from_settings(program.sync, full=config.full)
-    with pulse.trackers() as trackers, pulse.warehouse() as con:
+    with pulse.trackers() as trackers, pulse.warehouse(ingest=True) as con:
         _start_sync(con, context.run.run_id, program.clock())
         outcome = _result(sync_sites(con, trackers, program, context.run.run_id, policy))
     for table in tables:

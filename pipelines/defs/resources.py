@@ -37,11 +37,13 @@ class PulseResource(dg.ConfigurableResource):
         return WarehousePaths(self.load().warehouse_path)
 
     @contextmanager
-    def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The work database (never the published file), migrated to the current schema."""
+    def warehouse(self, ingest: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The work database (never the published file), migrated to the current schema; an
+        ``ingest`` connection gets the smaller memory limit that keeps a sync's memory bounded."""
         loaded = self.load()
         settings = loaded.config.warehouse
-        with connect(self.paths().work, memory_limit=settings.memory_limit, threads=settings.threads) as con:
+        limit = settings.ingest_memory_limit if ingest else settings.memory_limit
+        with connect(self.paths().work, memory_limit=limit, threads=settings.threads) as con:
             migrate(con)
             yield con
 

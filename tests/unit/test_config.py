@@ -35,6 +35,10 @@ def test_demo_config_round_trips_through_yaml():
     (lambda d: d.pop("sandbox"), "sandbox: a site has url 'sandbox' but there is no 'sandbox:' section"),
     (lambda d: d["sites"]["github"].update(url="api.github.com"),
      "sites.github.url: found 'api.github.com'; expected an http(s) URL"),
+    (lambda d: d.setdefault("warehouse", {}).update(ingest_memory_limit="half a gig"),
+     "warehouse.ingest_memory_limit: found 'half a gig'; expected a DuckDB memory size such as 512MB or 4GB"),
+    (lambda d: d.setdefault("sync", {}).update(reconcile_every_days=-1),
+     "sync.reconcile_every_days: found -1; expected: Input should be greater than or equal to 0"),
 ])
 def test_wrong_fields_are_named_with_found_and_expected(mutate, expected):
     data = demo_dict()
