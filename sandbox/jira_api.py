@@ -596,7 +596,9 @@ class _View:
         return version
 
     def sprint_value(self, sprint: Sprint) -> dict[str, Any] | str:
-        """The Sprint field's value: an object on Cloud, GreenHopper's toString() on Server/DC."""
+        """The Sprint field's value: an object on Cloud, GreenHopper's toString() on Server/DC (as
+        Jira 8 and 9 write it: nothing escaped, so names and goals may hold commas and brackets;
+        null as ``<null>``)."""
         board = self.site.board_of[sprint.project]
         if self.site.cloud:
             return {"id": sprint.id, "name": sprint.name, "state": sprint.state, "boardId": board,
@@ -609,7 +611,8 @@ class _View:
         return (f"com.atlassian.greenhopper.service.sprint.Sprint@{identity:x}[id={sprint.id},"
                 f"rapidViewId={board},state={sprint.state.upper()},name={sprint.name},"
                 f"startDate={when(sprint.start)},endDate={when(sprint.end)},"
-                f"completeDate={when(sprint.completed_at)},sequence={sprint.id}]")
+                f"completeDate={when(sprint.completed_at)},activatedDate={when(sprint.start)},"
+                f"sequence={sprint.id},goal={sprint.goal or '<null>'}]")
 
     def agile_sprint(self, sprint: Sprint) -> dict[str, Any]:
         """A sprint as the agile API lists it."""

@@ -635,7 +635,8 @@ def _jira_metadata(writer: _Writer, site: str, deployment: str, issues: list[dic
     if fields is not None:
         writer.copy(fields, f"{site}/field.json")
     else:
-        writer.write(f"{site}/field.json", _field_catalogue(issues), f"{made}' field ids and changelog field names")
+        writer.write(f"{site}/field.json", _field_catalogue(issues),
+                     f"{made}' field ids, changelog field names and Sprint values (its schema)")
     link_types = {link["type"]["id"]: link["type"] for i in issues for link in i["fields"].get("issuelinks", [])}
     writer.write(f"{site}/issueLinkType.json", {"issueLinkTypes": [link_types[k] for k in sorted(link_types)]},
                  f"{made}' issuelinks")
@@ -650,7 +651,9 @@ def _jira_metadata(writer: _Writer, site: str, deployment: str, issues: list[dic
 
 
 def _field_catalogue(issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """/field for the ids the issues carry, named after Jira's system fields or the changelog."""
+    """/field for the ids the issues carry, named after Jira's system fields or the changelog. A
+    custom field whose recorded values are sprints gets the schema Jira gives the Sprint field
+    (clients find it by that schema, as Jira's API description advises: names are mutable)."""
     names = {fid: name for fid, name, *_ in _SYSTEM_FIELDS}
     for issue in issues:
         for history in (issue.get("changelog") or {}).get("histories", []):
@@ -658,8 +661,20 @@ def _field_catalogue(issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if item.get("fieldId", "").startswith("customfield_"):
                     names.setdefault(item["fieldId"], item["field"])
     ids = sorted({fid for i in issues for fid in i["fields"]})
+    sprints = {fid for i in issues for fid, value in i["fields"].items()
+               if fid.startswith("customfield_") and isinstance(value, list) and value and all(map(_is_sprint, value))}
     return [{"id": fid, "key": fid, "name": names.get(fid, fid), "custom": fid.startswith("customfield_"),
-             "orderable": True, "navigable": True, "searchable": True, "clauseNames": [fid]} for fid in ids]
+             "orderable": True, "navigable": True, "searchable": True, "clauseNames": [fid],
+             **({"schema": {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint",
+                            "customId": int(fid.removeprefix("customfield_"))}} if fid in sprints else {})}
+            for fid in ids]
+
+
+def _is_sprint(value: Any) -> bool:
+    """A Sprint field value: an object on Cloud, GreenHopper's toString() on Server/DC."""
+    if isinstance(value, dict):
+        return {"id", "name", "state", "boardId"} <= value.keys()
+    return isinstance(value, str) and value.startswith("com.atlassian.greenhopper.service.sprint.Sprint@")
 
 
 _REPO_URL = re.compile(r"/repos/([^/]+)/([^/]+)")

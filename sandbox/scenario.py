@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cached_property
 
@@ -260,6 +260,12 @@ _NOUNS = {
                           "health checks"],
 }
 
+_SPRINT_GOALS = ("", "", "Ship the release candidate", "Burn down the bug backlog, then harden",
+                 "Close every P1 [for real]", "Zero P1s 🔥")
+# Sprint names are tracker text too. Jira Server writes a sprint into the Sprint field as
+# GreenHopper's toString(), which does not escape commas or brackets in names.
+_SPRINT_NAMES = {("CART", 4): "CART Sprint 4 [hardening], part 2"}
+
 
 @dataclass(frozen=True)
 class _ReleasePlan:
@@ -393,8 +399,9 @@ def demo(seed: int = 7, as_of: date | None = None) -> Scenario:
         items.extend(_project_items(plan, project_releases, now, rng, ids))
 
     items, links = _link(items, releases, now, rng, ids)
+    sprints, items = _sprint(items, now, seed, ids)
     return Scenario("demo", seed, as_of, people, _PROGRAMS, tuple(projects), tuple(releases),
-                    tuple(items), tuple(links))
+                    tuple(items), tuple(links), sprints=sprints)
 
 
 def _project_items(plan: _ProjectPlan, releases: list[Release], now: datetime,
@@ -623,6 +630,81 @@ def _link(items: list[Item], releases: list[Release], now: datetime,
             item = Item(**{**item.__dict__, "updated_at": t})
         out.append(item)
     return tuple(out), links
+
+
+def _sprint(items: tuple[Item, ...], now: datetime, seed: int,
+            ids: _Ids) -> tuple[tuple[Sprint, ...], tuple[Item, ...]]:
+    """Two-week sprints on each Jira project's board: closed ones since about 180 days ago, the
+    active one and two undated future ones. Work joins the sprint in which it started and is carried
+    over at each close until done; some backlog is planned into the active or the next sprint. Jira
+    keeps closed sprints on the item, and every addition is a "Sprint" change by the project lead.
+
+    Drawn from a random stream of its own, so the rest of the demo is what it was without sprints."""
+    rng = random.Random(f"demo-sprints:{seed}")
+    by_ref = {i.ref: i for i in items}
+    sprints: list[Sprint] = []
+    for plan in _PLANS:
+        if plan.site == GITHUB:
+            continue
+        anchor = datetime.combine(now.date() - timedelta(days=182 - rng.randint(0, 13)), time(9),
+                                  tzinfo=timezone.utc)
+        board: list[Sprint] = []
+        k = 0
+        while len(board) < 2 or board[-2].state != "future":
+            start, end = anchor + timedelta(days=14 * k), anchor + timedelta(days=14 * (k + 1))
+            complete = end - timedelta(hours=rng.uniform(1, 8))
+            name = _SPRINT_NAMES.get((plan.key, k + 1), f"{plan.key} Sprint {k + 1}")
+            goal, sprint_id = rng.choice(_SPRINT_GOALS), ids("sprint", 1)
+            if complete <= now:
+                board.append(Sprint(sprint_id, plan.key, name, "closed", start, end, complete, goal))
+            elif start <= now:
+                board.append(Sprint(sprint_id, plan.key, name, "active", start, end, None, goal))
+            else:
+                board.append(Sprint(sprint_id, plan.key, name, "future", None, None, None, goal))
+            k += 1
+        sprints.extend(board)
+        open_sprint = next(n for n, sp in enumerate(board) if sp.state != "closed")
+        for item in [i for i in items if i.project == plan.key and i.kind != "epic"]:
+            if item.resolution == "Won't Do":
+                continue
+            started = next((c.at for c in item.changes if c.field == "status" and c.new == IN_PROGRESS), None)
+            if started is not None:
+                n = _running(board, anchor, started)
+                if n is None:
+                    continue
+                added = max(item.created_at + timedelta(minutes=10),
+                            (board[n].start or started) - timedelta(days=rng.uniform(0, 2)))
+                added = min(added, started - timedelta(minutes=1))
+            elif item.state == TODO and rng.random() < 0.35:  # planned: mostly now, some for the next sprint
+                n = open_sprint + 1 if rng.random() < 0.25 and open_sprint + 1 < len(board) else open_sprint
+                added = min(now - timedelta(minutes=1), max(item.created_at + timedelta(minutes=10),
+                                                            (board[n].start or now) - timedelta(days=1)))
+            else:
+                continue
+            if added <= item.created_at:
+                continue
+            member = [board[n].id]
+            changes = [Change(ids("change", 40000), added, plan.team[0], "sprint", None, str(member[0]))]
+            while (board[n].state == "closed" and n + 1 < len(board)
+                   and (item.resolved_at is None or item.resolved_at > board[n].completed_at)):
+                old = ", ".join(map(str, member))
+                n += 1
+                member.append(board[n].id)
+                changes.append(Change(ids("change", 40000), board[n - 1].completed_at, plan.team[0], "sprint",
+                                      old, ", ".join(map(str, member))))
+            history = tuple(sorted(item.changes + tuple(changes), key=lambda c: (c.at, c.id)))
+            by_ref[item.ref] = replace(item, changes=history, sprints=tuple(member),
+                                       updated_at=max(item.updated_at, history[-1].at))
+    return tuple(sprints), tuple(by_ref[i.ref] for i in items)
+
+
+def _running(board: list[Sprint], anchor: datetime, moment: datetime) -> int | None:
+    """The index of the sprint running at ``moment`` (the next one between a close and a start)."""
+    n = int((moment - anchor) / timedelta(days=14))
+    if moment < anchor or n >= len(board):
+        return None
+    done = board[n].completed_at
+    return n + 1 if done is not None and moment >= done and n + 1 < len(board) else n
 
 
 def _portfolio(seed: int = 7, as_of: date | None = None, items: int | None = None) -> Scenario:

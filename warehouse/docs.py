@@ -24,6 +24,10 @@ EXAMPLES = {
                              "FROM marts.project_health WHERE health <> 'green' ORDER BY program_id, project_key;"),
     "core.dependencies": ("SELECT blocker_key, blocked_key, blocker_status_category\n"
                           "FROM core.dependencies WHERE cross_project AND is_open ORDER BY blocker_key;"),
+    "core.sprints": ("-- what is still open in the running sprints\n"
+                     "SELECT s.name, s.end_at, w.key, w.status FROM core.sprints s\n"
+                     "JOIN core.work_items w USING (sprint_id)\n"
+                     "WHERE s.state = 'active' AND w.status_category <> 'done' ORDER BY s.end_at, w.key;"),
 }
 
 

@@ -44,7 +44,11 @@ def _table_asset(schema: str, table: str, deps: list, description: str) -> dg.As
 
 core_projects = _table_asset("core", "projects", [*RAW, core_programs],
                              "Configured projects with the names their trackers give them.")
-core_work_items = _table_asset("core", "work_items", [*RAW, core_projects],
+core_sprints = _table_asset("core", "sprints", [*RAW, core_projects],
+                            "Jira sprints named in the Sprint field of synced issues, Cloud and Server forms.")
+core_work_item_sprints = _table_asset("core", "work_item_sprints", [*RAW, core_sprints],
+                                      "Every sprint each Jira item has been in, and its current one.")
+core_work_items = _table_asset("core", "work_items", [*RAW, core_projects, core_work_item_sprints],
                                "One row per Jira or GitHub issue, across every program.")
 core_milestones = _table_asset("core", "milestones", [*RAW, core_work_items],
                                "Jira versions and GitHub milestones with dates and work counts.")

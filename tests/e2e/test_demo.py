@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from collections import Counter
 import sys
 from datetime import date
 from pathlib import Path
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.e2e
 
 SEED, AS_OF = 7, date(2026, 11, 27)
 TABLES = ("core.programs", "core.projects", "core.work_items", "core.pull_requests", "core.milestones",
-          "core.status_transitions", "core.dependencies", "marts.project_health", "marts.program_health")
+          "core.sprints", "core.work_item_sprints", "core.status_transitions", "core.dependencies",
+          "marts.project_health", "marts.program_health")
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +76,43 @@ def test_status_categories_and_history_match_the_scenario(demo, scenario):
     assert synced == seeded
     span = read(demo, "SELECT date_diff('day', min(changed_at), max(changed_at)) FROM core.status_transitions")[0][0]
     assert span >= 180
+
+
+def ms(moment):
+    """A scenario instant as Jira Software writes it: to the millisecond."""
+    return moment and moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def test_sprints_match_the_scenario_on_cloud_and_server(demo, scenario):
+    # PAY is on jira-cloud (Sprint objects), CART and ID on jira-dc (GreenHopper strings, one
+    # sprint named with a comma and brackets). A sprint no item was ever in is on no issue.
+    site = {p.key: p.site for p in scenario.projects}
+    board = {p.key: n for s in ("jira-cloud", "jira-dc") for n, p in enumerate(scenario.projects_on(s), start=1)}
+    members = Counter(s for i in scenario.items for s in i.sprints)
+    expected = {(f"jira:{site[s.project]}:sprint:{s.id}", site[s.project], s.id, board[s.project], s.name, s.state,
+                 ms(s.start), ms(s.end), ms(s.completed_at), s.goal or None, members[s.id])
+                for s in scenario.sprints if members[s.id]}
+    got = read(demo, """SELECT sprint_id, site, jira_sprint_id, board_id, name, state, start_at, end_at, completed_at,
+                               goal, items FROM core.sprints""")
+    assert set(got) == expected
+    assert {r[1] for r in got} == {"jira-cloud", "jira-dc"} and {r[5] for r in got} == {"closed", "active", "future"}
+    assert ("CART Sprint 4 [hardening], part 2",) in read(demo, "SELECT name FROM core.sprints WHERE site = 'jira-dc'")
+
+
+def test_every_item_is_in_the_sprints_the_scenario_put_it_in(demo, scenario):
+    site = {p.key: p.site for p in scenario.projects}
+    state = {s.id: s.state for s in scenario.sprints}
+    expected = {(f"{i.project}-{i.number}", f"jira:{site[i.project]}:sprint:{s}",
+                 s == i.sprints[-1] and state[s] != "closed") for i in scenario.items for s in i.sprints}
+    got = set(read(demo, """SELECT w.key, s.sprint_id, s.is_current FROM core.work_item_sprints s
+                            JOIN core.work_items w USING (item_id)"""))
+    assert got == expected
+    per_project = dict(read(demo, """SELECT project_key, count(DISTINCT item_id) FROM core.work_item_sprints
+                                     JOIN core.work_items USING (item_id) GROUP BY ALL"""))
+    assert per_project == {p: sum(1 for i in scenario.items_by_project[p] if i.sprints) for p in ("PAY", "CART", "ID")}
+    current = {k: v for k, v in read(demo, "SELECT key, sprint_id FROM core.work_items WHERE sprint_id IS NOT NULL")}
+    assert current == {key: sprint for key, sprint, is_current in expected if is_current}
+    assert read(demo, "SELECT count(*) FROM core.work_items WHERE source = 'github' AND sprint_id IS NOT NULL") == [(0,)]
 
 
 def test_a_seeded_cross_project_block_is_a_dependency(demo, scenario):

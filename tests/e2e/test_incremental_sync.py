@@ -129,6 +129,8 @@ CORE_KEYS = {
     "core.work_items": "x",
     "core.status_transitions": "x",
     "core.milestones": "x",
+    "core.sprints": "x",
+    "core.work_item_sprints": "x",
     "core.dependencies": "x.blocker_item_id, x.blocked_item_id, x.cross_project, x.is_open",
 }
 
@@ -138,7 +140,8 @@ def model(con, as_of) -> dict[str, str]:
     projects = [ProjectRow("p", site, "jira", k, None) for site, keys in JIRA.items() for k in keys] + [
         ProjectRow("p", "github", "github", r, None) for r in REPOS]
     write_program_structure(con, programs, projects)
-    for table in ("projects", "work_items", "milestones", "status_transitions", "dependencies"):
+    for table in ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "status_transitions",
+                  "dependencies"):
         build_table(con, "core", table, as_of)
     return {t: con.execute(f"SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (SELECT CAST(({cols}) AS VARCHAR) AS r FROM {t} x)")
             .fetchall()[0][0] for t, cols in CORE_KEYS.items()}

@@ -43,7 +43,8 @@ def warehouse(tmp_path_factory):
         write_program_structure(con, [ProgramRow("real", "Recorded trackers", None)], [
             ProjectRow("real", "jira-cloud", "jira", "SP", None), ProjectRow("real", "jira-dc", "jira", "HELP", None),
             *[ProjectRow("real", "github", "github", r, None) for r in REPOS]])
-        for table in ("projects", "work_items", "milestones", "status_transitions", "dependencies"):
+        for table in ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "status_transitions",
+                      "dependencies"):
             build_table(con, "core", table, AS_OF)
         yield con
 
@@ -98,3 +99,35 @@ def test_recorded_github_issues_leave_pull_requests_out_and_keep_titles(warehous
     assert items == {repo: n for repo, n in held.items() if n}
     title = warehouse.execute("SELECT title FROM core.work_items WHERE key = 'betamaxpy/betamax#1'").fetchall()
     assert title == [("Track history as well?",)]
+
+
+def test_recorded_cloud_sprints_reach_core_sprints(warehouse):
+    # SP-13, SP-14 and SP-15 were recorded in Scrum Sprint 3 (customfield_10020, Cloud objects).
+    recorded = {key: issue["fields"].get("customfield_10020") or [] for key, issue in recorded_jira_issues().items()}
+    sprints = warehouse.execute("""
+        SELECT sprint_id, jira_sprint_id, board_id, name, state, start_at = TIMESTAMPTZ '2022-04-15 00:55:17.688+00',
+               end_at = TIMESTAMPTZ '2022-04-26 16:51:00+00', completed_at, goal, items
+        FROM core.sprints WHERE site = 'jira-cloud'""").fetchall()
+    assert sprints == [("jira:jira-cloud:sprint:3", 3, 2, "Scrum Sprint 3", "active", True, True, None, None, 3)]
+    members = dict(warehouse.execute("""
+        SELECT w.key, list(s.sprint_id ORDER BY s.sprint_id) FROM core.work_items w
+        JOIN core.work_item_sprints s USING (item_id) GROUP BY ALL""").fetchall())
+    assert members == {key: [f"jira:jira-cloud:sprint:{v['id']}" for v in values]
+                       for key, values in recorded.items() if values}
+    assert set(members) == {"SP-13", "SP-14", "SP-15"}
+    current = dict(warehouse.execute("SELECT key, sprint_id FROM core.work_items WHERE project_key = 'SP'").fetchall())
+    assert current["SP-13"] == "jira:jira-cloud:sprint:3" and current["SP-1"] is None
+
+
+def test_recorded_reporters_and_components_arrive(warehouse):
+    recorded = recorded_jira_issues()
+    rows = {r[0]: r[1:] for r in warehouse.execute("""
+        SELECT key, reporter, reporter_id, components, due_date FROM core.work_items WHERE project_key = 'SP'""").fetchall()}
+    for key, issue in recorded.items():
+        reporter = issue["fields"].get("reporter") or {}
+        assert rows[key][:2] == (reporter.get("displayName"), reporter.get("accountId")), key
+    server = warehouse.execute("""
+        SELECT reporter, reporter_id, components, fix_versions FROM core.work_items WHERE key = 'HELP-6043'""").fetchall()
+    assert server == [("User2", "user2", ["FIWARE-LAB-HELP"], [])]
+    gh = warehouse.execute("SELECT reporter FROM core.work_items WHERE key = 'betamaxpy/betamax#1'").fetchall()
+    assert gh == [("sigmavirus24",)]

@@ -170,8 +170,12 @@ class Kind:
 
 
 def jira_items(scenario: Scenario, site: str) -> list:
+    """The longest histories, some children and both ends of some links within the site."""
     items = [i for i in scenario.items if scenario.project[i.project].site == site]
-    return sorted(items, key=lambda i: -len(i.changes))[:15] + [i for i in items if i.parent][:5]
+    on_site = {i.ref for i in items}
+    links = [link for link in scenario.links if link.blocker in on_site and link.blocked in on_site][:3]
+    linked = [scenario.item[ref] for link in links for ref in (link.blocker, link.blocked)]
+    return sorted(items, key=lambda i: -len(i.changes))[:15] + [i for i in items if i.parent][:5] + linked
 
 
 def jira_issues(site: str, version: str = "2") -> Callable[[Scenario, Any], list[Any]]:
@@ -349,7 +353,7 @@ KINDS: dict[str, Kind] = {
 
 @pytest.fixture(scope="module", params=["demo", "portfolio"])
 def scenario(request) -> Scenario:
-    """The demo, and a generated portfolio, which has the sprints and remote links the demo lacks."""
+    """The demo, and a generated portfolio, which has the remote links the demo lacks (and more sprints)."""
     from sandbox.portfolio import portfolio
     from sandbox.scenario import demo
 

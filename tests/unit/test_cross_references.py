@@ -94,7 +94,7 @@ def con(tmp_path):
             ProjectRow("checkout", "gh", "github", "acme/web", None),
             ProjectRow("platform", "dc", "jira", "OPS", None), ProjectRow("platform", "dc", "jira", "PAY", None),
             ProjectRow("platform", "gh", "github", "acme/api", None)])
-        for table in ("projects", "work_items", "dependencies"):
+        for table in ("projects", "sprints", "work_item_sprints", "work_items", "dependencies"):
             build_table(con, "core", table, AS_OF)
         yield con
 

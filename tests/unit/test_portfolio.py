@@ -192,7 +192,8 @@ def test_the_real_clients_read_it_through_the_sandbox():
         assert len(found) == len(s.items_by_project[dc])
         values = [v for i in found for v in i.raw["fields"]["customfield_10104"] or []]
         assert values and all(re.fullmatch(r"com\.atlassian\.greenhopper\.service\.sprint\.Sprint@[0-9a-f]+\[id=\d+,"
-                                           r"rapidViewId=\d+,state=(ACTIVE|CLOSED|FUTURE),name=.+,sequence=\d+\]", v)
+                                           r"rapidViewId=\d+,state=(ACTIVE|CLOSED|FUTURE),name=.+,"
+                                           r"activatedDate=[^,]+,sequence=\d+,goal=.*\]", v)
                               for v in values)
         assert any(entry.field == "Sprint" for i in found for h in i.changelog.histories for entry in h.items)
         remote = next(r for r in s.remote_links if site_of(s, r.item[0]) == JIRA_DC)

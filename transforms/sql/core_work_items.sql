@@ -23,20 +23,28 @@ jira AS (
         i.payload->>'$.fields.resolution.name'                         AS resolution,
         lower(i.payload->>'$.fields.priority.name')                    AS priority,
         json_extract_string(i.payload, '$.fields.labels[*]')           AS labels,
+        json_extract_string(i.payload, '$.fields.components[*].name')  AS components,
         i.payload->>'$.fields.assignee.displayName'                    AS assignee,
         coalesce(i.payload->>'$.fields.assignee.accountId',
                  i.payload->>'$.fields.assignee.name')                 AS assignee_id,
+        i.payload->>'$.fields.reporter.displayName'                    AS reporter,
+        coalesce(i.payload->>'$.fields.reporter.accountId',
+                 i.payload->>'$.fields.reporter.name')                 AS reporter_id,
         (i.payload->>'$.fields.created')::TIMESTAMPTZ                  AS created_at,
         (i.payload->>'$.fields.updated')::TIMESTAMPTZ                  AS updated_at,
         (i.payload->>'$.fields.resolutiondate')::TIMESTAMPTZ           AS resolved_at,
+        TRY_CAST(i.payload->>'$.fields.duedate' AS DATE)               AS due_date,
         TRY_CAST(json_extract_string(i.payload, '$.fields.' || r.points_field) AS DOUBLE)       AS story_points,
         coalesce(i.payload->>'$.fields.parent.key',
                  json_extract_string(i.payload, '$.fields.' || r.epic_link_field))              AS parent_key,
         'jira:' || i.site || ':version:' || (i.payload->>'$.fields.fixVersions[0].id') AS milestone_id,
+        json_extract_string(i.payload, '$.fields.fixVersions[*].name') AS fix_versions,
+        s.sprint_id,
         r.base_url || '/browse/' || i.issue_key                        AS url
     FROM raw.jira_issues i
     JOIN core.projects p ON p.site = i.site AND p.project_key = i.project_key
     LEFT JOIN jira_roles r ON r.site = i.site
+    LEFT JOIN core.work_item_sprints s ON s.item_id = 'jira:' || i.site || ':' || i.issue_id AND s.is_current
 ),
 gh_parents AS (
     SELECT other_id AS child_id, any_value(repo || '#' || number) AS parent_key
@@ -76,6 +84,8 @@ github AS (
         g.payload->>'$.state_reason'                                   AS resolution,
         g.payload->>'$.assignee.login'                                 AS assignee,
         g.payload->>'$.assignee.login'                                 AS assignee_id,
+        g.payload->>'$.user.login'                                     AS reporter,
+        g.payload->>'$.user.login'                                     AS reporter_id,
         (g.payload->>'$.created_at')::TIMESTAMPTZ                      AS created_at,
         (g.payload->>'$.updated_at')::TIMESTAMPTZ                      AS updated_at,
         (g.payload->>'$.closed_at')::TIMESTAMPTZ                       AS resolved_at,
@@ -91,13 +101,15 @@ github AS (
     WHERE json_extract(g.payload, '$.pull_request') IS NULL
 )
 SELECT item_id, program_id, project_key, site, source, key, title, item_type, status, status_category,
-       resolution, priority, labels, NULL::BOOLEAN AS at_risk, assignee, assignee_id, created_at, updated_at,
-       resolved_at, story_points, parent_key, milestone_id, url
+       resolution, priority, labels, components, NULL::BOOLEAN AS at_risk, assignee, assignee_id, reporter,
+       reporter_id, created_at, updated_at, resolved_at, due_date, story_points, parent_key, milestone_id,
+       fix_versions, sprint_id, url
 FROM jira
 UNION ALL BY NAME
 SELECT item_id, program_id, project_key, site, source, key, title, item_type, status, status_category,
-       resolution, priority, labels, at_risk, assignee, assignee_id, created_at, updated_at, resolved_at,
-       NULL::DOUBLE AS story_points, parent_key, milestone_id, url
+       resolution, priority, labels, NULL::VARCHAR[] AS components, at_risk, assignee, assignee_id, reporter,
+       reporter_id, created_at, updated_at, resolved_at, NULL::DATE AS due_date, NULL::DOUBLE AS story_points,
+       parent_key, milestone_id, NULL::VARCHAR[] AS fix_versions, NULL::VARCHAR AS sprint_id, url
 FROM github;
 
 COMMENT ON TABLE core.work_items IS 'One row per work item (Jira issue or GitHub issue; pull requests excluded), across every program.';
@@ -113,14 +125,20 @@ COMMENT ON COLUMN core.work_items.status IS 'Status name as the tracker shows it
 COMMENT ON COLUMN core.work_items.status_category IS 'todo, in_progress or done: Jira statusCategory new/indeterminate/done; GitHub closed = done, a label the rules read as in progress or in review = in_progress, else todo.';
 COMMENT ON COLUMN core.work_items.priority IS 'Lower-case priority: the Jira priority name, or on GitHub the priority a label maps to (meta.label_rules); null when none.';
 COMMENT ON COLUMN core.work_items.labels IS 'Label names as the tracker writes them (tracker text).';
+COMMENT ON COLUMN core.work_items.components IS 'Jira component names (tracker text); empty when the issue has none. Null for GitHub, which has no components.';
 COMMENT ON COLUMN core.work_items.at_risk IS 'GitHub: a label the site''s risk rule names (e.g. risk, at risk). Null for Jira, which has no such convention.';
 COMMENT ON COLUMN core.work_items.resolution IS 'Jira resolution name, or GitHub state_reason (completed, not_planned, duplicate); null while open.';
 COMMENT ON COLUMN core.work_items.assignee IS 'Assignee display name (Jira) or login (GitHub); null when unassigned.';
 COMMENT ON COLUMN core.work_items.assignee_id IS 'Assignee account id (Jira Cloud), user name (Jira Server/DC) or login (GitHub).';
+COMMENT ON COLUMN core.work_items.reporter IS 'Who reported the item: Jira reporter display name, or the login of the GitHub user who opened the issue; null when Jira has no reporter.';
+COMMENT ON COLUMN core.work_items.reporter_id IS 'Reporter account id (Jira Cloud), user name (Jira Server/DC) or login (GitHub): display names are not unique.';
 COMMENT ON COLUMN core.work_items.created_at IS 'When the item was created (UTC).';
 COMMENT ON COLUMN core.work_items.updated_at IS 'When the item last changed (UTC).';
 COMMENT ON COLUMN core.work_items.resolved_at IS 'Jira resolutiondate or GitHub closed_at (UTC); null while open.';
+COMMENT ON COLUMN core.work_items.due_date IS 'Jira due date of the issue itself (a calendar date, no time zone); null when not set and on GitHub, where only milestones have due dates (core.milestones.due_date).';
 COMMENT ON COLUMN core.work_items.story_points IS 'Story points from the site''s story-points field (found by name, program.yaml story_points_fields); null when unestimated or on GitHub. Never read null as zero.';
 COMMENT ON COLUMN core.work_items.parent_key IS 'Key of the parent: Jira parent or Epic Link; GitHub parent issue of a sub-issue.';
 COMMENT ON COLUMN core.work_items.milestone_id IS 'core.milestones.milestone_id of the first Jira fixVersion or the GitHub milestone; null when none.';
+COMMENT ON COLUMN core.work_items.fix_versions IS 'Names of every Jira fixVersion of the issue, in the tracker''s order (milestone_id is the first); empty when none. Null for GitHub: an issue has one milestone (milestone_id).';
+COMMENT ON COLUMN core.work_items.sprint_id IS 'core.sprints.sprint_id of the item''s current sprint: the open (active or future) sprint it is in. Null when it is in none (backlog, or only closed sprints) and on GitHub. Every sprint it has been in: core.work_item_sprints.';
 COMMENT ON COLUMN core.work_items.url IS 'Link to the item in its tracker.';

@@ -1,0 +1,33 @@
+-- core.work_item_sprints: which sprints each Jira work item has been in, from its Sprint field
+-- (which lists every sprint the issue has been in: closed ones stay when it is carried over).
+-- Only the sprint id is read here (an object's id, or id= in GreenHopper's string on Server/DC);
+-- everything else about a sprint is in core.sprints (transforms/sql/core_sprints.sql).
+CREATE OR REPLACE TABLE core.work_item_sprints AS
+WITH sprint_fields AS (
+    SELECT site, field_roles->>'sprint' AS field FROM raw.jira_sites WHERE field_roles->>'sprint' IS NOT NULL
+),
+listed AS (
+    SELECT 'jira:' || i.site || ':' || i.issue_id AS item_id, i.site,
+           unnest(sprints) AS v, generate_subscripts(sprints, 1) AS position
+    FROM (SELECT i.*, CAST(json_extract(i.payload, '$.fields.' || f.field) AS JSON[]) AS sprints
+          FROM raw.jira_issues i JOIN sprint_fields f ON f.site = i.site) i
+    JOIN core.projects p ON p.site = i.site AND p.project_key = i.project_key
+),
+members AS (
+    SELECT l.item_id, s.sprint_id, s.state, l.position
+    FROM listed l
+    JOIN core.sprints s ON s.site = l.site AND s.jira_sprint_id = TRY_CAST(
+        CASE WHEN json_type(l.v) = 'OBJECT' THEN l.v->>'id' ELSE regexp_extract(l.v->>'$', '[\[,]id=(\d+)', 1) END
+        AS BIGINT)
+    QUALIFY row_number() OVER (PARTITION BY l.item_id, s.sprint_id ORDER BY l.position DESC) = 1
+)
+SELECT item_id, sprint_id,
+       -- Jira keeps an issue in at most one open (active or future) sprint; the last listed if ever more
+       coalesce(state <> 'closed' AND position = max(position) FILTER (WHERE state <> 'closed')
+                                                  OVER (PARTITION BY item_id), false) AS is_current
+FROM members;
+
+COMMENT ON TABLE core.work_item_sprints IS 'One row per Jira work item and sprint it is or has been in, from the issue''s Sprint field (Jira keeps closed sprints there, so an item carried over lists each sprint it passed through). GitHub items have no sprints.';
+COMMENT ON COLUMN core.work_item_sprints.item_id IS 'core.work_items.item_id.';
+COMMENT ON COLUMN core.work_item_sprints.sprint_id IS 'core.sprints.sprint_id.';
+COMMENT ON COLUMN core.work_item_sprints.is_current IS 'True for the item''s current sprint: the open (active or future) sprint it is in, at most one per item (core.work_items.sprint_id). False for the closed sprints it has passed through.';
