@@ -80,6 +80,7 @@ class JiraSite:
     page_size: int = 100
     concurrency: int = 2  # projects read at once
     retry_backoff: float = 0.5  # seconds; 5xx the jira library leaves alone wait 0, 2x, 4x this
+    remote_links: bool = False  # per issue (no bulk API): only when the site's config asks
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,11 @@ class JiraSource:
                 if not page.get("nextPageToken"):
                     break
                 ask["nextPageToken"] = page["nextPageToken"]
+
+    def remote_links(self, issue_id: str) -> list[dict[str, Any]]:
+        """Remote links of one issue (GitHub issues linked by the GitHub for Jira app, web links).
+        Jira has no bulk or search form for them: one request per issue."""
+        return self.client._get_json(f"issue/{issue_id}/remotelink")
 
     def _search(self, query: str, fields: list[str], size: int,
                 expand: str | None) -> Iterator[list[dict[str, Any]]]:

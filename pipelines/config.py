@@ -59,6 +59,9 @@ class JiraSiteConfig(_Model):
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
     concurrency: Annotated[int, Field(ge=1, le=8)] = 2  # projects read at once
+    # Remote links (e.g. GitHub issues the GitHub for Jira app linked) have no bulk API: one
+    # request per issue whose `updated` moved, every issue on a full sync. Off unless asked for.
+    remote_links: bool = False
 
     @field_validator("url")
     @classmethod

@@ -226,9 +226,10 @@ def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
                         lambda: _sync_jira_project(cur, worker, key, jqls[key], sync_id, cursor, full, policy))
 
     results = _in_parallel(con, source, list(jqls), source.site.concurrency, one)
-    # Once per site, after its projects: paged histories of issues no longer held go too.
-    con.execute("""DELETE FROM raw.jira_changelogs c WHERE site = ? AND NOT EXISTS (
-                       SELECT 1 FROM raw.jira_issues i WHERE i.site = c.site AND i.issue_id = c.issue_id)""", [site])
+    # Once per site, after its projects: histories and remote links of issues no longer held go too.
+    for table in ("raw.jira_changelogs", "raw.jira_remote_links"):
+        con.execute(f"""DELETE FROM {table} c WHERE site = ? AND NOT EXISTS (
+                            SELECT 1 FROM raw.jira_issues i WHERE i.site = c.site AND i.issue_id = c.issue_id)""", [site])
     return SiteResult(site, results)
 
 
@@ -253,10 +254,15 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
         if len(cut) >= BULK_CHANGELOG_ISSUES:
             _complete_changelogs(con, source, site, cut, sync_id)
             cut = []
+        changed = []
         for issue in page:
             updated = _ts(issue["fields"].get("updated"))
             seen = updated if seen is None or (updated and updated > seen) else seen
-            fresh = fresh or full or (updated is not None and updated > cursor.cursor_at)
+            if full or (updated is not None and updated > cursor.cursor_at):
+                changed.append(str(issue["id"]))
+        fresh = fresh or bool(changed)
+        if source.site.remote_links:
+            _refresh_remote_links(con, source, site, changed, sync_id)
     _complete_changelogs(con, source, site, cut, sync_id)
     reconciled = cursor.reconciled_at if cursor else None
     if full:
@@ -284,6 +290,17 @@ def _complete_changelogs(con: duckdb.DuckDBPyConnection, source: JiraSource, sit
         upsert(con, "raw.jira_changelogs", [{
             "site": site, "issue_id": issue_id, "history_id": str(h["id"]), "payload": h,
             "synced_at": _now(), "sync_id": sync_id} for h in histories])
+
+
+def _refresh_remote_links(con: duckdb.DuckDBPyConnection, source: JiraSource, site: str,
+                          issue_ids: list[str], sync_id: str) -> None:
+    """Remote links of the issues that changed (Jira has no bulk form): each issue's set replaced."""
+    for issue_id in issue_ids:
+        links = source.remote_links(issue_id)
+        con.execute("DELETE FROM raw.jira_remote_links WHERE site = ? AND issue_id = ?", [site, issue_id])
+        upsert(con, "raw.jira_remote_links", [{
+            "site": site, "issue_id": issue_id, "remote_id": str(link["id"]), "payload": link,
+            "synced_at": _now(), "sync_id": sync_id} for link in links])
 
 
 def _forget_missing(con: duckdb.DuckDBPyConnection, site: str, key: str, ids: set[str]) -> None:

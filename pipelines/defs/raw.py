@@ -11,7 +11,7 @@ from pipelines.config import PulseConfig
 from pipelines.defs.resources import PulseResource, Trackers
 from pipelines.ingest import SiteResult, SyncPolicy, sync_github_site, sync_jira_site
 
-JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs")
+JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs", "jira_remote_links")
 GITHUB_TABLES = ("github_repos", "github_issues", "github_issue_events", "github_milestones",
                  "github_issue_relations")
 

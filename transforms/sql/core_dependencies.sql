@@ -1,5 +1,5 @@
 -- core.dependencies: "blocker blocks blocked" pairs from Jira issue links, GitHub "blocked by"
--- dependencies, and cross-references written in text. A Jira link appears on both issues (outward on
+-- dependencies, Jira remote links to GitHub issues, and cross-references written in text. A Jira link appears on both issues (outward on
 -- one, inward on the other): one row.
 --
 -- Text references (source = 'text'): in GitHub issue titles and bodies (pull requests are not work
@@ -49,7 +49,35 @@ github_pairs AS (
     JOIN raw.github_issues g ON g.site = r.site AND g.repo = r.repo AND g.number = r.number
     WHERE r.relation = 'blocked_by'
 ),
-structured_pairs AS (SELECT * FROM jira_pairs UNION ALL SELECT * FROM github_pairs),
+-- Jira remote links to a synced GitHub issue (raw.jira_remote_links, sites with remote_links: true),
+-- matched by the issue's URL; a relationship of "is blocked by", "blocked by" or "depends on" makes
+-- the GitHub issue the blocker, "blocks" the Jira issue. Other relationships ("mentioned in",
+-- "relates to") are not dependencies.
+remote_links AS (
+    SELECT r.site, 'jira:' || r.site || ':' || r.issue_id AS jira_item_id, i.issue_key,
+           lower(trim(coalesce(r.payload->>'$.relationship', ''))) AS relationship,
+           r.payload->>'$.object.url' AS url
+    FROM raw.jira_remote_links r
+    JOIN raw.jira_issues i ON i.site = r.site AND i.issue_id = r.issue_id
+),
+remote_pairs AS (
+    SELECT DISTINCT
+        CASE WHEN l.relationship = 'blocks' THEN l.jira_item_id ELSE w.item_id END AS blocker_item_id,
+        CASE WHEN l.relationship = 'blocks' THEN w.item_id ELSE l.jira_item_id END AS blocked_item_id,
+        CASE WHEN l.relationship = 'blocks' THEN l.issue_key ELSE w.key END AS blocker_key,
+        CASE WHEN l.relationship = 'blocks' THEN w.key ELSE l.issue_key END AS blocked_key,
+        'remote_link' AS source,
+        l.relationship AS link_type,
+        l.issue_key || ' remote link: ' || l.url AS evidence,
+        CASE WHEN l.relationship = 'blocks' THEN l.site ELSE w.site END AS blocker_site,
+        CASE WHEN l.relationship = 'blocks' THEN w.site ELSE l.site END AS blocked_site
+    FROM remote_links l
+    JOIN core.work_items w
+      ON w.source = 'github'
+     AND regexp_replace(lower(w.url), '^https?://|/$', '', 'g') = regexp_replace(lower(l.url), '^https?://|/$', '', 'g')
+    WHERE l.relationship IN ('is blocked by', 'blocked by', 'depends on', 'blocks')
+),
+structured_pairs AS (SELECT * FROM jira_pairs UNION ALL SELECT * FROM github_pairs UNION ALL SELECT * FROM remote_pairs),
 -- The texts of synced work items: titles of both trackers, GitHub bodies, Jira descriptions.
 texts AS (
     SELECT item_id, key, site, source, project_key, 'title' AS field, title AS body FROM core.work_items
@@ -143,19 +171,19 @@ FROM pairs p
 LEFT JOIN core.work_items a ON a.item_id = p.blocker_item_id
 LEFT JOIN core.work_items b ON b.item_id = p.blocked_item_id;
 
-COMMENT ON TABLE core.dependencies IS 'One row per "blocks" dependency between two work items: Jira issue links whose outward name is "blocks", GitHub "blocked by" dependencies, and "blocked by X" / "depends on X" / "blocks X" written in titles, GitHub bodies and Jira descriptions (source text).';
+COMMENT ON TABLE core.dependencies IS 'One row per "blocks" dependency between two work items: Jira issue links whose outward name is "blocks", GitHub "blocked by" dependencies, Jira remote links to GitHub issues that say blocking, and "blocked by X" / "depends on X" / "blocks X" written in titles, GitHub bodies and Jira descriptions (source text).';
 COMMENT ON COLUMN core.dependencies.blocker_item_id IS 'The item that blocks (core.work_items.item_id; may be outside the synced projects, except for source text).';
 COMMENT ON COLUMN core.dependencies.blocked_item_id IS 'The item that is blocked (core.work_items.item_id).';
 COMMENT ON COLUMN core.dependencies.blocker_key IS 'Key of the blocker, e.g. ID-7.';
 COMMENT ON COLUMN core.dependencies.blocked_key IS 'Key of the blocked item, e.g. CART-13.';
-COMMENT ON COLUMN core.dependencies.source IS 'jira (issue link), github (dependencies API) or text (a phrase in a title, body or description; only between synced items, and only when no link or dependency already records the pair).';
-COMMENT ON COLUMN core.dependencies.link_type IS 'Jira link type name (e.g. Blocks), blocked_by for GitHub, or the phrase for text: blocked_by (text), depends_on (text), blocks (text) (the writer blocks the item it names).';
-COMMENT ON COLUMN core.dependencies.evidence IS 'For source text: where the reference was read and its words, e.g. acme/web#3 body: Blocked by PAY-12 (the first, when several texts say it). Null for links and dependencies.';
+COMMENT ON COLUMN core.dependencies.source IS 'jira (issue link), github (dependencies API), remote_link (a Jira remote link to a synced GitHub issue whose relationship says blocking; sites with remote_links: true) or text (a phrase in a title, body or description; only between synced items, and only when no link, dependency or remote link already records the pair).';
+COMMENT ON COLUMN core.dependencies.link_type IS 'Jira link type name (e.g. Blocks), blocked_by for GitHub, the remote link''s lower-case relationship (is blocked by, blocked by, depends on, blocks), or the phrase for text: blocked_by (text), depends_on (text), blocks (text) (the writer blocks the item it names).';
+COMMENT ON COLUMN core.dependencies.evidence IS 'For source text: where the reference was read and its words, e.g. acme/web#3 body: Blocked by PAY-12 (the first, when several texts say it); for remote_link: the Jira key and the linked URL. Null for links and dependencies.';
 COMMENT ON COLUMN core.dependencies.blocker_project_key IS 'Project of the blocker.';
 COMMENT ON COLUMN core.dependencies.blocked_project_key IS 'Project of the blocked item.';
 COMMENT ON COLUMN core.dependencies.cross_project IS 'True when blocker and blocked item are in different projects (or the blocker is not synced).';
 COMMENT ON COLUMN core.dependencies.cross_program IS 'True when blocker and blocked item belong to different programs (or the blocker is not synced).';
-COMMENT ON COLUMN core.dependencies.cross_tracker IS 'True when blocker and blocked item live on different tracker sites (e.g. GitHub and Jira Cloud, or two Jira sites); only text references can cross trackers.';
+COMMENT ON COLUMN core.dependencies.cross_tracker IS 'True when blocker and blocked item live on different tracker sites (e.g. GitHub and Jira Cloud, or two Jira sites); only text references and remote links can cross trackers.';
 COMMENT ON COLUMN core.dependencies.blocker_status_category IS 'todo, in_progress or done of the blocker; null when it is not synced.';
 COMMENT ON COLUMN core.dependencies.blocked_status_category IS 'todo, in_progress or done of the blocked item.';
 COMMENT ON COLUMN core.dependencies.is_open IS 'True while neither end is done: the dependency still holds work back.';
