@@ -59,6 +59,10 @@ class JiraSiteConfig(_Model):
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
     concurrency: Annotated[int, Field(ge=1, le=8)] = 2  # projects read at once
+    # Link types that are dependencies, by their outward description (case-insensitive): `blocks`
+    # when the issue with the outward link blocks the other, `blocked_by` when it waits on it.
+    blocking_links: dict[str, Literal["blocks", "blocked_by"]] = {
+        "blocks": "blocks", "is blocked by": "blocked_by", "depends on": "blocked_by"}
     # Remote links (e.g. GitHub issues the GitHub for Jira app linked) have no bulk API: one
     # request per issue whose `updated` moved, every issue on a full sync. Off unless asked for.
     remote_links: bool = False
@@ -72,6 +76,11 @@ class JiraSiteConfig(_Model):
     @classmethod
     def _check_env(cls, v: str | None) -> str | None:
         return _env_name(v)
+
+    @field_validator("blocking_links")
+    @classmethod
+    def _lower_outward(cls, v: dict[str, str]) -> dict[str, str]:
+        return {" ".join(k.lower().split()): meaning for k, meaning in v.items()}
 
 
 class LabelRules(_Model):

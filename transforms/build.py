@@ -68,13 +68,27 @@ DEFAULT_LABEL_RULES = (  # program.yaml's defaults, for GitHub sites written wit
 )
 
 
+@dataclass(frozen=True)
+class LinkRuleRow:
+    site: str
+    outward: str  # a Jira link type's outward description, lower case: "blocks", "depends on"
+    meaning: str  # "blocks": the issue holding the outward link blocks the other; "blocked_by": it waits
+
+
+DEFAULT_LINK_RULES = (("blocks", "blocks"), ("is blocked by", "blocked_by"), ("depends on", "blocked_by"))
+
+
 def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[ProgramRow],
-                            projects: list[ProjectRow], label_rules: list[LabelRuleRow] | None = None) -> int:
-    """``core.programs``, ``meta.configured_projects`` and ``meta.label_rules`` from the config,
-    as bound parameters."""
+                            projects: list[ProjectRow], label_rules: list[LabelRuleRow] | None = None,
+                            link_rules: list[LinkRuleRow] | None = None) -> int:
+    """``core.programs``, ``meta.configured_projects``, ``meta.label_rules`` and
+    ``meta.jira_link_rules`` from the config, as bound parameters."""
     if label_rules is None:
         label_rules = [LabelRuleRow(site, *rule) for site in sorted({p.site for p in projects if p.source == "github"})
                        for rule in DEFAULT_LABEL_RULES]
+    if link_rules is None:
+        link_rules = [LinkRuleRow(site, *rule) for site in sorted({p.site for p in projects if p.source == "jira"})
+                      for rule in DEFAULT_LINK_RULES]
     con.execute("BEGIN")
     try:
         con.execute("""
@@ -91,6 +105,12 @@ def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[Progr
         if label_rules:
             con.executemany("INSERT INTO meta.label_rules VALUES (?, ?, ?, ?, ?)",
                             [[r.site, r.rule, r.value, r.label, r.precedence] for r in label_rules])
+        con.execute("""
+            CREATE OR REPLACE TABLE meta.jira_link_rules (
+                site VARCHAR NOT NULL, outward VARCHAR NOT NULL, meaning VARCHAR NOT NULL, PRIMARY KEY (site, outward))""")
+        if link_rules:
+            con.executemany("INSERT INTO meta.jira_link_rules VALUES (?, ?, ?)",
+                            [[r.site, r.outward, r.meaning] for r in link_rules])
         if programs:
             con.executemany("INSERT INTO core.programs VALUES (?, ?, ?)",
                             [[p.program_id, p.name, p.goal] for p in programs])
@@ -114,6 +134,10 @@ def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[Progr
             "COMMENT ON COLUMN meta.label_rules.value IS 'What a matching label means: an item type, a priority, risk, or the status in progress / in review.'",
             "COMMENT ON COLUMN meta.label_rules.label IS 'Label name, lower case; labels match case-insensitively.'",
             "COMMENT ON COLUMN meta.label_rules.precedence IS 'When several labels of one item match one rule, the lowest precedence wins.'",
+            "COMMENT ON TABLE meta.jira_link_rules IS 'Which Jira issue link types are dependencies, per site (program.yaml sites.<name>.blocking_links): input to core.dependencies.'",
+            "COMMENT ON COLUMN meta.jira_link_rules.site IS 'Jira site name from program.yaml.'",
+            "COMMENT ON COLUMN meta.jira_link_rules.outward IS 'The link type''s outward description, lower case (e.g. blocks, depends on); links match it case-insensitively.'",
+            "COMMENT ON COLUMN meta.jira_link_rules.meaning IS 'blocks: the issue holding the outward link blocks the other; blocked_by: it waits on the other.'",
         ):
             con.execute(statement)
         con.execute("COMMIT")

@@ -4,10 +4,10 @@ each the SQL file of the same name in ``transforms/sql``."""
 
 import dagster as dg
 
-from pipelines.config import GithubSiteConfig
+from pipelines.config import GithubSiteConfig, JiraSiteConfig
 from pipelines.defs.raw import GITHUB_TABLES, JIRA_TABLES
 from pipelines.defs.resources import PulseResource
-from transforms.build import LabelRuleRow, ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import LabelRuleRow, LinkRuleRow, ProgramRow, ProjectRow, build_table, write_program_structure
 
 RAW = [dg.AssetKey(["raw", t]) for t in JIRA_TABLES + GITHUB_TABLES]
 
@@ -25,8 +25,10 @@ def core_programs(pulse: PulseResource) -> dg.MaterializeResult:
     ]
     label_rules = [LabelRuleRow(name, *rule) for name, site in config.sites.items()
                    if isinstance(site, GithubSiteConfig) for rule in site.labels.rows()]
+    link_rules = [LinkRuleRow(name, outward, meaning) for name, site in config.sites.items()
+                  if isinstance(site, JiraSiteConfig) for outward, meaning in site.blocking_links.items()]
     with pulse.warehouse() as con:
-        write_program_structure(con, programs, projects, label_rules)
+        write_program_structure(con, programs, projects, label_rules, link_rules)
     return dg.MaterializeResult(metadata={"dagster/row_count": len(programs), "projects": len(projects)})
 
 

@@ -37,6 +37,8 @@ def test_demo_config_round_trips_through_yaml():
      "sites.github.url: found 'api.github.com'; expected an http(s) URL"),
     (lambda d: d.setdefault("warehouse", {}).update(ingest_memory_limit="half a gig"),
      "warehouse.ingest_memory_limit: found 'half a gig'; expected a DuckDB memory size such as 512MB or 4GB"),
+    (lambda d: d["sites"]["jira-dc"].update(blocking_links={"Blocks": "blocker"}),
+     "sites.jira-dc.blocking_links.Blocks: found 'blocker'; expected: Input should be 'blocks' or 'blocked_by'"),
     (lambda d: d.setdefault("sync", {}).update(reconcile_every_days=-1),
      "sync.reconcile_every_days: found -1; expected: Input should be greater than or equal to 0"),
 ])

@@ -16,23 +16,29 @@
 -- unconfigured project, is dropped, never guessed); an ambiguous key is dropped too. A text reference
 -- that repeats a structured link, another text reference or names its own item adds no row.
 CREATE OR REPLACE TABLE core.dependencies AS
-WITH jira_links AS (
-    SELECT site, issue_id, issue_key, unnest(json_extract(payload, '$.fields.issuelinks[*]')) AS link
-    FROM raw.jira_issues
+WITH jira_links AS (  -- every link of a type meta.jira_link_rules calls a dependency, from both ends
+    SELECT l.*, r.meaning,
+           -- the issue holding the link blocks the other when the rule says so of the outward end
+           (json_extract(l.link, '$.outwardIssue') IS NOT NULL) = (r.meaning = 'blocks') AS holder_blocks,
+           coalesce(l.link->>'$.outwardIssue.id', l.link->>'$.inwardIssue.id') AS other_id,
+           coalesce(l.link->>'$.outwardIssue.key', l.link->>'$.inwardIssue.key') AS other_key
+    FROM (SELECT site, issue_id, issue_key, unnest(json_extract(payload, '$.fields.issuelinks[*]')) AS link
+          FROM raw.jira_issues) l
+    JOIN meta.jira_link_rules r
+      ON r.site = l.site AND r.outward = lower(regexp_replace(trim(l.link->>'$.type.outward'), '\s+', ' ', 'g'))
 ),
 jira_pairs AS (
     SELECT DISTINCT
-        'jira:' || site || ':' || CASE WHEN json_extract(link, '$.outwardIssue') IS NOT NULL THEN issue_id ELSE link->>'$.inwardIssue.id' END AS blocker_item_id,
-        'jira:' || site || ':' || CASE WHEN json_extract(link, '$.outwardIssue') IS NOT NULL THEN link->>'$.outwardIssue.id' ELSE issue_id END AS blocked_item_id,
-        CASE WHEN json_extract(link, '$.outwardIssue') IS NOT NULL THEN issue_key ELSE link->>'$.inwardIssue.key' END AS blocker_key,
-        CASE WHEN json_extract(link, '$.outwardIssue') IS NOT NULL THEN link->>'$.outwardIssue.key' ELSE issue_key END AS blocked_key,
+        'jira:' || site || ':' || CASE WHEN holder_blocks THEN issue_id ELSE other_id END AS blocker_item_id,
+        'jira:' || site || ':' || CASE WHEN holder_blocks THEN other_id ELSE issue_id END AS blocked_item_id,
+        CASE WHEN holder_blocks THEN issue_key ELSE other_key END AS blocker_key,
+        CASE WHEN holder_blocks THEN other_key ELSE issue_key END AS blocked_key,
         'jira' AS source,
         link->>'$.type.name' AS link_type,
         NULL::VARCHAR AS evidence,
         site AS blocker_site,
         site AS blocked_site
     FROM jira_links
-    WHERE lower(link->>'$.type.outward') = 'blocks'
 ),
 github_pairs AS (
     SELECT DISTINCT
@@ -171,7 +177,7 @@ FROM pairs p
 LEFT JOIN core.work_items a ON a.item_id = p.blocker_item_id
 LEFT JOIN core.work_items b ON b.item_id = p.blocked_item_id;
 
-COMMENT ON TABLE core.dependencies IS 'One row per "blocks" dependency between two work items: Jira issue links whose outward name is "blocks", GitHub "blocked by" dependencies, Jira remote links to GitHub issues that say blocking, and "blocked by X" / "depends on X" / "blocks X" written in titles, GitHub bodies and Jira descriptions (source text).';
+COMMENT ON TABLE core.dependencies IS 'One row per "blocks" dependency between two work items: Jira issue links of the types meta.jira_link_rules names (by default outward blocks, is blocked by, depends on), GitHub "blocked by" dependencies, Jira remote links to GitHub issues that say blocking, and "blocked by X" / "depends on X" / "blocks X" written in titles, GitHub bodies and Jira descriptions (source text).';
 COMMENT ON COLUMN core.dependencies.blocker_item_id IS 'The item that blocks (core.work_items.item_id; may be outside the synced projects, except for source text).';
 COMMENT ON COLUMN core.dependencies.blocked_item_id IS 'The item that is blocked (core.work_items.item_id).';
 COMMENT ON COLUMN core.dependencies.blocker_key IS 'Key of the blocker, e.g. ID-7.';
