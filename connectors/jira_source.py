@@ -34,10 +34,11 @@ ID_PAGE_SIZE = {"cloud": 5000, "server": 1000}
 # across those issues (Jira's default 1,000, its maximum 10,000).
 BULK_CHANGELOG_ISSUES = 1000
 BULK_CHANGELOG_PAGE_SIZE = 1000
-# Custom fields found by their name (or, for well-known ones, their schema's custom type).
+# Custom fields found through /field by their schema's custom type, else by their name (ids differ
+# per site; a renamed field keeps its type, a field some app recreated keeps its name).
 FIELD_ROLES = {
-    "sprint": ("com.pyxis.greenhopper.jira:gh-sprint",),
-    "epic_link": ("com.pyxis.greenhopper.jira:gh-epic-link",),
+    "sprint": (("com.pyxis.greenhopper.jira:gh-sprint",), ("Sprint",)),
+    "epic_link": (("com.pyxis.greenhopper.jira:gh-epic-link",), ("Epic Link",)),
 }
 
 
@@ -161,11 +162,11 @@ class JiraSource:
             if name in by_name:
                 roles["story_points"] = by_name[name]
                 break
-        for role, custom_types in FIELD_ROLES.items():
-            for f in fields:
-                if (f.get("schema") or {}).get("custom") in custom_types:
-                    roles[role] = f["id"]
-                    break
+        for role, (custom_types, names) in FIELD_ROLES.items():
+            found = [f["id"] for f in fields if (f.get("schema") or {}).get("custom") in custom_types]
+            found += [f["id"] for f in fields if f.get("custom", True) and f.get("name") in names]
+            if found:
+                roles[role] = found[0]
         return roles
 
     def versions(self, project_key: str) -> list[dict[str, Any]]:
