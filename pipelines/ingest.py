@@ -245,24 +245,23 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
     count, seen, fresh = 0, None, False
     cut: list[str] = []  # ids of issues whose search result cut their changelog, fetched in bulk
     for page in source.issue_pages(key, jql, since):
+        # What is new or moved since we last held it; the overlap window re-reads the rest.
+        changed = [str(i["id"]) for i in page] if full else _changed_issues(con, site, page)
+        fresh = fresh or bool(changed)
+        if source.site.remote_links:  # before the page lands: a crash between them loses no refresh
+            _refresh_remote_links(con, source, site, changed, sync_id)
         synced = _now()
         count += upsert(con, "raw.jira_issues", [{
             "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
             "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
             "sync_id": sync_id} for i in page])
-        cut.extend(str(i["id"]) for i in page if _changelog_cut(i))
+        cut.extend(_incomplete_changelogs(con, site, page))
         if len(cut) >= BULK_CHANGELOG_ISSUES:
             _complete_changelogs(con, source, site, cut, sync_id)
             cut = []
-        changed = []
         for issue in page:
             updated = _ts(issue["fields"].get("updated"))
             seen = updated if seen is None or (updated and updated > seen) else seen
-            if full or (updated is not None and updated > cursor.cursor_at):
-                changed.append(str(issue["id"]))
-        fresh = fresh or bool(changed)
-        if source.site.remote_links:
-            _refresh_remote_links(con, source, site, changed, sync_id)
     _complete_changelogs(con, source, site, cut, sync_id)
     reconciled = cursor.reconciled_at if cursor else None
     if full:
@@ -276,10 +275,26 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
     return count
 
 
-def _changelog_cut(issue: dict[str, Any]) -> bool:
-    """Search embeds at most 100 histories (newest first) and says so when it cut some."""
-    changelog = issue.get("changelog") or {}
-    return changelog.get("total", 0) > len(changelog.get("histories", []))
+def _changed_issues(con: duckdb.DuckDBPyConnection, site: str, page: list[dict[str, Any]]) -> list[str]:
+    """Ids of the page's issues that are new here or whose ``updated`` differs from the held copy."""
+    ids = [str(i["id"]) for i in page]
+    held = dict(con.execute("SELECT issue_id, updated_at FROM raw.jira_issues WHERE site = ? AND issue_id IN "
+                            "(SELECT unnest(?::VARCHAR[]))", [site, ids]).fetchall())
+    return [str(i["id"]) for i in page if held.get(str(i["id"])) != _ts(i["fields"].get("updated"))
+            or str(i["id"]) not in held]
+
+
+def _incomplete_changelogs(con: duckdb.DuckDBPyConnection, site: str, page: list[dict[str, Any]]) -> list[str]:
+    """Ids of issues whose search result cut their changelog (it embeds at most 100 histories,
+    newest first) and whose paged histories we do not yet hold in full: a rerun after a crash
+    fetches what is missing, and an unchanged issue re-read in the overlap window costs nothing."""
+    totals = {str(i["id"]): (i.get("changelog") or {}).get("total", 0) for i in page
+              if (i.get("changelog") or {}).get("total", 0) > len((i.get("changelog") or {}).get("histories", []))}
+    if not totals:
+        return []
+    held = dict(con.execute("SELECT issue_id, count(*) FROM raw.jira_changelogs WHERE site = ? AND issue_id IN "
+                            "(SELECT unnest(?::VARCHAR[])) GROUP BY issue_id", [site, list(totals)]).fetchall())
+    return [issue_id for issue_id, total in totals.items() if held.get(issue_id, 0) < total]
 
 
 def _complete_changelogs(con: duckdb.DuckDBPyConnection, source: JiraSource, site: str,
