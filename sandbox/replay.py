@@ -5,13 +5,15 @@ and connectors can be run against real trackers' data without the trackers.
 The directory format is documented in docs/sandbox.md ("Replay"). Stored objects are served as they
 are; only what the tracker computes per request is computed here: filtering, ordering, paging,
 field selection, Cloud's cut of embedded changelogs, ETags and rate-limit headers.
-``python -m sandbox.replay build-from-corpus CORPUS OUT`` converts the recorded responses of the
-shared corpus into that format.
+``python -m sandbox.replay build-from-corpus CORPUS OUT [--part NAME]`` converts the recorded
+responses of the shared corpus into that format, one part (a set of tracker installations that fit
+one replay directory) at a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import csv
 import gzip
@@ -24,6 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -524,6 +527,23 @@ def _completeness(milestone: dict[str, Any]) -> float:
 # build-from-corpus
 # --------------------------------------------------------------------------------------------
 
+# The corpus records six Jira installations and github.com. A replay directory has one Jira Cloud
+# and one Jira Server/DC site, while ids, statuses, custom fields and base URLs mean something
+# only within their installation: two installations merged into one site would mix meanings (the
+# status id 10000 is "Backlog" on jirametrics' site and "To Do" on DevLake's). So the corpus is
+# converted in parts, each its own replay directory; GitHub's ids are global, so all of it goes
+# into one part.
+CORPUS_PARTS = {
+    "main": "jirametrics' Jira Cloud (SP), Perceval's Jira Server (HELP) and every GitHub recording",
+    "devlake": "DevLake's Jira Cloud (merico.atlassian.net: EE, K5) and Jira Server (3.81.151.94: DZFNK0168)",
+    "apache": "issues.apache.org as the Jira Server site: projects SLING and ABDERA with their versions, link types",
+}
+
+# A site-level file given to the writer: a corpus file copied byte for byte, or an object and the
+# words that say where it came from.
+Given = Path | tuple[Any, str]
+
+
 class _Writer:
     """Writes the replay directory and remembers where its files came from, for README.txt."""
 
@@ -544,6 +564,12 @@ class _Writer:
         path.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         self._note(target, origin)
 
+    def put(self, target: str, given: Given) -> None:
+        if isinstance(given, Path):
+            self.copy(given, target)
+        else:
+            self.write(target, *given)
+
     def _note(self, target: str, origin: str) -> None:
         """One line per file, or per folder of issues."""
         folder, _, name = target.rpartition("/")
@@ -554,28 +580,89 @@ class _Writer:
         return [f"{line}: {'; '.join(sorted(origins))}" for line, origins in sorted(self._origins.items())]
 
 
-def build_from_corpus(corpus: Path, out: Path) -> ReplayData:
-    """Convert the recorded responses of the shared corpus into a replay directory.
+def build_from_corpus(corpus: Path, out: Path, part: str = "main") -> ReplayData:
+    """Convert one part of the shared corpus's recordings (``CORPUS_PARTS``) into a replay directory.
 
-    Recorded objects are kept whole and unaltered; where one object was recorded more than once,
-    the latest (by ``updated``) wins. Files the corpus lacks but clients need (serverInfo, myself,
-    projects, versions, link types, statuses or fields) are synthesized from what the recorded
-    issues embed, and README.txt says which.
+    Recorded objects are kept whole and unaltered. Where one object was recorded more than once,
+    the latest (by ``updated``) wins; on a tie, the first Jira file or the later GitHub recording.
+    Files the corpus lacks but clients need (serverInfo, myself, projects, versions, link types,
+    statuses, fields, GitHub repositories) are synthesized from what the recorded objects embed,
+    GitHub sub-issue lists are derived from the ``parent_issue_url`` of recorded issues where no
+    list was recorded, and README.txt says which.
     """
+    if part not in CORPUS_PARTS:
+        raise ValueError(f"unknown corpus part {part!r}: one of {', '.join(CORPUS_PARTS)}")
     out.mkdir(parents=True, exist_ok=True)
     writer = _Writer(corpus, out)
-    metrics = corpus / "jirametrics"
+    {"main": _main_part, "devlake": _devlake_part, "apache": _apache_part}[part](writer)
+    readme = [f"Replay data built by `python -m sandbox.replay build-from-corpus --part {part}` from the",
+              f"shared corpus: {CORPUS_PARTS[part]}.",
+              "Format: docs/sandbox.md, section Replay. Recorded objects are unaltered; SYNTHESIZED files are",
+              "not recordings: they were derived from what the recorded objects embed, so clients can connect;",
+              "DERIVED lists hold recorded objects, gathered by what they say of themselves.", ""]
+    (out / "README.txt").write_text("\n".join(readme + writer.notes()) + "\n", encoding="utf-8")
+    return load(out)
+
+
+def _main_part(writer: _Writer) -> None:
+    metrics = writer.corpus / "jirametrics"
     issues = sorted(metrics.glob("testdata/SP-*.json")) + sorted(metrics.glob("complete_sample/sample_issues/*.json"))
     _jira_site_from_files(writer, JIRA_CLOUD, "Cloud", issues, status=metrics / "testdata" / "sample_statuses.json")
-    perceval = corpus / "perceval" / "jira"
+    perceval = writer.corpus / "perceval" / "jira"
     _jira_site_from_pages(writer, JIRA_DC, "Server", sorted(perceval.glob("jira_issues_page_[0-9]*.json")),
                           fields=perceval / "jira_fields.json")
     _github_from_corpus(writer)
-    readme = ["Replay data built by `python -m sandbox.replay build-from-corpus` from the shared corpus.",
-              "Format: docs/sandbox.md, section Replay. Recorded objects are unaltered; SYNTHESIZED files are",
-              "not recordings: they were derived from what the recorded issues embed, so clients can connect.", ""]
-    (out / "README.txt").write_text("\n".join(readme + writer.notes()) + "\n", encoding="utf-8")
-    return load(out)
+
+
+def _devlake_part(writer: _Writer) -> None:
+    """DevLake's raw tables: agile board listings (with changelogs) of a Jira Cloud and a Jira Server,
+    the Cloud's project and status lists. Their other tables are not served (see docs/sandbox.md)."""
+    folder = writer.corpus / "devlake" / "jira"
+    source = "devlake/jira/"
+
+    def board_issues(*names: str) -> list[tuple[dict[str, Any], str]]:
+        return [(issue, f"an issue of the board listing {urlsplit(url).path} recorded in {source}{name}")
+                for name in names for url, issue, _ in _csv_records(folder / name)]
+
+    statuses = [s for _, s, _ in _csv_records(folder / "_raw_jira_api_status.csv")]
+    projects: dict[str, Given] = {
+        p["key"]: (p, f"an element of the /rest/api/2/project list recorded in {source}_raw_jira_api_projects.csv")
+        for _, p, _ in _csv_records(folder / "_raw_jira_api_projects.csv")}
+    _jira_site_from_records(
+        writer, JIRA_CLOUD, "Cloud", board_issues("_raw_jira_api_issues.csv", "_raw_jira_external_epics.csv"),
+        status=(statuses, f"the /rest/api/2/status list recorded in {source}_raw_jira_api_status.csv, one element "
+                          "a row, in row order") if statuses else None,
+        projects=projects)
+    _jira_site_from_records(writer, JIRA_DC, "Server", board_issues("_raw_jira_api_issue_relationships.csv"))
+
+
+def _apache_part(writer: _Writer) -> None:
+    """issues.apache.org: recorded projects, their versions and the link types, but no usable issue."""
+    go, sling = writer.corpus / "go-jira-mockdata", writer.corpus / "sling-committer-cli" / "jira"
+    if not (go / "project.json").is_file():
+        return
+    abdera = json.loads((go / "project.json").read_text(encoding="utf-8"))
+    projects: dict[str, Given] = {abdera["key"]: go / "project.json"}
+    versions: dict[str, Given] = {abdera["key"]: (
+        abdera.get("versions", []), "the versions embedded in the project recorded in go-jira-mockdata/project.json")}
+    listed = _read(go / "all_projects.json", [])
+    sling_project = next((p for p in listed if p.get("key") == "SLING"), None)
+    if sling_project is not None and (sling / "versions.json").is_file():
+        projects["SLING"] = (sling_project, "the SLING element of the /rest/api/2/project list recorded in "
+                                            "go-jira-mockdata/all_projects.json")
+        # Sling's README: the answer cut by `jq '.[0:199]'`, "slightly tweaked": the two versions
+        # after those 199 (ids 0 and 1) were written by hand, and are left out.
+        recorded = _read(sling / "versions.json", [])[:199]
+        versions["SLING"] = (recorded, "the 199 versions of /rest/api/2/project/SLING/versions recorded in "
+                                       "sling-committer-cli/jira/versions.json (the two hand-made ones after them "
+                                       "left out)")
+    link_types: Given | None = None
+    if (go / "all_issuelinktypes.json").is_file():
+        link_types = ({"issueLinkTypes": _read(go / "all_issuelinktypes.json", [])},
+                      "the list recorded in go-jira-mockdata/all_issuelinktypes.json, in the {\"issueLinkTypes\": …} "
+                      "envelope Jira answers with (go-jira stored the list alone)")
+    _jira_metadata(writer, JIRA_DC, "Server", [], base=_base_url(abdera["self"]), projects=projects,
+                   versions=versions, link_types=link_types)
 
 
 def _newest(candidates: list[tuple[dict[str, Any], str]], key: Callable[[dict[str, Any]], Any],
@@ -589,6 +676,32 @@ def _newest(candidates: list[tuple[dict[str, Any], str]], key: Callable[[dict[st
     return chosen
 
 
+def _utc(text: str) -> datetime:
+    """A recording time: ISO 8601, DevLake's ``2022-06-13 10:43:17.627`` (UTC) or an HTTP date."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = parsedate_to_datetime(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _csv_records(path: Path) -> Iterator[tuple[str, Any, datetime]]:
+    """DevLake's raw tables: one API record a row (JSON in ``data``), its request in ``url``, when
+    it was stored in ``created_at``; nothing when the corpus lacks the table."""
+    if not path.is_file():
+        return
+    csv.field_size_limit(2**31 - 1)
+    with path.open(newline="", encoding="utf-8") as rows:
+        for row in csv.DictReader(rows):
+            if row.get("data"):
+                yield row["url"], json.loads(row["data"]), _utc(row["created_at"])
+
+
+def _base_url(self_url: str) -> str:
+    """A site's base URL from the ``self`` of one of its objects: what precedes ``/rest/``."""
+    return self_url.split("/rest/", 1)[0]
+
+
 def _jira_site_from_files(writer: _Writer, site: str, deployment: str, files: list[Path], *, status: Path) -> None:
     """A site from single-issue GET bodies, one file each (copied byte for byte)."""
     candidates = [(json.loads(p.read_text(encoding="utf-8")), str(p)) for p in files]
@@ -597,57 +710,77 @@ def _jira_site_from_files(writer: _Writer, site: str, deployment: str, files: li
     for key, (issue, source) in sorted(chosen.items()):
         writer.copy(Path(source), f"{site}/projects/{issue['fields']['project']['key']}/issues/{key}.json")
         issues.append(issue)
-    _jira_metadata(writer, site, deployment, issues, status=status, fields=None)
+    _jira_metadata(writer, site, deployment, issues, status=status)
 
 
 def _jira_site_from_pages(writer: _Writer, site: str, deployment: str, pages: list[Path], *, fields: Path) -> None:
     """A site from recorded search pages: each issue of a page becomes one file, unaltered."""
-    candidates = [(issue, str(p.relative_to(writer.corpus))) for p in pages
+    candidates = [(issue, f"an issue of the search page {p.relative_to(writer.corpus)}") for p in pages
                   for issue in json.loads(p.read_text(encoding="utf-8")).get("issues", [])]
+    _jira_site_from_records(writer, site, deployment, candidates, fields=fields)
+
+
+def _jira_site_from_records(writer: _Writer, site: str, deployment: str,
+                            candidates: list[tuple[dict[str, Any], str]], **metadata: Any) -> None:
+    """A site from recorded issue objects (with where each was found): one file each, unaltered."""
     chosen = _newest(candidates, lambda i: i["key"], lambda i: _moment(i["fields"].get("updated")))
-    for key, (issue, source) in sorted(chosen.items()):
-        writer.write(f"{site}/projects/{issue['fields']['project']['key']}/issues/{key}.json", issue,
-                     f"an issue of the search page {source}")
-    _jira_metadata(writer, site, deployment, [issue for issue, _ in chosen.values()], status=None, fields=fields)
+    for key, (issue, origin) in sorted(chosen.items()):
+        writer.write(f"{site}/projects/{issue['fields']['project']['key']}/issues/{key}.json", issue, origin)
+    _jira_metadata(writer, site, deployment, [issue for issue, _ in chosen.values()], **metadata)
 
 
 def _jira_metadata(writer: _Writer, site: str, deployment: str, issues: list[dict[str, Any]], *,
-                   status: Path | None, fields: Path | None) -> None:
-    """The site-level files: copied where the corpus recorded them, else synthesized from the issues."""
-    if not issues:
-        return
+                   base: str | None = None, status: Given | None = None, fields: Given | None = None,
+                   link_types: Given | None = None, projects: dict[str, Given] | None = None,
+                   versions: dict[str, Given] | None = None) -> None:
+    """The site-level files: taken from the corpus where it recorded them, else synthesized from the
+    issues; nothing for a site with neither issues nor a base URL."""
+    if base is None:
+        if not issues:
+            return
+        base = _base_url(issues[0]["self"])
     made = "SYNTHESIZED from the recorded issues"
-    base = "{0.scheme}://{0.netloc}".format(urlsplit(issues[0]["self"]))
     writer.write(f"{site}/serverInfo.json",
                  {"baseUrl": base, "deploymentType": deployment, "serverTitle": "Jira (replay)",
                   **({"version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0]} if deployment == "Cloud"
                      else {"version": "7.0.0", "versionNumbers": [7, 0, 0]})},
-                 f"SYNTHESIZED (deploymentType {deployment}, baseUrl of the recorded issues)")
+                 f"SYNTHESIZED (deploymentType {deployment}, baseUrl of the recorded "
+                 f"{'issues' if issues else 'projects'})")
     writer.write(f"{site}/myself.json",
                  {"self": f"{base}/rest/api/2/myself", "accountId" if deployment == "Cloud" else "name": "replay-bot",
                   "displayName": "Replay Bot", "active": True, "timeZone": "UTC"},
                  "SYNTHESIZED (the API user; JQL dates are read in its time zone, UTC)")
     if status is not None:
-        writer.copy(status, f"{site}/status.json")
-    else:
+        writer.put(f"{site}/status.json", status)
+    elif issues:
         statuses = {i["fields"]["status"]["id"]: i["fields"]["status"] for i in issues if i["fields"].get("status")}
         writer.write(f"{site}/status.json", [statuses[k] for k in sorted(statuses)], f"{made}' status")
     if fields is not None:
-        writer.copy(fields, f"{site}/field.json")
-    else:
+        writer.put(f"{site}/field.json", fields)
+    elif issues:
         writer.write(f"{site}/field.json", _field_catalogue(issues),
                      f"{made}' field ids, changelog field names and Sprint values (its schema)")
-    link_types = {link["type"]["id"]: link["type"] for i in issues for link in i["fields"].get("issuelinks", [])}
-    writer.write(f"{site}/issueLinkType.json", {"issueLinkTypes": [link_types[k] for k in sorted(link_types)]},
-                 f"{made}' issuelinks")
-    for key in sorted({i["fields"]["project"]["key"] for i in issues}):
+    if link_types is not None:
+        writer.put(f"{site}/issueLinkType.json", link_types)
+    elif issues:
+        found = {link["type"]["id"]: link["type"] for i in issues for link in i["fields"].get("issuelinks", [])}
+        writer.write(f"{site}/issueLinkType.json", {"issueLinkTypes": [found[k] for k in sorted(found)]},
+                     f"{made}' issuelinks")
+    projects, versions = projects or {}, versions or {}
+    for key in sorted({i["fields"]["project"]["key"] for i in issues} | set(projects)):
         mine = [i for i in issues if i["fields"]["project"]["key"] == key]
-        writer.write(f"{site}/projects/{key}/project.json", mine[0]["fields"]["project"],
-                     f"{made} (the project object they embed)")
-        versions = {v["id"]: v for i in mine for name in ("fixVersions", "versions")
-                    for v in i["fields"].get(name) or []}
-        writer.write(f"{site}/projects/{key}/versions.json", [versions[k] for k in sorted(versions)],
-                     f"{made}' fixVersions and versions")
+        if key in projects:
+            writer.put(f"{site}/projects/{key}/project.json", projects[key])
+        else:
+            writer.write(f"{site}/projects/{key}/project.json", mine[0]["fields"]["project"],
+                         f"{made} (the project object they embed)")
+        if key in versions:
+            writer.put(f"{site}/projects/{key}/versions.json", versions[key])
+        elif mine:
+            embedded = {v["id"]: v for i in mine for name in ("fixVersions", "versions")
+                        for v in i["fields"].get(name) or []}
+            writer.write(f"{site}/projects/{key}/versions.json", [embedded[k] for k in sorted(embedded)],
+                         f"{made}' fixVersions and versions")
 
 
 def _field_catalogue(issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -677,7 +810,10 @@ def _is_sprint(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("com.atlassian.greenhopper.service.sprint.Sprint@")
 
 
+# GitHub ---------------------------------------------------------------------------------------
+
 _REPO_URL = re.compile(r"/repos/([^/]+)/([^/]+)")
+_ISSUE_URL = re.compile(r"/repos/([^/]+)/([^/]+)/issues/(\d+)$")
 
 
 def _repo_of(url: str) -> str:
@@ -687,18 +823,47 @@ def _repo_of(url: str) -> str:
     return f"{match[1]}/{match[2]}"
 
 
-def _recorded_github(corpus: Path) -> Iterator[tuple[str, Any, str]]:
-    """(request URL, body, source) for every 200 answer the GitHub recordings hold."""
-    csv.field_size_limit(2**31 - 1)
+def _issue_ref(url: str) -> tuple[str, int] | None:
+    """(owner/name, number) of an issue's API URL; None for anything else."""
+    match = _ISSUE_URL.search(urlsplit(url).path)
+    return (f"{match[1]}/{match[2]}", int(match[3])) if match else None
+
+
+def _is_issue(obj: Any) -> bool:
+    """An issue (or pull request) object: numbered, with its own issue URL. 2012's objects have no
+    ``repository_url``; their ``url`` names the repository all the same."""
+    return isinstance(obj, dict) and "number" in obj and _issue_ref(str(obj.get("url", ""))) is not None
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """One recorded 200 answer to a GET: the request URL, the body, the corpus file, when."""
+
+    url: str
+    body: Any
+    source: str
+    at: datetime
+
+
+def _recorded_github(corpus: Path) -> list[_Recorded]:
+    """Every 200 answer to a GET the GitHub recordings hold, oldest recording first (file order
+    within one moment)."""
+    found: list[_Recorded] = []
     for path in sorted((corpus / "devlake" / "github").glob("_raw_github_api_*.csv")):
-        with path.open(newline="", encoding="utf-8") as rows:
-            for row in csv.DictReader(rows):
-                yield row["url"], json.loads(row["data"]), str(path.relative_to(corpus))
+        found += [_Recorded(url, body, str(path.relative_to(corpus)), at) for url, body, at in _csv_records(path)]
     for path in sorted((corpus / "github3py-cassettes").glob("*.json")):
         for interaction in json.loads(path.read_text(encoding="utf-8"))["http_interactions"]:
             response = interaction["response"]
-            if (response.get("status") or {}).get("code") == 200 and (body := _cassette_body(response)) is not None:
-                yield interaction["request"]["uri"], body, str(path.relative_to(corpus))
+            if (interaction["request"].get("method", "GET").upper() == "GET"
+                    and (response.get("status") or {}).get("code") == 200
+                    and (body := _cassette_body(response)) is not None):
+                found.append(_Recorded(interaction["request"]["uri"], body, str(path.relative_to(corpus)),
+                                       _utc(interaction["recorded_at"])))
+    for path in sorted((corpus / "pygithub-replaydata").glob("*.txt")):
+        for method, url, status, date, body in _replay_exchanges(path):
+            if method == "GET" and status == 200 and body is not None and date is not None:
+                found.append(_Recorded(url, body, str(path.relative_to(corpus)), date))
+    return sorted(found, key=lambda r: r.at)
 
 
 def _cassette_body(response: dict[str, Any]) -> Any:
@@ -714,48 +879,104 @@ def _cassette_body(response: dict[str, Any]) -> Any:
         return None
 
 
+def _replay_exchanges(path: Path) -> Iterator[tuple[str, str, int, datetime | None, Any]]:
+    """PyGithub's ReplayData: ten lines an exchange (scheme, method, host, port, path and query,
+    request headers, request body, status, response headers as a Python list of pairs, body),
+    blank lines between. Yields method, URL, status, the answer's Date and its JSON (None if not)."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    at = 0
+    while at < len(lines):
+        if not lines[at].strip():
+            at += 1
+            continue
+        block, at = lines[at:at + 10], at + 10
+        if len(block) < 10:
+            return
+        scheme, method, host, _port, target, _headers, _body, status, headers, body = block
+        try:
+            date = next((value for name, value in ast.literal_eval(headers) if name.lower() == "date"), None)
+        except (ValueError, SyntaxError):
+            date = None
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        yield (method, f"{scheme}://{host}{target}", int(status) if status.isdigit() else 0,
+               _utc(date) if date else None, parsed)
+
+
 def _updated_at(obj: dict[str, Any]) -> datetime:
     return _moment(obj.get("updated_at"))
 
 
 def _github_from_corpus(writer: _Writer) -> None:
-    """Repositories, issues (pull requests included), repo-level issue events and milestones, each
-    object filed under the repository its own URL names."""
+    """Repositories, issues (pull requests included), repo-level issue events, milestones, and the
+    sub-issue and blocked-by lists, each object filed under the repository its own URL names. An
+    issue embedded in a recorded event counts as a recording of that issue; a sub-issue list no
+    one recorded is derived from the ``parent_issue_url`` of the recorded issues."""
     repos, issues, milestones, events = [], [], [], []
-    for url, body, source in _recorded_github(writer.corpus):
-        path = urlsplit(url).path.rstrip("/")
-        rows = body if isinstance(body, list) else [body]
+    lists: dict[tuple[str, str, int], tuple[list[dict[str, Any]], str]] = {}  # (repo, kind, number)
+    for recorded in reversed(_recorded_github(writer.corpus)):  # the newest recording first: it wins a tie
+        path = urlsplit(recorded.url).path.rstrip("/")
+        body = recorded.body
+        rows = [r for r in (body if isinstance(body, list) else [body]) if isinstance(r, dict)]
+        said = f"recorded in {recorded.source}"
         if re.fullmatch(r"/(repos/[^/]+/[^/]+|repositories/\d+)", path):
-            repos += [(r, source) for r in rows if "full_name" in r]
+            repos += [(r, said) for r in rows if "full_name" in r]
         elif re.search(r"/issues(/\d+)?$", path):
-            issues += [(i, source) for i in rows if "number" in i and "repository_url" in i]
-        elif path.endswith("/issues/events"):
-            events += [(e, source) for e in rows if "issue" in e]
+            issues += [(i, said) for i in rows if _is_issue(i)]
+        elif re.search(r"/issues/events(/\d+)?$", path):
+            events += [(e, said) for e in rows if "issue" in e]
+            issues += [(e["issue"], f"embedded in an event {said}") for e in rows if _is_issue(e.get("issue"))]
         elif re.search(r"/milestones(/\d+)?$", path):
-            milestones += [(m, source) for m in rows if "number" in m]
-    by_repo: dict[str, dict[str, list[tuple[dict[str, Any], str]]]] = {}
+            milestones += [(m, said) for m in rows if "number" in m]
+        elif match := re.search(r"/issues/(\d+)/(sub_issues|dependencies/blocked_by)$", path):
+            kind = "sub_issues" if match[2] == "sub_issues" else "blocked_by"
+            if isinstance(body, list):
+                lists.setdefault((_repo_of(recorded.url), kind, int(match[1])), (body, said))
+    chosen_issues = _newest(issues, lambda i: _issue_ref(i["url"]), _updated_at)
+    children: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for _, (issue, _) in sorted(chosen_issues.items()):
+        parent = _issue_ref(str(issue.get("parent_issue_url") or ""))
+        if parent is not None:
+            children.setdefault(parent, []).append(issue)
+    for (repo, number), found in children.items():
+        if (repo, "sub_issues", number) not in lists:
+            named = ", ".join(f"#{i['number']}" for i in found)
+            lists[(repo, "sub_issues", number)] = (found, f"DERIVED from the recorded issues whose parent_issue_url "
+                                                          f"names #{number} ({named}), in number order")
+    by_repo: dict[str, dict[str, list[Any]]] = {}
     for kind, chosen in (
             ("repo", _newest(repos, lambda r: r["full_name"], _updated_at)),
-            ("issue", _newest(issues, lambda i: (_repo_of(i["repository_url"]), i["number"]), _updated_at)),
+            ("issue", chosen_issues),
             ("milestone", _newest(milestones, lambda m: (_repo_of(m["url"]), m["number"]), _updated_at)),
             ("event", _newest(events, lambda e: (_repo_of(e["url"]), e["id"]), lambda e: EPOCH))):
         for identity, found in chosen.items():
             name = identity if kind == "repo" else identity[0]
             by_repo.setdefault(name, {}).setdefault(kind, []).append(found)
+    for (name, kind, number), found in lists.items():
+        by_repo.setdefault(name, {}).setdefault(kind, []).append((number, found))
     for name, kinds in sorted(by_repo.items()):
         folder = f"{GITHUB}/repos/{name}"
         for repo, source in kinds.get("repo", []):
-            writer.write(f"{folder}/repo.json", repo, f"recorded in {source}")
+            writer.write(f"{folder}/repo.json", repo, source)
+        if "repo" not in kinds:
+            writer.write(f"{folder}/repo.json", {"full_name": name, "name": name.partition("/")[2],
+                                                 "url": f"{GITHUB_API_ROOT}/repos/{name}",
+                                                 "html_url": f"https://github.com/{name}"},
+                         "SYNTHESIZED (no recording of the repository itself: its name and URLs only)")
         for issue, source in kinds.get("issue", []):
-            writer.write(f"{folder}/issues/{issue['number']}.json", issue, f"recorded in {source}")
+            writer.write(f"{folder}/issues/{issue['number']}.json", issue, source)
         if "milestone" in kinds:
             ordered = sorted(kinds["milestone"], key=lambda m: m[0]["number"])
             writer.write(f"{folder}/milestones.json", [m for m, _ in ordered],
-                         "recorded in " + ", ".join(sorted({s for _, s in ordered})))
+                         "; ".join(sorted({s for _, s in ordered})))
         if "event" in kinds:
             ordered = sorted(kinds["event"], key=lambda e: (_moment(e[0]["created_at"]), e[0]["id"]), reverse=True)
-            writer.write(f"{folder}/events.json", [e for e, _ in ordered],
-                         "recorded in " + ", ".join(sorted({s for _, s in ordered})))
+            writer.write(f"{folder}/events.json", [e for e, _ in ordered], "; ".join(sorted({s for _, s in ordered})))
+        for kind in ("sub_issues", "blocked_by"):
+            for number, (rows, source) in sorted(kinds.get(kind, [])):
+                writer.write(f"{folder}/{kind}/{number}.json", rows, source)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -764,8 +985,11 @@ def main(argv: list[str] | None = None) -> int:
     build = sub.add_parser("build-from-corpus", help="convert the shared corpus's recordings into replay data")
     build.add_argument("corpus", type=Path)
     build.add_argument("out", type=Path)
+    build.add_argument("--part", choices=tuple(CORPUS_PARTS), default="main",
+                       help="which installations to convert: "
+                            + "; ".join(f"{k}: {v}" for k, v in CORPUS_PARTS.items()))
     args = parser.parse_args(argv)
-    data = build_from_corpus(args.corpus, args.out)
+    data = build_from_corpus(args.corpus, args.out, args.part)
     print(json.dumps(data.describe(), indent=1))
     return 0
 

@@ -4,6 +4,7 @@ process (werkzeug's test client), so the paging, JQL, changelog and GitHub rules
 from __future__ import annotations
 
 import base64
+import csv
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from sandbox.replay import load
+from sandbox.replay import build_from_corpus, load
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, SandboxApp
 
 BASIC = {"Authorization": "Basic " + base64.b64encode(f"{SANDBOX_USER}:{SANDBOX_TOKEN}".encode()).decode()}
@@ -205,3 +206,126 @@ def test_control_endpoints_describe_the_replay_and_count_requests(client: Client
     stats = client.get("/_sandbox/stats").json
     assert {"method": "GET", "endpoint": "/github/repos/<owner>/<repo>/issues/<int:number>", "status": 200,
             "count": 1} in stats["requests"]
+
+
+# -- build-from-corpus, over a corpus written here in the recordings' own formats ---------------------
+
+API = "https://api.github.com/repos"
+
+
+def _exchange(path: str, body: object, date: str, method: str = "GET", status: int = 200) -> str:
+    """One exchange of PyGithub's ReplayData (ten lines)."""
+    headers = [("Date", date), ("Content-Type", "application/json; charset=utf-8")]
+    return "\n".join(["https", method, "api.github.com", "None", path, "{'Authorization': 'token x'}", "None",
+                      str(status), repr(headers), json.dumps(body)]) + "\n\n"
+
+
+def _gh(repo: str, number: int, updated: str, **extra: object) -> dict:
+    return {"url": f"{API}/{repo}/issues/{number}", "repository_url": f"{API}/{repo}", "id": number * 1000,
+            "number": number, "title": f"#{number}", "state": "open", "updated_at": updated, **extra}
+
+
+def _raw_table(path: Path, records: list[tuple[str, object]]) -> None:
+    """A DevLake raw table: one API record a row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["id", "params", "data", "url", "input", "created_at"])
+        for n, (url, data) in enumerate(records, 1):
+            out.writerow([n, "{}", json.dumps(data), url, "null", "2022-06-13 10:43:17.627"])
+
+
+def test_build_from_corpus_gathers_github_lists_and_derives_only_what_no_one_recorded(tmp_path: Path) -> None:
+    corpus, replay = tmp_path / "corpus", tmp_path / "replay"
+    recordings = corpus / "pygithub-replaydata"
+    recordings.mkdir(parents=True)
+    early, late = "Tue, 02 Jun 2026 10:03:06 GMT", "Tue, 02 Jun 2026 10:03:08 GMT"
+    (recordings / "A.setUp.txt").write_text(
+        _exchange("/repos/acme/web/issues?type=%2A", [
+            _gh("acme/web", 1, "2025-01-01T00:00:00Z", sub_issues_summary={"total": 2}),
+            _gh("acme/web", 2, "2025-01-01T00:00:00Z", parent_issue_url=f"{API}/acme/web/issues/1"),
+            _gh("acme/web", 3, "2025-01-01T00:00:00Z", parent_issue_url=f"{API}/acme/web/issues/1")], early)
+        # a 2012-shaped issue: no repository_url, its url names the repository
+        + _exchange("/repos/acme/web/issues/4", {"url": f"{API}/acme/web/issues/4", "id": 4000, "number": 4,
+                                                 "updated_at": "2012-05-01T00:00:00Z"}, early), encoding="utf-8")
+    (recordings / "B.testBlockedBy.txt").write_text(
+        _exchange("/repos/acme/web/issues/1/dependencies/blocked_by", [], early)
+        + _exchange("/repos/acme/web/issues/1/dependencies/blocked_by", {"issue_id": 3000}, early, "POST", 201)
+        + _exchange("/repos/acme/web/issues/1/dependencies/blocked_by", [_gh("acme/web", 3, "2025-01-01T00:00:00Z")],
+                    late)
+        # recorded again later with the same updated_at: the later recording wins
+        + _exchange("/repos/acme/web/issues/2", _gh("acme/web", 2, "2025-01-01T00:00:00Z", title="later",
+                                                    parent_issue_url=f"{API}/acme/web/issues/1"), late)
+        + _exchange("/repos/acme/web/issues/events", [
+            {"id": 77, "url": f"{API}/acme/web/issues/events/77", "event": "closed",
+             "created_at": "2025-02-01T00:00:00Z", "issue": _gh("acme/web", 9, "2025-02-01T00:00:00Z")}], late),
+        encoding="utf-8")
+    data = build_from_corpus(corpus, replay)
+    web = data.github["acme/web"]
+    assert sorted(web.issues) == [1, 2, 3, 4, 9] and web.issues[2]["title"] == "later"  # 9: embedded in its event
+    assert [e["id"] for e in web.events] == [77]
+    assert [i["number"] for i in web.sub_issues[1]] == [2, 3]  # from parent_issue_url, in number order
+    assert [i["number"] for i in web.blocked_by[1]] == [3]  # the last GET; the POST is no answer to keep
+    assert web.repo == {"full_name": "acme/web", "name": "web", "url": f"{API}/acme/web",
+                        "html_url": "https://github.com/acme/web"}
+    readme = (replay / "README.txt").read_text()
+    assert "github/repos/acme/web/sub_issues/1.json: DERIVED from the recorded issues whose parent_issue_url" in readme
+    assert "github/repos/acme/web/repo.json: SYNTHESIZED" in readme
+    assert "--part main" in readme
+
+
+def test_build_from_corpus_keeps_a_recorded_sub_issue_list_over_a_derived_one(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    (corpus / "pygithub-replaydata").mkdir(parents=True)
+    date = "Wed, 16 Jul 2025 13:20:41 GMT"
+    (corpus / "pygithub-replaydata" / "SubIssue.txt").write_text(
+        _exchange("/repos/acme/web/issues/1", _gh("acme/web", 1, "2025-01-01T00:00:00Z"), date)
+        + _exchange("/repos/acme/web/issues/2", _gh("acme/web", 2, "2025-01-01T00:00:00Z",
+                                                    parent_issue_url=f"{API}/acme/web/issues/1"), date)
+        + _exchange("/repos/acme/web/issues/1/sub_issues", [_gh("acme/web", 5, "2025-01-01T00:00:00Z")], date),
+        encoding="utf-8")
+    data = build_from_corpus(corpus, tmp_path / "replay")
+    assert [i["number"] for i in data.github["acme/web"].sub_issues[1]] == [5]
+
+
+def test_build_from_corpus_devlake_part_keeps_each_installation_its_own_site(tmp_path: Path) -> None:
+    corpus, replay = tmp_path / "corpus", tmp_path / "replay"
+    board = "https://acme.atlassian.net/rest/agile/1.0/board/8/issue?expand=changelog"
+    version = {"id": "10026", "name": "v2.7.0", "released": True, "releaseDate": "2020-07-10"}
+    issue = {"id": "10063", "key": "EE-1", "self": "https://acme.atlassian.net/rest/agile/1.0/issue/10063",
+             "fields": {"project": {"id": "10003", "key": "EE", "name": "embedded name"}, "summary": "s",
+                        "updated": "2021-03-28T16:06:08.713+0800", "fixVersions": [version],
+                        "status": {"id": "1", "name": "Open"}, "issuelinks": []}}
+    tables = corpus / "devlake" / "jira"
+    _raw_table(tables / "_raw_jira_api_issues.csv", [(board, issue)])
+    _raw_table(tables / "_raw_jira_api_status.csv", [("https://acme.atlassian.net/rest/api/2/status", {"id": "1"}),
+                                                     ("https://acme.atlassian.net/rest/api/2/status", {"id": "3"})])
+    _raw_table(tables / "_raw_jira_api_projects.csv", [("https://acme.atlassian.net/rest/api/2/project",
+                                                        {"id": "10003", "key": "EE", "name": "Enterprise Edition"})])
+    data = build_from_corpus(corpus, replay, "devlake")
+    cloud = data.jira["jira-cloud"]
+    assert [i.key for i in cloud.issues] == ["EE-1"] and cloud.server_info["baseUrl"] == "https://acme.atlassian.net"
+    assert cloud.projects["EE"].project["name"] == "Enterprise Edition"  # recorded, not the embedded copy
+    assert cloud.projects["EE"].versions == [version] and [s["id"] for s in cloud.statuses] == ["1", "3"]
+    assert data.github == {} and data.jira["jira-dc"].issues == ()
+    with pytest.raises(ValueError):
+        build_from_corpus(corpus, tmp_path / "other", "nope")
+
+
+def test_build_from_corpus_apache_part_serves_projects_and_versions_without_issues(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    go = corpus / "go-jira-mockdata"
+    go.mkdir(parents=True)
+    versions = [{"id": "12312506", "name": "0.2.2", "released": True, "releaseDate": "2007-02-19"}]
+    (go / "project.json").write_text(json.dumps({
+        "self": "https://issues.apache.org/jira/rest/api/2/project/12310505", "id": "12310505", "key": "ABDERA",
+        "versions": versions}), encoding="utf-8")
+    (go / "all_issuelinktypes.json").write_text(json.dumps([{"id": "1", "name": "Blocker"}]), encoding="utf-8")
+    client = Client(SandboxApp(build_from_corpus(corpus, tmp_path / "replay", "apache")))
+    info = client.get("/jira-dc/rest/api/2/serverInfo", headers=BEARER).json
+    assert (info["baseUrl"], info["deploymentType"]) == ("https://issues.apache.org/jira", "Server")
+    assert client.get("/jira-dc/rest/api/2/project/ABDERA/versions", headers=BEARER).json == versions
+    assert client.get("/jira-dc/rest/api/2/issueLinkType", headers=BEARER).json == {
+        "issueLinkTypes": [{"id": "1", "name": "Blocker"}]}
+    assert client.get("/jira-dc/rest/api/2/search", query_string={"jql": "project = ABDERA"},
+                      headers=BEARER).json["total"] == 0

@@ -208,7 +208,8 @@ def test_github_labels_mean_what_the_site_rules_say(con):
 ])
 def test_pull_requests_close_issues_by_githubs_keywords(con, body, closes):
     pr = {"id": 900, "number": 50, "title": "A change", "body": body, "state": "closed",
-          "pull_request": {"merged_at": "2026-01-21T00:00:00Z"}, "user": {"login": "olga"},
+          "pull_request": {"url": "https://api.github.com/repos/acme/web/pulls/50", "merged_at": "2026-01-21T00:00:00Z"},
+          "user": {"login": "olga"},
           "created_at": "2026-01-19T00:00:00Z", "closed_at": "2026-01-21T00:00:00Z", "html_url": "https://gh/pr/50"}
     upsert(con, "raw.github_issues", [{"site": "gh", "repo": "acme/web", "number": 50, "issue_id": 900,
                                        "updated_at": pr["closed_at"], "payload": pr, "synced_at": AS_OF, "sync_id": "s1"}])

@@ -5,7 +5,7 @@ WITH prs AS (
     SELECT g.site, g.repo, g.number, g.issue_id, g.payload, p.program_id
     FROM raw.github_issues g
     JOIN core.projects p ON p.site = g.site AND p.project_key = g.repo
-    WHERE json_extract(g.payload, '$.pull_request') IS NOT NULL
+    WHERE coalesce(g.payload->>'$.pull_request.url', g.payload->>'$.pull_request.html_url') IS NOT NULL  -- 2012's plain issues carry an empty pull_request
 ),
 mentions AS (  -- GitHub's closing keywords, then one reference: #n, owner/repo#n or an issue URL
     SELECT site, repo, number, unnest(regexp_extract_all(

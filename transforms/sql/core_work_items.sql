@@ -98,7 +98,7 @@ github AS (
     JOIN core.projects p ON p.site = g.site AND p.project_key = g.repo
     LEFT JOIN gh_parents gp ON gp.child_id = g.issue_id
     LEFT JOIN gh_meaning m ON m.site = g.site AND m.issue_id = g.issue_id
-    WHERE json_extract(g.payload, '$.pull_request') IS NULL
+    WHERE coalesce(g.payload->>'$.pull_request.url', g.payload->>'$.pull_request.html_url') IS NULL  -- 2012's plain issues carry an empty pull_request
 )
 SELECT item_id, program_id, project_key, site, source, key, title, item_type, status, status_category,
        resolution, priority, labels, components, NULL::BOOLEAN AS at_risk, assignee, assignee_id, reporter,
