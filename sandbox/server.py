@@ -41,6 +41,7 @@ SANDBOX_USER = "pulse-bot@acme.example"  # Jira Cloud basic auth pairs an e-mail
 SANDBOX_USER_ENV = "PULSE_SANDBOX_USER"
 
 SITE_PREFIX = {JIRA_CLOUD: "/jira-cloud", JIRA_DC: "/jira-dc", GITHUB: "/github"}
+CONTROL_PREFIX = "/_sandbox/"  # control endpoints: not tracker requests, never counted
 # The public URL a site reports as its own (Jira serverInfo.baseUrl): where `pulse sandbox` serves
 # by default, so browse links in the warehouse are stable across runs on random ports.
 PUBLIC_ROOT = "http://127.0.0.1:8080"
@@ -161,7 +162,8 @@ class SandboxApp:
     def __call__(self, environ, start_response):
         request = Request(environ)
         response, pattern = self._dispatch(request)
-        self.stats.add(request.method, pattern, response.status_code)
+        if not pattern.startswith(CONTROL_PREFIX):  # the stats count what clients ask the trackers
+            self.stats.add(request.method, pattern, response.status_code)
         return response(environ, start_response)
 
     def _dispatch(self, request: Request) -> tuple[Response, str]:

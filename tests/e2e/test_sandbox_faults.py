@@ -191,3 +191,11 @@ def test_pulse_sandbox_takes_latency_and_faults_flags():
         process.send_signal(signal.SIGTERM)
         tail = process.communicate(timeout=10)[0]
     assert "Faults injected: 503 × 1, latency × 2" in tail
+
+
+def test_control_requests_are_not_counted_as_tracker_requests(sandbox):
+    requests.post(sandbox.url + "/_sandbox/stats/reset", timeout=10)
+    requests.get(sandbox.url + "/jira-dc/rest/api/2/serverInfo", headers=DC_AUTH, timeout=10)
+    requests.get(sandbox.url + "/_sandbox/scenario", timeout=10)
+    stats = requests.get(sandbox.url + "/_sandbox/stats", timeout=10).json()
+    assert stats["total"] == 1 and [r["endpoint"] for r in stats["requests"]] == ["/jira-dc/rest/api/2/serverInfo"]

@@ -70,8 +70,7 @@ def test_the_control_endpoint_reports_the_night(running, night, after):
     scenario = requests.get(running.url + "/_sandbox/scenario", timeout=10).json()
     assert scenario["as_of"] == after.as_of.isoformat() and scenario["items"] == len(after.items)
     stats = requests.get(running.url + "/_sandbox/stats", timeout=10).json()["requests"]
-    assert {(r["endpoint"], r["method"]) for r in stats} >= {("/_sandbox/scenario", "GET"),
-                                                              ("/_sandbox/advance", "POST")}
+    assert not [r for r in stats if r["endpoint"].startswith("/_sandbox/")]  # control is not tracker traffic
 
 
 @pytest.mark.parametrize("body", [{"days": 0}, {"days": 366}, {"days": "1"}, [1]])
