@@ -56,6 +56,9 @@ core_milestones = _table_asset("core", "milestones", [*RAW, core_work_items],
                                "Jira versions and GitHub milestones with dates and work counts.")
 core_status_transitions = _table_asset("core", "status_transitions", [*RAW, core_work_items],
                                        "Every status change, from changelogs and issue events.")
+core_item_changes = _table_asset("core", "item_changes", [*RAW, core_work_items],
+                                 "Every change of status, assignee, milestone, sprint, points, due date, "
+                                 "labels, title, priority, resolution or parent.")
 core_dependencies = _table_asset("core", "dependencies", [*RAW, core_work_items],
                                  "Blocks dependencies, with cross-project and cross-program flags.")
 core_pull_requests = _table_asset("core", "pull_requests", [*RAW, core_work_items],

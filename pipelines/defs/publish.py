@@ -9,18 +9,18 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from pipelines.defs.model import (core_pull_requests, core_sprints, core_work_item_sprints, marts_program_health,
-                                  marts_project_health)
+from pipelines.defs.model import (core_item_changes, core_pull_requests, core_sprints, core_work_item_sprints,
+                                  marts_program_health, marts_project_health)
 from pipelines.defs.resources import PulseResource
 from warehouse.store import publish
 
 PUBLISHED_TABLES = ("core.programs", "core.projects", "core.work_items", "core.pull_requests",
                     "core.milestones", "core.sprints", "core.work_item_sprints", "core.status_transitions",
-                    "core.dependencies", "marts.project_health", "marts.program_health")
+                    "core.item_changes", "core.dependencies", "marts.project_health", "marts.program_health")
 
 
 @dg.asset(key=["meta", "snapshots"], deps=[marts_project_health, marts_program_health, core_pull_requests,
-                                           core_sprints, core_work_item_sprints],
+                                           core_sprints, core_work_item_sprints, core_item_changes],
           group_name="publish", kinds={"duckdb"}, pool="duckdb")
 def meta_snapshots(context: dg.AssetExecutionContext, pulse: PulseResource) -> dg.MaterializeResult:
     """Record this snapshot in meta.snapshots, then atomically replace the published file."""

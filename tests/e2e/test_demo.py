@@ -20,8 +20,8 @@ pytestmark = pytest.mark.e2e
 
 SEED, AS_OF = 7, date(2026, 11, 27)
 TABLES = ("core.programs", "core.projects", "core.work_items", "core.pull_requests", "core.milestones",
-          "core.sprints", "core.work_item_sprints", "core.status_transitions", "core.dependencies",
-          "marts.project_health", "marts.program_health")
+          "core.sprints", "core.work_item_sprints", "core.status_transitions", "core.item_changes",
+          "core.dependencies", "marts.project_health", "marts.program_health")
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,41 @@ def test_every_item_is_in_the_sprints_the_scenario_put_it_in(demo, scenario):
     current = {k: v for k, v in read(demo, "SELECT key, sprint_id FROM core.work_items WHERE sprint_id IS NOT NULL")}
     assert current == {key: sprint for key, sprint, is_current in expected if is_current}
     assert read(demo, "SELECT count(*) FROM core.work_items WHERE source = 'github' AND sprint_id IS NOT NULL") == [(0,)]
+
+
+# Scenario change fields as core.item_changes names them.
+ITEM_FIELDS = {"assignee": "assignee", "release": "milestone", "points": "story_points", "sprint": "sprint"}
+
+
+def test_every_seeded_field_change_is_one_item_change_at_its_time(demo, scenario):
+    # PAY is on Jira Cloud (items name their fieldId), CART and ID on Data Center (names only).
+    release = {(r.project, r.id): r.name for r in scenario.releases}  # release ids are per project
+    sprint = {s.id: s.name for s in scenario.sprints}
+
+    def shown(i, c):  # what Jira shows as the new value (toString)
+        if c.field == "assignee":
+            return scenario.person[c.new].name
+        if c.field == "release":
+            return release[i.project, int(c.new)]
+        if c.field == "sprint":
+            return ", ".join(sprint[int(s)] for s in c.new.split(", "))
+        return c.new
+
+    jira = [i for i in scenario.items if "/" not in i.project]
+    expected = Counter((f"{i.project}-{i.number}", ITEM_FIELDS[c.field], ms(c.at), shown(i, c))
+                       for i in jira for c in i.changes if c.field in ITEM_FIELDS)
+    got = Counter(read(demo, """SELECT key, field, changed_at, to_value FROM core.item_changes
+                                WHERE source = 'jira' AND field <> 'status' AND field <> 'resolution'"""))
+    assert got == expected
+    assert {k[1] for k in got} == set(ITEM_FIELDS.values())
+    statuses = sum(1 for i in jira for c in i.changes if c.field == "status")
+    assert read(demo, "SELECT count(*) FROM core.item_changes WHERE source = 'jira' AND field = 'status'") == [
+        (statuses,)]
+    # GitHub: a release change is a milestoned event, its number found by the milestone's title
+    github = Counter((f"{i.project}#{i.number}", c.at.replace(microsecond=0), release[i.project, int(c.new)], c.new)
+                     for i in scenario.items if "/" in i.project for c in i.changes if c.field == "release")
+    assert github and Counter(read(demo, """SELECT key, changed_at, to_value, to_id FROM core.item_changes
+                                           WHERE source = 'github' AND field = 'milestone'""")) == github
 
 
 def test_a_seeded_cross_project_block_is_a_dependency(demo, scenario):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,7 +71,7 @@ def warehouse(replay, tmp_path_factory):
             *[ProjectRow("real", name, "jira", k, None) for name, _, _, _, keys in JIRA for k in keys],
             *[ProjectRow("real", "github", "github", r, None) for r in REPOS]])
         for table in ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "status_transitions",
-                      "dependencies", "pull_requests"):
+                      "item_changes", "dependencies", "pull_requests"):
             build_table(con, "core", table, AS_OF)
         yield con
 
@@ -288,6 +289,36 @@ def test_recorded_jira_links_keep_their_direction(warehouse):
         ("DZFNK0168-20", "IP8CUD168-35304", "Blocks", False),
         ("IP8CUD168-35406", "DZFNK0168-20", "Blocks", False),
     }
+
+
+# Changelog field names in the recordings, as core.item_changes names them (Rank, Flagged, Link,
+# RemoteIssueLink, Workflow, description and the time estimates are left out).
+RECORDED_FIELDS = {"status": "status", "resolution": "resolution", "priority": "priority", "assignee": "assignee",
+                   "Fix Version": "milestone", "labels": "labels", "summary": "title", "duedate": "due_date",
+                   "Sprint": "sprint", "Story Points": "story_points", "Story point estimate": "story_points",
+                   "IssueParentAssociation": "parent", "Parent": "parent", "Epic Link": "parent"}
+
+
+def test_recorded_changelog_items_are_item_changes(warehouse):
+    csv.field_size_limit(2**31 - 1)
+    devlake = CORPUS / "devlake" / "jira"
+    with (devlake / "_raw_jira_api_issues.csv").open(newline="", encoding="utf-8") as f:
+        merico = [json.loads(r["data"]) for r in csv.DictReader(f)]
+    with (devlake / "_raw_jira_api_issue_changelogs.csv").open(newline="", encoding="utf-8") as f:
+        paged = [(str(json.loads(r["input"])["issue_id"]), json.loads(r["data"])) for r in csv.DictReader(f)]
+    for site, issues, more in (("jira-cloud", recorded_jira_issues().values(), []), ("merico", merico, paged)):
+        key = {i["id"]: i["key"] for i in issues}
+        # embedded and paged histories, once per history id
+        histories = {(i["id"], h["id"]): h for i in issues for h in i["changelog"]["histories"]}
+        histories.update({(issue_id, h["id"]): h for issue_id, h in more if issue_id in key})
+        expected = Counter((key[issue_id], RECORDED_FIELDS[item["field"]], item["toString"] or None)
+                           for (issue_id, _), h in histories.items() for item in h["items"]
+                           if item["field"] in RECORDED_FIELDS)
+        got = Counter(warehouse.execute("""
+            SELECT c.key, c.field, c.to_value FROM core.item_changes c JOIN core.work_items w USING (item_id)
+            WHERE w.site = ?""", [site]).fetchall())
+        assert got == expected, site
+        assert {f for _, f, _ in got} >= {"status", "sprint", "story_points" if site == "jira-cloud" else "parent"}
 
 
 def test_the_devlake_cloud_arrives_with_changelogs_and_sprints(warehouse):
