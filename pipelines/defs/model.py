@@ -54,9 +54,11 @@ core_work_items = _table_asset("core", "work_items", [*RAW, core_projects, core_
                                "One row per Jira or GitHub issue, across every program.")
 core_milestones = _table_asset("core", "milestones", [*RAW, core_work_items],
                                "Jira versions and GitHub milestones with dates and work counts.")
-core_status_transitions = _table_asset("core", "status_transitions", [*RAW, core_work_items],
+core_jira_changelog_items = _table_asset("core", "jira_changelog_items", [*RAW],
+                                         "Every item of every Jira changelog, parsed once for the history tables.")
+core_status_transitions = _table_asset("core", "status_transitions", [*RAW, core_work_items, core_jira_changelog_items],
                                        "Every status change, from changelogs and issue events.")
-core_item_changes = _table_asset("core", "item_changes", [*RAW, core_work_items],
+core_item_changes = _table_asset("core", "item_changes", [*RAW, core_work_items, core_jira_changelog_items],
                                  "Every change of status, assignee, milestone, sprint, points, due date, "
                                  "labels, title, priority, resolution or parent.")
 core_dependencies = _table_asset("core", "dependencies", [*RAW, core_work_items],

@@ -15,7 +15,8 @@ from pipelines.defs.resources import PulseResource
 from warehouse.store import publish
 
 PUBLISHED_TABLES = ("core.programs", "core.projects", "core.work_items", "core.pull_requests",
-                    "core.milestones", "core.sprints", "core.work_item_sprints", "core.status_transitions",
+                    "core.milestones", "core.sprints", "core.work_item_sprints", "core.jira_changelog_items",
+                    "core.status_transitions",
                     "core.item_changes", "core.dependencies", "marts.project_health", "marts.program_health")
 
 

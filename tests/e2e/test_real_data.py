@@ -70,8 +70,8 @@ def warehouse(replay, tmp_path_factory):
         write_program_structure(con, [ProgramRow("real", "Recorded trackers", None)], [
             *[ProjectRow("real", name, "jira", k, None) for name, _, _, _, keys in JIRA for k in keys],
             *[ProjectRow("real", "github", "github", r, None) for r in REPOS]])
-        for table in ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "status_transitions",
-                      "item_changes", "dependencies", "pull_requests"):
+        for table in ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "jira_changelog_items",
+                      "status_transitions", "item_changes", "dependencies", "pull_requests"):
             build_table(con, "core", table, AS_OF)
         yield con
 

@@ -23,7 +23,8 @@ def test_loads_without_config_or_secrets(monkeypatch):
 def test_asset_keys_are_the_warehouse_tables(definitions):
     keys = sorted(k.to_user_string() for k in definitions.resolve_all_asset_keys())
     assert keys == [
-        "core/dependencies", "core/item_changes", "core/milestones", "core/programs", "core/projects",
+        "core/dependencies", "core/item_changes", "core/jira_changelog_items", "core/milestones", "core/programs",
+        "core/projects",
         "core/pull_requests", "core/sprints", "core/status_transitions", "core/work_item_sprints",
         "core/work_items", "marts/program_health", "marts/project_health", "meta/snapshots",
         "raw/github_issue_events", "raw/github_issue_relations", "raw/github_issues", "raw/github_milestones",

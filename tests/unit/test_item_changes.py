@@ -11,7 +11,7 @@ from transforms.build import ProgramRow, ProjectRow, build_table, write_program_
 from warehouse.store import connect, migrate, upsert
 
 AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
-CORE_TABLES = ("projects", "sprints", "work_item_sprints", "work_items", "item_changes")
+CORE_TABLES = ("projects", "sprints", "work_item_sprints", "work_items", "jira_changelog_items", "item_changes")
 SITE_JSON = ("server_info", "myself", "fields", "statuses", "link_types", "field_roles")
 COLUMNS = "field, from_value, to_value, from_id, to_id, author, tracker_field"
 HOSTILE = "Robert'); DROP TABLE core.work_items; --"
@@ -188,6 +188,7 @@ def test_jira_server_fields_by_name_and_the_roles_field_names(con):
 
 def test_without_field_roles_custom_fields_are_found_by_their_usual_names(con):
     con.execute("UPDATE raw.jira_sites SET field_roles = '{}'")
+    build_table(con, "core", "jira_changelog_items", AS_OF)
     build_table(con, "core", "item_changes", AS_OF)
     got = con.execute("""SELECT key, tracker_field, field FROM core.item_changes
                          WHERE field IN ('sprint', 'story_points', 'parent') ORDER BY ALL""").fetchall()
@@ -201,6 +202,7 @@ def test_a_paged_history_that_repeats_an_embedded_one_is_one_change(con):
                     item("priority", "jira", "priority", "4", "Low", "3", "Medium"))
     upsert(con, "raw.jira_changelogs", [{"site": "cloud", "issue_id": "101", "history_id": h["id"], "payload": h,
                                         "synced_at": AS_OF, "sync_id": "s1"} for h in (older, CLOUD_HISTORIES[-1])])
+    build_table(con, "core", "jira_changelog_items", AS_OF)
     build_table(con, "core", "item_changes", AS_OF)
     got = con.execute("""SELECT history_id, field, from_value, to_value FROM core.item_changes
                          WHERE key = 'PAY-1' AND history_id IN ('9000', '9001') ORDER BY ALL""").fetchall()

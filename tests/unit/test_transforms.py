@@ -11,8 +11,8 @@ from warehouse.store import connect, migrate, upsert
 
 AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
 # In dependency order: sprints before work items, whose sprint_id is the current sprint.
-CORE_TABLES = ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "status_transitions",
-               "dependencies")
+CORE_TABLES = ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "jira_changelog_items",
+               "status_transitions", "dependencies")
 STATUSES = [
     {"id": "1", "name": "To Do", "statusCategory": {"key": "new"}},
     {"id": "3", "name": "In Progress", "statusCategory": {"key": "indeterminate"}},
@@ -135,6 +135,7 @@ def test_histories_cut_from_search_come_from_the_paged_changelog_once(con):
     rows = [older, status_history("9001", "2026-01-10T09:00:00.000+0000", ("1", "To Do"), ("3", "In Progress"))]
     upsert(con, "raw.jira_changelogs", [{"site": "cloud", "issue_id": "101", "history_id": h["id"], "payload": h,
                                         "synced_at": AS_OF, "sync_id": "s1"} for h in rows])
+    build_table(con, "core", "jira_changelog_items", AS_OF)
     build_table(con, "core", "status_transitions", AS_OF)
     pay = con.execute("""
         SELECT from_status, to_status FROM core.status_transitions
@@ -188,7 +189,8 @@ def test_github_labels_mean_what_the_site_rules_say(con):
     write_program_structure(con, [ProgramRow("checkout", "Checkout", None)], [
         ProjectRow("checkout", "cloud", "jira", "PAY", None), ProjectRow("checkout", "cloud", "jira", "CART", None),
         ProjectRow("checkout", "gh", "github", "acme/web", None)], rules)
-    for table in ("projects", "sprints", "work_item_sprints", "work_items", "status_transitions"):
+    for table in ("projects", "sprints", "work_item_sprints", "work_items", "jira_changelog_items",
+                  "status_transitions"):
         build_table(con, "core", table, AS_OF)
     row = con.execute("""SELECT item_type, status, status_category, priority, at_risk, labels
                          FROM core.work_items WHERE key = 'acme/web#9'""").fetchall()

@@ -29,25 +29,11 @@ jira_roles AS (  -- the site's custom fields by role, with the names to fall bac
           SELECT site, 'parent', field_roles->>'epic_link', ['Epic Link'] FROM raw.jira_sites) r
     LEFT JOIN jira_site_fields f ON f.site = r.site AND f.field_id = r.field_id
 ),
-jira_histories AS (  -- embedded histories (at most 100 on Cloud) plus the paged rest, once each
-    SELECT site, issue_id, history FROM (
-        SELECT site, issue_id, unnest(json_extract(payload, '$.changelog.histories[*]')) AS history
-        FROM raw.jira_issues
-        UNION ALL
-        SELECT c.site, c.issue_id, c.payload FROM raw.jira_changelogs c
-    )
-    QUALIFY row_number() OVER (PARTITION BY site, issue_id, history->>'id' ORDER BY site) = 1
-),
 jira_items AS (
-    SELECT site, item_id, changed_at, history_id, author,
-           change->>'fieldtype' AS fieldtype, change->>'fieldId' AS field_id, change->>'field' AS tracker_field,
-           nullif(change->>'fromString', '') AS from_value, nullif(change->>'toString', '') AS to_value,
-           nullif(change->>'from', '') AS from_id, nullif(change->>'to', '') AS to_id
-    FROM (SELECT site, 'jira:' || site || ':' || issue_id AS item_id,
-                 (history->>'created')::TIMESTAMPTZ AS changed_at, history->>'id' AS history_id,
-                 coalesce(history->>'$.author.displayName', history->>'$.author.name') AS author,
-                 unnest(json_extract(history, '$.items[*]')) AS change
-          FROM jira_histories)
+    SELECT site, item_id, changed_at, history_id, author, fieldtype, field_id, field AS tracker_field,
+           nullif(from_value, '') AS from_value, nullif(to_value, '') AS to_value,
+           nullif(from_id, '') AS from_id, nullif(to_id, '') AS to_id
+    FROM core.jira_changelog_items
 ),
 jira_changes AS (
     SELECT c.* EXCLUDE (fieldtype, field_id), s.field

@@ -8,29 +8,14 @@ WITH jira_statuses AS (
            END AS category
     FROM (SELECT site, unnest(json_extract(statuses, '$[*]')) AS s FROM raw.jira_sites)
 ),
-jira_histories AS (  -- embedded histories (at most 100 on Cloud) plus the paged rest, once each
-    SELECT site, issue_id, history FROM (
-        SELECT site, issue_id, unnest(json_extract(payload, '$.changelog.histories[*]')) AS history
-        FROM raw.jira_issues
-        UNION ALL
-        SELECT c.site, c.issue_id, c.payload FROM raw.jira_changelogs c
-    )
-    QUALIFY row_number() OVER (PARTITION BY site, issue_id, history->>'id' ORDER BY site) = 1
-),
-jira_items AS (
-    SELECT site, issue_id, (history->>'created')::TIMESTAMPTZ AS changed_at,
-           history->>'id' AS history_id, unnest(json_extract(history, '$.items[*]')) AS change
-    FROM jira_histories
-),
 jira_changes AS (
-    SELECT 'jira:' || c.site || ':' || c.issue_id AS item_id, c.changed_at,
-           c.change->>'fromString' AS from_status, c.change->>'toString' AS to_status,
+    SELECT c.item_id, c.changed_at, c.from_value AS from_status, c.to_value AS to_status,
            fs.category AS from_category, ts.category AS to_category,
            1 AS seq, c.history_id AS tiebreak
-    FROM jira_items c
-    LEFT JOIN jira_statuses fs ON fs.site = c.site AND fs.status_id = c.change->>'from'
-    LEFT JOIN jira_statuses ts ON ts.site = c.site AND ts.status_id = c.change->>'to'
-    WHERE c.change->>'field' = 'status'
+    FROM core.jira_changelog_items c
+    LEFT JOIN jira_statuses fs ON fs.site = c.site AND fs.status_id = c.from_id
+    LEFT JOIN jira_statuses ts ON ts.site = c.site AND ts.status_id = c.to_id
+    WHERE c.field = 'status'
 ),
 -- GitHub: state comes from closed/reopened events, in-progress from the status labels.
 gh_events AS (  -- status labels are the ones the site's rules read as a status (meta.label_rules)
