@@ -53,7 +53,7 @@ def demo_config(seed: int, as_of: date) -> PulseConfig:
                        sandbox=SandboxConfig(scenario="demo", seed=seed, as_of=as_of))
 
 
-def run_sync(config_path: Path, full: bool = False) -> bool:
+def run_sync(config_path: Path, full: bool = False, reconcile: bool = False) -> bool:
     """Run the sync job in-process; True when every step succeeded."""
     import dagster as dg
 
@@ -63,7 +63,7 @@ def run_sync(config_path: Path, full: bool = False) -> bool:
     os.environ[CONFIG_ENV] = str(config_path.resolve())
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs().resolve_job_def(SYNC_JOB)
-    ingest = {"config": {"full": full}}
+    ingest = {"config": {"full": full, "reconcile": reconcile}}
     result = job.execute_in_process(instance=instance, raise_on_error=False,
                                     run_config={"ops": {"jira_raw": ingest, "github_raw": ingest}})
     if not result.success:
@@ -124,7 +124,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
-    if not run_sync(loaded.path, full=args.full):
+    if not run_sync(loaded.path, full=args.full, reconcile=args.reconcile):
         print("Sync failed; the last published snapshot is unchanged.", file=sys.stderr)
         return 1
     print_health(loaded.path)
@@ -225,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sync", help="sync the trackers a program config names and publish the warehouse")
     p.add_argument("--config", required=True, help="program.yaml")
     p.add_argument("--full", action="store_true", help="refetch everything instead of what changed since the last sync")
+    p.add_argument("--reconcile", action="store_true",
+                   help="look for deleted and moved issues tonight (a key-only listing), not only when sync.reconcile_every_days is due")
     p.set_defaults(func=_cmd_sync)
 
     p = sub.add_parser("check-config", help="validate a program config; writes nothing")

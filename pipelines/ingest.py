@@ -48,15 +48,17 @@ class SyncPolicy:
     index_lag: timedelta = timedelta(minutes=2)
     # Deletions change nothing a cheap query sees; a quiet night reconciles once this has passed.
     reconcile_every: timedelta = timedelta(days=7)
+    reconcile: bool = False  # reconcile tonight whatever the cadence (pulse sync --reconcile)
 
     @classmethod
-    def from_settings(cls, settings: SyncSettings, full: bool = False) -> SyncPolicy:
+    def from_settings(cls, settings: SyncSettings, full: bool = False, reconcile: bool = False) -> SyncPolicy:
         return cls(full=full, overlap=timedelta(minutes=settings.overlap_minutes),
                    index_lag=timedelta(minutes=settings.index_lag_minutes),
-                   reconcile_every=timedelta(days=settings.reconcile_every_days))
+                   reconcile_every=timedelta(days=settings.reconcile_every_days), reconcile=reconcile)
 
     def reconcile_due(self, cursor: Cursor | None, now: datetime) -> bool:
-        return cursor is None or cursor.reconciled_at is None or now - cursor.reconciled_at >= self.reconcile_every
+        return (self.reconcile or cursor is None or cursor.reconciled_at is None
+                or now - cursor.reconciled_at >= self.reconcile_every)
 
 
 @dataclass(frozen=True)

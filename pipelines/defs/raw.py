@@ -44,6 +44,7 @@ class SyncConfig(dg.Config):
     """Run config of the ingest assets."""
 
     full: bool = False  # refetch everything and drop what the trackers no longer return
+    reconcile: bool = False  # list every project's members tonight, finding deletions and moves
 
 
 def _specs(tables: tuple[str, ...], kind: str) -> list[dg.AssetSpec]:
@@ -54,7 +55,7 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
             tables: tuple[str, ...], sync_sites: Callable[..., list[SiteResult]]):
     """Sync one tracker kind into the work database and report one result per raw table."""
     program = pulse.load().config
-    policy = SyncPolicy.from_settings(program.sync, full=config.full)
+    policy = SyncPolicy.from_settings(program.sync, full=config.full, reconcile=config.reconcile)
     with pulse.trackers() as trackers, pulse.warehouse(ingest=True) as con:
         _start_sync(con, context.run.run_id, program.clock())
         outcome = _result(sync_sites(con, trackers, program, context.run.run_id, policy))

@@ -99,7 +99,9 @@ def test_a_night_without_changes_is_cheap_and_writes_nothing(world):
     assert total == sum(len(scenario.items_by_project[k]) for keys in JIRA.values() for k in keys)
 
 
-def test_a_quiet_night_finds_deletions_once_reconciliation_is_due(world):
+@pytest.mark.parametrize("policy", [SyncPolicy(reconcile=True), SyncPolicy(reconcile_every=timedelta(0))],
+                         ids=["asked", "due"])
+def test_a_quiet_night_finds_deletions_once_reconciliation_is_due_or_asked(world, policy):
     scenario, sandbox, con = world
     sync_all(sandbox, con, "first")
     sync_all(sandbox, con, "second")
@@ -117,7 +119,9 @@ def test_a_quiet_night_finds_deletions_once_reconciliation_is_due(world):
     sync_all(sandbox, con, "quiet")  # reconciliation is due weekly: the deletions wait
     assert sandbox.stats.as_json()["total"] == 2 * (len(REPOS) + sum(map(len, JIRA.values()))) + 5 * len(JIRA)
     assert con.execute(held, ids).fetchall() == [(1, 1)]
-    sync_all(sandbox, con, "due", SyncPolicy(reconcile_every=timedelta(0)))
+    sync_all(sandbox, con, "still quiet")
+    assert con.execute(held, ids).fetchall() == [(1, 1)]
+    sync_all(sandbox, con, "reconciling", policy)  # pulse sync --reconcile, or reconcile_every_days: 0
     assert con.execute(held, ids).fetchall() == [(0, 0)]
     assert con.execute("SELECT count(*) FROM meta.sync_cursors WHERE reconciled_at IS NULL").fetchall() == [(0,)]
 
