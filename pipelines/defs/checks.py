@@ -11,6 +11,27 @@ def _rows(pulse: PulseResource, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+INCOMPLETE_CHANGELOGS = """
+    SELECT i.site, i.issue_key, (i.payload->>'$.changelog.total')::INT AS total, count(DISTINCT h.history_id) AS held
+    FROM raw.jira_issues i
+    LEFT JOIN (SELECT site, issue_id, unnest(json_extract_string(payload, '$.changelog.histories[*].id')) AS history_id
+               FROM raw.jira_issues
+               UNION ALL SELECT site, issue_id, history_id FROM raw.jira_changelogs) h
+      ON h.site = i.site AND h.issue_id = i.issue_id
+    GROUP BY i.site, i.issue_key, total
+    HAVING held < coalesce(total, 0)
+    ORDER BY i.site, i.issue_key"""
+
+
+@dg.asset_check(asset=dg.AssetKey(["raw", "jira_changelogs"]))
+def jira_changelogs_are_complete(pulse: PulseResource) -> dg.AssetCheckResult:
+    """Every Jira issue holds as many distinct histories (embedded or paged) as its changelog's
+    total: a missing one is status time and re-estimates silently lost."""
+    short = _rows(pulse, INCOMPLETE_CHANGELOGS)
+    return dg.AssetCheckResult(passed=not short, metadata={
+        "issues_short": len(short), "first": [f"{site} {key}: {held} of {total}" for site, key, total, held in short[:20]]})
+
+
 @dg.asset_check(asset=dg.AssetKey(["core", "work_items"]), blocking=True)
 def work_items_have_unique_ids(pulse: PulseResource) -> dg.AssetCheckResult:
     """Two rows with one item_id would double-count progress everywhere downstream."""

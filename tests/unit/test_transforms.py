@@ -218,3 +218,15 @@ def test_pull_requests_close_issues_by_githubs_keywords(con, body, closes):
     build_table(con, "core", "pull_requests", AS_OF)
     rows = con.execute("SELECT key, closes_keys, merged_at IS NOT NULL FROM core.pull_requests WHERE key = 'acme/web#50'").fetchall()
     assert rows == [("acme/web#50", closes, True)]
+
+
+def test_the_changelog_completeness_check_names_issues_short_of_their_total(con):
+    from pipelines.defs.checks import INCOMPLETE_CHANGELOGS
+
+    assert con.execute(INCOMPLETE_CHANGELOGS).fetchall() == []  # every embedded changelog is whole
+    con.execute("""UPDATE raw.jira_issues SET payload = json_merge_patch(payload, '{"changelog": {"total": 5}}')
+                   WHERE issue_key = 'PAY-1'""")
+    assert con.execute(INCOMPLETE_CHANGELOGS).fetchall() == [("cloud", "PAY-1", 5, 2)]
+    upsert(con, "raw.jira_changelogs", [{"site": "cloud", "issue_id": "101", "history_id": h, "payload": {"id": h},
+                                        "synced_at": AS_OF, "sync_id": "s1"} for h in ("9001", "8001", "8002", "8003")])
+    assert con.execute(INCOMPLETE_CHANGELOGS).fetchall() == []  # paged histories make up the rest, 9001 once
