@@ -282,8 +282,8 @@ def _changed_issues(con: duckdb.DuckDBPyConnection, site: str, page: list[dict[s
     ids = [str(i["id"]) for i in page]
     held = dict(con.execute("SELECT issue_id, updated_at FROM raw.jira_issues WHERE site = ? AND issue_id IN "
                             "(SELECT unnest(?::VARCHAR[]))", [site, ids]).fetchall())
-    return [str(i["id"]) for i in page if held.get(str(i["id"])) != _ts(i["fields"].get("updated"))
-            or str(i["id"]) not in held]
+    return [str(i["id"]) for i in page
+            if str(i["id"]) not in held or held[str(i["id"])] != _ts(i["fields"].get("updated"))]
 
 
 def _incomplete_changelogs(con: duckdb.DuckDBPyConnection, site: str, page: list[dict[str, Any]]) -> list[str]:

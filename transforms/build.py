@@ -53,6 +53,19 @@ def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: 
     return con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchall()[0][0]
 
 
+# The core tables in an order that builds each after what it reads (core.programs is written from
+# the config by write_program_structure). The Dagster assets declare the same edges as deps; a
+# unit test holds the two together.
+CORE_ORDER = ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "jira_changelog_items",
+              "status_transitions", "item_changes", "dependencies", "pull_requests")
+
+
+def build_core(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
+    """(Re)build every core table in dependency order, as a pipeline run does."""
+    for table in CORE_ORDER:
+        build_table(con, "core", table, as_of)
+
+
 @dataclass(frozen=True)
 class LabelRuleRow:
     site: str

@@ -14,7 +14,7 @@ from connectors.jira_source import JiraSite, JiraSource
 from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site
 from sandbox.scenario import build
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
-from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import ProgramRow, ProjectRow, build_core, write_program_structure
 from warehouse.store import connect, migrate
 
 pytestmark = pytest.mark.e2e
@@ -144,9 +144,7 @@ def model(con, as_of) -> dict[str, str]:
     projects = [ProjectRow("p", site, "jira", k, None) for site, keys in JIRA.items() for k in keys] + [
         ProjectRow("p", "github", "github", r, None) for r in REPOS]
     write_program_structure(con, programs, projects)
-    for table in ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "jira_changelog_items",
-                  "status_transitions", "dependencies"):
-        build_table(con, "core", table, as_of)
+    build_core(con, as_of)
     return {t: con.execute(f"SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (SELECT CAST(({cols}) AS VARCHAR) AS r FROM {t} x)")
             .fetchall()[0][0] for t, cols in CORE_KEYS.items()}
 

@@ -24,7 +24,7 @@ from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site
 from sandbox.replay import build_from_corpus, load
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
-from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import ProgramRow, ProjectRow, build_core, write_program_structure
 from warehouse.store import connect, migrate
 
 pytestmark = [pytest.mark.e2e]
@@ -70,9 +70,7 @@ def warehouse(replay, tmp_path_factory):
         write_program_structure(con, [ProgramRow("real", "Recorded trackers", None)], [
             *[ProjectRow("real", name, "jira", k, None) for name, _, _, _, keys in JIRA for k in keys],
             *[ProjectRow("real", "github", "github", r, None) for r in REPOS]])
-        for table in ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "jira_changelog_items",
-                      "status_transitions", "item_changes", "dependencies", "pull_requests"):
-            build_table(con, "core", table, AS_OF)
+        build_core(con, AS_OF)
         yield con
 
 

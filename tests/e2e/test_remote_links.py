@@ -14,7 +14,7 @@ from connectors.jira_source import JiraSite, JiraSource
 from pipelines.ingest import sync_github_site, sync_jira_site
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, build
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
-from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import ProgramRow, ProjectRow, build_core, write_program_structure
 from warehouse.store import connect, migrate
 
 pytestmark = pytest.mark.e2e
@@ -48,8 +48,7 @@ def model(scenario, con, as_of: datetime) -> None:
     write_program_structure(con, [ProgramRow("p", "Program", None)],
                             [ProjectRow("p", p.site, "github" if p.site == GITHUB else "jira", p.key, None)
                              for p in scenario.projects])
-    for table in ("projects", "sprints", "work_item_sprints", "work_items", "dependencies"):
-        build_table(con, "core", table, as_of)
+    build_core(con, as_of)
 
 
 def test_remote_links_are_read_per_changed_issue_and_become_cross_tracker_dependencies(world):

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import ProgramRow, ProjectRow, build_core, write_program_structure
 from warehouse.store import connect, migrate, upsert
 
 AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -94,8 +94,7 @@ def con(tmp_path):
             ProjectRow("checkout", "gh", "github", "acme/web", None),
             ProjectRow("platform", "dc", "jira", "OPS", None), ProjectRow("platform", "dc", "jira", "PAY", None),
             ProjectRow("platform", "gh", "github", "acme/api", None)])
-        for table in ("projects", "sprints", "work_item_sprints", "work_items", "dependencies"):
-            build_table(con, "core", table, AS_OF)
+        build_core(con, AS_OF)
         yield con
 
 

@@ -54,3 +54,15 @@ def test_writing_assets_share_the_duckdb_pool(definitions):
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.pools == {"duckdb"}, key
+
+
+def test_the_core_build_order_follows_the_asset_graph(definitions):
+    from transforms.build import CORE_ORDER
+
+    graph = definitions.resolve_asset_graph()
+    core = {k.path[1] for k in graph.get_all_asset_keys() if k.path[0] == "core"} - {"programs"}
+    assert set(CORE_ORDER) == core
+    for table in CORE_ORDER:
+        for parent in graph.get(dg.AssetKey(["core", table])).parent_keys:
+            if parent.path[0] == "core" and parent.path[1] != "programs":
+                assert CORE_ORDER.index(parent.path[1]) < CORE_ORDER.index(table), (parent, table)

@@ -7,11 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import ProgramRow, ProjectRow, build_core, build_table, write_program_structure
 from warehouse.store import connect, migrate, upsert
 
 AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
-CORE_TABLES = ("projects", "sprints", "work_item_sprints", "work_items", "jira_changelog_items", "item_changes")
 SITE_JSON = ("server_info", "myself", "fields", "statuses", "link_types", "field_roles")
 COLUMNS = "field, from_value, to_value, from_id, to_id, author, tracker_field"
 HOSTILE = "Robert'); DROP TABLE core.work_items; --"
@@ -105,8 +104,7 @@ GH_EVENTS = [  # (event id, issue id, event, at, extra)
 
 
 def build(con) -> None:
-    for table in CORE_TABLES:
-        build_table(con, "core", table, AS_OF)
+    build_core(con, AS_OF)
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.build import LinkRuleRow, ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import LinkRuleRow, ProgramRow, ProjectRow, build_core, write_program_structure
 from warehouse.store import connect, migrate, upsert
 
 AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -45,8 +45,7 @@ def dependencies(tmp_path, rules: list[LinkRuleRow] | None) -> set[tuple[str, st
         ])
         write_program_structure(con, [ProgramRow("p", "P", None)], [ProjectRow("p", "dc", "jira", "PAY", None)],
                                 link_rules=rules)
-        for table in ("projects", "sprints", "work_item_sprints", "work_items", "dependencies"):
-            build_table(con, "core", table, AS_OF)
+        build_core(con, AS_OF)
         return set(con.execute("SELECT blocker_key, blocked_key, link_type FROM core.dependencies").fetchall())
 
 

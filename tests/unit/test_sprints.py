@@ -7,12 +7,11 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import ProgramRow, ProjectRow, build_core, write_program_structure
 from warehouse.store import connect, migrate, upsert
 
 AS_OF = datetime(2026, 11, 27, tzinfo=timezone.utc)
 EARLIER, LATER = datetime(2026, 11, 20, tzinfo=timezone.utc), datetime(2026, 11, 26, tzinfo=timezone.utc)
-CORE_TABLES = ("projects", "sprints", "work_item_sprints", "work_items")
 GH = "com.atlassian.greenhopper.service.sprint.Sprint@"
 
 # Jira Cloud: objects; a future sprint has no dates, only a closed one a completeDate.
@@ -58,8 +57,7 @@ def put_issues(con, site: str, issues: list[dict], synced_at: datetime = LATER) 
 
 
 def build(con) -> None:
-    for table in CORE_TABLES:
-        build_table(con, "core", table, AS_OF)
+    build_core(con, AS_OF)
 
 
 @pytest.fixture()

@@ -6,13 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.build import ProgramRow, ProjectRow, build_table, write_program_structure
+from transforms.build import ProgramRow, ProjectRow, build_core, build_table, write_program_structure
 from warehouse.store import connect, migrate, upsert
 
 AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
-# In dependency order: sprints before work items, whose sprint_id is the current sprint.
-CORE_TABLES = ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "jira_changelog_items",
-               "status_transitions", "dependencies")
 STATUSES = [
     {"id": "1", "name": "To Do", "statusCategory": {"key": "new"}},
     {"id": "3", "name": "In Progress", "statusCategory": {"key": "indeterminate"}},
@@ -95,8 +92,7 @@ def con(tmp_path):
             ProjectRow("checkout", "cloud", "jira", "PAY", None),
             ProjectRow("checkout", "cloud", "jira", "CART", None),
             ProjectRow("checkout", "gh", "github", "acme/web", None)])
-        for table in CORE_TABLES:
-            build_table(con, "core", table, AS_OF)
+        build_core(con, AS_OF)
         for table in ("project_health", "program_health"):
             build_table(con, "marts", table, AS_OF)
         yield con
@@ -189,9 +185,7 @@ def test_github_labels_mean_what_the_site_rules_say(con):
     write_program_structure(con, [ProgramRow("checkout", "Checkout", None)], [
         ProjectRow("checkout", "cloud", "jira", "PAY", None), ProjectRow("checkout", "cloud", "jira", "CART", None),
         ProjectRow("checkout", "gh", "github", "acme/web", None)], rules)
-    for table in ("projects", "sprints", "work_item_sprints", "work_items", "jira_changelog_items",
-                  "status_transitions"):
-        build_table(con, "core", table, AS_OF)
+    build_core(con, AS_OF)
     row = con.execute("""SELECT item_type, status, status_category, priority, at_risk, labels
                          FROM core.work_items WHERE key = 'acme/web#9'""").fetchall()
     assert row == [("bug", "in progress", "in_progress", "high", True, ["Doing", "P1", "At Risk", "Defect"])]
