@@ -10,15 +10,21 @@ reconciles on every night that brought changes and, on quiet nights, once ``reco
 passed, so a night on which nothing changed costs two requests a project or repo. A full sync
 (first run, or ``pulse sync --full``) refetches everything and drops what it did not see.
 
-Each page is committed as it arrives (bounded memory; a crash keeps what was committed). A project
-that fails is recorded in ``meta.source_syncs`` and the others go on; the caller then fails the run
-so nothing half-synced is published.
+Each page is committed as it arrives (bounded memory; a crash keeps what was committed). The
+state that vouches for those pages (the cursor, the reconciliation mark, the ETags that let the
+next run skip a request) is written last, in one transaction with the deletions it implies
+(``_commit_state``): a run that fails anywhere before it leaves the previous state, so the rerun
+asks again for everything the failed run saw and completes what it did not (events, relations,
+changelogs, the deletion check). A project that fails is recorded in ``meta.source_syncs`` and the
+others go on.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -116,9 +122,23 @@ def _etag(con: duckdb.DuckDBPyConnection, site: str, request: str) -> str | None
     return rows[0][0] if rows else None
 
 
-def _keep_etag(con: duckdb.DuckDBPyConnection, site: str, request: str, etag: str | None) -> None:
-    if etag:
-        con.execute("INSERT OR REPLACE INTO meta.http_etags VALUES (?, ?, ?, ?)", [site, request, etag, _now()])
+def _commit_state(con: duckdb.DuckDBPyConnection, site: str, project_key: str, source: str, cursor: Cursor,
+                  full: bool, etags: dict[str, str] | None = None,
+                  forget: Callable[[], None] | None = None) -> None:
+    """The end of a project's sync, in one transaction: ``forget`` (the deletions a complete
+    listing found), the ETags of the answers this run consumed and the cursor with its
+    reconciliation mark. A failure before this commit leaves the previous state whole."""
+    con.execute("BEGIN")
+    try:
+        if forget is not None:
+            forget()
+        for request, etag in (etags or {}).items():
+            con.execute("INSERT OR REPLACE INTO meta.http_etags VALUES (?, ?, ?, ?)", [site, request, etag, _now()])
+        _write_cursor(con, site, project_key, source, cursor, full)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _write_cursor(con: duckdb.DuckDBPyConnection, site: str, project_key: str, source: str,
@@ -225,8 +245,13 @@ def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
         cursor = read_cursor(cur, site, key)
         full = policy.full or cursor is None or cursor.cursor_at is None
         return _guarded(cur, sync_id, site, key, "jira", "full" if full else "incremental", lambda: worker.requests,
-                        lambda: _sync_jira_project(cur, worker, key, jqls[key], sync_id, cursor, full, policy))
+                        lambda: _sync_jira_project(cur, worker, key, jqls[key], sync_id, cursor, full, policy,
+                                                   moves))
 
+    # An issue moved between two projects of the site is landed by one project's thread and
+    # forgotten by the other's reconciliation: the two never overlap, or under snapshot isolation
+    # the deletion can remove the row the other thread just wrote.
+    moves = threading.Lock()
     results = _in_parallel(con, source, list(jqls), source.site.concurrency, one)
     # Once per site, after its projects: histories and remote links of issues no longer held go too.
     for table in ("raw.jira_changelogs", "raw.jira_remote_links"):
@@ -236,7 +261,8 @@ def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
 
 
 def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: str, jql: str | None,
-                       sync_id: str, cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
+                       sync_id: str, cursor: Cursor | None, full: bool, policy: SyncPolicy,
+                       moves: threading.Lock | None = None) -> int:
     site, started = source.site.name, _now()
     # Versions have no change history in the API: a snapshot each sync is how slips are seen.
     upsert(con, "raw.jira_versions", [{"site": site, "project_key": key, "version_id": str(v["id"]),
@@ -249,14 +275,17 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
     for page in source.issue_pages(key, jql, since):
         # What is new or moved since we last held it; the overlap window re-reads the rest.
         changed = [str(i["id"]) for i in page] if full else _changed_issues(con, site, page)
-        fresh = fresh or bool(changed)
+        # A change counts until the cursor passes it: an issue landed by a run that failed before
+        # its deletion check is held already, yet the rerun must still look for deletions.
+        fresh = fresh or bool(changed) or (not full and _any_after(page, cursor.cursor_at))
         if source.site.remote_links:  # before the page lands: a crash between them loses no refresh
             _refresh_remote_links(con, source, site, changed, sync_id)
         synced = _now()
-        count += upsert(con, "raw.jira_issues", [{
-            "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
-            "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
-            "sync_id": sync_id} for i in page])
+        with moves or nullcontext():
+            count += upsert(con, "raw.jira_issues", [{
+                "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
+                "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
+                "sync_id": sync_id} for i in page])
         cut.extend(_incomplete_changelogs(con, site, page))
         if len(cut) >= BULK_CHANGELOG_ISSUES:
             _complete_changelogs(con, source, site, cut, sync_id)
@@ -266,15 +295,23 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
             seen = updated if seen is None or (updated and updated > seen) else seen
     _complete_changelogs(con, source, site, cut, sync_id)
     reconciled = cursor.reconciled_at if cursor else None
+    forget: Callable[[], None] | None = None
     if full:
-        _forget_unseen(con, "raw.jira_issues", "project_key", site, key, sync_id)
+        forget = lambda: _forget_unseen(con, "raw.jira_issues", "project_key", site, key, sync_id)  # noqa: E731
         reconciled = started
     elif fresh or policy.reconcile_due(cursor, started):
-        _forget_missing(con, site, key, source.issue_ids(key, jql))
+        ids = source.issue_ids(key, jql)
+        forget = lambda: _forget_missing(con, site, key, ids)  # noqa: E731
         reconciled = started
-    _write_cursor(con, site, key, "jira", Cursor(
-        _next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled), full)
+    with moves or nullcontext():
+        _commit_state(con, site, key, "jira", Cursor(
+            _next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled), full, forget=forget)
     return count
+
+
+def _any_after(page: list[dict[str, Any]], instant: datetime | None) -> bool:
+    """Whether any issue of the page was updated after ``instant`` (the committed cursor)."""
+    return instant is not None and any((t := _ts(i["fields"].get("updated"))) and t > instant for i in page)
 
 
 def _changed_issues(con: duckdb.DuckDBPyConnection, site: str, page: list[dict[str, Any]]) -> list[str]:
@@ -350,6 +387,8 @@ def sync_github_site(con: duckdb.DuckDBPyConnection, source: GithubSource, repos
 def _sync_github_repo(con: duckdb.DuckDBPyConnection, source: GithubSource, repo: str, sync_id: str,
                       cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
     site, started = source.site.name, _now()
+    # ETags of the answers landed; kept only with the cursor, when everything they vouch for is in.
+    etags: dict[str, str] = {}
     # Milestones have no change history or `since`: a conditional request makes asking them
     # every night free of rate limit when nothing changed.
     milestones = source.milestones(repo, etag=None if full else _etag(con, site, source.milestones_request(repo)))
@@ -357,22 +396,23 @@ def _sync_github_repo(con: duckdb.DuckDBPyConnection, source: GithubSource, repo
         upsert(con, "raw.github_milestones", [{"site": site, "repo": repo, "number": m["number"], "payload": m,
                                                "synced_at": _now(), "sync_id": sync_id} for m in milestones.items])
         _forget_unseen(con, "raw.github_milestones", "repo", site, repo, sync_id)
-        _keep_etag(con, site, milestones.request, milestones.etag)
+        _keep(etags, milestones)
 
     since = None if full else _github_time(cursor.cursor_at - policy.overlap)
-    count, seen = _sync_github_issues(con, source, repo, since, sync_id, full)
+    count, seen = _sync_github_issues(con, source, repo, since, sync_id, full, etags)
     fresh = full or (seen is not None and seen > cursor.cursor_at)
     due = not full and policy.reconcile_due(cursor, started)
     reconciled = cursor.reconciled_at if cursor else None
+    forget: Callable[[], None] | None = None
     if fresh or due:
         # The repository (its open-issue count) is asked on nights that changed something.
         repository = source.repository(repo, etag=None if full else _etag(con, site, f"/repos/{repo}"))
         if repository.items is not None:
             upsert(con, "raw.github_repos", [{"site": site, "repo": repo, "payload": repository.items[0],
                                               "synced_at": _now(), "sync_id": sync_id}])
-            _keep_etag(con, site, repository.request, repository.etag)
+            _keep(etags, repository)
         if full:
-            _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
+            forget = lambda: _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)  # noqa: E731
             reconciled = started
         elif due or _open_count_disagrees(con, site, repo, repository):
             # A full listing is the only way REST shows deletions (a deleted closed issue moves no
@@ -380,15 +420,22 @@ def _sync_github_repo(con: duckdb.DuckDBPyConnection, source: GithubSource, repo
             # we hold one too many or too few.
             for page in source.issue_pages(repo):
                 _land_issues(con, site, repo, page.items or [], sync_id)
-            _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)
+            forget = lambda: _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)  # noqa: E731
             reconciled = started
-    _write_cursor(con, site, repo, "github", Cursor(
-        _next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled), full)
+    _commit_state(con, site, repo, "github", Cursor(
+        _next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled), full,
+        etags=etags, forget=forget)
     return count
 
 
+def _keep(etags: dict[str, str], page) -> None:
+    """Note a consumed answer's ETag for ``_commit_state``."""
+    if page.etag:
+        etags[page.request] = page.etag
+
+
 def _sync_github_issues(con: duckdb.DuckDBPyConnection, source: GithubSource, repo: str, since: str | None,
-                        sync_id: str, full: bool) -> tuple[int, datetime | None]:
+                        sync_id: str, full: bool, etags: dict[str, str]) -> tuple[int, datetime | None]:
     """Issues updated since ``since`` with their events and relations; (items written, newest update)."""
     site = source.site.name
     request = source.issues_request(repo, since)
@@ -397,7 +444,7 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, source: GithubSource, re
     for page in source.issue_pages(repo, since, etag=None if full else _etag(con, site, request)):
         if page.items is None:  # 304: nothing changed since the same request last time
             return 0, None
-        _keep_etag(con, site, page.request, page.etag)
+        _keep(etags, page)
         count += _land_issues(con, site, repo, page.items, sync_id)
         changed.extend((i["number"], (i.get("sub_issues_summary") or {}).get("total", 0) > 0,
                         (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0)

@@ -295,6 +295,11 @@ class Faults:
         with self._lock:
             return dict(sorted(self._injected.items()))
 
+    def seen(self) -> tuple[int, ...]:
+        """Requests each rule has matched so far (a rule that never fires counts a project's)."""
+        with self._lock:
+            return tuple(a.seen for a in self._armed)
+
     def reset_counts(self) -> None:
         with self._lock:
             self._injected.clear()

@@ -1,0 +1,117 @@
+"""A rerun after a failed sync is correct, wherever the failure struck.
+
+After a sandbox night (new, edited, moved, deleted issues), an incremental sync of one project is
+made to fail at its first, second, ... request, until it gets through; each time a clean rerun
+follows, and every ``core.*`` table must then equal a full sync of the same world from scratch.
+The state that lets a run skip work (cursors, ETags, reconciliation marks) must therefore never
+outlive a failure: an ETag kept for an answer whose events, relations and deletion check never
+landed made the rerun's conditional request answer 304 and skip them all.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from connectors.github_source import GithubSite, GithubSource
+from connectors.jira_source import JiraSite, JiraSource
+from pipelines.ingest import ProjectResult, SyncPolicy, sync_github_site, sync_jira_site
+from sandbox.faults import parse_spec
+from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, build
+from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox, serve
+from transforms.build import CORE_ORDER, ProgramRow, ProjectRow, build_core, write_program_structure
+from warehouse.store import connect, migrate
+
+pytestmark = pytest.mark.e2e
+
+JIRA = {JIRA_CLOUD: ["PAY"], JIRA_DC: ["CART", "ID"]}
+REPOS = ["acme/web", "acme/platform-api"]
+# Columns that say when or by which run a row was landed, not what the trackers hold.
+LANDING = ("synced_at", "sync_id")
+
+
+def _sync(sandbox: RunningSandbox, path: Path, sync_id: str) -> dict[str, ProjectResult]:
+    results: list[ProjectResult] = []
+    with connect(path) as con:
+        migrate(con)
+        for site, keys in JIRA.items():
+            user = SANDBOX_USER if site == JIRA_CLOUD else None
+            source = JiraSource(JiraSite(site, sandbox.site_url(site), SANDBOX_TOKEN, user=user, retry_backoff=0.01))
+            results += sync_jira_site(con, source, [(k, None) for k in keys], sync_id, SyncPolicy()).projects
+        source = GithubSource(GithubSite(GITHUB, sandbox.site_url(GITHUB), SANDBOX_TOKEN, seconds_between_requests=0,
+                                         retry_backoff=0.01))
+        results += sync_github_site(con, source, REPOS, sync_id, SyncPolicy()).projects
+    return {r.project_key: r for r in results}
+
+
+def core_model(path: Path, as_of: datetime) -> dict[str, str]:
+    """Every core table built from the file's raw tables: a digest of its rows, by table."""
+    with connect(path) as con:
+        programs = [ProgramRow("p", "Program", None)]
+        projects = [ProjectRow("p", site, "jira", k, None) for site, keys in JIRA.items() for k in keys] + [
+            ProjectRow("p", GITHUB, "github", r, None) for r in REPOS]
+        write_program_structure(con, programs, projects)
+        build_core(con, as_of)
+        digests = {}
+        for table in CORE_ORDER:
+            columns = [c for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core' AND table_name = ? "
+                "ORDER BY ordinal_position", [table]).fetchall() if c not in LANDING]
+            row = ", ".join(f'"{c}"' for c in columns)
+            digests[table] = con.execute(
+                f"SELECT count(*) || ':' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '') "
+                f"FROM (SELECT CAST(({row}) AS VARCHAR) AS r FROM core.{table})").fetchall()[0][0]
+        return digests
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory) -> Iterator[tuple[RunningSandbox, Path, datetime, dict[str, str]]]:
+    """The warehouse as a full sync left it before a night; the sandbox after it; the truth."""
+    folder = tmp_path_factory.mktemp("night")
+    with serve(build("demo", 7, date(2026, 11, 27))) as sandbox:
+        before = folder / "before.duckdb"
+        assert not [r.error for r in _sync(sandbox, before, "before").values() if r.error]
+        # And a first incremental, so that ETags are held as on any later night.
+        assert not [r.error for r in _sync(sandbox, before, "settled").values() if r.error]
+        changes = requests.post(f"{sandbox.url}/_sandbox/advance", json={"days": 1}, timeout=30).json()
+        assert changes["deleted"] and changes["moved"]
+        as_of = datetime.fromisoformat(changes["now"])
+        scratch = folder / "scratch.duckdb"
+        assert not [r.error for r in _sync(sandbox, scratch, "scratch").values() if r.error]
+        yield sandbox, before, as_of, core_model(scratch, as_of)
+
+
+def _requests_of(sandbox: RunningSandbox, before: Path, tmp_path: Path, project: str) -> int:
+    """How many requests a clean incremental sync of the night makes for ``project``."""
+    probe = tmp_path / "probe.duckdb"
+    shutil.copyfile(before, probe)
+    sandbox.app.faults.set(parse_spec(f"500:project={project},after=1000000"))  # counts, never fires
+    assert not [r.error for r in _sync(sandbox, probe, "probe").values() if r.error]
+    (seen,) = sandbox.app.faults.seen()
+    sandbox.app.faults.set(())
+    return seen
+
+
+@pytest.mark.parametrize("project", ["acme/web", "PAY", "CART"])
+def test_a_rerun_after_a_sync_that_failed_at_any_request_equals_a_full_sync(night, tmp_path, project):
+    sandbox, before, as_of, truth = night
+    steps = _requests_of(sandbox, before, tmp_path, project)
+    assert steps >= 3  # milestones or versions, the changed issues, and what follows them
+    for after in range(steps):
+        work = tmp_path / f"after-{after}.duckdb"
+        shutil.copyfile(before, work)
+        # Every request of the project past the first `after` fails, retries included.
+        sandbox.app.faults.set(parse_spec(f"500:project={project},after={after}"))
+        sandbox.app.faults.reset_counts()
+        failed = _sync(sandbox, work, f"failing-{after}")
+        assert failed[project].error, f"the sync of {project} did not fail after {after} requests"
+        assert not [r.error for key, r in failed.items() if key != project and r.error]
+        sandbox.app.faults.set(())
+        rerun = _sync(sandbox, work, f"rerun-{after}")
+        assert not [r.error for r in rerun.values() if r.error]
+        assert core_model(work, as_of) == truth, f"{project}: wrong after a failure at request {after + 1}"
