@@ -119,8 +119,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    try:
+    from pipelines.config import preflight
+
+    try:  # before anything is started or written
         loaded = load(args.config)
+        preflight(loaded)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
@@ -133,8 +136,11 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
+    from pipelines.config import preflight
+
     try:
         loaded = load(args.file)
+        preflight(loaded)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2

@@ -6,15 +6,19 @@ whose lines name the field, what was found and what is expected; nothing runs on
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator,
+)
 
 SANDBOX_URL = "sandbox"  # a site whose url is this is served by the built-in tracker sandbox
 SANDBOX_SITES = {"jira-cloud": "jira", "jira-dc": "jira", "github": "github"}  # what the sandbox serves
@@ -23,6 +27,19 @@ _JIRA_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+JIRA_CLOUD_HOSTS = (".atlassian.net", ".jira.com")  # Atlassian's own domains: always Jira Cloud
+
+# Shapes of credentials, so that a pasted one is never echoed in a message: GitHub tokens (ghp_,
+# gho_, ghu_, ghs_, ghr_, github_pat_), Atlassian API tokens (ATATT, ATCTT), HTTP Authorization
+# values, and URLs that carry user:password. Long base64-like runs (a Data Center personal access
+# token is 44 such characters) count when they mix digits, lower and upper case.
+_CREDENTIAL_START = re.compile(r"^(?:gh[pousr]_|github_pat_|AT[AC]TT|(?i:bearer|basic)\s)")
+_CREDENTIAL_ANYWHERE = re.compile(
+    r"\bgh[pousr]_[A-Za-z0-9]{8,}|github_pat_\w{8,}|\bAT[AC]TT[\w+/=-]{8,}|(?i:authorization)\s*:"
+    r"|://[^/\s@]*:[^/\s@]*@")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{24,}")
+_SECRET_FIELD = re.compile(r"(?i)token|passw|secret|credential|auth|api_?key|(?:^|_)pat(?:$|_)")
+NOT_SHOWN = "a value that is not shown (it may be a secret)"
 
 
 class ConfigError(Exception):
@@ -30,14 +47,51 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a ValidationError printed anywhere (not through _format) never shows
+    # what was given, which may be a pasted secret.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
-def _env_name(value: str | None) -> str | None:
-    if value is not None and not _ENV_NAME.match(value):
-        raise ValueError("expected the NAME of an environment variable (letters, digits, _), "
-                         "not a secret itself: put the secret in the environment")
-    return value
+def looks_like_credential(text: str) -> bool:
+    """True for text shaped like a token, a password or an Authorization header value."""
+    text = text.strip()
+    if _CREDENTIAL_START.match(text) or _CREDENTIAL_ANYWHERE.search(text):
+        return True
+    return any(re.search(r"[0-9]", run) and re.search(r"[a-z]", run) and re.search(r"[A-Z]", run)
+               for run in _BASE64_RUN.findall(text))
+
+
+def plausible_env_name(value: str) -> bool:
+    """A name a shell can export (``[A-Za-z_][A-Za-z0-9_]*``) that is not shaped like a token.
+
+    Tokens that happen to be valid names are told apart by shape: a known token prefix, a long
+    stretch without ``_`` that holds digits (hex and base64 tokens), or 24+ characters mixing
+    digits, lower and upper case in long stretches. ``GITHUB_TOKEN``, ``Jira_Token_For_Team2``
+    and ``PULSE_SANDBOX_TOKEN`` pass; ``ghp_...``, ``ATATT3xFfGF0...`` and a 44-character PAT do not.
+    """
+    if not _ENV_NAME.fullmatch(value) or looks_like_credential(value):
+        return False
+    longest = max(value.split("_"), key=len)
+    if len(longest) >= 20 and re.search(r"[0-9]", longest):
+        return False
+    mixed = all(re.search(p, value) for p in (r"[0-9]", r"[a-z]", r"[A-Z]"))
+    return not (len(value) >= 24 and mixed and len(longest) >= 12)
+
+
+def _env_name(value: Any, info: ValidationInfo, kind: str) -> str | None:
+    """Validate a ``*_env`` field; its message never holds the value (a pasted secret, often)."""
+    if value is None and info.field_name == "user_env":
+        return None
+    if isinstance(value, str) and plausible_env_name(value):
+        return value
+    what, example = {
+        ("jira", "token_env"): ("the API token (Cloud) or personal access token (Server/Data Center)", "JIRA_TOKEN"),
+        ("jira", "user_env"): ("the user name (Cloud: your e-mail)", "JIRA_USER"),
+        ("github", "token_env"): ("the token", "GITHUB_TOKEN"),
+    }[(kind, info.field_name)]
+    raise ValueError(f"set it to the NAME of an environment variable that holds {what}, e.g. {example} "
+                     f"(export {example}=... and {info.field_name}: {example}); the value you gave is not a "
+                     f"variable name and may be a token itself, so it is not shown")
 
 
 def _url(value: str) -> str:
@@ -72,10 +126,10 @@ class JiraSiteConfig(_Model):
     def _check_url(cls, v: str) -> str:
         return _url(v)
 
-    @field_validator("user_env", "token_env")
+    @field_validator("user_env", "token_env", mode="before")
     @classmethod
-    def _check_env(cls, v: str | None) -> str | None:
-        return _env_name(v)
+    def _check_env(cls, v: Any, info: ValidationInfo) -> str | None:
+        return _env_name(v, info, "jira")
 
     @field_validator("blocking_links")
     @classmethod
@@ -128,10 +182,10 @@ class GithubSiteConfig(_Model):
     def _check_url(cls, v: str) -> str:
         return _url(v)
 
-    @field_validator("token_env")
+    @field_validator("token_env", mode="before")
     @classmethod
-    def _check_env(cls, v: str) -> str:
-        return _env_name(v)
+    def _check_env(cls, v: Any, info: ValidationInfo) -> str:
+        return _env_name(v, info, "github")
 
 
 SiteConfig = Annotated[JiraSiteConfig | GithubSiteConfig, Field(discriminator="kind")]
@@ -215,6 +269,27 @@ class SandboxConfig(_Model):
     as_of: date
 
 
+def _deployment_problems(name: str, site: JiraSiteConfig | GithubSiteConfig) -> list[str]:
+    """A forced deployment the site cannot be: the client would speak the wrong API (with
+    ``server`` on a Cloud site, the Jira library answers Cloud-only searches with None)."""
+    if not isinstance(site, JiraSiteConfig) or site.deployment == "auto":
+        return []
+    if site.url == SANDBOX_URL:
+        actual = {"jira-cloud": "cloud", "jira-dc": "server"}.get(name, site.deployment)
+        where = f"the sandbox's {name}"
+    else:
+        host = (urlsplit(site.url).hostname or "").lower()
+        actual = "cloud" if host.endswith(JIRA_CLOUD_HOSTS) else site.deployment  # other hosts: either
+        where = site.url
+    if actual == site.deployment:
+        return []
+    if actual == "cloud":
+        return [f"sites.{name}.deployment: found 'server' for {where}, a Jira Cloud site; expected 'auto' "
+                f"or 'cloud' ('server' is for Jira Server/Data Center, whose API Jira Cloud does not answer)"]
+    return [f"sites.{name}.deployment: found 'cloud' for {where}, a Jira Data Center site; expected 'auto' "
+            f"or 'server'"]
+
+
 class PulseConfig(_Model):
     version: Literal[1] = 1
     sites: dict[str, SiteConfig] = Field(min_length=1)
@@ -256,6 +331,7 @@ class PulseConfig(_Model):
             if site.url == SANDBOX_URL and SANDBOX_SITES.get(name) != site.kind:
                 problems.append(f"sites.{name}.url: found 'sandbox' for a {site.kind} site named {name!r}; the "
                                 f"sandbox serves only " + ", ".join(f"{n} ({k})" for n, k in SANDBOX_SITES.items()))
+            problems.extend(_deployment_problems(name, site))
         uses_sandbox = any(s.url == SANDBOX_URL for s in self.sites.values())
         if uses_sandbox and self.sandbox is None:
             problems.append("sandbox: a site has url 'sandbox' but there is no 'sandbox:' section; expected "
@@ -296,24 +372,43 @@ def _format(error: ValidationError, source: str) -> str:
             del parts[2]  # the discriminator pydantic adds to the path; not a key in the file
         loc = ""
         for part in parts:
+            if isinstance(part, str) and looks_like_credential(part):
+                part = "(a key not shown: it may be a secret)"
             loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "value_error" and not parts:  # cross-reference problems carry their own paths
             lines.extend(msg.splitlines())
+            continue
+        if e["type"] == "value_error" and str(parts[-1]).endswith("_env"):  # _env_name's message is the fix
+            lines.append(f"{loc}: {msg}")
             continue
         lines.append(f"{loc or '(top level)'}: found {_shown(e, parts)}; {_expected(e, msg)}")
     return f"{source} is not a valid program config:\n  " + "\n  ".join(lines)
 
 
 def _shown(e: dict[str, Any], parts: list) -> str:
+    """What the file holds at an error, unless it is (or may be) a secret."""
     found = e.get("input")
     if e["type"] == "missing":
         return "nothing"
-    if parts and str(parts[-1]).endswith("_env"):
-        return "a value that is not a variable name (not shown: it may be a secret)"
+    last = str(parts[-1]) if parts else ""
+    if last.endswith("_env") or (e["type"] == "extra_forbidden" and _SECRET_FIELD.search(last)):
+        return NOT_SHOWN
+    if _holds_credential(found):
+        return NOT_SHOWN
     if isinstance(found, dict):
         return "a mapping with keys " + ", ".join(map(str, found))
     return repr(found)
+
+
+def _holds_credential(value: Any) -> bool:
+    if isinstance(value, str):
+        return looks_like_credential(value)
+    if isinstance(value, dict):
+        return any(_holds_credential(k) or _holds_credential(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return any(_holds_credential(v) for v in value)
+    return False
 
 
 def _expected(e: dict[str, Any], msg: str) -> str:
@@ -325,35 +420,155 @@ def _expected(e: dict[str, Any], msg: str) -> str:
 
 
 def parse(data: Any, source: str = "program.yaml") -> PulseConfig:
+    if data is None:
+        raise ConfigError(f"{source}: the file is empty; expected a YAML mapping with 'sites' and 'programs' "
+                          f"(see docs/configuration.md)")
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a YAML mapping with 'sites' and 'programs', found {type(data).__name__}")
     try:
         return PulseConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format(e, source)) from None
+        message = _format(e, source)
+    # Raised outside the handler, so the ConfigError has no __context__: the ValidationError holds
+    # every input value (a pasted secret too) and must not travel with it into logs or tracebacks.
+    raise ConfigError(message)
 
 
 def load(path: str | os.PathLike) -> LoadedConfig:
-    """Read and validate a program config file."""
+    """Read and validate a program config file. Every failure is a ConfigError naming the file and
+    the fix; none carries the file's text (as a message, or as a chained exception)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file; expected a program config (see docs/configuration.md)") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    raw, problem = _read(path)
+    if problem is None:
+        text, problem = _decode(path, raw)
+    if problem is None:
+        data, problem = _yaml(path, text)
+    if problem is not None:
+        raise ConfigError(problem)
     return LoadedConfig(parse(data, str(path)), path.resolve())
 
 
+def _read(path: Path) -> tuple[bytes, str | None]:
+    see = "expected a program config file (see docs/configuration.md)"
+    if path.is_dir():
+        return b"", f"{path}: is a folder; {see}, e.g. {path / 'program.yaml'}"
+    try:
+        return path.read_bytes(), None
+    except (FileNotFoundError, NotADirectoryError):
+        return b"", f"{path}: no such file; {see}: check the path, or write one with `pulse demo`"
+    except PermissionError:
+        return b"", (f"{path}: cannot be read (permission denied); {see} this user can read: "
+                     f"check its permissions (chmod u+r) or run pulse as its owner")
+    except OSError as e:
+        return b"", f"{path}: cannot be read ({e.strerror or type(e).__name__}); {see}"
+
+
+def _decode(path: Path, raw: bytes) -> tuple[str, str | None]:
+    fix = "expected a YAML file saved as UTF-8: re-save it as UTF-8 (or convert it: iconv -t UTF-8)"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "", f"{path}: is UTF-16 text, not UTF-8; {fix}"
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as e:
+        start = e.start  # the error object holds the whole file: keep only the position
+    line = raw.count(b"\n", 0, start) + 1
+    return "", f"{path}: not UTF-8 text (line {line} has bytes that are not UTF-8); {fix}"
+
+
+def _yaml(path: Path, text: str) -> tuple[Any, str | None]:
+    try:
+        return yaml.safe_load(text), None
+    except yaml.YAMLError as e:
+        # str(e) quotes the offending line, which may hold a secret: show where and what, not the line
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = ", ".join(filter(None, (getattr(e, "context", None), getattr(e, "problem", None))))
+        if not what:
+            what = str(e).splitlines()[0] if str(e) else type(e).__name__
+    what = " ".join("(not shown)" if looks_like_credential(word) else word for word in what.split())
+    return None, (f"{path}: not valid YAML{where}: {what}; expected YAML like docs/configuration.md shows "
+                  f"(quote values that hold ': ' or start with a special character)")
+
+
+def _unset(env_name: str, field: str) -> str:
+    what = "user name" if field.endswith("user_env") else "credential"
+    return (f"{field}: environment variable {env_name} is not set (or is empty); expected it to hold the "
+            f"{what}: export {env_name}=... before running pulse, or set {field} to the variable that holds it")
+
+
 def secret(env_name: str, field: str) -> str:
-    """The value of a secret's environment variable, or an error naming the variable (never the value)."""
+    """The value of a secret's environment variable, or an error naming the variable and the field
+    (never the value). ``env_name`` is validated already; it is checked again, so that a config built
+    without validation cannot put a pasted secret into this message either."""
+    if not plausible_env_name(env_name):
+        raise ConfigError(f"{field}: found {NOT_SHOWN}; expected the NAME of an environment variable "
+                          f"that holds the credential")
     value = os.environ.get(env_name)
-    if not value:
-        raise ConfigError(f"{field}: environment variable {env_name} is not set; expected it to hold the "
-                          f"credential (export {env_name}=...)")
+    if not value or not value.strip():
+        raise ConfigError(_unset(env_name, field))
     return value
+
+
+def preflight(loaded: LoadedConfig) -> None:
+    """What a config needs of this machine, checked before anything runs or is written: the
+    warehouse's folder exists and can be written, and every secret a site needs is set. Sandbox
+    sites need none (the sandbox's credential is public and defaulted when it starts).
+
+    Raises one ConfigError listing every problem, one per line, each naming the field and the fix.
+    """
+    problems = _warehouse_problems(loaded) + _secret_problems(loaded.config)
+    if problems:
+        raise ConfigError(f"{loaded.path} cannot be used on this machine:\n  " + "\n  ".join(problems))
+
+
+def _warehouse_problems(loaded: LoadedConfig) -> list[str]:
+    from warehouse.store import WarehousePaths  # lazy: DuckDB is not needed to parse a config
+
+    paths = WarehousePaths(loaded.warehouse_path)
+    published, folder = paths.published, paths.published.parent
+    field = f"warehouse.path ({published})"
+    if not folder.is_dir():
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing.exists() and not existing.is_dir():
+            return [f"{field}: {existing} is a file, not a folder; expected a path inside a folder: fix warehouse.path"]
+        return [f"{field}: the folder {folder} does not exist; create it (mkdir -p {folder}) or fix warehouse.path"]
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return [f"{field}: the folder {folder} is not writable by this user; make it writable or point "
+                f"warehouse.path at a folder you can write"]
+    problems = []
+    if published.is_dir():
+        problems.append(f"{field}: is a folder; expected a file name, e.g. {published / 'pulse.duckdb'}")
+    work = paths.work
+    if work.parent.exists() and not work.parent.is_dir():
+        problems.append(f"{field}: {work.parent}, where the pipeline works, is a file; expected a folder: "
+                        f"remove or rename the file")
+    elif work.parent.is_dir() and not os.access(work.parent, os.W_OK | os.X_OK):
+        problems.append(f"{field}: {work.parent}, where the pipeline works, is not writable by this user; "
+                        f"make it writable (or run pulse as its owner)")
+    elif work.exists() and not (work.is_file() and os.access(work, os.R_OK | os.W_OK)):
+        problems.append(f"{field}: {work}, the pipeline's work database, cannot be written by this user; "
+                        f"make it writable (or run pulse as its owner)")
+    return problems
+
+
+def _secret_problems(config: PulseConfig) -> list[str]:
+    public: set[str] = set()
+    if any(site.url == SANDBOX_URL for site in config.sites.values()):
+        from sandbox.server import SANDBOX_TOKEN_ENV, SANDBOX_USER_ENV  # defaulted when the sandbox starts
+
+        public = {SANDBOX_TOKEN_ENV, SANDBOX_USER_ENV}
+    problems = []
+    for name, site in config.sites.items():
+        for attribute in ("token_env", "user_env"):
+            env_name = getattr(site, attribute, None)
+            if env_name is None or (site.url == SANDBOX_URL and env_name in public):
+                continue
+            value = os.environ.get(env_name)
+            if not value or not value.strip():
+                problems.append(_unset(env_name, f"sites.{name}.{attribute}"))
+    return problems
 
 
 def dump(config: PulseConfig) -> str:

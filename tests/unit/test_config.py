@@ -83,3 +83,18 @@ def test_not_yaml_is_a_clear_error(tmp_path):
     f.write_text("sites: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load(f)
+
+
+def test_an_empty_secret_is_unset_and_named_with_its_field(monkeypatch):
+    monkeypatch.setenv("PULSE_TEST_TOKEN", "")
+    with pytest.raises(ConfigError, match="sites.github.token_env: environment variable PULSE_TEST_TOKEN is not set"):
+        secret("PULSE_TEST_TOKEN", "sites.github.token_env")
+    monkeypatch.setenv("PULSE_TEST_TOKEN", "s3cret")
+    assert secret("PULSE_TEST_TOKEN", "sites.github.token_env") == "s3cret"
+
+
+def test_secret_never_echoes_a_name_that_looks_like_a_token():
+    token = "ghp_" + "R7kQ2mX9vB4nT8wZ1cL5yH3jF6dS0aPeUg2K"
+    with pytest.raises(ConfigError) as error:
+        secret(token, "sites.github.token_env")
+    assert "sites.github.token_env" in str(error.value) and "R7kQ2mX9" not in str(error.value)
