@@ -3,11 +3,14 @@ milestones, sub-issues and "blocked by" dependencies, through PyGithub.
 
 Raw JSON pages come from PyGithub's own ``Requester`` (auth, base URL, ``GithubRetry`` for
 rate limits and 5xx) rather than its typed objects: a typed list item reads ``raw_data`` only
-after one more request per item, which would turn N issues into N requests.
+after one more request per item, which would turn N issues into N requests. Its connection sends
+through ``connectors.http.CheckedJsonAdapter``: a 200 whose JSON body is truncated or malformed is
+asked again, then fails with ``CorruptResponse``.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from urllib.parse import urlencode
@@ -16,6 +19,10 @@ from typing import Any
 
 from github import Auth, Github, GithubRetry
 from urllib3.response import BaseHTTPResponse
+
+from connectors.http import CheckedJsonAdapter
+
+log = logging.getLogger(__name__)
 
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
@@ -33,7 +40,8 @@ class GithubSite:
     seconds_between_requests: float = 0.25
     # Repositories read at once. GitHub's secondary limits punish concurrency: keep it modest.
     concurrency: int = 2
-    retry_backoff: float = 0.5  # seconds; 5xx and dropped connections wait 0, 2x, 4x, 8x ... this
+    # seconds; 5xx and dropped connections wait 0, 2x, 4x, 8x ... this; corrupt 200 bodies 1x, 2x, 4x
+    retry_backoff: float = 0.5
 
 
 class RateLimitRetry(GithubRetry):
@@ -77,15 +85,44 @@ class GithubSource:
             base_url=site.url, auth=Auth.Token(site.token), per_page=site.page_size, timeout=60,
             retry=RateLimitRetry(total=5, backoff_factor=site.retry_backoff), seconds_between_requests=site.seconds_between_requests or None,
         )
+        # Requests sent, retries included (GithubRetry's and corrupt bodies'): counted by the adapter.
         self.requests = 0
+        self._check_bodies()
 
     def worker(self) -> GithubSource:
         """A reader of the same site for another thread, with its own connection and counter."""
         return GithubSource(self.site)
 
+    def _check_bodies(self) -> None:
+        """Send through ``CheckedJsonAdapter``, with the retry and pool PyGithub would give its own.
+
+        PyGithub builds a requests session per connection, and its only hook for that,
+        ``Requester.injectConnectionClasses``, is process-wide (and turns off connection reuse).
+        So this client's ``Requester`` gets a connection factory that makes PyGithub's connection
+        as usual and mounts the adapter on it. The attribute is private: if PyGithub renames it,
+        this fails here, at once, rather than leaving bodies unchecked."""
+        requester = self.client.requester
+        make = getattr(requester, "_Requester__connectionClass", None)
+        if make is None:
+            raise RuntimeError("PyGithub's Requester has no _Requester__connectionClass: "
+                               "see GithubSource._check_bodies")
+
+        def connection(*args: Any, **kwargs: Any) -> Any:
+            cnx = make(*args, **kwargs)
+            cnx.adapter.close()
+            cnx.adapter = CheckedJsonAdapter(
+                self.site.name, logger=log, backoff=self.site.retry_backoff, on_sent=self._count,
+                max_retries=cnx.retry, pool_connections=cnx.pool_size, pool_maxsize=cnx.pool_size)
+            cnx.session.mount(f"{cnx.protocol}://", cnx.adapter)
+            return cnx
+
+        requester._Requester__connectionClass = connection
+
+    def _count(self, sent: int) -> None:
+        self.requests += sent
+
     def _get(self, url: str, params: dict[str, Any] | None = None,
              etag: str | None = None) -> tuple[dict[str, Any], Any]:
-        self.requests += 1
         headers = {"If-None-Match": etag} if etag else None
         return self.client.requester.requestJsonAndCheck("GET", url, parameters=params, headers=headers)
 

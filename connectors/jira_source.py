@@ -16,8 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jira import JIRA
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from connectors.http import CheckedJsonAdapter
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class JiraSite:
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: int = 100
     concurrency: int = 2  # projects read at once
-    retry_backoff: float = 0.5  # seconds; 5xx the jira library leaves alone wait 0, 2x, 4x this
+    # seconds; 5xx the jira library leaves alone wait 0, 2x, 4x this; corrupt 200 bodies 1x, 2x, 4x
+    retry_backoff: float = 0.5
     remote_links: bool = False  # per issue (no bulk API): only when the site's config asks
 
 
@@ -113,10 +115,14 @@ class JiraSource:
         # serverInfo is asked once, here, and kept: the library would otherwise ask it in its
         # constructor and again for the raw landing.
         self.client = JIRA(server=site.url, max_retries=3, timeout=60, get_server_info=False, **auth)
+        # Requests sent, retries included (the library's, ServerErrorRetry's, corrupt bodies').
         self.requests = 0
-        self.client._session.hooks["response"].append(self._count)
         for scheme in ("http://", "https://"):
-            self.client._session.mount(scheme, HTTPAdapter(max_retries=ServerErrorRetry(backoff_factor=site.retry_backoff)))
+            # Below the library: ServerErrorRetry for the 5xx it gives up on, and a check that a
+            # 200's JSON parses (a truncated or malformed body is asked again, then CorruptResponse).
+            self.client._session.mount(scheme, CheckedJsonAdapter(
+                site.name, logger=log, backoff=site.retry_backoff, on_sent=self._count,
+                max_retries=ServerErrorRetry(backoff_factor=site.retry_backoff)))
         self.server_info = _known[0] if _known else self.client.server_info()
         self.client._version = tuple(self.server_info.get("versionNumbers", (0, 0, 0)))
         self.client.deploymentType = {"cloud": "Cloud", "server": "Server"}.get(
@@ -132,9 +138,8 @@ class JiraSource:
         """A reader of the same site for another thread: its own session, the site facts shared."""
         return JiraSource(self.site, (self.server_info, self.metadata()))
 
-    def _count(self, response, *args, **kwargs):
-        self.requests += 1
-        return response
+    def _count(self, sent: int) -> None:
+        self.requests += sent
 
     def _share_field_cache(self, fields: list[dict[str, Any]]) -> None:
         """Fill the library's own /field cache (name -> id) from ours, so it does not ask again."""
@@ -237,7 +242,7 @@ class JiraSource:
         for start in range(0, len(ids), BULK_CHANGELOG_ISSUES):
             ask: dict[str, Any] = {"issueIdsOrKeys": ids[start:start + BULK_CHANGELOG_ISSUES], "maxResults": page_size}
             while True:
-                # a POST through the client's session: counted by _count, 429/503 retried
+                # a POST, but a read: counted, and retried like a GET (429, 5xx, corrupt bodies)
                 page = self.client._get_json("changelog/bulkfetch", params=ask, use_post=True)
                 for entry in page.get("issueChangeLogs", []):
                     if entry.get("changeHistories"):

@@ -1,0 +1,111 @@
+"""The HTTP transport both connectors share: an adapter that reads a JSON answer whole and checks
+that it parses before the client library sees it.
+
+A tracker (or a proxy in front of it) sometimes answers 200 with a body cut short or spoiled. The
+``jira`` library and PyGithub would fail the request at once, with a parser traceback that names
+neither the site nor the URL; a second ask usually gets a good body. So the check sits at the
+transport, below both libraries and every code path of theirs: a 2xx whose Content-Type says JSON
+is read whole and parsed; if that fails, the same request is sent again after a logged wait, like
+a 5xx, and once the retries are used up ``CorruptResponse`` says which site and URL kept failing.
+The adapter also counts the requests it puts on the wire (its own retries and urllib3's).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+from requests.exceptions import ChunkedEncodingError, ContentDecodingError
+
+from connectors.errors import CorruptResponse, shown
+
+# application/json, application/vnd.github+json, application/problem+json; with or without charset.
+JSON_TYPE = re.compile(r"\s*application/([\w.-]+\+)?json\s*(;|$)", re.IGNORECASE)
+# Query parameters whose values are never shown (the trackers take credentials in headers, but a
+# URL a server hands back may carry a signed token).
+SECRET_PARAM = re.compile(r"(.*[-_.])?(access|api)?[-_]?(token|secret|password|passwd|key|sig|signature|auth|"
+                          r"authorization|code|jwt|credentials?)", re.IGNORECASE)
+NOT_JSON = "a body that is not valid JSON (truncated?)"
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user info and with the values of secret-looking query parameters hidden."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = urlencode([(name, "***" if SECRET_PARAM.fullmatch(name) else value)
+                       for name, value in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+class CheckedJsonAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` (``max_retries`` and pool settings as usual) that sends a request again
+    when a 2xx JSON answer's body does not parse or cannot be read whole (urllib3's
+    ``IncompleteRead``, surfaced by requests as ``ChunkedEncodingError``): at most ``retries``
+    times, waiting ``backoff`` seconds, then twice that, four times, ... and logging each wait as a
+    warning on ``logger`` with the site and the URL (never headers). Then ``CorruptResponse``.
+
+    Every method is retried: the connectors only read, and their POSTs (Jira Cloud's search/jql
+    and changelog/bulkfetch) are reads too. Streamed answers are passed on unread.
+    ``on_sent(n)`` is told of every ``n`` requests sent: one a send, plus the retries urllib3
+    made inside it (5xx, rate limits), as its ``Retry`` history records them."""
+
+    def __init__(self, site: str, *, logger: logging.Logger, backoff: float, retries: int = 3,
+                 on_sent: Callable[[int], None] | None = None, **kwargs: Any) -> None:
+        self.site = site
+        self.logger = logger
+        self.backoff = backoff
+        self.corrupt_retries = retries
+        self.on_sent = on_sent
+        super().__init__(**kwargs)
+
+    def send(self, request: PreparedRequest, stream: bool = False, **kwargs: Any) -> Response:  # type: ignore[override]
+        attempt = 1
+        while True:
+            response = self._send(request, stream, **kwargs)
+            reason = None if stream else corruption(request, response)
+            if reason is None:
+                return response
+            url = redact_url(request.url or "")
+            if attempt > self.corrupt_retries:
+                raise CorruptResponse(self.site, request.method or "?", url, response.status_code, attempt, reason)
+            wait = self.backoff * 2 ** (attempt - 1)
+            self.logger.warning("%s: %s %s answered %s with %s; retrying in %ss (retry %d of %d)",
+                                self.site, request.method, shown(url), response.status_code, reason,
+                                round(wait, 3), attempt, self.corrupt_retries)
+            time.sleep(wait)
+            attempt += 1
+
+    def _send(self, request: PreparedRequest, stream: bool, **kwargs: Any) -> Response:
+        sent = 1
+        try:
+            response = super().send(request, stream=stream, **kwargs)
+            sent += len(getattr(getattr(response.raw, "retries", None), "history", None) or ())
+            return response
+        finally:
+            if self.on_sent is not None:
+                self.on_sent(sent)
+
+
+def corruption(request: PreparedRequest, response: Response) -> str | None:
+    """What is wrong with the body of a 2xx JSON answer (None: nothing, or not such an answer).
+    Reading it here is what requests does next anyway; the body stays cached on the response."""
+    if (not 200 <= response.status_code < 300 or response.status_code in (204, 205) or request.method == "HEAD"
+            or not JSON_TYPE.match(response.headers.get("Content-Type", ""))):
+        return None
+    try:
+        body = response.content
+    except (ChunkedEncodingError, ContentDecodingError) as error:
+        response.close()
+        return f"a body that could not be read whole ({type(error).__name__})"
+    try:
+        json.loads(body)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError; an empty body too
+        return NOT_JSON
+    return None
