@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,24 +54,125 @@ def demo_config(seed: int, as_of: date) -> PulseConfig:
                        sandbox=SandboxConfig(scenario="demo", seed=seed, as_of=as_of))
 
 
-def run_sync(config_path: Path, full: bool = False, reconcile: bool = False) -> bool:
-    """Run the sync job in-process; True when every step succeeded."""
+# Exit codes: what a scheduler or a script can tell apart.
+EXIT_OK = 0  # every project synced, snapshot published
+EXIT_FAILED = 1  # nothing published: the last snapshot is unchanged
+EXIT_USAGE = 2  # a config, usage or lock problem: nothing ran
+EXIT_PARTIAL = 3  # published, but some projects failed: their last good data is kept, marked stale
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What a sync run did, in the lines a person reads: causes first, tracebacks in ``log``."""
+
+    run_id: str
+    published: bool
+    stale: tuple[str, ...] = ()  # one line per failed site or project, when the rest was published
+    cause: str | None = None  # why nothing was published
+    log: Path | None = None  # the failures' tracebacks
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FAILED if not self.published else EXIT_PARTIAL if self.stale else EXIT_OK
+
+
+class SyncBusy(Exception):
+    """Another sync holds the warehouse's run lock."""
+
+
+def run_sync(config_path: Path, full: bool = False, reconcile: bool = False, wait: float | None = None,
+             verbose: bool = False) -> SyncOutcome:
+    """Run the sync job in-process, one sync at a time per warehouse (the run lock; ``wait``
+    seconds at most, else ``sync.lock_wait_seconds``). Raises SyncBusy when the lock stays held."""
     import dagster as dg
 
     from pipelines.definitions import defs
     from pipelines.defs.schedules import SYNC_JOB
+    from warehouse.locks import LockTimeout, hold
+    from warehouse.store import WarehousePaths, remove_stale_temp_files
 
-    os.environ[CONFIG_ENV] = str(config_path.resolve())
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    job = defs().resolve_job_def(SYNC_JOB)
-    ingest = {"config": {"full": full, "reconcile": reconcile}}
-    result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                    run_config={"ops": {"jira_raw": ingest, "github_raw": ingest}})
-    if not result.success:
-        for event in result.all_events:
-            if event.is_failure and event.step_key:
-                print(f"step {event.step_key} failed: {event.message}", file=sys.stderr)
-    return result.success
+    loaded = load(config_path)
+    paths = WarehousePaths(loaded.warehouse_path)
+    wait = loaded.config.sync.lock_wait_seconds if wait is None else wait
+    what = f"pulse sync --config {loaded.path}"
+    try:
+        with hold(paths.run_lock, timeout=wait, what=what):
+            remove_stale_temp_files(paths)  # a run killed while publishing left its copy behind
+            os.environ[CONFIG_ENV] = str(loaded.path)
+            instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+            job = defs().resolve_job_def(SYNC_JOB)
+            ingest = {"config": {"full": full, "reconcile": reconcile}}
+            # Dagster's own event log goes to the console only with --verbose; failures are told in
+            # one line each below, their tracebacks in a log file.
+            level = "DEBUG" if verbose else "CRITICAL"
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config={
+                "ops": {"jira_raw": ingest, "github_raw": ingest},
+                "loggers": {"console": {"config": {"log_level": level}}}})
+            return _outcome(result, paths, loaded)
+    except LockTimeout as busy:
+        holder = busy.holder.describe() if busy.holder else "another process"
+        raise SyncBusy(f"another sync is running on {paths.published}: {holder}; waited {busy.waited:.0f} s. "
+                       f"Let it finish, or wait longer with --wait SECONDS (sync.lock_wait_seconds)") from None
+
+
+def _outcome(result, paths, loaded) -> SyncOutcome:
+    """Read a finished run: stale projects from the ingest steps, the cause of a failure, and the
+    tracebacks written to ``.pulse/logs/<run id>.log``."""
+    stale: list[str] = []
+    for event in result.all_events:
+        if event.is_step_materialization:
+            failures = event.step_materialization_data.materialization.metadata.get("failures")
+            stale += [line for line in (failures.value if failures else []) if line not in stale]
+    if result.success:
+        return SyncOutcome(result.run_id, True, tuple(stale))
+    failed = [e for e in result.all_events if e.is_step_failure]
+    causes = [f"step {e.step_key}: {_cause_of(e)}" for e in failed] or ["the run failed before any step"]
+    log = paths.work.parent / "logs" / f"{result.run_id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("\n\n".join(f"step {e.step_key} failed:\n{e.step_failure_data.error.to_string()}"
+                               for e in failed if e.step_failure_data.error), encoding="utf-8")
+    _mark_failed(loaded, result.run_id, "; ".join(causes))
+    return SyncOutcome(result.run_id, False, tuple(stale), "; ".join(causes), log)
+
+
+def _cause_of(event) -> str:
+    """One line: a Failure's own description, else the innermost error's first line."""
+    data = event.step_failure_data
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return data.user_failure_data.description
+    error = data.error
+    while error is not None and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return "failed"
+    first = (error.message.strip().splitlines() or [""])[0]
+    return first if first.startswith(error.cls_name or "") else f"{error.cls_name}: {first}"
+
+
+def _mark_failed(loaded, run_id: str, cause: str) -> None:
+    """A run that failed after it started says so in meta.sync_runs (best effort: the work file
+    may be what failed)."""
+    from pipelines.defs.resources import PulseResource
+
+    try:
+        with PulseResource(config_path=str(loaded.path)).warehouse() as con:
+            con.execute("UPDATE meta.sync_runs SET status = 'failed', finished_at = now(), cause = ? "
+                        "WHERE sync_id = ? AND status = 'running'", [cause, run_id])
+    except Exception:  # noqa: BLE001 - the failure itself is already being reported
+        pass
+
+
+def report(outcome: SyncOutcome, published: Path) -> None:
+    """The lines that end a sync: what is stale, or why nothing was published, and where to look."""
+    for line in outcome.stale:
+        print(f"stale: {line}", file=sys.stderr)
+    if not outcome.published:
+        print(f"Sync failed; the last published snapshot is unchanged: {outcome.cause}", file=sys.stderr)
+        if outcome.log:
+            print(f"  details: {outcome.log} (or rerun with --verbose)", file=sys.stderr)
+    elif outcome.stale:
+        print(f"Published {published} with {len(outcome.stale)} stale: their last good data is kept "
+              f"and their health is unknown.", file=sys.stderr)
 
 
 def print_health(config_path: Path) -> None:
@@ -110,12 +212,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         encoding="utf-8")
     print(f"Demo: scenario 'demo', seed {args.seed}, as of {as_of.isoformat()}; "
           f"the tracker sandbox serves Jira Cloud, Jira Data Center and GitHub on 127.0.0.1.")
-    if not run_sync(config_path):
-        print("The demo sync failed; see the errors above.", file=sys.stderr)
-        return 1
+    try:
+        outcome = run_sync(config_path, verbose=args.verbose)
+    except SyncBusy as busy:
+        print(busy, file=sys.stderr)
+        return EXIT_USAGE
+    report(outcome, load(config_path).warehouse_path)
+    if not outcome.published:
+        return outcome.exit_code
     print_health(config_path)
     print(f"\nWrote {config_path}\n      {load(config_path).warehouse_path}")
-    return 0
+    return outcome.exit_code
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
@@ -127,12 +234,17 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
-    if not run_sync(loaded.path, full=args.full, reconcile=args.reconcile):
-        print("Sync failed; the last published snapshot is unchanged.", file=sys.stderr)
-        return 1
-    print_health(loaded.path)
-    print(f"\nPublished {loaded.warehouse_path}")
-    return 0
+    try:
+        outcome = run_sync(loaded.path, full=args.full, reconcile=args.reconcile, wait=args.wait,
+                           verbose=args.verbose)
+    except SyncBusy as busy:
+        print(busy, file=sys.stderr)
+        return EXIT_USAGE
+    if outcome.published:
+        print_health(loaded.path)
+        print(f"\nPublished {loaded.warehouse_path}")
+    report(outcome, loaded.warehouse_path)
+    return outcome.exit_code
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
@@ -219,13 +331,17 @@ def _date(value: str) -> date:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pulse", description="Program health across Jira and GitHub.")
+    parser = argparse.ArgumentParser(
+        prog="pulse", description="Program health across Jira and GitHub.",
+        epilog="Exit codes of sync and demo: 0 published; 1 failed, nothing published (the last snapshot "
+               "stays); 2 config, usage or another sync running; 3 published with stale projects.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="run the whole pipeline on the built-in tracker sandbox")
     p.add_argument("--out", default="demo-output", help="folder for program.yaml and pulse.duckdb")
     p.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
     p.add_argument("--as-of", type=_date, default=None, help="scenario date YYYY-MM-DD (default today, UTC)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Dagster's event log and tracebacks")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("sync", help="sync the trackers a program config names and publish the warehouse")
@@ -233,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="refetch everything instead of what changed since the last sync")
     p.add_argument("--reconcile", action="store_true",
                    help="look for deleted and moved issues tonight (a key-only listing), not only when sync.reconcile_every_days is due")
+    p.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                   help="if another sync is running on the same warehouse, wait this long for it, then exit 2 "
+                        "(default: sync.lock_wait_seconds, 300)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Dagster's event log and tracebacks")
     p.set_defaults(func=_cmd_sync)
 
     p = sub.add_parser("check-config", help="validate a program config; writes nothing")

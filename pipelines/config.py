@@ -259,6 +259,9 @@ class SyncSettings(_Model):
     # Deleted and moved issues show only in a complete listing: nights with changes always make
     # one (Jira); a quiet night only when this many days have passed (0: every night).
     reconcile_every_days: Annotated[int, Field(ge=0, le=90)] = 7
+    # One sync at a time per warehouse: a second one waits this long for the first, then exits 2
+    # naming it (pulse sync --wait overrides).
+    lock_wait_seconds: Annotated[int, Field(ge=0, le=86400)] = 300
 
 
 class SandboxConfig(_Model):

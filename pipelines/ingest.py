@@ -74,7 +74,7 @@ class ProjectResult:
     source: str
     items: int
     requests: int
-    mode: str  # "full" | "incremental"
+    mode: str | None  # "full" | "incremental"; None when the site failed before the project began
     error: str | None = None
 
 
@@ -207,6 +207,17 @@ def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_ke
     return result
 
 
+def site_failed(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, source: str, keys: list[str],
+                 exc: BaseException, requests: int, started: datetime) -> SiteResult:
+    """A site that failed before any project began: each of its projects failed with the cause."""
+    log.error("site %s failed: %s", site, describe(exc))
+    results = tuple(ProjectResult(site, key, source, 0, requests if n == 0 else 0, None, describe(exc))
+                    for n, key in enumerate(keys))
+    for result in results:
+        _record(con, sync_id, result, started)
+    return SiteResult(site, results)
+
+
 def _in_parallel(con: duckdb.DuckDBPyConnection, source: Any, keys: list[str], concurrency: int,
                  one: Callable[[duckdb.DuckDBPyConnection, Any, str], ProjectResult]) -> tuple[ProjectResult, ...]:
     """Sync a site's projects, at most ``concurrency`` at once: each thread has its own DuckDB
@@ -232,14 +243,18 @@ def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
                    policy: SyncPolicy = SyncPolicy()) -> SiteResult:
     """Sync the given ``(project_key, jql)`` pairs of one Jira site."""
     site = source.site.name
-    meta = source.metadata()
+    jqls = dict(projects)
+    started, before = _now(), source.requests
+    try:
+        meta = source.metadata()
+    except Exception as exc:  # the site is down or refuses us: every project is recorded as failed
+        return site_failed(con, sync_id, site, "jira", list(jqls), exc, source.requests - before, started)
     upsert(con, "raw.jira_sites", [{
         "site": site, "base_url": source.site.url, "server_info": meta.server_info,
         "myself": meta.myself, "fields": meta.fields, "statuses": meta.statuses,
         "link_types": meta.link_types, "field_roles": meta.field_roles, "synced_at": _now(),
         "sync_id": sync_id,
     }], json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
-    jqls = dict(projects)
 
     def one(cur: duckdb.DuckDBPyConnection, worker: JiraSource, key: str) -> ProjectResult:
         cursor = read_cursor(cur, site, key)

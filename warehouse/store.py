@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,16 @@ class WarehousePaths:
     @property
     def work(self) -> Path:
         return self.published.parent / ".pulse" / "work.duckdb"
+
+    @property
+    def run_lock(self) -> Path:
+        """Held for a whole sync (pipelines.cli): one sync at a time per warehouse."""
+        return self.work.parent / "sync.lock"
+
+
+def file_lock(database: Path) -> Path:
+    """The lock file every connection to ``database`` holds (see warehouse/locks.py)."""
+    return database.with_name(database.name + ".lock")
 
 
 @contextmanager
@@ -56,7 +66,19 @@ def connect(path: Path, *, memory_limit: str = "4GB", threads: int = 2,
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply the numbered ``warehouse/sql/*.sql`` files not yet applied; returns what ran."""
+    """Apply the numbered ``warehouse/sql/*.sql`` files not yet applied; returns what ran.
+
+    A file that is already current is only read: every step of a run connects through here, and
+    a connection that writes nothing leaves nothing to checkpoint when it closes."""
+    files = sorted(p for p in resources.files("warehouse").joinpath("sql").iterdir() if p.name.endswith(".sql"))
+    tracked = con.execute("""
+        SELECT count(*) FROM duckdb_tables()
+        WHERE database_name = current_database() AND schema_name = 'meta' AND table_name = 'schema_migrations'
+        """).fetchone()[0]
+    done = {r[0] for r in con.execute("SELECT name FROM meta.schema_migrations").fetchall()} if tracked else set()
+    pending = [m for m in files if m.name not in done]
+    if tracked and not pending:
+        return []
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     con.execute("""
         CREATE TABLE IF NOT EXISTS meta.schema_migrations (
@@ -67,12 +89,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         ("COLUMN meta.schema_migrations.applied_at", "When it was applied (UTC)."),
     ):
         con.execute(f"COMMENT ON {target} IS '{text}'")
-    done = {r[0] for r in con.execute("SELECT name FROM meta.schema_migrations").fetchall()}
     applied = []
-    files = sorted(p for p in resources.files("warehouse").joinpath("sql").iterdir() if p.name.endswith(".sql"))
-    for migration in files:
-        if migration.name in done:
-            continue
+    for migration in pending:
         con.execute("BEGIN")
         try:
             con.execute(migration.read_text(encoding="utf-8"))
@@ -108,9 +126,12 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
 
 
 def publish(paths: WarehousePaths) -> Path:
-    """Copy the closed work file to the published path atomically (rename in the same folder)."""
+    """Copy the closed work file to the published path atomically (rename in the same folder).
+
+    The copy is named after this process (``.pulse.duckdb.<pid>.<uuid>.tmp``), so that a run
+    killed while copying leaves a file the next run can tell is nobody's (``remove_stale_temp_files``)."""
     paths.published.parent.mkdir(parents=True, exist_ok=True)
-    tmp = paths.published.with_name(f".{paths.published.name}.{uuid.uuid4().hex}.tmp")
+    tmp = paths.published.with_name(f".{paths.published.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
         shutil.copyfile(paths.work, tmp)
         with open(tmp, "rb+") as f:
@@ -119,3 +140,34 @@ def publish(paths: WarehousePaths) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return paths.published
+
+
+def remove_stale_temp_files(paths: WarehousePaths, older_than: timedelta = timedelta(hours=1)) -> list[Path]:
+    """Remove copies that killed publishes left beside the published file: those whose process
+    is gone, and unnamed ones (older releases') untouched for ``older_than``. Returns them."""
+    removed = []
+    for tmp in paths.published.parent.glob(f".{paths.published.name}.*.tmp"):
+        middle = tmp.name[len(paths.published.name) + 2:-len(".tmp")].split(".")
+        if len(middle) == 2 and middle[0].isdigit():
+            stale = not _alive(int(middle[0]))
+        else:
+            try:
+                stale = datetime.now(timezone.utc).timestamp() - tmp.stat().st_mtime > older_than.total_seconds()
+            except FileNotFoundError:
+                continue
+        if stale:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True

@@ -1,4 +1,8 @@
-"""Asset checks: facts about the model that must hold after every build, each able to fail."""
+"""Asset checks: facts about the model that must hold after every build, each able to fail.
+
+Checks only read, so they open the work file read-only (no write lock, no migration), and they
+run in the ``duckdb`` pool like the assets: DuckDB refuses even a reader while another process
+writes the file, so a check must never run beside a writing step."""
 
 
 import dagster as dg
@@ -7,7 +11,7 @@ from pipelines.defs.resources import PulseResource
 
 
 def _rows(pulse: PulseResource, sql: str) -> list[tuple]:
-    with pulse.warehouse() as con:
+    with pulse.warehouse(read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
@@ -23,7 +27,7 @@ INCOMPLETE_CHANGELOGS = """
     ORDER BY i.site, i.issue_key"""
 
 
-@dg.asset_check(asset=dg.AssetKey(["raw", "jira_changelogs"]))
+@dg.asset_check(asset=dg.AssetKey(["raw", "jira_changelogs"]), pool="duckdb")
 def jira_changelogs_are_complete(pulse: PulseResource) -> dg.AssetCheckResult:
     """Every Jira issue holds as many distinct histories (embedded or paged) as its changelog's
     total: a missing one is status time and re-estimates silently lost."""
@@ -32,14 +36,14 @@ def jira_changelogs_are_complete(pulse: PulseResource) -> dg.AssetCheckResult:
         "issues_short": len(short), "first": [f"{site} {key}: {held} of {total}" for site, key, total, held in short[:20]]})
 
 
-@dg.asset_check(asset=dg.AssetKey(["core", "work_items"]), blocking=True)
+@dg.asset_check(asset=dg.AssetKey(["core", "work_items"]), blocking=True, pool="duckdb")
 def work_items_have_unique_ids(pulse: PulseResource) -> dg.AssetCheckResult:
     """Two rows with one item_id would double-count progress everywhere downstream."""
     dupes = _rows(pulse, "SELECT item_id, count(*) FROM core.work_items GROUP BY item_id HAVING count(*) > 1 LIMIT 20")
     return dg.AssetCheckResult(passed=not dupes, metadata={"duplicates": [d[0] for d in dupes]})
 
 
-@dg.asset_check(asset=dg.AssetKey(["core", "work_items"]))
+@dg.asset_check(asset=dg.AssetKey(["core", "work_items"]), pool="duckdb")
 def statuses_are_mapped(pulse: PulseResource) -> dg.AssetCheckResult:
     """Statuses without a category are listed here instead of silently falling out of every figure."""
     unmapped = _rows(pulse, """
@@ -50,7 +54,7 @@ def statuses_are_mapped(pulse: PulseResource) -> dg.AssetCheckResult:
         metadata={"unmapped": dg.MetadataValue.json([{"project": p, "status": s, "items": n} for p, s, n in unmapped])})
 
 
-@dg.asset_check(asset=dg.AssetKey(["core", "status_transitions"]))
+@dg.asset_check(asset=dg.AssetKey(["core", "status_transitions"]), pool="duckdb")
 def every_item_has_a_creation_row(pulse: PulseResource) -> dg.AssetCheckResult:
     """Status history starts at creation for every item, or durations computed from it are wrong."""
     missing = _rows(pulse, """
@@ -60,7 +64,7 @@ def every_item_has_a_creation_row(pulse: PulseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=not missing, metadata={"missing": [m[0] for m in missing]})
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "project_health"]), blocking=True)
+@dg.asset_check(asset=dg.AssetKey(["marts", "project_health"]), blocking=True, pool="duckdb")
 def every_verdict_has_reasons(pulse: PulseResource) -> dg.AssetCheckResult:
     """A verdict nobody can explain is worse than none."""
     bad = _rows(pulse, """

@@ -11,8 +11,11 @@ import dagster as dg
 
 from pipelines.defs.model import (core_item_changes, core_pull_requests, core_sprints, core_work_item_sprints,
                                   marts_program_health, marts_project_health)
-from pipelines.defs.resources import PulseResource
-from warehouse.store import publish
+from pipelines.failures import explain
+from pipelines.ingest import ProjectResult
+from pipelines.defs.resources import FILE_LOCK_TIMEOUT_SECONDS, PulseResource
+from warehouse.locks import hold
+from warehouse.store import file_lock, publish
 
 PUBLISHED_TABLES = ("core.programs", "core.projects", "core.work_items", "core.pull_requests",
                     "core.milestones", "core.sprints", "core.work_item_sprints", "core.jira_changelog_items",
@@ -27,23 +30,42 @@ def meta_snapshots(context: dg.AssetExecutionContext, pulse: PulseResource) -> d
     """Record this snapshot in meta.snapshots, then atomically replace the published file."""
     paths = pulse.paths()
     now = datetime.now(timezone.utc)
-    with pulse.warehouse() as con:
-        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in PUBLISHED_TABLES}
-        as_of = con.execute("SELECT max(as_of) FROM marts.project_health").fetchone()[0]
-        con.execute("""
-            CREATE TABLE IF NOT EXISTS meta.snapshots (
-                sync_id VARCHAR PRIMARY KEY, published_at TIMESTAMPTZ NOT NULL,
-                as_of TIMESTAMPTZ, row_counts JSON NOT NULL)""")
-        con.execute("COMMENT ON TABLE meta.snapshots IS 'One row per published snapshot; the newest row describes the file you are reading.'")
-        con.execute("COMMENT ON COLUMN meta.snapshots.sync_id IS 'The sync (meta.sync_runs.sync_id) that built the snapshot.'")
-        con.execute("COMMENT ON COLUMN meta.snapshots.published_at IS 'When the snapshot was published (UTC).'")
-        con.execute("COMMENT ON COLUMN meta.snapshots.as_of IS 'The instant its figures describe.'")
-        con.execute("COMMENT ON COLUMN meta.snapshots.row_counts IS 'Rows per core and marts table at publication.'")
-        con.execute("INSERT OR REPLACE INTO meta.snapshots VALUES (?, ?, ?, ?)",
-                    [context.run.run_id, now, as_of, json.dumps(counts)])
-        con.execute("UPDATE meta.sync_runs SET finished_at = ?, status = 'succeeded' WHERE sync_id = ?",
-                    [now, context.run.run_id])
-        con.execute("CHECKPOINT")
-    path = publish(paths)
+    # The copy reads the work file once the connection has closed: the file lock is held from the
+    # connection through the copy, so no step of another run writes the file in between.
+    with hold(file_lock(paths.work), timeout=FILE_LOCK_TIMEOUT_SECONDS):
+        with pulse.warehouse() as con:
+            counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in PUBLISHED_TABLES}
+            as_of = con.execute("SELECT max(as_of) FROM marts.project_health").fetchone()[0]
+            con.execute("""
+                CREATE TABLE IF NOT EXISTS meta.snapshots (
+                    sync_id VARCHAR PRIMARY KEY, published_at TIMESTAMPTZ NOT NULL,
+                    as_of TIMESTAMPTZ, row_counts JSON NOT NULL)""")
+            con.execute("COMMENT ON TABLE meta.snapshots IS 'One row per published snapshot; the newest row describes the file you are reading.'")
+            con.execute("COMMENT ON COLUMN meta.snapshots.sync_id IS 'The sync (meta.sync_runs.sync_id) that built the snapshot.'")
+            con.execute("COMMENT ON COLUMN meta.snapshots.published_at IS 'When the snapshot was published (UTC).'")
+            con.execute("COMMENT ON COLUMN meta.snapshots.as_of IS 'The instant its figures describe.'")
+            con.execute("COMMENT ON COLUMN meta.snapshots.row_counts IS 'Rows per core and marts table at publication.'")
+            con.execute("INSERT OR REPLACE INTO meta.snapshots VALUES (?, ?, ?, ?)",
+                        [context.run.run_id, now, as_of, json.dumps(counts)])
+            status = _run_status(con, pulse, context.run.run_id, now)
+            con.execute("UPDATE meta.sync_runs SET finished_at = ?, status = ? WHERE sync_id = ?",
+                        [now, status, context.run.run_id])
+            con.execute("CHECKPOINT")
+        path = publish(paths)
     return dg.MaterializeResult(metadata={"path": str(path), "as_of": str(as_of),
                                           **{f"rows/{t}": n for t, n in counts.items()}})
+
+
+def _run_status(con, pulse: PulseResource, run_id: str, now: datetime) -> str:
+    """succeeded, or partial when some projects failed (published, their data marked stale).
+    When every project failed there is nothing new to publish: the run fails with the causes and
+    the last snapshot stays."""
+    rows = con.execute("""SELECT site, project_key, source, items, requests, mode, error FROM meta.source_syncs
+                          WHERE sync_id = ?""", [run_id]).fetchall()
+    failed = [ProjectResult(*row) for row in rows if row[6]]
+    if rows and len(failed) == len(rows):
+        cause = "; ".join(explain(pulse.load().config, failed))
+        con.execute("UPDATE meta.sync_runs SET status = 'failed', finished_at = ?, cause = ? WHERE sync_id = ?",
+                    [now, cause, run_id])
+        raise dg.Failure(description=f"every project failed to sync, nothing new to publish: {cause}")
+    return "partial" if failed else "succeeded"

@@ -9,34 +9,46 @@ from connectors.github_source import GithubSource
 from connectors.jira_source import JiraSource
 from pipelines.config import PulseConfig
 from pipelines.defs.resources import PulseResource, Trackers
-from pipelines.ingest import SiteResult, SyncPolicy, sync_github_site, sync_jira_site
+from pipelines.failures import explain
+from pipelines.ingest import SiteResult, SyncPolicy, site_failed, sync_github_site, sync_jira_site
 
 JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs", "jira_remote_links")
 GITHUB_TABLES = ("github_repos", "github_issues", "github_issue_events", "github_milestones",
                  "github_issue_relations")
 
 
+ABANDONED = "did not finish: its process ended before publishing (killed, or stopped by a failed step)"
+
+
 def _start_sync(con, run_id: str, as_of: datetime) -> None:
-    con.execute("INSERT OR IGNORE INTO meta.sync_runs VALUES (?, ?, NULL, ?, 'running')",
-                [run_id, datetime.now(timezone.utc), as_of])
+    """Record the run; a run of another id still marked running can no longer be (syncs hold the
+    run lock, Dagster queues pulse_sync runs one at a time), so it is marked failed."""
+    con.execute("UPDATE meta.sync_runs SET status = 'failed', cause = coalesce(cause, ?) "
+                "WHERE status = 'running' AND sync_id <> ?", [ABANDONED, run_id])
+    con.execute("INSERT OR IGNORE INTO meta.sync_runs (sync_id, started_at, finished_at, as_of, status) "
+                "VALUES (?, ?, NULL, ?, 'running')", [run_id, datetime.now(timezone.utc), as_of])
 
 
-def _result(results: list[SiteResult]) -> dg.MaterializeResult:
+def _result(con, run_id: str, program: PulseConfig, results: list[SiteResult]) -> dg.MaterializeResult:
+    """One bad project, or a whole site, does not cost the night: the failures are recorded
+    (``meta.source_syncs``, and their causes in ``meta.sync_runs.cause``) and the run goes on, so
+    that the others publish with the failed ones' last good data marked stale. Whether anything
+    is worth publishing is decided once every tracker has been read (``meta/snapshots``)."""
     projects = [p for r in results for p in r.projects]
     failed = [p for p in projects if p.error]
-    if failed:
-        # Committed pages stay in the work database; nothing is published from a failed run.
-        raise dg.Failure(
-            description=f"{len(failed)} of {len(projects)} projects failed to sync",
-            metadata={p.project_key: p.error for p in failed},
-        )
+    causes = explain(program, failed)
+    if causes:
+        con.execute("UPDATE meta.sync_runs SET cause = concat_ws('; ', cause, ?) WHERE sync_id = ?",
+                    ["; ".join(causes), run_id])
     return dg.MaterializeResult(metadata={
         "projects": len(projects),
+        "projects_failed": len(failed),
+        "failures": dg.MetadataValue.json(causes),
         "items_written": sum(p.items for p in projects),
         "requests": sum(p.requests for p in projects),
         "per_project": dg.MetadataValue.json(
-            {f"{p.site}/{p.project_key}": {"items": p.items, "requests": p.requests, "mode": p.mode}
-             for p in projects}),
+            {f"{p.site}/{p.project_key}": {"items": p.items, "requests": p.requests, "mode": p.mode,
+                                           "error": p.error} for p in projects}),
     })
 
 
@@ -58,15 +70,28 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
     policy = SyncPolicy.from_settings(program.sync, full=config.full, reconcile=config.reconcile)
     with pulse.trackers() as trackers, pulse.warehouse(ingest=True) as con:
         _start_sync(con, context.run.run_id, program.clock())
-        outcome = _result(sync_sites(con, trackers, program, context.run.run_id, policy))
+        outcome = _result(con, context.run.run_id, program,
+                          sync_sites(con, trackers, program, context.run.run_id, policy))
+    failures = outcome.metadata["failures"].value if outcome.metadata else []
+    for line in failures:
+        context.log.warning(f"kept stale: {line}")
     for table in tables:
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
 
 
 def _jira_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, policy: SyncPolicy) -> list[SiteResult]:
-    return [sync_jira_site(con, JiraSource(site), projects, sync_id, policy)
-            for name, site in trackers.jira.items()
-            if (projects := [(p.key, p.jql) for _, p in program.projects() if p.site == name])]
+    results = []
+    for name, site in trackers.jira.items():
+        if not (projects := [(p.key, p.jql) for _, p in program.projects() if p.site == name]):
+            continue
+        started = datetime.now(timezone.utc)
+        try:
+            source = JiraSource(site)  # asks the site for serverInfo
+        except Exception as exc:  # a site that is down stops none of the others
+            results.append(site_failed(con, sync_id, name, "jira", [k for k, _ in projects], exc, 1, started))
+            continue
+        results.append(sync_jira_site(con, source, projects, sync_id, policy))
+    return results
 
 
 def _github_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, policy: SyncPolicy) -> list[SiteResult]:

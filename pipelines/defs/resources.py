@@ -14,7 +14,12 @@ import duckdb
 from connectors.github_source import GithubSite
 from connectors.jira_source import JiraSite
 from pipelines.config import SANDBOX_URL, GithubSiteConfig, JiraSiteConfig, LoadedConfig, load, secret
-from warehouse.store import WarehousePaths, connect, migrate
+from warehouse.locks import hold
+from warehouse.store import WarehousePaths, connect, file_lock, migrate
+
+# How long a step waits for another process's step to release the work file. Syncs themselves
+# queue on the run lock first (pipelines.cli), so this wait covers steps of Dagster runs.
+FILE_LOCK_TIMEOUT_SECONDS = 1800.0
 
 
 @dataclass(frozen=True)
@@ -37,15 +42,24 @@ class PulseResource(dg.ConfigurableResource):
         return WarehousePaths(self.load().warehouse_path)
 
     @contextmanager
-    def warehouse(self, ingest: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def warehouse(self, ingest: bool = False, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """The work database (never the published file), migrated to the current schema; an
-        ``ingest`` connection gets the smaller memory limit that keeps a sync's memory bounded."""
+        ``ingest`` connection gets the smaller memory limit that keeps a sync's memory bounded.
+
+        Every connection holds the work file's lock (exclusive to write, shared to read) for as
+        long as it is open, so steps of other processes wait for the file instead of failing on
+        DuckDB's own lock; ``read_only`` connections (asset checks) may share it."""
         loaded = self.load()
         settings = loaded.config.warehouse
         limit = settings.ingest_memory_limit if ingest else settings.memory_limit
-        with connect(self.paths().work, memory_limit=limit, threads=settings.threads) as con:
-            migrate(con)
-            yield con
+        work = self.paths().work
+        with hold(file_lock(work), shared=read_only, timeout=FILE_LOCK_TIMEOUT_SECONDS):
+            if read_only and not work.exists():
+                raise FileNotFoundError(f"{work}: no work database yet; run a sync first")
+            with connect(work, memory_limit=limit, threads=settings.threads, read_only=read_only) as con:
+                if not read_only:
+                    migrate(con)
+                yield con
 
     @contextmanager
     def trackers(self) -> Iterator[Trackers]:

@@ -6,9 +6,14 @@ import dagster as dg
 
 SYNC_JOB = "pulse_sync"
 
+# dagster.yaml's run queue admits one run with this tag at a time: a second sync queues until the
+# first has finished instead of interleaving its steps with it on the one work file.
+WAREHOUSE_TAG = "pulse/warehouse"
+
 pulse_sync = dg.define_asset_job(
     SYNC_JOB, selection=dg.AssetSelection.all(),
     description="Sync every configured tracker, rebuild core and marts, publish the snapshot.",
+    run_tags={WAREHOUSE_TAG: "work"},
 )
 
 nightly_sync = dg.ScheduleDefinition(

@@ -56,6 +56,33 @@ def test_writing_assets_share_the_duckdb_pool(definitions):
         assert node.pools == {"duckdb"}, key
 
 
+def test_every_asset_and_check_runs_in_the_duckdb_pool(definitions):
+    # Every asset writes the work file and every check reads it; DuckDB refuses a reader while
+    # another process writes, so a step outside the pool fails with "Could not set lock on file".
+    graph = definitions.resolve_asset_graph()
+    pools = {}
+    for assets_def in graph.assets_defs:
+        for key in [*assets_def.keys, *assets_def.check_keys]:
+            pools[key.to_user_string()] = assets_def.node_def.pool
+    assert len(graph.asset_check_keys) >= 5 and all(c.to_user_string() in pools for c in graph.asset_check_keys)
+    assert {k: p for k, p in pools.items() if p != "duckdb"} == {}
+    job = definitions.resolve_job_def("pulse_sync")
+    assert {n.name: n.pool for n in job.graph.node_defs if n.pool != "duckdb"} == {}
+
+
+def test_sync_runs_queue_on_the_warehouse_tag(definitions):
+    from pathlib import Path
+
+    import yaml
+
+    from pipelines.defs.schedules import WAREHOUSE_TAG
+
+    settings = yaml.safe_load((Path(__file__).parents[2] / "dagster.yaml").read_text(encoding="utf-8"))
+    assert settings["concurrency"]["pools"] == {"default_limit": 1}
+    assert {"key": WAREHOUSE_TAG, "limit": 1} in settings["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert WAREHOUSE_TAG in definitions.resolve_job_def("pulse_sync").run_tags
+
+
 def test_the_core_build_order_follows_the_asset_graph(definitions):
     from transforms.build import CORE_ORDER
 

@@ -13,7 +13,7 @@ per_program AS (
            count(*) FILTER (WHERE health = 'unknown') AS projects_unknown,
            sum(items) AS items, sum(items_done) AS items_done,
            list(format('{} ({}) is {}: {}', project_name, project_key, health, array_to_string(reasons, ' '))
-                ORDER BY severity DESC, project_key) FILTER (WHERE health IN ('red', 'amber')) AS deciding,
+                ORDER BY severity DESC, project_key) FILTER (WHERE health IN ('red', 'amber') OR stale) AS deciding,
            list(format('{} ({}) is {}.', project_name, project_key, health) ORDER BY project_key) AS summary
     FROM projects GROUP BY program_id
 ),
@@ -45,7 +45,7 @@ COMMENT ON COLUMN marts.program_health.program_id IS 'Program id from program.ya
 COMMENT ON COLUMN marts.program_health.program_name IS 'Program name from program.yaml.';
 COMMENT ON COLUMN marts.program_health.as_of IS 'The instant the verdict describes (UTC).';
 COMMENT ON COLUMN marts.program_health.health IS 'Worst project health in the order red, amber, unknown, green; unknown when no project has data.';
-COMMENT ON COLUMN marts.program_health.reasons IS 'For each red or amber project, its verdict and reasons (all projects when every one is green), then the open blockers that come from other programs.';
+COMMENT ON COLUMN marts.program_health.reasons IS 'For each red, amber or stale project, its verdict and reasons (all projects when every one is green), then the open blockers that come from other programs.';
 COMMENT ON COLUMN marts.program_health.projects IS 'Projects in the program.';
 COMMENT ON COLUMN marts.program_health.projects_red IS 'Projects whose health is red.';
 COMMENT ON COLUMN marts.program_health.projects_amber IS 'Projects whose health is amber.';

@@ -6,6 +6,8 @@
 --   scope         over 30% of the current milestone's open items added in the last 30 days: amber.
 -- A dimension without data is 'unknown': it outranks green in the roll-up, so a project is green
 -- only when every dimension is known and green.
+--   freshness     the project's latest sync failed: its data is what the last good sync left, so
+--                 its verdict is 'unknown' (never a stale green) with the age and the cause.
 CREATE OR REPLACE TABLE marts.project_health AS
 WITH params AS (SELECT getvariable('as_of')::TIMESTAMPTZ AS as_of),
 current_milestone AS (  -- the open milestone due soonest (overdue ones first): what the team is delivering now
@@ -106,6 +108,27 @@ counts AS (
     FROM core.work_items WHERE item_type <> 'epic' GROUP BY site, project_key
 ),
 rank AS (SELECT * FROM (VALUES ('red', 4), ('amber', 3), ('unknown', 2), ('green', 1)) AS r(health, severity)),
+freshness AS (  -- the latest attempt per project, and the last one that succeeded
+    SELECT site, project_key,
+           arg_max(status, finished_at) = 'failed' AS stale,
+           arg_max(error, finished_at) AS sync_error,
+           arg_max(started_at, finished_at) AS attempted_at,
+           max(finished_at) FILTER (WHERE status = 'succeeded') AS last_synced_at
+    FROM meta.source_syncs GROUP BY site, project_key
+),
+stale_reason AS (
+    SELECT site, project_key, sync_error, last_synced_at,
+           CASE WHEN last_synced_at IS NULL THEN format('Never synced: the sync failed: {}', sync_error)
+                ELSE format('Stale: last synced {} before the latest sync, which failed ({}); the other figures '
+                            || 'are as of {} UTC.',
+                            CASE WHEN date_diff('hour', last_synced_at, attempted_at) >= 48
+                                     THEN date_diff('day', last_synced_at, attempted_at) || ' days'
+                                 WHEN date_diff('minute', last_synced_at, attempted_at) >= 120
+                                     THEN date_diff('hour', last_synced_at, attempted_at) || ' hours'
+                                 ELSE greatest(date_diff('minute', last_synced_at, attempted_at), 0) || ' minutes' END,
+                            sync_error, strftime(last_synced_at, '%Y-%m-%d %H:%M')) END AS reason
+    FROM freshness WHERE stale
+),
 verdicts AS (
     SELECT p.program_id, p.site, p.project_key, p.project_name, p.source,
            s.schedule_health, s.schedule_reason, s.scope_health, s.scope_reason,
@@ -135,13 +158,18 @@ rolled AS (  -- the reasons that decide the verdict; when nothing is red or ambe
 )
 SELECT v.program_id, v.site, v.project_key, v.project_name, v.source,
        (SELECT as_of FROM params) AS as_of,
-       (SELECT health FROM rank WHERE severity = r.severity) AS health,
-       coalesce(r.deciding_reasons, r.all_reasons) AS reasons,
+       CASE WHEN st.reason IS NOT NULL THEN 'unknown' ELSE (SELECT health FROM rank WHERE severity = r.severity) END AS health,
+       CASE WHEN st.reason IS NOT NULL THEN [st.reason] ELSE [] END
+           || coalesce(r.deciding_reasons, r.all_reasons) AS reasons,
+       st.reason IS NOT NULL AS stale, coalesce(st.last_synced_at, f.last_synced_at) AS last_synced_at,
+       st.sync_error,
        v.schedule_health, v.dependency_health, v.scope_health,
        v.milestone_name, v.milestone_due, round(v.pct_done, 4) AS pct_done, round(v.pct_time, 4) AS pct_time_elapsed,
        v.open_cross_project_blockers, v.late_cross_project_blockers, v.open_added_30d AS milestone_open_added_30d,
        v.items, v.items_done, v.items_in_progress, v.items_todo
-FROM verdicts v JOIN rolled r ON r.site = v.site AND r.project_key = v.project_key;
+FROM verdicts v JOIN rolled r ON r.site = v.site AND r.project_key = v.project_key
+LEFT JOIN freshness f ON f.site = v.site AND f.project_key = v.project_key
+LEFT JOIN stale_reason st ON st.site = v.site AND st.project_key = v.project_key;
 
 COMMENT ON TABLE marts.project_health IS 'One row per project: health (green, amber, red, unknown) with plain-sentence reasons, per dimension and rolled up (worst dimension wins). Recomputed from core at each run.';
 COMMENT ON COLUMN marts.project_health.program_id IS 'Program of the project.';
@@ -150,8 +178,11 @@ COMMENT ON COLUMN marts.project_health.project_key IS 'Jira project key or GitHu
 COMMENT ON COLUMN marts.project_health.project_name IS 'Project name (core.projects).';
 COMMENT ON COLUMN marts.project_health.source IS 'jira or github.';
 COMMENT ON COLUMN marts.project_health.as_of IS 'The instant the verdict describes (UTC).';
-COMMENT ON COLUMN marts.project_health.health IS 'Worst of the dimension verdicts, in the order red, amber, unknown, green: unknown is never shown as green.';
-COMMENT ON COLUMN marts.project_health.reasons IS 'Sentences with their numbers and keys: the red and amber dimensions'' reasons, or every reason when all is green.';
+COMMENT ON COLUMN marts.project_health.health IS 'Worst of the dimension verdicts, in the order red, amber, unknown, green: unknown is never shown as green; unknown when the project is stale (its latest sync failed).';
+COMMENT ON COLUMN marts.project_health.reasons IS 'Sentences with their numbers and keys: the red and amber dimensions'' reasons, or every reason when all is green; a stale project''s first reason says how old its data is and why its latest sync failed.';
+COMMENT ON COLUMN marts.project_health.stale IS 'True when the project''s latest sync failed: its figures are those of its last good sync, and health is unknown.';
+COMMENT ON COLUMN marts.project_health.last_synced_at IS 'When the project last synced successfully (UTC, meta.source_syncs); null if never.';
+COMMENT ON COLUMN marts.project_health.sync_error IS 'For a stale project, the error its latest sync failed with (never contains credentials).';
 COMMENT ON COLUMN marts.project_health.schedule_health IS 'Current milestone past due with open work: red; expected minus actual percent complete over 20 points: red, over 10: amber; no dated milestone: unknown.';
 COMMENT ON COLUMN marts.project_health.dependency_health IS 'Red when an open blocker from another project is late (its own milestone is past due), else green.';
 COMMENT ON COLUMN marts.project_health.scope_health IS 'Amber when over 30% of the current milestone''s open items were added in the last 30 days.';
