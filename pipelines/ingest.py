@@ -470,10 +470,19 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, source: GithubSource, re
     for events in source.event_pages(repo, since):
         upsert(con, "raw.github_issue_events", [{
             "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
-            "created_at": e.get("created_at"), "payload": e, "synced_at": _now(), "sync_id": sync_id}
+            "created_at": e.get("created_at"), "payload": _without_issue(e), "synced_at": _now(), "sync_id": sync_id}
             for e in events])
     _refresh_relations(con, source, site, repo, changed, sync_id, full)
     return count, seen
+
+
+def _without_issue(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as stored: GitHub embeds the whole issue in every event (most of the events'
+    bytes), which raw.github_issues holds already; its id and number are what the model reads."""
+    issue = event.get("issue")
+    if not isinstance(issue, dict):
+        return event
+    return {**event, "issue": {k: issue[k] for k in ("id", "number") if k in issue}}
 
 
 def _land_issues(con: duckdb.DuckDBPyConnection, site: str, repo: str, issues: list[dict[str, Any]],

@@ -7,6 +7,7 @@ The only inputs besides ``raw`` are the program structure from ``program.yaml`` 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -34,6 +35,24 @@ def sql_for(schema: str, table: str) -> str:
     return resources.files("transforms").joinpath("sql", f"{schema}_{table}.sql").read_text(encoding="utf-8")
 
 
+# A Jira custom field id as the site's /field lists it. Only ids of this shape are spliced into SQL:
+# they come from the tracker, and tracker text is never SQL.
+_CUSTOM_FIELD = re.compile(r"^customfield_[0-9]{1,12}$")
+
+
+def render(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """Fill a SQL file's placeholders. JSON paths must be constants for DuckDB to parse a document
+    once for a whole list of them, so the sites' custom field paths (story points, epic link,
+    sprint) are written into the statement, each checked to be a plain custom field id."""
+    if "{{JIRA_CUSTOM_FIELD_" not in sql:
+        return sql
+    ids = sorted({field for (field,) in con.execute(
+        "SELECT DISTINCT unnest(json_extract_string(field_roles, '$.*')) FROM raw.jira_sites").fetchall()
+        if field and _CUSTOM_FIELD.match(field)})
+    return (sql.replace("{{JIRA_CUSTOM_FIELD_PATHS}}", "".join(f", '$.fields.{f}'" for f in ids))
+               .replace("{{JIRA_CUSTOM_FIELD_IDS}}", ", ".join(f"'{f}'" for f in ids)))
+
+
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
     """Every figure is computed as of one instant; SQL reads it with getvariable('as_of')."""
     stamp = as_of.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -45,7 +64,7 @@ def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: 
     set_as_of(con, as_of)
     con.execute("BEGIN")
     try:
-        con.execute(sql_for(schema, table))
+        con.execute(render(con, sql_for(schema, table)))
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -60,8 +79,14 @@ CORE_ORDER = ("projects", "sprints", "work_item_sprints", "work_items", "milesto
               "status_transitions", "item_changes", "dependencies", "pull_requests")
 
 
+# Raw JSON parsed once into typed columns, incrementally, before any core table reads it.
+STAGING_ORDER = ("jira_issues",)
+
+
 def build_core(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
-    """(Re)build every core table in dependency order, as a pipeline run does."""
+    """(Re)build staging and every core table in dependency order, as a pipeline run does."""
+    for table in STAGING_ORDER:
+        build_table(con, "staging", table, as_of)
     for table in CORE_ORDER:
         build_table(con, "core", table, as_of)
 

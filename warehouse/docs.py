@@ -11,10 +11,11 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMAS = ("marts", "core", "raw", "meta")
+SCHEMAS = ("marts", "core", "staging", "raw", "meta")
 SCHEMA_NOTES = {
     "marts": "Rollups for people: health with reasons. Start here.",
     "core": "The program model: one row per thing, both trackers in one shape.",
+    "staging": "Raw JSON parsed once into typed columns, kept up to date incrementally; what core reads.",
     "raw": "API objects exactly as the trackers returned them (JSON), merged by primary key.",
     "meta": "Syncs, snapshots, migrations and the configured program structure.",
 }
@@ -35,10 +36,11 @@ def render(path: Path) -> str:
     with duckdb.connect(str(path), read_only=True) as con:
         tables = con.execute("""
             SELECT schema_name, table_name, comment FROM duckdb_tables()
-            WHERE schema_name IN ('marts', 'core', 'raw', 'meta')""").fetchall()
+            WHERE schema_name IN (SELECT unnest(?::VARCHAR[]))""", [list(SCHEMAS)]).fetchall()
         columns = con.execute("""
             SELECT schema_name, table_name, column_name, data_type, comment FROM duckdb_columns()
-            WHERE schema_name IN ('marts', 'core', 'raw', 'meta') ORDER BY schema_name, table_name, column_index""").fetchall()
+            WHERE schema_name IN (SELECT unnest(?::VARCHAR[])) ORDER BY schema_name, table_name, column_index""",
+            [list(SCHEMAS)]).fetchall()
     order = {s: i for i, s in enumerate(SCHEMAS)}
     lines = ["# Warehouse tables", "",
              "Generated from the warehouse's `COMMENT ON`s by `python -m warehouse.docs PATH` "

@@ -44,13 +44,15 @@ def _table_asset(schema: str, table: str, deps: list, description: str) -> dg.As
     return _build
 
 
-core_projects = _table_asset("core", "projects", [*RAW, core_programs],
+staging_jira_issues = _table_asset("staging", "jira_issues", [*RAW],
+                                   "Each Jira issue's JSON parsed once into typed columns, incrementally.")
+core_projects = _table_asset("core", "projects", [*RAW, core_programs, staging_jira_issues],
                              "Configured projects with the names their trackers give them.")
-core_sprints = _table_asset("core", "sprints", [*RAW, core_projects],
+core_sprints = _table_asset("core", "sprints", [*RAW, core_projects, staging_jira_issues],
                             "Jira sprints named in the Sprint field of synced issues, Cloud and Server forms.")
-core_work_item_sprints = _table_asset("core", "work_item_sprints", [*RAW, core_sprints],
+core_work_item_sprints = _table_asset("core", "work_item_sprints", [*RAW, core_sprints, staging_jira_issues],
                                       "Every sprint each Jira item has been in, and its current one.")
-core_work_items = _table_asset("core", "work_items", [*RAW, core_projects, core_work_item_sprints],
+core_work_items = _table_asset("core", "work_items", [*RAW, core_projects, core_work_item_sprints, staging_jira_issues],
                                "One row per Jira or GitHub issue, across every program.")
 core_milestones = _table_asset("core", "milestones", [*RAW, core_work_items],
                                "Jira versions and GitHub milestones with dates and work counts.")
@@ -61,7 +63,7 @@ core_status_transitions = _table_asset("core", "status_transitions", [*RAW, core
 core_item_changes = _table_asset("core", "item_changes", [*RAW, core_work_items, core_jira_changelog_items],
                                  "Every change of status, assignee, milestone, sprint, points, due date, "
                                  "labels, title, priority, resolution or parent.")
-core_dependencies = _table_asset("core", "dependencies", [*RAW, core_work_items],
+core_dependencies = _table_asset("core", "dependencies", [*RAW, core_work_items, staging_jira_issues],
                                  "Blocks dependencies, with cross-project and cross-program flags.")
 core_pull_requests = _table_asset("core", "pull_requests", [*RAW, core_work_items],
                                   "GitHub pull requests with the issues they close.")

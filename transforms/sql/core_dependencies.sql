@@ -22,8 +22,7 @@ WITH jira_links AS (  -- every link of a type meta.jira_link_rules calls a depen
            (json_extract(l.link, '$.outwardIssue') IS NOT NULL) = (r.meaning = 'blocks') AS holder_blocks,
            coalesce(l.link->>'$.outwardIssue.id', l.link->>'$.inwardIssue.id') AS other_id,
            coalesce(l.link->>'$.outwardIssue.key', l.link->>'$.inwardIssue.key') AS other_key
-    FROM (SELECT site, issue_id, issue_key, unnest(json_extract(payload, '$.fields.issuelinks[*]')) AS link
-          FROM raw.jira_issues) l
+    FROM (SELECT site, issue_id, issue_key, unnest(issuelinks) AS link FROM staging.jira_issues) l
     JOIN meta.jira_link_rules r
       ON r.site = l.site AND r.outward = lower(regexp_replace(trim(l.link->>'$.type.outward'), '\s+', ' ', 'g'))
 ),
@@ -91,14 +90,8 @@ texts AS (
     SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'body', g.payload->>'$.body'
     FROM raw.github_issues g JOIN core.work_items w ON w.item_id = 'github:' || g.issue_id
     UNION ALL
-    SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'description',
-           CASE WHEN json_type(j.payload, '$.fields.description') = 'VARCHAR'
-                THEN j.payload->>'$.fields.description'   -- wiki text (Server/DC, API v2)
-                ELSE array_to_string(regexp_extract_all(   -- ADF (Cloud, API v3): text and smart-link urls in order
-                         CAST(json_extract(j.payload, '$.fields.description') AS VARCHAR),
-                         '"(?:text|url)"\s*:\s*"((?:[^"\\]|\\.)*)"', 1), ' ')
-           END
-    FROM raw.jira_issues j JOIN core.work_items w ON w.item_id = 'jira:' || j.site || ':' || j.issue_id
+    SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'description', j.description_text
+    FROM staging.jira_issues j JOIN core.work_items w ON w.item_id = 'jira:' || j.site || ':' || j.issue_id
 ),
 phrases AS (  -- every "phrase X[, X and X]" outside code, e.g. 'Blocked by #3 and PAY-12'
     SELECT t.*, unnest(regexp_extract_all(

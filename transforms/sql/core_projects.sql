@@ -2,8 +2,8 @@
 -- with the names their trackers give them.
 CREATE OR REPLACE TABLE core.projects AS
 WITH jira_names AS (
-    SELECT site, project_key, any_value(payload->>'$.fields.project.name') AS tracker_name
-    FROM raw.jira_issues GROUP BY site, project_key
+    SELECT site, project_key, any_value(project_name) AS tracker_name
+    FROM staging.jira_issues GROUP BY site, project_key
 ),
 github_names AS (
     SELECT site, repo AS project_key, payload->>'full_name' AS tracker_name,

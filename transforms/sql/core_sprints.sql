@@ -11,15 +11,10 @@ CREATE OR REPLACE TEMP MACRO greenhopper(s, k) AS nullif(regexp_extract(s,
     || '|sequence|autoStartStop|synced|incompleteIssuesDestinationId)=|\]$)', 1), '<null>');
 
 CREATE OR REPLACE TABLE core.sprints AS
-WITH sprint_fields AS (
-    SELECT site, field_roles->>'sprint' AS field FROM raw.jira_sites WHERE field_roles->>'sprint' IS NOT NULL
-),
-listed AS (  -- the Sprint field of every issue of a configured project: every sprint it has been in
-    SELECT i.site, i.issue_id, i.synced_at, i.updated_at,
-           unnest(CAST(json_extract(i.payload, '$.fields.' || f.field) AS JSON[])) AS v
-    FROM raw.jira_issues i
+WITH listed AS (  -- the Sprint field of every issue of a configured project: every sprint it has been in
+    SELECT i.site, i.issue_id, i.issue_synced_at AS synced_at, i.updated_at, unnest(i.sprints) AS v
+    FROM staging.jira_issues i
     JOIN core.projects p ON p.site = i.site AND p.project_key = i.project_key
-    JOIN sprint_fields f ON f.site = i.site
 ),
 parsed AS (
     SELECT site, issue_id, synced_at, updated_at,

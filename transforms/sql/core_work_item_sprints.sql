@@ -3,14 +3,10 @@
 -- Only the sprint id is read here (an object's id, or id= in GreenHopper's string on Server/DC);
 -- everything else about a sprint is in core.sprints (transforms/sql/core_sprints.sql).
 CREATE OR REPLACE TABLE core.work_item_sprints AS
-WITH sprint_fields AS (
-    SELECT site, field_roles->>'sprint' AS field FROM raw.jira_sites WHERE field_roles->>'sprint' IS NOT NULL
-),
-listed AS (
+WITH listed AS (
     SELECT 'jira:' || i.site || ':' || i.issue_id AS item_id, i.site,
-           unnest(sprints) AS v, generate_subscripts(sprints, 1) AS position
-    FROM (SELECT i.*, CAST(json_extract(i.payload, '$.fields.' || f.field) AS JSON[]) AS sprints
-          FROM raw.jira_issues i JOIN sprint_fields f ON f.site = i.site) i
+           unnest(i.sprints) AS v, generate_subscripts(i.sprints, 1) AS position
+    FROM staging.jira_issues i
     JOIN core.projects p ON p.site = i.site AND p.project_key = i.project_key
 ),
 members AS (

@@ -1,12 +1,9 @@
 -- core.work_items: one row per issue from either tracker (pull requests excluded).
 CREATE OR REPLACE TABLE core.work_items AS
-WITH jira_roles AS (
-    SELECT site, server_info->>'baseUrl' AS base_url,
-           field_roles->>'story_points' AS points_field,
-           field_roles->>'epic_link'    AS epic_link_field
-    FROM raw.jira_sites
+WITH jira_sites AS (
+    SELECT site, server_info->>'baseUrl' AS base_url FROM raw.jira_sites
 ),
-jira AS (
+jira AS (  -- typed columns parsed once per landed version (staging.jira_issues)
     SELECT
         'jira:' || i.site || ':' || i.issue_id                        AS item_id,
         p.program_id,
@@ -14,36 +11,33 @@ jira AS (
         i.site,
         'jira'                                                         AS source,
         i.issue_key                                                    AS key,
-        i.payload->>'$.fields.summary'                                 AS title,
-        lower(i.payload->>'$.fields.issuetype.name')                   AS item_type,
-        i.payload->>'$.fields.status.name'                             AS status,
-        CASE i.payload->>'$.fields.status.statusCategory.key'
+        i.summary                                                      AS title,
+        lower(i.issue_type)                                            AS item_type,
+        i.status,
+        CASE i.status_category_key
             WHEN 'new' THEN 'todo' WHEN 'indeterminate' THEN 'in_progress' WHEN 'done' THEN 'done'
         END                                                            AS status_category,
-        i.payload->>'$.fields.resolution.name'                         AS resolution,
-        lower(i.payload->>'$.fields.priority.name')                    AS priority,
-        json_extract_string(i.payload, '$.fields.labels[*]')           AS labels,
-        json_extract_string(i.payload, '$.fields.components[*].name')  AS components,
-        i.payload->>'$.fields.assignee.displayName'                    AS assignee,
-        coalesce(i.payload->>'$.fields.assignee.accountId',
-                 i.payload->>'$.fields.assignee.name')                 AS assignee_id,
-        i.payload->>'$.fields.reporter.displayName'                    AS reporter,
-        coalesce(i.payload->>'$.fields.reporter.accountId',
-                 i.payload->>'$.fields.reporter.name')                 AS reporter_id,
-        (i.payload->>'$.fields.created')::TIMESTAMPTZ                  AS created_at,
-        (i.payload->>'$.fields.updated')::TIMESTAMPTZ                  AS updated_at,
-        (i.payload->>'$.fields.resolutiondate')::TIMESTAMPTZ           AS resolved_at,
-        TRY_CAST(i.payload->>'$.fields.duedate' AS DATE)               AS due_date,
-        TRY_CAST(json_extract_string(i.payload, '$.fields.' || r.points_field) AS DOUBLE)       AS story_points,
-        coalesce(i.payload->>'$.fields.parent.key',
-                 json_extract_string(i.payload, '$.fields.' || r.epic_link_field))              AS parent_key,
-        'jira:' || i.site || ':version:' || (i.payload->>'$.fields.fixVersions[0].id') AS milestone_id,
-        json_extract_string(i.payload, '$.fields.fixVersions[*].name') AS fix_versions,
+        i.resolution,
+        lower(i.priority)                                              AS priority,
+        i.labels,
+        i.components,
+        i.assignee,
+        i.assignee_id,
+        i.reporter,
+        i.reporter_id,
+        i.created_at,
+        i.updated_at,
+        i.resolved_at,
+        i.due_date,
+        i.story_points,
+        coalesce(i.parent_key, i.epic_link)                            AS parent_key,
+        'jira:' || i.site || ':version:' || i.first_fix_version_id    AS milestone_id,
+        i.fix_versions,
         s.sprint_id,
         r.base_url || '/browse/' || i.issue_key                        AS url
-    FROM raw.jira_issues i
+    FROM staging.jira_issues i
     JOIN core.projects p ON p.site = i.site AND p.project_key = i.project_key
-    LEFT JOIN jira_roles r ON r.site = i.site
+    LEFT JOIN jira_sites r ON r.site = i.site
     LEFT JOIN core.work_item_sprints s ON s.item_id = 'jira:' || i.site || ':' || i.issue_id AND s.is_current
 ),
 gh_parents AS (
