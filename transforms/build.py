@@ -7,6 +7,7 @@ The only inputs besides ``raw`` are the program structure from ``program.yaml`` 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -61,15 +62,78 @@ def set_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
 
 def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: datetime) -> int:
     """(Re)build one table from its SQL file; returns its row count."""
+    return build_if_changed(con, schema, table, as_of, force=True).rows
+
+
+@dataclass(frozen=True)
+class Built:
+    rows: int
+    skipped: bool  # its inputs were those of its last build: nothing was done
+
+
+def build_if_changed(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: datetime,
+                     force: bool = False) -> Built:
+    """Build one table unless its inputs are those it was last built from (meta.transform_state)."""
+    inputs = inputs_digest(con, schema, as_of)
+    held = con.execute("SELECT inputs, row_count FROM meta.transform_state WHERE schema_name = ? AND table_name = ?",
+                       [schema, table]).fetchall()
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                         [schema, table]).fetchone()[0]
+    if not force and exists and held and held[0][0] == inputs:
+        return Built(held[0][1], skipped=True)
     set_as_of(con, as_of)
     con.execute("BEGIN")
     try:
         con.execute(render(con, sql_for(schema, table)))
+        rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0]
+        con.execute("INSERT OR REPLACE INTO meta.transform_state VALUES (?, ?, ?, now(), ?)",
+                    [schema, table, inputs, rows])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchall()[0][0]
+    return Built(rows, skipped=False)
+
+
+CONFIG_TABLES = ("core.programs", "meta.configured_projects", "meta.label_rules", "meta.jira_link_rules")
+
+
+def inputs_digest(con: duckdb.DuckDBPyConnection, schema: str, as_of: datetime) -> str:
+    """A digest of everything a derived table of ``schema`` is built from. Core and staging read
+    only raw and the program structure: any landing moves a raw table's latest ``synced_at``, any
+    deletion its count. Marts also read the as-of instant and each project's last sync outcome."""
+    parts = []
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
+                                "AND table_name <> 'jira_sites' ORDER BY table_name").fetchall():
+        parts.append(con.execute(f'SELECT ? || count(*) || \'@\' || coalesce(max(synced_at)::VARCHAR, \'\') '
+                                 f'FROM raw."{table}"', [table]).fetchone()[0])
+    # Site metadata is landed every sync and its serverInfo carries the server's clock: what the
+    # transforms read of it is what counts.
+    parts.append(con.execute("""
+        SELECT coalesce(md5(string_agg(concat_ws('|', site, base_url, server_info->>'baseUrl',
+                                                 server_info->>'deploymentType', fields, statuses, link_types,
+                                                 field_roles), '/' ORDER BY site)), '')
+        FROM raw.jira_sites""").fetchone()[0])
+    present = {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+    for name in CONFIG_TABLES:
+        if name in present:
+            parts.append(name + con.execute(
+                f"SELECT coalesce(md5(string_agg(t::VARCHAR, '|' ORDER BY t::VARCHAR)), '') FROM {name} t").fetchone()[0])
+    sql = resources.files("transforms").joinpath("sql")
+    parts += [f.name + hashlib.md5(f.read_bytes()).hexdigest() for f in sorted(sql.iterdir(), key=lambda f: f.name)
+              if f.name.endswith(".sql") and (schema == "marts" or not f.name.startswith("marts_"))]
+    if schema == "marts":
+        parts.append(as_of.astimezone(timezone.utc).isoformat())
+        # Each project's latest outcome, and for a failed one what its stale reason says: a sync
+        # that merely succeeded again changes nothing a mart shows.
+        parts.append(con.execute("""
+            SELECT coalesce(md5(string_agg(o, '|' ORDER BY o)), '') FROM (
+                SELECT concat_ws('/', site, project_key, arg_max(status, finished_at),
+                                 CASE WHEN arg_max(status, finished_at) = 'failed' THEN concat_ws('/',
+                                     arg_max(error, finished_at), arg_max(started_at, finished_at)::VARCHAR,
+                                     (max(finished_at) FILTER (WHERE status = 'succeeded'))::VARCHAR) END) AS o
+                FROM meta.source_syncs GROUP BY site, project_key)""").fetchone()[0])
+    return hashlib.md5("\n".join(parts).encode()).hexdigest()
 
 
 # The core tables in an order that builds each after what it reads (core.programs is written from
@@ -83,12 +147,11 @@ CORE_ORDER = ("projects", "sprints", "work_item_sprints", "work_items", "milesto
 STAGING_ORDER = ("jira_issues",)
 
 
-def build_core(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
-    """(Re)build staging and every core table in dependency order, as a pipeline run does."""
-    for table in STAGING_ORDER:
-        build_table(con, "staging", table, as_of)
-    for table in CORE_ORDER:
-        build_table(con, "core", table, as_of)
+def build_core(con: duckdb.DuckDBPyConnection, as_of: datetime, force: bool = True) -> list[Built]:
+    """Build staging and every core table in dependency order, as a pipeline run does; with
+    ``force=False`` a table whose inputs did not change is skipped, as in a pipeline run."""
+    return ([build_if_changed(con, "staging", t, as_of, force) for t in STAGING_ORDER]
+            + [build_if_changed(con, "core", t, as_of, force) for t in CORE_ORDER])
 
 
 @dataclass(frozen=True)

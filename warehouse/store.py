@@ -108,6 +108,11 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
            json_columns: Sequence[str] = ("payload",)) -> int:
     """Merge rows into a raw table by its primary key (a rerun writes no duplicate).
 
+    A row whose ``payload`` is what the table holds already (an overlap re-read, a version that did
+    not change) is not written again: only its ``sync_id`` moves to this sync (a full sync forgets
+    rows of older syncs). So ``synced_at`` says when a row's content last changed, and the
+    transforms, which look for rows landed since they last ran, parse nothing that did not change.
+
     ``table`` is one of our own ``raw.*`` names, never tracker text. JSON columns are serialised
     here once; DuckDB parses them once on insert.
     """
@@ -119,10 +124,32 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
     )
     con.register("_incoming", frame)
     try:
-        con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _incoming")
+        if "payload" in frame.columns and "sync_id" in frame.columns:
+            same = " AND ".join(f"t.{c} = i.{c}" for c in _primary_key(con, table)) + " AND t.payload = i.payload::JSON"
+            con.execute(f"UPDATE {table} t SET sync_id = i.sync_id FROM _incoming i WHERE {same}")
+            con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _incoming i "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {same})")
+        else:
+            con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _incoming")
     finally:
         con.unregister("_incoming")
     return len(rows)
+
+
+_PRIMARY_KEYS: dict[str, tuple[str, ...]] = {}
+
+
+def _primary_key(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, ...]:
+    """A raw table's primary key columns, from the catalog (migrations own them)."""
+    if table not in _PRIMARY_KEYS:
+        schema, name = table.split(".")
+        rows = con.execute("""SELECT constraint_column_names FROM duckdb_constraints()
+                              WHERE schema_name = ? AND table_name = ? AND constraint_type = 'PRIMARY KEY'""",
+                           [schema, name]).fetchall()
+        if not rows:
+            raise ValueError(f"{table} has no primary key to merge by")
+        _PRIMARY_KEYS[table] = tuple(rows[0][0])
+    return _PRIMARY_KEYS[table]
 
 
 def publish(paths: WarehousePaths) -> Path:

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -73,7 +75,7 @@ class PulseResource(dg.ConfigurableResource):
             if any(site.url == SANDBOX_URL for site in config.sites.values()):
                 assert config.sandbox is not None  # guaranteed by config validation
                 scenario = build(config.sandbox.scenario, config.sandbox.seed, config.sandbox.as_of)
-                base = stack.enter_context(serve(scenario))
+                base = stack.enter_context(_serve_on_a_stable_port(serve, scenario, self.paths().work))
                 # The sandbox's credential is public; real sites' secrets come only from the environment.
                 os.environ.setdefault(SANDBOX_TOKEN_ENV, SANDBOX_TOKEN)
                 os.environ.setdefault(SANDBOX_USER_ENV, SANDBOX_USER)
@@ -93,6 +95,20 @@ class PulseResource(dg.ConfigurableResource):
                                               seconds_between_requests=site.seconds_between_requests,
                                               concurrency=site.concurrency)
             yield Trackers(jira, github)
+
+
+@contextmanager
+def _serve_on_a_stable_port(serve, scenario, work: Path):
+    """The embedded sandbox on the same port every run for one warehouse when it is free: its
+    answers carry their own URLs, so a new port each run would make every object look changed
+    (new ETags, every payload landed and parsed again) and no night would ever be quiet."""
+    port = 20000 + int(hashlib.sha256(str(work.resolve()).encode()).hexdigest(), 16) % 40000
+    with ExitStack() as stack:
+        try:
+            running = stack.enter_context(serve(scenario, port=port))
+        except OSError:  # taken: any free port (this run's objects then differ from the last run's)
+            running = stack.enter_context(serve(scenario))
+        yield running
 
 
 @dg.definitions

@@ -20,7 +20,8 @@ from connectors.jira_source import JiraSite, JiraSource
 from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site
 from sandbox.scenario import GITHUB, JIRA_CLOUD, build
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
-from transforms.build import CORE_ORDER, ProgramRow, ProjectRow, build_core, build_table, write_program_structure
+from transforms.build import (CORE_ORDER, ProgramRow, ProjectRow, build_core, build_if_changed, build_table,
+                              write_program_structure)
 from warehouse.store import connect, migrate
 
 pytestmark = pytest.mark.e2e
@@ -120,3 +121,32 @@ def test_incremental_transforms_equal_a_rebuild_after_nights_and_a_full_resync(t
         assert tables(work) == before_tables
         with connect(work) as con:
             assert con.execute("SELECT max(issue_synced_at), count(*) FROM staging.jira_issues").fetchone() == stamp
+            # As a pipeline run builds: every table's inputs are those of its last build, so none is built.
+            assert all(b.skipped for b in build_core(con, as_of, force=False))
+            assert all(build_if_changed(con, "marts", t, as_of).skipped for t in MARTS)
+            # A new as-of instant is new input for the marts only.
+            later = datetime(2026, 12, 1, tzinfo=timezone.utc)
+            assert all(b.skipped for b in build_core(con, later, force=False))
+            assert not any(build_if_changed(con, "marts", t, later).skipped for t in MARTS)
+
+
+def test_a_night_without_changes_transforms_nothing(tmp_path, capsys):
+    """Through ``pulse``: after the demo, a sync of the unchanged sandbox (its embedded server on
+    the same port, so its objects are byte for byte the same) lands nothing new and builds no
+    staging, core or marts table."""
+    from pipelines import cli
+
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "--as-of", "2026-11-27"]) == 0
+
+    def state() -> dict[tuple[str, str], datetime]:
+        with connect(out / ".pulse" / "work.duckdb") as con:
+            return {(s, t): at for s, t, at in con.execute(
+                "SELECT schema_name, table_name, built_at FROM meta.transform_state").fetchall()}
+
+    built = state()
+    assert len(built) == len(CORE_ORDER) + len(MARTS) + 1
+    for _ in range(2):  # the first incremental re-reads its overlap window; the second is a quiet night
+        assert cli.main(["sync", "--config", str(out / "program.yaml")]) == 0
+        assert state() == built
+    capsys.readouterr()
