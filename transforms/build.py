@@ -144,7 +144,7 @@ CORE_ORDER = ("projects", "sprints", "work_item_sprints", "work_items", "milesto
 
 
 # Raw JSON parsed once into typed columns, incrementally, before any core table reads it.
-STAGING_ORDER = ("jira_issues",)
+STAGING_ORDER = ("jira_issues", "github_issues", "github_issue_events")
 
 
 def build_core(con: duckdb.DuckDBPyConnection, as_of: datetime, force: bool = True) -> list[Built]:

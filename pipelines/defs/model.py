@@ -49,26 +49,34 @@ def _table_asset(schema: str, table: str, deps: list, description: str) -> dg.As
 
 staging_jira_issues = _table_asset("staging", "jira_issues", [*RAW],
                                    "Each Jira issue's JSON parsed once into typed columns, incrementally.")
+staging_github_issues = _table_asset("staging", "github_issues", [*RAW],
+                                     "Each GitHub issue's and pull request's JSON parsed once, incrementally.")
+staging_github_issue_events = _table_asset("staging", "github_issue_events", [*RAW],
+                                           "Each GitHub issue event's JSON parsed once, incrementally.")
 core_projects = _table_asset("core", "projects", [*RAW, core_programs, staging_jira_issues],
                              "Configured projects with the names their trackers give them.")
 core_sprints = _table_asset("core", "sprints", [*RAW, core_projects, staging_jira_issues],
                             "Jira sprints named in the Sprint field of synced issues, Cloud and Server forms.")
 core_work_item_sprints = _table_asset("core", "work_item_sprints", [*RAW, core_sprints, staging_jira_issues],
                                       "Every sprint each Jira item has been in, and its current one.")
-core_work_items = _table_asset("core", "work_items", [*RAW, core_projects, core_work_item_sprints, staging_jira_issues],
+core_work_items = _table_asset("core", "work_items", [*RAW, core_projects, core_work_item_sprints, staging_jira_issues,
+                                                    staging_github_issues],
                                "One row per Jira or GitHub issue, across every program.")
 core_milestones = _table_asset("core", "milestones", [*RAW, core_work_items],
                                "Jira versions and GitHub milestones with dates and work counts.")
 core_jira_changelog_items = _table_asset("core", "jira_changelog_items", [*RAW],
                                          "Every item of every Jira changelog, parsed once for the history tables.")
-core_status_transitions = _table_asset("core", "status_transitions", [*RAW, core_work_items, core_jira_changelog_items],
+core_status_transitions = _table_asset("core", "status_transitions", [*RAW, core_work_items, core_jira_changelog_items,
+                                                                    staging_github_issue_events],
                                        "Every status change, from changelogs and issue events.")
-core_item_changes = _table_asset("core", "item_changes", [*RAW, core_work_items, core_jira_changelog_items],
+core_item_changes = _table_asset("core", "item_changes", [*RAW, core_work_items, core_jira_changelog_items,
+                                                        staging_github_issue_events],
                                  "Every change of status, assignee, milestone, sprint, points, due date, "
                                  "labels, title, priority, resolution or parent.")
-core_dependencies = _table_asset("core", "dependencies", [*RAW, core_work_items, staging_jira_issues],
+core_dependencies = _table_asset("core", "dependencies", [*RAW, core_work_items, staging_jira_issues,
+                                                        staging_github_issues],
                                  "Blocks dependencies, with cross-project and cross-program flags.")
-core_pull_requests = _table_asset("core", "pull_requests", [*RAW, core_work_items],
+core_pull_requests = _table_asset("core", "pull_requests", [*RAW, core_work_items, staging_github_issues],
                                   "GitHub pull requests with the issues they close.")
 marts_project_health = _table_asset("marts", "project_health",
                                     [core_milestones, core_dependencies, core_status_transitions],

@@ -29,7 +29,7 @@ def test_asset_keys_are_the_warehouse_tables(definitions):
         "core/work_items", "marts/program_health", "marts/project_health", "meta/snapshots",
         "raw/github_issue_events", "raw/github_issue_relations", "raw/github_issues", "raw/github_milestones",
         "raw/github_repos", "raw/jira_changelogs", "raw/jira_issues", "raw/jira_remote_links", "raw/jira_sites",
-        "raw/jira_versions", "staging/jira_issues",
+        "raw/jira_versions", "staging/github_issue_events", "staging/github_issues", "staging/jira_issues",
     ]
 
 

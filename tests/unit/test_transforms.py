@@ -209,6 +209,7 @@ def test_pull_requests_close_issues_by_githubs_keywords(con, body, closes):
           "created_at": "2026-01-19T00:00:00Z", "closed_at": "2026-01-21T00:00:00Z", "html_url": "https://gh/pr/50"}
     upsert(con, "raw.github_issues", [{"site": "gh", "repo": "acme/web", "number": 50, "issue_id": 900,
                                        "updated_at": pr["closed_at"], "payload": pr, "synced_at": AS_OF, "sync_id": "s1"}])
+    build_table(con, "staging", "github_issues", AS_OF)  # the pull request parsed once, as a run does
     build_table(con, "core", "pull_requests", AS_OF)
     rows = con.execute("SELECT key, closes_keys, merged_at IS NOT NULL FROM core.pull_requests WHERE key = 'acme/web#50'").fetchall()
     assert rows == [("acme/web#50", closes, True)]

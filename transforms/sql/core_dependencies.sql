@@ -87,8 +87,8 @@ structured_pairs AS (SELECT * FROM jira_pairs UNION ALL SELECT * FROM github_pai
 texts AS (
     SELECT item_id, key, site, source, project_key, 'title' AS field, title AS body FROM core.work_items
     UNION ALL
-    SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'body', g.payload->>'$.body'
-    FROM raw.github_issues g JOIN core.work_items w ON w.item_id = 'github:' || g.issue_id
+    SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'body', g.body
+    FROM staging.github_issues g JOIN core.work_items w ON w.item_id = 'github:' || g.issue_id
     UNION ALL
     SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'description', j.description_text
     FROM staging.jira_issues j JOIN core.work_items w ON w.item_id = 'jira:' || j.site || ':' || j.issue_id

@@ -55,13 +55,11 @@ gh_milestones AS (  -- events name a milestone by title only; titles are unique 
     FROM raw.github_milestones GROUP BY ALL
 ),
 gh_events AS (
-    SELECT e.site, e.repo, 'github:' || (e.payload->>'$.issue.id') AS item_id, e.created_at AS changed_at,
-           e.payload->>'event' AS event, e.payload->>'$.actor.login' AS author, e.event_id,
-           e.payload->>'$.assignee.login' AS assignee, e.payload->>'$.milestone.title' AS milestone,
-           e.payload->>'$.label.name' AS label,
-           e.payload->>'$.rename.from' AS old_title, e.payload->>'$.rename.to' AS new_title
-    FROM raw.github_issue_events e
-    WHERE e.payload->>'event' IN ('assigned', 'unassigned', 'milestoned', 'demilestoned', 'labeled', 'unlabeled',
+    SELECT e.site, e.repo, 'github:' || e.issue_id AS item_id, e.created_at AS changed_at,
+           e.event, e.actor AS author, e.event_id, e.assignee, e.milestone, e.label,
+           e.rename_from AS old_title, e.rename_to AS new_title
+    FROM staging.github_issue_events e
+    WHERE e.event IN ('assigned', 'unassigned', 'milestoned', 'demilestoned', 'labeled', 'unlabeled',
                                   'renamed', 'closed', 'reopened')
 ),
 gh_changes AS (

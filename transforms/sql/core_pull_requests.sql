@@ -2,14 +2,14 @@
 -- closes by GitHub's closing keywords ("closes #12", "fixes owner/repo#3", "resolves <issue URL>").
 CREATE OR REPLACE TABLE core.pull_requests AS
 WITH prs AS (
-    SELECT g.site, g.repo, g.number, g.issue_id, g.payload, p.program_id
-    FROM raw.github_issues g
+    SELECT g.*, p.program_id
+    FROM staging.github_issues g
     JOIN core.projects p ON p.site = g.site AND p.project_key = g.repo
-    WHERE coalesce(g.payload->>'$.pull_request.url', g.payload->>'$.pull_request.html_url') IS NOT NULL  -- 2012's plain issues carry an empty pull_request
+    WHERE g.is_pull_request
 ),
 mentions AS (  -- GitHub's closing keywords, then one reference: #n, owner/repo#n or an issue URL
     SELECT site, repo, number, unnest(regexp_extract_all(
-        coalesce(payload->>'$.title', '') || chr(10) || coalesce(payload->>'$.body', ''),
+        coalesce(title, '') || chr(10) || coalesce(body, ''),
         '(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+((?:https://github\.com/[\w.-]+/[\w.-]+/issues/\d+)|(?:[\w.-]+/[\w.-]+)?#\d+)',
         1)) AS ref
     FROM prs
@@ -32,15 +32,15 @@ resolved AS (
 )
 SELECT 'github:' || p.issue_id AS pull_request_id, p.program_id, p.repo AS project_key, p.site,
        p.repo || '#' || p.number AS key,
-       p.payload->>'$.title' AS title,
-       p.payload->>'$.state' AS state,
-       (p.payload->>'$.created_at')::TIMESTAMPTZ AS created_at,
-       (p.payload->>'$.closed_at')::TIMESTAMPTZ AS closed_at,
-       (p.payload->>'$.pull_request.merged_at')::TIMESTAMPTZ AS merged_at,
-       p.payload->>'$.user.login' AS author,
+       p.title,
+       p.state,
+       p.created_at,
+       p.closed_at,
+       p.merged_at,
+       p.author,
        coalesce(r.closes_keys, []) AS closes_keys,
        coalesce(r.closes_item_ids, []) AS closes_item_ids,
-       p.payload->>'$.html_url' AS url
+       p.url
 FROM prs p
 LEFT JOIN resolved r ON r.site = p.site AND r.repo = p.repo AND r.number = p.number;
 

@@ -19,12 +19,11 @@ jira_changes AS (
 ),
 -- GitHub: state comes from closed/reopened events, in-progress from the status labels.
 gh_events AS (  -- status labels are the ones the site's rules read as a status (meta.label_rules)
-    SELECT 'github:' || (e.payload->>'$.issue.id') AS item_id, e.created_at AS changed_at,
-           e.payload->>'event' AS event, r.value AS status_label, r.precedence
-    FROM raw.github_issue_events e
-    LEFT JOIN meta.label_rules r ON r.site = e.site AND r.rule = 'status'
-                                AND r.label = lower(e.payload->>'$.label.name')
-    WHERE e.payload->>'event' IN ('closed', 'reopened', 'labeled', 'unlabeled')
+    SELECT 'github:' || e.issue_id AS item_id, e.created_at AS changed_at,
+           e.event, r.value AS status_label, r.precedence
+    FROM staging.github_issue_events e
+    LEFT JOIN meta.label_rules r ON r.site = e.site AND r.rule = 'status' AND r.label = lower(e.label)
+    WHERE e.event IN ('closed', 'reopened', 'labeled', 'unlabeled')
 ),
 gh_moments AS (  -- events at one instant act together (an unlabel and a label, a close and an unlabel)
     SELECT item_id, changed_at,

@@ -46,8 +46,7 @@ gh_parents AS (
 ),
 gh_labels AS (  -- what each GitHub label means under its site's rules (meta.label_rules)
     SELECT g.site, g.issue_id, r.rule, r.value, r.precedence
-    FROM (SELECT site, issue_id, unnest(json_extract_string(payload, '$.labels[*].name')) AS label
-          FROM raw.github_issues) g
+    FROM (SELECT site, issue_id, unnest(labels) AS label FROM staging.github_issues) g
     JOIN meta.label_rules r ON r.site = g.site AND r.label = lower(g.label)
 ),
 gh_meaning AS (
@@ -58,7 +57,7 @@ gh_meaning AS (
            arg_min(value, precedence) FILTER (WHERE rule = 'status')   AS label_status
     FROM gh_labels GROUP BY site, issue_id
 ),
-github AS (
+github AS (  -- typed columns parsed once per landed version (staging.github_issues)
     SELECT
         'github:' || g.issue_id                                        AS item_id,
         p.program_id,
@@ -66,33 +65,33 @@ github AS (
         g.site,
         'github'                                                       AS source,
         g.repo || '#' || g.number                                      AS key,
-        g.payload->>'$.title'                                          AS title,
-        json_extract_string(g.payload, '$.labels[*].name')             AS labels,
+        g.title,
+        g.labels,
         coalesce(m.item_type, 'issue')                                 AS item_type,
-        CASE WHEN g.payload->>'$.state' = 'closed' THEN 'closed'
+        CASE WHEN g.state = 'closed' THEN 'closed'
              ELSE coalesce(m.label_status, 'open') END                 AS status,
-        CASE WHEN g.payload->>'$.state' = 'closed' THEN 'done'
+        CASE WHEN g.state = 'closed' THEN 'done'
              WHEN m.label_status IS NOT NULL THEN 'in_progress' ELSE 'todo' END AS status_category,
         m.priority,
         coalesce(m.at_risk, false)                                     AS at_risk,
-        g.payload->>'$.state_reason'                                   AS resolution,
-        g.payload->>'$.assignee.login'                                 AS assignee,
-        g.payload->>'$.assignee.login'                                 AS assignee_id,
-        g.payload->>'$.user.login'                                     AS reporter,
-        g.payload->>'$.user.login'                                     AS reporter_id,
-        (g.payload->>'$.created_at')::TIMESTAMPTZ                      AS created_at,
-        (g.payload->>'$.updated_at')::TIMESTAMPTZ                      AS updated_at,
-        (g.payload->>'$.closed_at')::TIMESTAMPTZ                       AS resolved_at,
+        g.state_reason                                                 AS resolution,
+        g.assignee,
+        g.assignee                                                     AS assignee_id,
+        g.author                                                       AS reporter,
+        g.author                                                       AS reporter_id,
+        g.created_at,
+        g.updated_at,
+        g.closed_at                                                    AS resolved_at,
         gp.parent_key,
-        CASE WHEN g.payload->>'$.milestone.number' IS NOT NULL
-             THEN 'github:' || g.site || ':' || g.repo || ':milestone:' || (g.payload->>'$.milestone.number')
+        CASE WHEN g.milestone_number IS NOT NULL
+             THEN 'github:' || g.site || ':' || g.repo || ':milestone:' || g.milestone_number
         END                                                            AS milestone_id,
-        g.payload->>'$.html_url'                                       AS url
-    FROM raw.github_issues g
+        g.url
+    FROM staging.github_issues g
     JOIN core.projects p ON p.site = g.site AND p.project_key = g.repo
     LEFT JOIN gh_parents gp ON gp.child_id = g.issue_id
     LEFT JOIN gh_meaning m ON m.site = g.site AND m.issue_id = g.issue_id
-    WHERE coalesce(g.payload->>'$.pull_request.url', g.payload->>'$.pull_request.html_url') IS NULL  -- 2012's plain issues carry an empty pull_request
+    WHERE NOT g.is_pull_request
 )
 SELECT item_id, program_id, project_key, site, source, key, title, item_type, status, status_category,
        resolution, priority, labels, components, NULL::BOOLEAN AS at_risk, assignee, assignee_id, reporter,
