@@ -25,35 +25,30 @@ WHERE n.site IS NULL OR o.site IS NULL OR n.issue_synced_at <> o.issue_synced_at
 DELETE FROM core.jira_changelog_items t
 WHERE EXISTS (SELECT 1 FROM _changelog_changed c WHERE c.site = t.site AND c.issue_id = t.issue_id);
 
+-- from_json reads each payload once into typed lists of structs: no history or change is turned
+-- back into JSON text to be parsed again.
 INSERT INTO core.jira_changelog_items BY NAME
 WITH histories AS (
-    SELECT site, issue_id, history FROM (
-        SELECT i.site, i.issue_id, unnest(json_extract(i.payload, '$.changelog.histories[*]')) AS history
+    SELECT site, issue_id, h FROM (
+        SELECT i.site, i.issue_id,
+               unnest(from_json(i.payload, '{"changelog": {"histories": [{"id": "VARCHAR", "created": "VARCHAR", "author": {"displayName": "VARCHAR", "name": "VARCHAR"}, "items": [{"fieldtype": "VARCHAR", "fieldId": "VARCHAR", "field": "VARCHAR", "from": "VARCHAR", "fromString": "VARCHAR", "to": "VARCHAR", "toString": "VARCHAR"}]}]}}').changelog.histories) AS h
         FROM raw.jira_issues i JOIN _changelog_changed c ON c.site = i.site AND c.issue_id = i.issue_id
         UNION ALL
-        SELECT l.site, l.issue_id, l.payload
+        SELECT l.site, l.issue_id, from_json(l.payload, '{"id": "VARCHAR", "created": "VARCHAR", "author": {"displayName": "VARCHAR", "name": "VARCHAR"}, "items": [{"fieldtype": "VARCHAR", "fieldId": "VARCHAR", "field": "VARCHAR", "from": "VARCHAR", "fromString": "VARCHAR", "to": "VARCHAR", "toString": "VARCHAR"}]}') AS h
         FROM raw.jira_changelogs l JOIN _changelog_changed c ON c.site = l.site AND c.issue_id = l.issue_id
     )
-),
-parsed AS (  -- each history parsed once for its own fields, and its items once each below
-    SELECT site, issue_id, history,
-           json_extract_string(history, ['$.id', '$.created', '$.author.displayName', '$.author.name']) AS h
-    FROM histories
-    QUALIFY row_number() OVER (PARTITION BY site, issue_id, h[1] ORDER BY site) = 1
+    QUALIFY row_number() OVER (PARTITION BY site, issue_id, h.id ORDER BY site) = 1
 ),
 changes AS (
-    SELECT site, issue_id, h, unnest(json_extract(history, '$.items[*]')) AS change FROM parsed
-),
-items AS (
-    SELECT site, issue_id, h, json_extract_string(change,
-               ['$.fieldtype', '$.fieldId', '$.field', '$.from', '$.fromString', '$.to', '$.toString']) AS c
-    FROM changes
+    SELECT site, issue_id, h.id AS history_id, h.created, coalesce(h.author.displayName, h.author.name) AS author,
+           unnest(h.items) AS c
+    FROM histories
 )
-SELECT site, issue_id, 'jira:' || site || ':' || issue_id AS item_id, h[1] AS history_id,
-       h[2]::TIMESTAMPTZ AS changed_at, coalesce(h[3], h[4]) AS author,
-       c[1] AS fieldtype, c[2] AS field_id, c[3] AS field, c[4] AS from_id, c[5] AS from_value,
-       c[6] AS to_id, c[7] AS to_value
-FROM items;
+SELECT site, issue_id, 'jira:' || site || ':' || issue_id AS item_id, history_id,
+       created::TIMESTAMPTZ AS changed_at, author,
+       c.fieldtype, c.fieldId AS field_id, c.field, c."from" AS from_id, c.fromString AS from_value,
+       c."to" AS to_id, c.toString AS to_value
+FROM changes;
 
 DELETE FROM staging.jira_changelog_versions o
 WHERE EXISTS (SELECT 1 FROM _changelog_changed c WHERE c.site = o.site AND c.issue_id = o.issue_id);
