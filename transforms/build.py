@@ -95,7 +95,10 @@ def build_if_changed(con: duckdb.DuckDBPyConnection, schema: str, table: str, as
     return Built(rows, skipped=False)
 
 
-CONFIG_TABLES = ("core.programs", "meta.configured_projects", "meta.label_rules", "meta.jira_link_rules")
+# The program structure from program.yaml, and the migrations (one that changes a derived table
+# must make it rebuild).
+CONFIG_TABLES = ("core.programs", "meta.configured_projects", "meta.label_rules", "meta.jira_link_rules",
+                 "meta.schema_migrations")
 
 
 def inputs_digest(con: duckdb.DuckDBPyConnection, schema: str, as_of: datetime) -> str:

@@ -12,12 +12,15 @@ CREATE OR REPLACE TEMP MACRO greenhopper(s, k) AS nullif(regexp_extract(s,
 
 CREATE OR REPLACE TABLE core.sprints AS
 WITH listed AS (  -- the Sprint field of every issue of a configured project: every sprint it has been in
-    SELECT i.site, i.issue_id, i.issue_synced_at AS synced_at, i.updated_at, unnest(i.sprints) AS v
+    SELECT i.site, i.issue_id, i.issue_synced_at AS synced_at, i.updated_at, unnest(i.sprints)::VARCHAR AS v
     FROM staging.jira_issues i
     JOIN core.projects p ON p.site = i.site AND p.project_key = i.project_key
 ),
-parsed AS (
-    SELECT site, issue_id, synced_at, updated_at,
+texts AS (  -- a sprint is written alike in every issue that lists it: each distinct text is parsed once
+    SELECT DISTINCT site, v FROM listed
+),
+read AS (
+    SELECT site, v,
            CASE WHEN json_type(v) = 'OBJECT' THEN v->>'id'           ELSE greenhopper(v->>'$', 'id') END           AS id,
            CASE WHEN json_type(v) = 'OBJECT' THEN v->>'boardId'      ELSE greenhopper(v->>'$', 'rapidViewId') END  AS board_id,
            CASE WHEN json_type(v) = 'OBJECT' THEN v->>'name'         ELSE greenhopper(v->>'$', 'name') END         AS name,
@@ -26,7 +29,11 @@ parsed AS (
            CASE WHEN json_type(v) = 'OBJECT' THEN v->>'endDate'      ELSE greenhopper(v->>'$', 'endDate') END      AS end_at,
            CASE WHEN json_type(v) = 'OBJECT' THEN v->>'completeDate' ELSE greenhopper(v->>'$', 'completeDate') END AS completed_at,
            CASE WHEN json_type(v) = 'OBJECT' THEN v->>'goal'         ELSE greenhopper(v->>'$', 'goal') END         AS goal
-    FROM listed
+    FROM texts
+),
+parsed AS (
+    SELECT l.site, l.issue_id, l.synced_at, l.updated_at, r.* EXCLUDE (site, v)
+    FROM listed l JOIN read r ON r.site = l.site AND r.v = l.v
 ),
 latest AS (  -- a sprint as the most recently fetched issue shows it
     SELECT * FROM parsed WHERE TRY_CAST(id AS BIGINT) IS NOT NULL

@@ -5,16 +5,21 @@
 CREATE OR REPLACE TABLE core.work_item_sprints AS
 WITH listed AS (
     SELECT 'jira:' || i.site || ':' || i.issue_id AS item_id, i.site,
-           unnest(i.sprints) AS v, generate_subscripts(i.sprints, 1) AS position
+           unnest(i.sprints)::VARCHAR AS v, generate_subscripts(i.sprints, 1) AS position
     FROM staging.jira_issues i
     JOIN core.projects p ON p.site = i.site AND p.project_key = i.project_key
+),
+ids AS (  -- each distinct sprint text read once
+    SELECT site, v, TRY_CAST(
+        CASE WHEN json_type(v) = 'OBJECT' THEN v->>'id' ELSE regexp_extract(v->>'$', '[\[,]id=(\d+)', 1) END
+        AS BIGINT) AS jira_sprint_id
+    FROM (SELECT DISTINCT site, v FROM listed)
 ),
 members AS (
     SELECT l.item_id, s.sprint_id, s.state, l.position
     FROM listed l
-    JOIN core.sprints s ON s.site = l.site AND s.jira_sprint_id = TRY_CAST(
-        CASE WHEN json_type(l.v) = 'OBJECT' THEN l.v->>'id' ELSE regexp_extract(l.v->>'$', '[\[,]id=(\d+)', 1) END
-        AS BIGINT)
+    JOIN ids d ON d.site = l.site AND d.v = l.v
+    JOIN core.sprints s ON s.site = l.site AND s.jira_sprint_id = d.jira_sprint_id
     QUALIFY row_number() OVER (PARTITION BY l.item_id, s.sprint_id ORDER BY l.position DESC) = 1
 )
 SELECT item_id, sprint_id,
