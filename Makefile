@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test unit e2e sandbox dev check-defs docs bench clean
+.PHONY: install demo test unit e2e sandbox dev check-defs docs bench bench-rebuild clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Program Pulse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -45,11 +45,20 @@ check-defs: $(STAMP)
 
 # Program Pulse against Perceval (PyPI) on the portfolio scenario with 50 ms per request; writes
 # bench-output/bench.md and .json. BENCH_SIZES=10000 runs one size (default 10000,100000).
-# Then the sandbox's own throughput for cached pages (bench-output/throughput.md).
+# Then the sandbox's own throughput for cached pages (bench-output/throughput.md), then the
+# transforms' rebuild beside the DuckDB floor (bench-rebuild).
 BENCH_SIZES ?= 10000,100000
 bench: $(STAMP)
 	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m bench.run
 	$(BIN)/python -m bench.throughput
+	BENCH_REBUILD_SIZES=$(BENCH_REBUILD_SIZES) $(BIN)/python -m bench.rebuild
+
+# Our rebuild of staging, core and marts from raw at N items (bench/raw_at_scale.py) beside
+# ../shared/bench/duckdb_floor.py at the same N, as ratios; writes bench-output/rebuild.md and
+# .json. BENCH_REBUILD_SIZES=100000,1000000 runs both sizes.
+BENCH_REBUILD_SIZES ?= 100000
+bench-rebuild: $(STAMP)
+	BENCH_REBUILD_SIZES=$(BENCH_REBUILD_SIZES) $(BIN)/python -m bench.rebuild
 
 clean:
 	rm -rf $(VENV) demo-output .dagster_home .pytest_cache *.egg-info

@@ -1,0 +1,325 @@
+"""`make bench-rebuild` (and the last step of `make bench`): our rebuild of the transforms from raw
+at N items, beside the DuckDB floor at the same N, in one run on one machine; reported as ratios.
+
+Per size N:
+
+1. Raw at N items is generated once (`bench/raw_at_scale.py`, in a subprocess: the portfolio
+   scenario synced through the real connectors as a seed, copied in SQL with every key made unique
+   per copy). Not counted.
+2. Our rebuild, in a subprocess: every staging table the transforms declare
+   (`transforms.build.STAGING_ORDER`, when there is one), every core table (`CORE_ORDER`) and both
+   marts (`project_health`, `program_health`), each the way its Dagster asset builds it: its own
+   connection through `warehouse.store.connect` with the project's default warehouse settings
+   (`pipelines.config.WarehouseConfig`: memory_limit, threads), `migrate`, `build_table`, close.
+   Each table is timed (perf_counter); the first failure (e.g. Out of Memory) ends the rebuild and
+   is recorded with its error line. The raw file is fresh, so this is the full (cold) build.
+3. The floor, in another subprocess: `../shared/bench/duckdb_floor.py N DIR` (the project's
+   sibling folder; skipped, with the reason printed, where it is absent). Its printed total seconds
+   and peak RSS are parsed.
+
+Wall time: ours is the sum of the table times, the floor's its printed total (both exclude
+generating the data). Peak RSS: `os.wait4`'s ru_maxrss of each subprocess (the floor's includes
+generating its data in-process; it prints the same figure). This process stays small (it imports
+neither DuckDB nor pandas), since on Linux a child's ru_maxrss starts at its parent's peak.
+Writes bench-output/rebuild.md and bench-output/rebuild.json.
+
+    BENCH_REBUILD_SIZES=100000       item counts, comma-separated (1000000 works)
+    BENCH_REBUILD_SEED_ITEMS=10000   largest seed bench/raw_at_scale.py syncs
+    BENCH_REBUILD_KEEP=1             keep the generated raw files (bench-output/work/rebuild)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench-output"
+WORK = OUT / "work" / "rebuild"
+FLOOR = ROOT.parent / "shared" / "bench" / "duckdb_floor.py"
+PY = sys.executable
+
+SIZES = [int(s) for s in (os.environ.get("BENCH_REBUILD_SIZES") or "100000").replace(" ", "").split(",") if s]
+SEED_ITEMS = int(os.environ.get("BENCH_REBUILD_SEED_ITEMS") or 10_000)
+KEEP = bool(os.environ.get("BENCH_REBUILD_KEEP"))
+AS_OF = "2026-11-27"  # bench/raw_at_scale.py's scenario date: every figure is computed as of it
+
+
+# -- the rebuild, in its own process -------------------------------------------------------------
+
+def code_digest() -> str:
+    """Of the transforms' and warehouse's code and SQL: build_table reads a table's SQL when it
+    builds it, so a tree edited during a run would be measured half old, half new."""
+    digest = hashlib.md5()
+    for folder in ("transforms", "warehouse"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".py", ".sql") and path.is_file():
+                digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def rebuild(db: Path) -> int:
+    """Build every staging, core and marts table of ``db`` as the Dagster assets do, one table at
+    a time; prints a line per table, then one JSON line. Exit 1 when a table failed."""
+    import transforms.build as build
+    from pipelines.config import WarehouseConfig
+    from warehouse.store import connect, migrate
+
+    settings = WarehouseConfig()
+    as_of = datetime.fromisoformat(AS_OF).replace(tzinfo=timezone.utc)
+    tables = ([("staging", t) for t in getattr(build, "STAGING_ORDER", ())]
+              + [("core", t) for t in build.CORE_ORDER] + [("marts", "project_health"), ("marts", "program_health")])
+    report: dict = {"memory_limit": settings.memory_limit, "threads": settings.threads, "tables": [], "error": None}
+    before = code_digest()
+    for schema, table in tables:
+        name, started = f"{schema}.{table}", time.perf_counter()
+        try:
+            with connect(db, memory_limit=settings.memory_limit, threads=settings.threads) as con:
+                migrate(con)
+                rows = build.build_table(con, schema, table, as_of)
+        except Exception as exc:  # recorded, not raised: the bench reports it
+            seconds = time.perf_counter() - started
+            line = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            report["error"] = {"table": name, "seconds": round(seconds, 2), "line": f"{type(exc).__name__}: {line}"}
+            print(f"{name:32s} FAILED after {seconds:.1f} s: {line}", flush=True)
+            break
+        seconds = time.perf_counter() - started
+        report["tables"].append({"table": name, "rows": rows, "seconds": round(seconds, 3)})
+        print(f"{name:32s} {seconds:8.2f} s {rows:>12,} rows", flush=True)
+    report["seconds"] = round(sum(t["seconds"] for t in report["tables"])
+                              + (report["error"]["seconds"] if report["error"] else 0), 2)
+    report["code_changed"] = code_digest() != before
+    if report["code_changed"]:
+        print("transforms/ or warehouse/ changed during the rebuild: these figures mix two versions", flush=True)
+    print(json.dumps(report), flush=True)
+    return 1 if report["error"] else 0
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+def run(argv: list[str], log: Path) -> tuple[float, int, int, list[str]]:
+    """Run ``argv`` with its output shown and logged: (wall seconds, peak RSS KiB, exit code, lines)."""
+    lines: list[str] = []
+    with open(log, "w") as handle:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        for line in proc.stdout:  # type: ignore[union-attr]
+            handle.write(line)
+            lines.append(line.rstrip("\n"))
+            if not line.startswith("{"):
+                print("    " + line.rstrip("\n"), flush=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss, proc.returncode, lines
+
+
+def last_json(lines: list[str]) -> dict | None:
+    for line in reversed(lines):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+def code_version() -> str:
+    """The commit measured, and whether transforms/ or warehouse/ differ from it (read-only git)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--", "transforms", "warehouse"],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    changed = [line[3:] for line in dirty if line.strip()]
+    return head + (f" with uncommitted changes to {', '.join(changed)}" if changed else "")
+
+
+def load() -> str:
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def bench_size(items: int) -> dict:
+    print(f"\n== rebuild at {items:,} items ==", flush=True)
+    raw = WORK / f"raw-{items}.duckdb"
+    result: dict = {"items": items, "load_before": load()}
+
+    print(f"generating raw ({PY} -m bench.raw_at_scale {items} {raw})", flush=True)
+    wall, _, rc, lines = run([PY, "-m", "bench.raw_at_scale", str(items), str(raw), "--seed-items", str(SEED_ITEMS),
+                              "--seed-dir", str(WORK)],
+                             WORK / f"generate-{items}.log")
+    generated = last_json(lines)
+    if rc or generated is None:
+        raise SystemExit(f"generating raw at {items} items failed (exit {rc}): see {WORK / f'generate-{items}.log'}")
+    result["generated"] = generated
+
+    print(f"our rebuild (load {load()})", flush=True)
+    result["load_ours"] = load()
+    wall, maxrss, rc, lines = run([PY, "-m", "bench.rebuild", "--rebuild", str(raw)], WORK / f"ours-{items}.log")
+    report = last_json(lines) or {"tables": [], "error": {"table": "?", "seconds": wall,
+                                                           "line": f"exit {rc} with no report: see the log"}}
+    if rc and not report.get("error"):
+        report["error"] = {"table": "?", "seconds": wall, "line": f"exit {rc}"}
+    result["ours"] = {**report, "wall": wall, "maxrss_kib": maxrss, "rc": rc}
+    if not KEEP:
+        for path in (raw, raw.with_name(raw.name + ".wal")):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(raw.with_name(raw.name + ".tmp"), ignore_errors=True)
+
+    if FLOOR.exists():
+        print(f"the floor: {FLOOR} {items} {WORK} (load {load()})", flush=True)
+        result["load_floor"] = load()
+        wall, maxrss, rc, lines = run([PY, str(FLOOR), str(items), str(WORK)], WORK / f"floor-{items}.log")
+        text = "\n".join(lines)
+        total = re.search(r"total ([\d.]+)s; peak RSS (\d+) MiB", text)
+        steps = dict((m[1], float(m[2])) for m in re.finditer(r"^(\S+)\s+([\d.]+)s$", text, re.M))
+        made = re.search(r"generated \d+ issues, ([\d.]+) GB of JSON in ([\d.]+)s", text)
+        result["floor"] = {"seconds": float(total[1]) if total else None,
+                           "printed_peak_rss_mib": int(total[2]) if total else None,
+                           "maxrss_kib": maxrss, "wall": wall, "rc": rc, "steps": steps,
+                           "json_gb": float(made[1]) if made else None,
+                           "error": None if total and not rc else f"exit {rc}: see {WORK / f'floor-{items}.log'}"}
+    else:
+        reason = f"{FLOOR} is absent (the project's ../shared sibling folder): the floor is skipped"
+        print(reason, flush=True)
+        result["floor"] = {"skipped": reason}
+    result["load_after"] = load()
+    return result
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+def _ratio(ours: float | None, floor: float | None) -> str:
+    return f"{ours / floor:.1f}×" if ours and floor else "–"
+
+
+def table(results: list[dict]) -> str:
+    rows = ["| items | Jira issues | Jira histories | raw JSON GB | our rebuild s | our peak RSS MiB | "
+            "floor: Jira-shaped issues, 10 histories each | floor raw JSON GB | floor s | floor peak RSS MiB | "
+            "wall vs floor | RSS vs floor | our result |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for res in results:
+        g, ours, floor = res["generated"], res["ours"], res["floor"]
+        failed = ours.get("error")
+        floor_s = floor.get("seconds") if not floor.get("error") else None
+        floor_rss = floor.get("maxrss_kib") if not floor.get("error") else None
+        result = (f"failed in {failed['table']} after {failed['seconds']:.1f} s: {failed['line']}" if failed
+                  else "built every table") + (
+            "; NOT COMPARABLE: transforms/ or warehouse/ changed during the rebuild" if ours.get("code_changed") else "")
+        floor_cells = (f"{res['items']:,} | {floor['json_gb'] if floor.get('json_gb') is not None else '?'} | "
+                       f"{floor_s:.1f} | {floor_rss / 1024:,.0f}" if floor_s else
+                       f"{'skipped' if floor.get('skipped') else 'failed'} | – | – | –")
+        rows.append(
+            f"| {g['items']:,} | {g['jira_issues']:,} | {g['histories']:,} ({g['histories_per_jira_issue']} per issue) | "
+            f"{g['json_gb']:.2f} | {ours['seconds']:.1f}{' (failed)' if failed else ''} | "
+            f"{ours['maxrss_kib'] / 1024:,.0f} | {floor_cells} | "
+            f"{'–' if failed else _ratio(ours['seconds'], floor_s)} | "
+            f"{_ratio(ours['maxrss_kib'], floor_rss)} | {result} |")
+    return "\n".join(rows)
+
+
+def per_table(results: list[dict]) -> str:
+    names: list[str] = []
+    for res in results:
+        names += [t["table"] for t in res["ours"]["tables"] if t["table"] not in names]
+        if res["ours"].get("error") and res["ours"]["error"]["table"] not in names:
+            names.append(res["ours"]["error"]["table"])
+    head = "| table | " + " | ".join(f"{r['generated']['items']:,} items: s (rows)" for r in results) + " |"
+    rows = [head, "|---|" + "---|" * len(results)]
+    for name in names:
+        cells = []
+        for res in results:
+            done = {t["table"]: t for t in res["ours"]["tables"]}
+            error = res["ours"].get("error")
+            if name in done:
+                cells.append(f"{done[name]['seconds']:.2f} ({done[name]['rows']:,})")
+            elif error and error["table"] == name:
+                cells.append(f"failed after {error['seconds']:.1f}")
+            else:
+                cells.append("–")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def render(data: dict) -> str:
+    """bench-output/rebuild.md from what rebuild.json holds."""
+    results = data["results"]
+    first = results[0]["ours"] if results else {}
+    whole = f"; whole run {data['seconds']:.0f} s" if data.get("seconds") is not None else ""
+    skipped = [r["floor"]["skipped"] for r in results if r["floor"].get("skipped")]
+    notes = [
+        f"Reproduce: `{data['command']}` ({data.get('date', '?')}, {data.get('machine', '?')}{whole}; "
+        f"code: {data.get('code', '?')}; "
+        "load average (1, 5, 15 min) per size: "
+        + "; ".join(f"{r['items']:,}: before {r['load_before']}, our rebuild {r['load_ours']}, "
+                    f"floor {r.get('load_floor', '–')}, after {r['load_after']}" for r in results) + ").",
+        "Raw: `python -m bench.raw_at_scale N FILE` (bench/raw_at_scale.py): the portfolio scenario (seed 7, as of "
+        f"{AS_OF}) synced through the real connectors as a seed of "
+        + ", ".join(sorted({f"{r['generated']['seed_items']:,} items" for r in results}))
+        + ", copied in SQL with every key unique per copy ("
+        + ", ".join(f"{r['generated']['copies']} copies at {r['items']:,}" for r in results)
+        + "); items: Jira issues and GitHub issues (pull requests come on top); Jira histories: "
+        "changelog.total summed over issues; raw JSON GB: every raw payload's text. Generating is not counted.",
+        f"Our rebuild: every staging, core and marts table, each as its Dagster asset builds it (own connection, "
+        f"warehouse.store.connect with WarehouseConfig defaults: memory_limit {first.get('memory_limit', '?')}, "
+        f"threads {first.get('threads', '?')}; migrate; build_table); seconds: the sum of the tables'. "
+        "A failure ends the rebuild and is shown with its error line; its wall ratio is not given.",
+        "Floor: `python ../shared/bench/duckdb_floor.py N DIR` (N Jira-shaped issues of lean JSON with 10 status "
+        "histories each; 2 threads, memory_limit 3 GB), its printed total"
+        + (f"; skipped here: {skipped[0]}" if skipped else "; it is skipped, saying why, where ../shared is absent")
+        + ".",
+        "Peak RSS: os.wait4 ru_maxrss of each subprocess (the floor's includes generating its data, as it prints)."
+        + (f" The measuring process's own peak RSS, the least any child can report: {data['parent_maxrss_kib'] / 1024:.0f} MiB."
+           if data.get("parent_maxrss_kib") else ""),
+        "Ratios: ours / the floor's at the same N (the floor = 1×).",
+    ]
+    return (table(results) + "\n\nPer table, our rebuild:\n\n" + per_table(results) + "\n\n"
+            + "\n".join(f"- {n}" for n in notes) + "\n")
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--rebuild"]:
+        return rebuild(Path(sys.argv[2]))
+    if sys.argv[1:2] == ["--report"]:  # render rebuild.md again from rebuild.json
+        text = render(json.loads((OUT / "rebuild.json").read_text()))
+        (OUT / "rebuild.md").write_text(text)
+        print(text)
+        return 0
+    OUT.mkdir(exist_ok=True)
+    shutil.rmtree(WORK, ignore_errors=True)  # seeds are synced afresh: they are what today's connectors land
+    WORK.mkdir(parents=True)
+    command = f"make bench-rebuild BENCH_REBUILD_SIZES={','.join(map(str, SIZES))}" + (
+        f" BENCH_REBUILD_SEED_ITEMS={SEED_ITEMS}" if SEED_ITEMS != 10_000 else "")
+    data: dict = {"command": command, "date": f"{datetime.now(timezone.utc):%Y-%m-%d}",
+                  "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                  "code": code_version(), "results": []}
+    started = time.perf_counter()
+    for items in SIZES:
+        data["results"].append(bench_size(items))
+        (OUT / "rebuild.json").write_text(json.dumps(data, indent=1))
+    if not KEEP:
+        for seed in WORK.glob("seed-*.duckdb*"):
+            seed.unlink()
+    data["seconds"] = round(time.perf_counter() - started)
+    data["parent_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    text = render(data)
+    (OUT / "rebuild.md").write_text(text)
+    (OUT / "rebuild.json").write_text(json.dumps(data, indent=1))
+    print("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
