@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test unit e2e sandbox dev check-defs docs bench bench-rebuild clean
+.PHONY: install demo test test-slow unit e2e sandbox dev check-defs docs bench bench-rebuild clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Program Pulse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -21,6 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The slow tests (tests marked slow: 10 concurrent Dagster runs through the multiprocess executor).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
