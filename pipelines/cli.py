@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.config import (
     SANDBOX_URL, ConfigError, GithubSiteConfig, JiraSiteConfig, ProgramConfig, ProjectConfig,
-    PulseConfig, SandboxConfig, WarehouseConfig, dump, load,
+    LoadedConfig, PulseConfig, SandboxConfig, WarehouseConfig, dump, load, preflight,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class SyncBusy(Exception):
     """Another sync holds the warehouse's run lock."""
 
 
-def run_sync(config_path: Path, full: bool = False, reconcile: bool = False, wait: float | None = None,
+def run_sync(loaded: LoadedConfig, full: bool = False, reconcile: bool = False, wait: float | None = None,
              verbose: bool = False) -> SyncOutcome:
     """Run the sync job in-process, one sync at a time per warehouse (the run lock; ``wait``
     seconds at most, else ``sync.lock_wait_seconds``). Raises SyncBusy when the lock stays held."""
@@ -91,7 +91,6 @@ def run_sync(config_path: Path, full: bool = False, reconcile: bool = False, wai
     from warehouse.locks import LockTimeout, hold
     from warehouse.store import WarehousePaths, remove_stale_temp_files
 
-    loaded = load(config_path)
     paths = WarehousePaths(loaded.warehouse_path)
     wait = loaded.config.sync.lock_wait_seconds if wait is None else wait
     what = f"pulse sync --config {loaded.path}"
@@ -212,30 +211,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         encoding="utf-8")
     print(f"Demo: scenario 'demo', seed {args.seed}, as of {as_of.isoformat()}; "
           f"the tracker sandbox serves Jira Cloud, Jira Data Center and GitHub on 127.0.0.1.")
+    loaded = load(config_path)
     try:
-        outcome = run_sync(config_path, verbose=args.verbose)
+        outcome = run_sync(loaded, verbose=args.verbose)
     except SyncBusy as busy:
         print(busy, file=sys.stderr)
         return EXIT_USAGE
-    report(outcome, load(config_path).warehouse_path)
+    report(outcome, loaded.warehouse_path)
     if not outcome.published:
         return outcome.exit_code
     print_health(config_path)
-    print(f"\nWrote {config_path}\n      {load(config_path).warehouse_path}")
+    print(f"\nWrote {config_path}\n      {loaded.warehouse_path}")
     return outcome.exit_code
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from pipelines.config import preflight
-
     try:  # before anything is started or written
         loaded = load(args.config)
         preflight(loaded)
     except ConfigError as e:
         print(e, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
-        outcome = run_sync(loaded.path, full=args.full, reconcile=args.reconcile, wait=args.wait,
+        outcome = run_sync(loaded, full=args.full, reconcile=args.reconcile, wait=args.wait,
                            verbose=args.verbose)
     except SyncBusy as busy:
         print(busy, file=sys.stderr)
@@ -248,14 +246,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    from pipelines.config import preflight
-
     try:
         loaded = load(args.file)
         preflight(loaded)
     except ConfigError as e:
         print(e, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     c = loaded.config
     print(f"{args.file}: OK: {len(c.programs)} programs, {len(c.projects())} projects on "
           f"{len(c.sites)} sites; warehouse {loaded.warehouse_path}")
@@ -279,7 +275,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
             title = f"scenario {scenario.name!r}, seed {scenario.seed}, as of {scenario.as_of}"
     except ValueError as e:  # an unknown scenario, a size the scenario does not take, no such directory
         print(e, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     latency = (FaultRule(LATENCY, ms=args.latency_ms),) if args.latency_ms else ()

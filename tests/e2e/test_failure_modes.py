@@ -8,7 +8,6 @@ reads, and what the published file then holds.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -46,8 +45,7 @@ def config(sandbox, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv(SANDBOX_TOKEN_ENV, SANDBOX_TOKEN)
     monkeypatch.setenv(SANDBOX_USER_ENV, SANDBOX_USER)
     demo = demo_config(7, AS_OF)
-    sites = {name: dataclasses.replace(site, url=sandbox.site_url(name)) if dataclasses.is_dataclass(site)
-             else site.model_copy(update={"url": sandbox.site_url(name)}) for name, site in demo.sites.items()}
+    sites = {name: site.model_copy(update={"url": sandbox.site_url(name)}) for name, site in demo.sites.items()}
     path = tmp_path / "program.yaml"
     path.write_text(dump(demo.model_copy(update={"sites": sites, "sandbox": None})), encoding="utf-8")
     sandbox.app.faults.set(())
