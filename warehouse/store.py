@@ -123,17 +123,39 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
           for k, v in row.items()} for row in rows]
     )
     con.register("_incoming", frame)
+    own = _begin(con)
     try:
         if "payload" in frame.columns and "sync_id" in frame.columns:
-            same = " AND ".join(f"t.{c} = i.{c}" for c in _primary_key(con, table)) + " AND t.payload = i.payload::JSON"
-            con.execute(f"UPDATE {table} t SET sync_id = i.sync_id FROM _incoming i WHERE {same}")
-            con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _incoming i "
-                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {same})")
+            key = " AND ".join(f"t.{c} = i.{c}" for c in _primary_key(con, table))
+            con.execute(f"UPDATE {table} t SET sync_id = i.sync_id FROM _incoming i WHERE {key} AND t.payload = i.payload::JSON")
+            # A changed row is deleted and appended, not updated in place: rows landed together
+            # then sit together at the table's end, so a transform that reads the rows landed
+            # since it last ran skips every older row group (DuckDB's zone maps on synced_at).
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _incoming i "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key} AND t.payload = i.payload::JSON)")
+            con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _changed i WHERE {key})")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _changed")
+            con.execute("DROP TABLE _changed")
         else:
             con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _incoming")
+        if own:
+            con.execute("COMMIT")
+    except Exception:
+        if own:
+            con.execute("ROLLBACK")
+        raise
     finally:
         con.unregister("_incoming")
     return len(rows)
+
+
+def _begin(con: duckdb.DuckDBPyConnection) -> bool:
+    """Open a transaction unless the caller holds one; True when this call opened it."""
+    try:
+        con.execute("BEGIN")
+    except duckdb.TransactionException:
+        return False
+    return True
 
 
 _PRIMARY_KEYS: dict[str, tuple[str, ...]] = {}
