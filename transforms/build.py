@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -42,16 +43,18 @@ _CUSTOM_FIELD = re.compile(r"^customfield_[0-9]{1,12}$")
 
 
 def render(con: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """Fill a SQL file's placeholders. JSON paths must be constants for DuckDB to parse a document
-    once for a whole list of them, so the sites' custom field paths (story points, epic link,
-    sprint) are written into the statement, each checked to be a plain custom field id."""
-    if "{{JIRA_CUSTOM_FIELD_" not in sql:
+    """Fill a SQL file's placeholders. A from_json schema must be a constant, so the sites' custom
+    fields (story points, epic link, sprint) are written into the statement, each id checked to be
+    a plain custom field id: {{JIRA_CUSTOM_FIELDS_SCHEMA}} adds them to the schema of ``fields``,
+    {{JIRA_CUSTOM_FIELD_CASES}} picks one by id for jira_custom_field(fields, id)."""
+    if "{{JIRA_CUSTOM_FIELD" not in sql:
         return sql
     ids = sorted({field for (field,) in con.execute(
         "SELECT DISTINCT unnest(json_extract_string(field_roles, '$.*')) FROM raw.jira_sites").fetchall()
         if field and _CUSTOM_FIELD.match(field)})
-    return (sql.replace("{{JIRA_CUSTOM_FIELD_PATHS}}", "".join(f", '$.fields.{f}'" for f in ids))
-               .replace("{{JIRA_CUSTOM_FIELD_IDS}}", ", ".join(f"'{f}'" for f in ids)))
+    cases = " ".join(f"WHEN '{f}' THEN f.\"{f}\"" for f in ids) or "WHEN NULL THEN NULL"
+    return (sql.replace("{{JIRA_CUSTOM_FIELDS_SCHEMA}}", "".join(f', "{f}": "JSON"' for f in ids))
+               .replace("{{JIRA_CUSTOM_FIELD_CASES}}", cases + " ELSE NULL::JSON"))
 
 
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
@@ -60,39 +63,173 @@ def set_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
     con.execute(f"SET VARIABLE as_of = TIMESTAMPTZ '{stamp}+00'")
 
 
-def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: datetime) -> int:
-    """(Re)build one table from its SQL file; returns its row count."""
-    return build_if_changed(con, schema, table, as_of, force=True).rows
+@dataclass(frozen=True)
+class Step:
+    """One derived table and how a build keeps it current.
+
+    ``scoped`` tables are keyed by work item and merged: a night deletes and rebuilds the rows of
+    the items the staging steps recorded in ``meta.item_deltas`` (and those the file's ``[stale]``
+    section names), nothing else. Staging tables find their own changes (raw rows landed again);
+    every other table is rebuilt whole when something it reads changed."""
+
+    schema: str
+    table: str
+    scoped: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+# Every derived table in an order that builds each after what it reads (core.programs is written
+# from the config by write_program_structure). The Dagster assets declare the same edges as deps;
+# a unit test holds the two together.
+STEPS = (
+    Step("staging", "jira_issues"), Step("staging", "jira_changelog_versions"),
+    Step("staging", "github_issues"), Step("staging", "github_issue_events"),
+    Step("staging", "jira_issue_sprints", scoped=True), Step("staging", "text_references", scoped=True),
+    Step("core", "projects"), Step("core", "sprints"), Step("core", "work_item_sprints"),
+    Step("core", "work_items", scoped=True), Step("core", "milestones"),
+    Step("core", "jira_changelog_items", scoped=True), Step("core", "status_transitions", scoped=True),
+    Step("core", "item_changes", scoped=True), Step("core", "dependencies"), Step("core", "pull_requests"),
+    Step("marts", "project_health"), Step("marts", "program_health"),
+)
+STEP = {step.name: step for step in STEPS}
+STAGING_ORDER = tuple(s.table for s in STEPS if s.schema == "staging")
+CORE_ORDER = tuple(s.table for s in STEPS if s.schema == "core")
+MARTS_ORDER = tuple(s.table for s in STEPS if s.schema == "marts")
 
 
 @dataclass(frozen=True)
 class Built:
     rows: int
-    skipped: bool  # its inputs were those of its last build: nothing was done
+    skipped: bool  # nothing it reads changed since its last build: nothing was done
+    how: str = "skipped"  # "rebuilt" whole, "merged" (scoped: ``items`` items), "ran" (staging), "skipped"
+    items: int = 0
+    seconds: float = 0.0
+
+
+_READS = re.compile(r"\b(raw|staging|core|marts)\.([a-z_]+)\b")
+_SECTION = re.compile(r"^-- \[(stale|rows|comments)\]\s*$", re.MULTILINE)
+
+
+def reads(step: Step, sql: str | None = None) -> tuple[list[str], list[str]]:
+    """The raw tables and the other derived tables a step's SQL reads."""
+    sql = sql if sql is not None else sql_for(step.schema, step.table)
+    # what comments and COMMENT ON texts mention is not read: drop comments and string literals
+    code = re.sub(r"'(?:[^']|'')*'", "''", re.sub(r"--[^\n]*", "", sql))
+    names = {f"{s}.{t}" for s, t in _READS.findall(code)} - {step.name}
+    return (sorted(n.split(".")[1] for n in names if n.startswith("raw.")),
+            sorted(n for n in names if n in STEP))
+
+
+def _sections(sql: str) -> dict[str, str]:
+    """A scoped step's file in sections: [stale] (optional), [rows], [comments]."""
+    parts = _SECTION.split(sql)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: datetime) -> int:
+    """(Re)build one table from its SQL file, whole; returns its row count."""
+    return build_step(con, STEP[f"{schema}.{table}"], as_of, force=True).rows
 
 
 def build_if_changed(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: datetime,
                      force: bool = False) -> Built:
-    """Build one table unless its inputs are those it was last built from (meta.transform_state)."""
-    inputs = inputs_digest(con, schema, as_of)
-    held = con.execute("SELECT inputs, row_count FROM meta.transform_state WHERE schema_name = ? AND table_name = ?",
-                       [schema, table]).fetchall()
+    """Bring one table up to date: rebuilt, merged or skipped as its inputs require."""
+    return build_step(con, STEP[f"{schema}.{table}"], as_of, force=force)
+
+
+def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, force: bool = False,
+               digests: dict | None = None) -> Built:
+    """Bring ``step``'s table up to date in one transaction (meta.transform_state says from what)."""
+    started = time.perf_counter()
+    sql = render(con, sql_for(step.schema, step.table))
+    raw_reads, derived_reads = reads(step, sql)
+    structure = _structure_digest(con, step, sql, digests if digests is not None else {})
+    inputs = _inputs_digest(con, step, structure, raw_reads, as_of)
+    held = con.execute("""
+        SELECT inputs, row_count, built_at, consumed_batch, structure, restructured_at FROM meta.transform_state
+        WHERE schema_name = ? AND table_name = ?""", [step.schema, step.table]).fetchall()
     exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                         [schema, table]).fetchone()[0]
-    if not force and exists and held and held[0][0] == inputs:
-        return Built(held[0][1], skipped=True)
+                         [step.schema, step.table]).fetchone()[0] > 0
+    state = held[0] if held and exists else None
+    upstream = con.execute(f"""
+        SELECT max(built_at), max(restructured_at) FROM meta.transform_state
+        WHERE schema_name || '.' || table_name IN ({', '.join('?' for _ in derived_reads) or 'NULL'})""",
+        derived_reads).fetchone()
+    latest_batch = con.execute("""
+        SELECT greatest((SELECT max(batch) FROM meta.item_deltas),
+                        (SELECT max(consumed_batch) FROM meta.transform_state), 0)""").fetchone()[0]
+
+    def newer(moment, than) -> bool:
+        return moment is not None and than is not None and moment > than
+
+    if step.scoped:
+        whole = (force or state is None or state[4] != structure or state[0] != inputs
+                 or newer(upstream[1], state[2]) or state[3] is None)
+    else:
+        whole = force or state is None or state[0] != inputs or newer(upstream[0], state[2])
+        if not whole:
+            return Built(state[1], skipped=True, seconds=time.perf_counter() - started)
     set_as_of(con, as_of)
     con.execute("BEGIN")
     try:
-        con.execute(render(con, sql_for(schema, table)))
-        rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0]
-        con.execute("INSERT OR REPLACE INTO meta.transform_state VALUES (?, ?, ?, now(), ?)",
-                    [schema, table, inputs, rows])
+        how, items = "rebuilt", 0
+        if step.scoped:
+            parts = _sections(sql)
+            if whole:
+                con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS true")
+                con.execute(parts["rows"])
+                con.execute(f'CREATE OR REPLACE TABLE {step.name} AS SELECT * FROM _rows')
+                con.execute(parts["comments"])
+            else:
+                con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT DISTINCT item_id FROM meta.item_deltas "
+                            "WHERE batch > ?", [state[3]])
+                if "stale" in parts:
+                    con.execute(parts["stale"])
+                    con.execute("INSERT INTO _scope SELECT item_id FROM _stale EXCEPT SELECT item_id FROM _scope")
+                items = con.execute("SELECT count(*) FROM _scope").fetchone()[0]
+                if not items:
+                    con.execute("UPDATE meta.transform_state SET consumed_batch = ? WHERE schema_name = ? "
+                                "AND table_name = ?", [latest_batch, step.schema, step.table])
+                    con.execute("COMMIT")
+                    return Built(state[1], skipped=True, seconds=time.perf_counter() - started)
+                con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS item IN (SELECT item_id FROM _scope)")
+                con.execute(parts["rows"])
+                con.execute(f"DELETE FROM {step.name} WHERE item_id IN (SELECT item_id FROM _scope)")
+                con.execute(f"INSERT INTO {step.name} SELECT * FROM _rows")
+                how = "merged"
+        elif step.schema == "staging":
+            batch_before = con.execute("SELECT count(*) FROM meta.item_deltas WHERE batch = ?",
+                                       [latest_batch + 1]).fetchone()[0]
+            con.execute(f"SET VARIABLE batch = {int(latest_batch) + 1}")
+            if state is None or state[4] != structure:
+                # new parsing rules, or no record of what the rows were parsed by: parse every row again
+                con.execute(f"DELETE FROM {step.name}")
+            con.execute(sql)
+            items = con.execute("SELECT count(*) FROM meta.item_deltas WHERE batch = ?",
+                                [latest_batch + 1]).fetchone()[0] - batch_before
+            how = "ran"
+        else:
+            con.execute(sql)
+        rows = con.execute(f"SELECT count(*) FROM {step.name}").fetchall()[0][0]
+        changed = how != "ran" or items > 0 or state is None or rows != state[1]
+        built_at = "now()" if changed else "?"
+        restructured = step.scoped and whole or not step.scoped and (state is None or state[4] != structure)
+        consumed = (latest_batch if step.scoped else None)
+        con.execute(f"""
+            INSERT OR REPLACE INTO meta.transform_state
+                (schema_name, table_name, inputs, built_at, row_count, consumed_batch, structure, restructured_at)
+            VALUES (?, ?, ?, {built_at}, ?, ?, ?, {'now()' if restructured else '?'})""",
+            [step.schema, step.table, inputs, *([] if changed else [state[2]]), rows, consumed, structure,
+             *([] if restructured else [state[5]])])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return Built(rows, skipped=False)
+    return Built(rows, skipped=False, how=how if not (step.scoped and whole) else "rebuilt", items=items,
+                 seconds=time.perf_counter() - started)
 
 
 # The program structure from program.yaml, and the migrations (one that changes a derived table
@@ -101,31 +238,38 @@ CONFIG_TABLES = ("core.programs", "meta.configured_projects", "meta.label_rules"
                  "meta.schema_migrations")
 
 
-def inputs_digest(con: duckdb.DuckDBPyConnection, schema: str, as_of: datetime) -> str:
-    """A digest of everything a derived table of ``schema`` is built from. Core and staging read
-    only raw and the program structure: any landing moves a raw table's latest ``synced_at``, any
-    deletion its count. Marts also read the as-of instant and each project's last sync outcome."""
-    parts = []
-    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
-                                "AND table_name <> 'jira_sites' ORDER BY table_name").fetchall():
-        parts.append(con.execute(f'SELECT ? || count(*) || \'@\' || coalesce(max(synced_at)::VARCHAR, \'\') '
-                                 f'FROM raw."{table}"', [table]).fetchone()[0])
-    # Site metadata is landed every sync and its serverInfo carries the server's clock: what the
-    # transforms read of it is what counts.
-    parts.append(con.execute("""
-        SELECT coalesce(md5(string_agg(concat_ws('|', site, base_url, server_info->>'baseUrl',
-                                                 server_info->>'deploymentType', fields, statuses, link_types,
-                                                 field_roles), '/' ORDER BY site)), '')
-        FROM raw.jira_sites""").fetchone()[0])
-    present = {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
-    for name in CONFIG_TABLES:
-        if name in present:
-            parts.append(name + con.execute(
-                f"SELECT coalesce(md5(string_agg(t::VARCHAR, '|' ORDER BY t::VARCHAR)), '') FROM {name} t").fetchone()[0])
-    sql = resources.files("transforms").joinpath("sql")
-    parts += [f.name + hashlib.md5(f.read_bytes()).hexdigest() for f in sorted(sql.iterdir(), key=lambda f: f.name)
-              if f.name.endswith(".sql") and (schema == "marts" or not f.name.startswith("marts_"))]
-    if schema == "marts":
+def _structure_digest(con: duckdb.DuckDBPyConnection, step: Step, sql: str, cache: dict) -> str:
+    """What a table's shape and meaning come from: its SQL, the program structure, the sites'
+    field and status lists, the migrations. Shared parts are read once per build (``cache``)."""
+    if "shared" not in cache:
+        parts = [con.execute("""
+            SELECT coalesce(md5(string_agg(concat_ws('|', site, base_url, server_info->>'baseUrl',
+                                                     server_info->>'deploymentType', fields, statuses, link_types,
+                                                     field_roles), '/' ORDER BY site)), '')
+            FROM raw.jira_sites""").fetchone()[0]]
+        present = {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+        for name in CONFIG_TABLES:
+            if name in present:
+                parts.append(name + con.execute(
+                    f"SELECT coalesce(md5(string_agg(t::VARCHAR, '|' ORDER BY t::VARCHAR)), '') FROM {name} t").fetchone()[0])
+        cache["shared"] = "\n".join(parts)
+    return hashlib.md5((cache["shared"] + "\n" + sql).encode()).hexdigest()
+
+
+def _inputs_digest(con: duckdb.DuckDBPyConnection, step: Step, structure: str, raw_reads: list[str],
+                   as_of: datetime) -> str:
+    """The structure, plus what a whole-rebuilt table reads from raw (each raw table's row count
+    and latest synced_at: any landing moves the one, any deletion the other), plus for a mart the
+    as-of instant and each project's last sync outcome. Scoped tables learn of raw changes from
+    meta.item_deltas and their [stale] section instead."""
+    parts = [structure]
+    if not step.scoped:
+        for table in raw_reads:
+            if table == "jira_sites":
+                continue  # its content is part of the structure
+            parts.append(con.execute(f'SELECT ? || count(*) || \'@\' || coalesce(max(synced_at)::VARCHAR, \'\') '
+                                     f'FROM raw."{table}"', [table]).fetchone()[0])
+    if step.schema == "marts":
         parts.append(as_of.astimezone(timezone.utc).isoformat())
         # Each project's latest outcome, and for a failed one what its stale reason says: a sync
         # that merely succeeded again changes nothing a mart shows.
@@ -139,22 +283,36 @@ def inputs_digest(con: duckdb.DuckDBPyConnection, schema: str, as_of: datetime) 
     return hashlib.md5("\n".join(parts).encode()).hexdigest()
 
 
-# The core tables in an order that builds each after what it reads (core.programs is written from
-# the config by write_program_structure). The Dagster assets declare the same edges as deps; a
-# unit test holds the two together.
-CORE_ORDER = ("projects", "sprints", "work_item_sprints", "work_items", "milestones", "jira_changelog_items",
-              "status_transitions", "item_changes", "dependencies", "pull_requests")
+def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | None = None,
+              force: bool = False) -> dict[str, Built]:
+    """Bring every derived table (or those named in ``only``, "schema.table") up to date in
+    order, on one connection, as the Dagster transform step does; then forget the item deltas
+    every scoped table has merged."""
+    digests: dict = {}
+    built = {step.name: build_step(con, step, as_of, force, digests) for step in STEPS
+             if only is None or step.name in only}
+    con.execute("""
+        DELETE FROM meta.item_deltas WHERE batch <= (
+            SELECT min(consumed_batch) FROM meta.transform_state WHERE consumed_batch IS NOT NULL)""")
+    return built
 
 
-# Raw JSON parsed once into typed columns, incrementally, before any core table reads it.
-STAGING_ORDER = ("jira_issues", "github_issues", "github_issue_events")
+def forget_derived(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every derived table and what was built from what, so the next build starts from raw
+    alone (the tests' and benchmarks' "from scratch")."""
+    for step in STEPS:
+        # the staging tables the file-level steps maintain belong to the migrations: emptied, kept
+        con.execute(f"DELETE FROM {step.name}" if step.schema == "staging" and not step.scoped
+                    else f"DROP TABLE IF EXISTS {step.name}")
+    con.execute("DELETE FROM meta.transform_state")
+    con.execute("DELETE FROM meta.item_deltas")
 
 
 def build_core(con: duckdb.DuckDBPyConnection, as_of: datetime, force: bool = True) -> list[Built]:
-    """Build staging and every core table in dependency order, as a pipeline run does; with
-    ``force=False`` a table whose inputs did not change is skipped, as in a pipeline run."""
-    return ([build_if_changed(con, "staging", t, as_of, force) for t in STAGING_ORDER]
-            + [build_if_changed(con, "core", t, as_of, force) for t in CORE_ORDER])
+    """Build staging and every core table in dependency order; with ``force=False`` only what
+    changed, as a pipeline run does."""
+    built = build_all(con, as_of, only={s.name for s in STEPS if s.schema != "marts"}, force=force)
+    return list(built.values())
 
 
 @dataclass(frozen=True)

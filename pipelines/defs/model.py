@@ -1,5 +1,5 @@
-"""Transform assets: ``core.*`` (the program model) and ``marts.*`` (health), one asset per table,
-each the SQL file of the same name in ``transforms/sql``."""
+"""Transform assets: ``staging.*``, ``core.*`` (the program model) and ``marts.*`` (health), one
+asset per table, each the SQL file of the same name in ``transforms/sql``, all built by one step."""
 
 
 import dagster as dg
@@ -7,7 +7,8 @@ import dagster as dg
 from pipelines.config import GithubSiteConfig, JiraSiteConfig
 from pipelines.defs.raw import GITHUB_TABLES, JIRA_TABLES
 from pipelines.defs.resources import PulseResource
-from transforms.build import LabelRuleRow, LinkRuleRow, ProgramRow, ProjectRow, build_if_changed, write_program_structure
+from transforms.build import (STEPS, LabelRuleRow, LinkRuleRow, ProgramRow, ProjectRow, Step, build_all, reads,
+                              write_program_structure)
 
 RAW = [dg.AssetKey(["raw", t]) for t in JIRA_TABLES + GITHUB_TABLES]
 
@@ -32,54 +33,52 @@ def core_programs(pulse: PulseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": len(programs), "projects": len(projects)})
 
 
-def _table_asset(schema: str, table: str, deps: list, description: str) -> dg.AssetsDefinition:
-    @dg.asset(key=[schema, table], deps=deps, group_name=schema, kinds={"duckdb"}, pool="duckdb",
-              description=description)
-    def _build(pulse: PulseResource) -> dg.MaterializeResult:
-        as_of = pulse.load().config.clock()
-        with pulse.warehouse() as con:
-            built = build_if_changed(con, schema, table, as_of)
-        # Skipped: the raw tables, the program structure and the SQL (marts: and the as-of instant and
-        # sync outcomes) are those of its last build (meta.transform_state), so the table is current.
-        return dg.MaterializeResult(metadata={"dagster/row_count": built.rows, "as_of": as_of.isoformat(),
-                                              "skipped_unchanged_inputs": built.skipped})
+DESCRIPTIONS = {
+    "staging.jira_issues": "Each Jira issue's JSON parsed once into typed columns and its histories, incrementally.",
+    "staging.jira_changelog_versions": "The version of each Jira issue's paged changelog, to find the changed ones.",
+    "staging.github_issues": "Each GitHub issue's and pull request's JSON parsed once, incrementally.",
+    "staging.github_issue_events": "Each GitHub issue event's JSON parsed once, incrementally.",
+    "staging.jira_issue_sprints": "Each Jira issue's Sprint field parsed once, one row per sprint listed.",
+    "staging.text_references": "Dependency phrases in issue texts, parsed once per item.",
+    "core.projects": "Configured projects with the names their trackers give them.",
+    "core.sprints": "Jira sprints named in the Sprint field of synced issues, Cloud and Server forms.",
+    "core.work_item_sprints": "Every sprint each Jira item has been in, and its current one.",
+    "core.work_items": "One row per Jira or GitHub issue, across every program.",
+    "core.milestones": "Jira versions and GitHub milestones with dates and work counts.",
+    "core.jira_changelog_items": "Every item of every Jira changelog, for the history tables.",
+    "core.status_transitions": "Every status change, from changelogs and issue events.",
+    "core.item_changes": "Every change of status, assignee, milestone, sprint, points, due date, labels, title, "
+                         "priority, resolution or parent.",
+    "core.dependencies": "Blocks dependencies, with cross-project and cross-program flags.",
+    "core.pull_requests": "GitHub pull requests with the issues they close.",
+    "marts.project_health": "Red/amber/green per project with reasons.",
+    "marts.program_health": "Red/amber/green per program with reasons.",
+}
 
-    return _build
+
+def _spec(step: Step) -> dg.AssetSpec:
+    """A table's asset, depending on what its SQL reads (raw tables, other derived tables)."""
+    raw, derived = reads(step)
+    deps = [dg.AssetKey(["raw", t]) for t in raw if dg.AssetKey(["raw", t]) in RAW]
+    deps += [dg.AssetKey(name.split(".")) for name in derived]
+    if step.schema != "staging":
+        deps.append(core_programs.key)
+    return dg.AssetSpec(key=[step.schema, step.table], deps=deps, group_name=step.schema, kinds={"duckdb"},
+                        description=DESCRIPTIONS[step.name], skippable=True)
 
 
-staging_jira_issues = _table_asset("staging", "jira_issues", [*RAW],
-                                   "Each Jira issue's JSON parsed once into typed columns, incrementally.")
-staging_github_issues = _table_asset("staging", "github_issues", [*RAW],
-                                     "Each GitHub issue's and pull request's JSON parsed once, incrementally.")
-staging_github_issue_events = _table_asset("staging", "github_issue_events", [*RAW],
-                                           "Each GitHub issue event's JSON parsed once, incrementally.")
-core_projects = _table_asset("core", "projects", [*RAW, core_programs, staging_jira_issues],
-                             "Configured projects with the names their trackers give them.")
-core_sprints = _table_asset("core", "sprints", [*RAW, core_projects, staging_jira_issues],
-                            "Jira sprints named in the Sprint field of synced issues, Cloud and Server forms.")
-core_work_item_sprints = _table_asset("core", "work_item_sprints", [*RAW, core_sprints, staging_jira_issues],
-                                      "Every sprint each Jira item has been in, and its current one.")
-core_work_items = _table_asset("core", "work_items", [*RAW, core_projects, core_work_item_sprints, staging_jira_issues,
-                                                    staging_github_issues],
-                               "One row per Jira or GitHub issue, across every program.")
-core_milestones = _table_asset("core", "milestones", [*RAW, core_work_items],
-                               "Jira versions and GitHub milestones with dates and work counts.")
-core_jira_changelog_items = _table_asset("core", "jira_changelog_items", [*RAW],
-                                         "Every item of every Jira changelog, parsed once for the history tables.")
-core_status_transitions = _table_asset("core", "status_transitions", [*RAW, core_work_items, core_jira_changelog_items,
-                                                                    staging_github_issue_events],
-                                       "Every status change, from changelogs and issue events.")
-core_item_changes = _table_asset("core", "item_changes", [*RAW, core_work_items, core_jira_changelog_items,
-                                                        staging_github_issue_events],
-                                 "Every change of status, assignee, milestone, sprint, points, due date, "
-                                 "labels, title, priority, resolution or parent.")
-core_dependencies = _table_asset("core", "dependencies", [*RAW, core_work_items, staging_jira_issues,
-                                                        staging_github_issues],
-                                 "Blocks dependencies, with cross-project and cross-program flags.")
-core_pull_requests = _table_asset("core", "pull_requests", [*RAW, core_work_items, staging_github_issues],
-                                  "GitHub pull requests with the issues they close.")
-marts_project_health = _table_asset("marts", "project_health",
-                                    [core_milestones, core_dependencies, core_status_transitions],
-                                    "Red/amber/green per project with reasons.")
-marts_program_health = _table_asset("marts", "program_health", [marts_project_health],
-                                    "Red/amber/green per program with reasons.")
+@dg.multi_asset(specs=[_spec(step) for step in STEPS], can_subset=True, pool="duckdb", name="transforms")
+def transforms(context: dg.AssetExecutionContext, pulse: PulseResource):
+    """Every staging, core and marts table the run selected, in order, on one connection: a night
+    merges or rebuilds only what changed (transforms/build.py), and one connection means one
+    checkpoint instead of one per table."""
+    as_of = pulse.load().config.clock()
+    selected = {".".join(key.path) for key in context.selected_asset_keys}
+    with pulse.warehouse() as con:
+        built = build_all(con, as_of, only=selected)
+    for name, result in built.items():
+        # skipped: nothing it reads changed since its last build (meta.transform_state), so it is current
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(name.split(".")), metadata={
+            "dagster/row_count": result.rows, "as_of": as_of.isoformat(), "how": result.how,
+            "items_merged": result.items, "seconds": round(result.seconds, 3),
+            "skipped_unchanged_inputs": result.skipped})

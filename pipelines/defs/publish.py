@@ -9,8 +9,6 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from pipelines.defs.model import (core_item_changes, core_pull_requests, core_sprints, core_work_item_sprints,
-                                  marts_program_health, marts_project_health)
 from pipelines.failures import explain
 from pipelines.ingest import ProjectResult
 from pipelines.defs.resources import FILE_LOCK_TIMEOUT_SECONDS, PulseResource
@@ -23,8 +21,7 @@ PUBLISHED_TABLES = ("core.programs", "core.projects", "core.work_items", "core.p
                     "core.item_changes", "core.dependencies", "marts.project_health", "marts.program_health")
 
 
-@dg.asset(key=["meta", "snapshots"], deps=[marts_project_health, marts_program_health, core_pull_requests,
-                                           core_sprints, core_work_item_sprints, core_item_changes],
+@dg.asset(key=["meta", "snapshots"], deps=[dg.AssetKey(t.split(".")) for t in PUBLISHED_TABLES],
           group_name="publish", kinds={"duckdb"}, pool="duckdb")
 def meta_snapshots(context: dg.AssetExecutionContext, pulse: PulseResource) -> dg.MaterializeResult:
     """Record this snapshot in meta.snapshots, then atomically replace the published file."""

@@ -83,47 +83,8 @@ remote_pairs AS (
     WHERE l.relationship IN ('is blocked by', 'blocked by', 'depends on', 'blocks')
 ),
 structured_pairs AS (SELECT * FROM jira_pairs UNION ALL SELECT * FROM github_pairs UNION ALL SELECT * FROM remote_pairs),
--- The texts of synced work items: titles of both trackers, GitHub bodies, Jira descriptions.
-texts AS (
-    SELECT item_id, key, site, source, project_key, 'title' AS field, title AS body FROM core.work_items
-    UNION ALL
-    SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'body', g.body
-    FROM staging.github_issues g JOIN core.work_items w ON w.item_id = 'github:' || g.issue_id
-    UNION ALL
-    SELECT w.item_id, w.key, w.site, w.source, w.project_key, 'description', j.description_text
-    FROM staging.jira_issues j JOIN core.work_items w ON w.item_id = 'jira:' || j.site || ':' || j.issue_id
-),
-phrases AS (  -- every "phrase X[, X and X]" outside code, e.g. 'Blocked by #3 and PAY-12'
-    SELECT t.*, unnest(regexp_extract_all(
-        regexp_replace(t.body, '(?s)```.*?```|`[^`]*`|\{code[^}]*\}.*?\{code\}|\{noformat[^}]*\}.*?\{noformat\}|\{\{.*?\}\}', ' ', 'g'),
-        '(?i)\b(?:blocked\s+by|depends\s+on|blocks)\s*:?\s+\[?'
-        || '(?:https?://\S+?/browse/[A-Za-z][A-Za-z0-9_]+-\d+|https?://[^\s/]+/[\w.-]+/[\w.-]+/issues/\d+|[\w.-]+/[\w.-]+#\d+|#\d+|[A-Za-z][A-Za-z0-9_]+-\d+)\b'
-        || '(?:(?:\s*[,&]\s*|\s+and\s+|,\s+and\s+)\[?'
-        || '(?:https?://\S+?/browse/[A-Za-z][A-Za-z0-9_]+-\d+|https?://[^\s/]+/[\w.-]+/[\w.-]+/issues/\d+|[\w.-]+/[\w.-]+#\d+|#\d+|[A-Za-z][A-Za-z0-9_]+-\d+)\b)*',
-        0)) AS phrase
-    FROM texts t
-    WHERE t.body IS NOT NULL
-),
-refs AS (  -- one row per target named in a phrase
-    SELECT p.*,
-           regexp_matches(p.phrase, '(?i)^blocks\b') AS writer_blocks,
-           lower(regexp_replace(regexp_extract(p.phrase, '(?i)^(blocked\s+by|depends\s+on|blocks)', 1), '\s+', '_', 'g')) AS verb,
-           unnest(regexp_extract_all(p.phrase,
-               'https?://\S+?/browse/[A-Za-z][A-Za-z0-9_]+-\d+|https?://[^\s/]+/[\w.-]+/[\w.-]+/issues/\d+|[\w.-]+/[\w.-]+#\d+|#\d+|[A-Za-z][A-Za-z0-9_]+-\d+', 0)) AS target
-    FROM phrases p
-),
-targets AS (
-    SELECT r.*,
-           CASE WHEN target LIKE '%/browse/%' OR target NOT LIKE '%#%' AND target NOT LIKE '%/issues/%'
-                THEN 'jira' ELSE 'github' END AS target_source,
-           CASE WHEN target LIKE '%/browse/%' THEN upper(regexp_extract(target, '/browse/(.+)$', 1))
-                WHEN target LIKE '%/issues/%' THEN regexp_replace(target, '^https?://[^/]+/(.+)/issues/(\d+)$', '\1#\2')
-                WHEN target LIKE '#%' THEN CASE WHEN source = 'github' THEN project_key || target END
-                WHEN target LIKE '%#%' THEN target
-                ELSE upper(target)
-           END AS target_key,
-           CASE WHEN target LIKE '%/browse/%' THEN regexp_replace(lower(target), '^https?://', '') END AS target_url
-    FROM refs r
+targets AS (  -- text references of synced work items, parsed once per item (staging.text_references)
+    SELECT t.* FROM staging.text_references t WHERE t.item_id IN (SELECT item_id FROM core.work_items)
 ),
 resolved AS (  -- the synced work item each target names; ambiguous or unsynced targets drop out here
     SELECT t.*, w.item_id AS target_item_id, w.key AS target_item_key, w.site AS target_site

@@ -6,7 +6,24 @@
 -- coalesce(fieldId, field); the custom ones (Sprint, story points, Epic Link) through the site's
 -- field_roles (raw.jira_sites), whose ids differ per site. Other fields (Rank, Link, description,
 -- Flagged, ...) are left out.
-CREATE OR REPLACE TABLE core.item_changes AS
+-- Item-scoped: a night merges the items whose changelogs, events or rows changed
+-- (meta.item_deltas), and those [stale] finds: a GitHub milestone change whose milestone number
+-- (looked up by title in raw.github_milestones) is no longer the one held.
+-- [stale]
+CREATE OR REPLACE TEMP VIEW _stale AS
+WITH gh_milestones AS (
+    SELECT site, repo, payload->>'title' AS title, any_value(number) AS number
+    FROM raw.github_milestones GROUP BY ALL
+)
+SELECT DISTINCT c.item_id
+FROM core.item_changes c
+JOIN staging.github_issue_events e ON c.event_id = e.event_id AND 'github:' || e.issue_id = c.item_id
+LEFT JOIN gh_milestones m ON m.site = e.site AND m.repo = e.repo AND m.title = e.milestone
+WHERE c.source = 'github' AND c.field = 'milestone'
+  AND coalesce(c.from_id, c.to_id) IS DISTINCT FROM m.number::VARCHAR;
+
+-- [rows]
+CREATE OR REPLACE TEMP VIEW _rows AS
 WITH jira_system_fields (match, field) AS (  -- a changelog item's fieldId, or its name when it has none
     VALUES ('status', 'status'), ('assignee', 'assignee'),
            ('fixVersions', 'milestone'), ('Fix Version', 'milestone'),
@@ -34,6 +51,7 @@ jira_items AS (
            nullif(from_value, '') AS from_value, nullif(to_value, '') AS to_value,
            nullif(from_id, '') AS from_id, nullif(to_id, '') AS to_id
     FROM core.jira_changelog_items
+    WHERE in_scope(item_id)
 ),
 jira_changes AS (
     SELECT c.* EXCLUDE (fieldtype, field_id), s.field
@@ -61,6 +79,7 @@ gh_events AS (
     FROM staging.github_issue_events e
     WHERE e.event IN ('assigned', 'unassigned', 'milestoned', 'demilestoned', 'labeled', 'unlabeled',
                                   'renamed', 'closed', 'reopened')
+      AND in_scope('github:' || e.issue_id)
 ),
 gh_changes AS (
     SELECT e.item_id, e.changed_at,
@@ -94,6 +113,7 @@ SELECT c.item_id, w.key, w.source, c.changed_at, c.field, c.from_value, c.to_val
 FROM all_changes c
 JOIN core.work_items w USING (item_id);
 
+-- [comments]
 COMMENT ON TABLE core.item_changes IS 'Field history: one row per change of a work item''s status, assignee, milestone, sprint, story points, due date, labels, title, priority, resolution or parent (scope changes, re-estimates, slips, hand-offs). Jira: the changelog items of every history (embedded and paged, raw.jira_changelogs, once per history id); changes to other Jira fields (Rank, links, description, ...) are left out. GitHub: repo-level issue events (assigned/unassigned, milestoned/demilestoned, labeled/unlabeled, renamed, closed/reopened); pull requests are not work items and are left out. Values are tracker text: escape before rendering.';
 COMMENT ON COLUMN core.item_changes.item_id IS 'core.work_items.item_id.';
 COMMENT ON COLUMN core.item_changes.key IS 'The item''s current key (core.work_items.key): PAY-12 or acme/web#34.';

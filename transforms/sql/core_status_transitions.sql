@@ -1,6 +1,8 @@
 -- core.status_transitions: every status change of every work item, oldest first, with the item's
 -- creation as the first row (from_status null), rebuilt from Jira changelogs and GitHub issue events.
-CREATE OR REPLACE TABLE core.status_transitions AS
+-- Item-scoped: a night merges the items whose changelogs, events or rows changed (meta.item_deltas).
+-- [rows]
+CREATE OR REPLACE TEMP VIEW _rows AS
 WITH jira_statuses AS (
     SELECT site, s->>'id' AS status_id, s->>'name' AS name,
            CASE s->>'$.statusCategory.key'
@@ -15,7 +17,7 @@ jira_changes AS (
     FROM core.jira_changelog_items c
     LEFT JOIN jira_statuses fs ON fs.site = c.site AND fs.status_id = c.from_id
     LEFT JOIN jira_statuses ts ON ts.site = c.site AND ts.status_id = c.to_id
-    WHERE c.field = 'status'
+    WHERE c.field = 'status' AND in_scope(c.item_id)
 ),
 -- GitHub: state comes from closed/reopened events, in-progress from the status labels.
 gh_events AS (  -- status labels are the ones the site's rules read as a status (meta.label_rules)
@@ -23,7 +25,7 @@ gh_events AS (  -- status labels are the ones the site's rules read as a status 
            e.event, r.value AS status_label, r.precedence
     FROM staging.github_issue_events e
     LEFT JOIN meta.label_rules r ON r.site = e.site AND r.rule = 'status' AND r.label = lower(e.label)
-    WHERE e.event IN ('closed', 'reopened', 'labeled', 'unlabeled')
+    WHERE e.event IN ('closed', 'reopened', 'labeled', 'unlabeled') AND in_scope('github:' || e.issue_id)
 ),
 gh_moments AS (  -- events at one instant act together (an unlabel and a label, a close and an unlabel)
     SELECT item_id, changed_at,
@@ -44,7 +46,7 @@ gh_status AS (
     SELECT item_id, changed_at, CASE WHEN is_closed THEN 'closed' ELSE coalesce(label_state, 'open') END AS status, 1 AS seq
     FROM gh_state
     UNION ALL
-    SELECT item_id, created_at, 'open', 0 FROM core.work_items WHERE source = 'github'
+    SELECT item_id, created_at, 'open', 0 FROM core.work_items WHERE source = 'github' AND in_scope(item_id)
 ),
 gh_changes AS (
     SELECT item_id, changed_at, lag(status) OVER (PARTITION BY item_id ORDER BY changed_at, seq) AS from_status,
@@ -69,7 +71,7 @@ jira_created AS (  -- the status an issue was created in: before its first chang
     LEFT JOIN (SELECT item_id, arg_min(from_status, changed_at) AS from_status,
                       arg_min(from_category, changed_at) AS from_category
                FROM jira_changes GROUP BY item_id) first USING (item_id)
-    WHERE w.source = 'jira'
+    WHERE w.source = 'jira' AND in_scope(w.item_id)
 ),
 all_changes AS (
     SELECT * FROM jira_created
@@ -80,6 +82,7 @@ SELECT item_id, changed_at, from_status, to_status, from_category, to_category,
        row_number() OVER (PARTITION BY item_id ORDER BY changed_at, seq, tiebreak) AS transition_seq
 FROM all_changes;
 
+-- [comments]
 COMMENT ON TABLE core.status_transitions IS 'Status history: one row per status change of a work item, plus its creation (from_status null). Jira: changelog status items (embedded and paged, raw.jira_changelogs); GitHub: closed/reopened events and the labels the site''s status rules name (meta.label_rules).';
 COMMENT ON COLUMN core.status_transitions.item_id IS 'core.work_items.item_id.';
 COMMENT ON COLUMN core.status_transitions.changed_at IS 'When the status changed (UTC).';

@@ -1,25 +1,12 @@
--- core.work_item_sprints: which sprints each Jira work item has been in, from its Sprint field
--- (which lists every sprint the issue has been in: closed ones stay when it is carried over).
--- Only the sprint id is read here (an object's id, or id= in GreenHopper's string on Server/DC);
--- everything else about a sprint is in core.sprints (transforms/sql/core_sprints.sql).
+-- core.work_item_sprints: which sprints each Jira work item has been in, from its Sprint field as
+-- parsed into staging.jira_issue_sprints; everything else about a sprint is in core.sprints, whose
+-- state (as the most recently fetched issue shows it) decides which sprint is current.
 CREATE OR REPLACE TABLE core.work_item_sprints AS
-WITH listed AS (
-    SELECT 'jira:' || i.site || ':' || i.issue_id AS item_id, i.site,
-           unnest(i.sprints)::VARCHAR AS v, generate_subscripts(i.sprints, 1) AS position
-    FROM staging.jira_issues i
-    JOIN core.projects p ON p.site = i.site AND p.project_key = i.project_key
-),
-ids AS (  -- each distinct sprint text read once
-    SELECT site, v, TRY_CAST(
-        CASE WHEN json_type(v) = 'OBJECT' THEN v->>'id' ELSE regexp_extract(v->>'$', '[\[,]id=(\d+)', 1) END
-        AS BIGINT) AS jira_sprint_id
-    FROM (SELECT DISTINCT site, v FROM listed)
-),
-members AS (
+WITH members AS (
     SELECT l.item_id, s.sprint_id, s.state, l.position
-    FROM listed l
-    JOIN ids d ON d.site = l.site AND d.v = l.v
-    JOIN core.sprints s ON s.site = l.site AND s.jira_sprint_id = d.jira_sprint_id
+    FROM staging.jira_issue_sprints l
+    JOIN core.projects p ON p.site = l.site AND p.project_key = l.project_key
+    JOIN core.sprints s ON s.site = l.site AND s.jira_sprint_id = l.jira_sprint_id
     QUALIFY row_number() OVER (PARTITION BY l.item_id, s.sprint_id ORDER BY l.position DESC) = 1
 )
 SELECT item_id, sprint_id,

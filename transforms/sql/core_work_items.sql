@@ -1,5 +1,23 @@
--- core.work_items: one row per issue from either tracker (pull requests excluded).
-CREATE OR REPLACE TABLE core.work_items AS
+-- core.work_items: one row per issue from either tracker (pull requests excluded). Item-scoped: a
+-- night merges the items whose staging rows changed (meta.item_deltas) and those [stale] finds: a
+-- GitHub sub-issue whose parent changed, a Jira issue whose current sprint changed (both are
+-- facts of other rows: the parent's relations, the sprint's state as another issue shows it).
+-- [stale]
+CREATE OR REPLACE TEMP VIEW _stale AS
+SELECT w.item_id
+FROM core.work_items w
+LEFT JOIN (SELECT other_id AS child_id, any_value(repo || '#' || number) AS parent_key
+           FROM raw.github_issue_relations WHERE relation = 'sub_issue' GROUP BY other_id) gp
+  ON w.item_id = 'github:' || gp.child_id
+WHERE w.source = 'github' AND w.parent_key IS DISTINCT FROM gp.parent_key
+UNION ALL
+SELECT w.item_id
+FROM core.work_items w
+LEFT JOIN core.work_item_sprints s ON s.item_id = w.item_id AND s.is_current
+WHERE w.source = 'jira' AND w.sprint_id IS DISTINCT FROM s.sprint_id;
+
+-- [rows]
+CREATE OR REPLACE TEMP VIEW _rows AS
 WITH jira_sites AS (
     SELECT site, server_info->>'baseUrl' AS base_url FROM raw.jira_sites
 ),
@@ -39,6 +57,7 @@ jira AS (  -- typed columns parsed once per landed version (staging.jira_issues)
     JOIN core.projects p ON p.site = i.site AND p.project_key = i.project_key
     LEFT JOIN jira_sites r ON r.site = i.site
     LEFT JOIN core.work_item_sprints s ON s.item_id = 'jira:' || i.site || ':' || i.issue_id AND s.is_current
+    WHERE in_scope('jira:' || i.site || ':' || i.issue_id)
 ),
 gh_parents AS (
     SELECT other_id AS child_id, any_value(repo || '#' || number) AS parent_key
@@ -46,7 +65,8 @@ gh_parents AS (
 ),
 gh_labels AS (  -- what each GitHub label means under its site's rules (meta.label_rules)
     SELECT g.site, g.issue_id, r.rule, r.value, r.precedence
-    FROM (SELECT site, issue_id, unnest(labels) AS label FROM staging.github_issues) g
+    FROM (SELECT site, issue_id, unnest(labels) AS label FROM staging.github_issues
+          WHERE in_scope('github:' || issue_id)) g
     JOIN meta.label_rules r ON r.site = g.site AND r.label = lower(g.label)
 ),
 gh_meaning AS (
@@ -91,7 +111,7 @@ github AS (  -- typed columns parsed once per landed version (staging.github_iss
     JOIN core.projects p ON p.site = g.site AND p.project_key = g.repo
     LEFT JOIN gh_parents gp ON gp.child_id = g.issue_id
     LEFT JOIN gh_meaning m ON m.site = g.site AND m.issue_id = g.issue_id
-    WHERE NOT g.is_pull_request
+    WHERE NOT g.is_pull_request AND in_scope('github:' || g.issue_id)
 )
 SELECT item_id, program_id, project_key, site, source, key, title, item_type, status, status_category,
        resolution, priority, labels, components, NULL::BOOLEAN AS at_risk, assignee, assignee_id, reporter,
@@ -105,6 +125,7 @@ SELECT item_id, program_id, project_key, site, source, key, title, item_type, st
        parent_key, milestone_id, NULL::VARCHAR[] AS fix_versions, NULL::VARCHAR AS sprint_id, url
 FROM github;
 
+-- [comments]
 COMMENT ON TABLE core.work_items IS 'One row per work item (Jira issue or GitHub issue; pull requests excluded), across every program.';
 COMMENT ON COLUMN core.work_items.item_id IS 'Stable id: jira:<site>:<issue id> (survives moves between projects) or github:<issue id>.';
 COMMENT ON COLUMN core.work_items.program_id IS 'Program the item''s project belongs to (program.yaml programs[].id).';
