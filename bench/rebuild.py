@@ -6,18 +6,20 @@ Per size N:
 1. Raw at N items is generated once (`bench/raw_at_scale.py`, in a subprocess: the portfolio
    scenario synced through the real connectors as a seed, copied in SQL with every key made unique
    per copy). Not counted.
-2. Our rebuild, in a subprocess: every staging table the transforms declare
-   (`transforms.build.STAGING_ORDER`, when there is one), every core table (`CORE_ORDER`) and both
-   marts (`project_health`, `program_health`), each the way its Dagster asset builds it: its own
-   connection through `warehouse.store.connect` with the project's default warehouse settings
-   (`pipelines.config.WarehouseConfig`: memory_limit, threads), `migrate`, `build_table`, close.
-   Each table is timed (perf_counter); the first failure (e.g. Out of Memory) ends the rebuild and
-   is recorded with its error line. The raw file is fresh, so this is the full (cold) build.
+2. Our full build, in a subprocess: every staging, core and marts table (`transforms.build.STEPS`)
+   as the Dagster transform step builds them: one connection through `warehouse.store.connect`
+   with the project's default warehouse settings (`pipelines.config.WarehouseConfig`:
+   memory_limit, threads), `migrate`, `build_all`, close. Each table is timed (perf_counter); a
+   failure (e.g. Out of Memory) is recorded with its error line. The raw file is fresh, so this is
+   the full (cold) build.
+2b. Two nights on the file it left, each in its own subprocess and built the same way: one on
+   which nothing changed, then one with BENCH_NIGHT_PERCENT (default 1) % of items changed,
+   landed first, not counted (`land_night`).
 3. The floor, in another subprocess: `../shared/bench/duckdb_floor.py N DIR` (the project's
    sibling folder; skipped, with the reason printed, where it is absent). Its printed total seconds
    and peak RSS are parsed.
 
-Wall time: ours is the sum of the table times, the floor's its printed total (both exclude
+Wall time: ours is the whole transform step (connect to close), the floor's its printed total (both exclude
 generating the data). Peak RSS: `os.wait4`'s ru_maxrss of each subprocess (the floor's includes
 generating its data in-process; it prints the same figure). This process stays small (it imports
 neither DuckDB nor pandas), since on Linux a child's ru_maxrss starts at its parent's peak.
@@ -26,6 +28,7 @@ Writes bench-output/rebuild.md and bench-output/rebuild.json.
     BENCH_REBUILD_SIZES=100000       item counts, comma-separated (1000000 works)
     BENCH_REBUILD_SEED_ITEMS=10000   largest seed bench/raw_at_scale.py syncs
     BENCH_REBUILD_KEEP=1             keep the generated raw files (bench-output/work/rebuild)
+    BENCH_NIGHT_PERCENT=1            the share of items the measured night changes
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ PY = sys.executable
 
 SIZES = [int(s) for s in (os.environ.get("BENCH_REBUILD_SIZES") or "100000").replace(" ", "").split(",") if s]
 SEED_ITEMS = int(os.environ.get("BENCH_REBUILD_SEED_ITEMS") or 10_000)
+NIGHT_PERCENT = float(os.environ.get("BENCH_NIGHT_PERCENT") or 1)
 KEEP = bool(os.environ.get("BENCH_REBUILD_KEEP"))
 AS_OF = "2026-11-27"  # bench/raw_at_scale.py's scenario date: every figure is computed as of it
 
@@ -68,41 +72,73 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def rebuild(db: Path) -> int:
-    """Build every staging, core and marts table of ``db`` as the Dagster assets do, one table at
-    a time; prints a line per table, then one JSON line. Exit 1 when a table failed."""
+def rebuild(db: Path, night: float | None = None) -> int:
+    """Bring every staging, core and marts table of ``db`` up to date as the Dagster transform step
+    does (one connection, ``build_all``); prints a line per table, then one JSON line. With
+    ``night`` (percent of items), first lands such a night (not counted): 0 is a night on which
+    nothing changed. Exit 1 when a table failed."""
     import transforms.build as build
     from pipelines.config import WarehouseConfig
     from warehouse.store import connect, migrate
 
     settings = WarehouseConfig()
     as_of = datetime.fromisoformat(AS_OF).replace(tzinfo=timezone.utc)
-    tables = ([("staging", t) for t in getattr(build, "STAGING_ORDER", ())]
-              + [("core", t) for t in build.CORE_ORDER] + [("marts", "project_health"), ("marts", "program_health")])
     report: dict = {"memory_limit": settings.memory_limit, "threads": settings.threads, "tables": [], "error": None}
+    if night:
+        with connect(db, memory_limit=settings.memory_limit, threads=settings.threads) as con:
+            report["landed"] = land_night(con, night)
     before = code_digest()
-    for schema, table in tables:
-        name, started = f"{schema}.{table}", time.perf_counter()
-        try:
-            with connect(db, memory_limit=settings.memory_limit, threads=settings.threads) as con:
-                migrate(con)
-                rows = build.build_table(con, schema, table, as_of)
-        except Exception as exc:  # recorded, not raised: the bench reports it
-            seconds = time.perf_counter() - started
-            line = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-            report["error"] = {"table": name, "seconds": round(seconds, 2), "line": f"{type(exc).__name__}: {line}"}
-            print(f"{name:32s} FAILED after {seconds:.1f} s: {line}", flush=True)
-            break
-        seconds = time.perf_counter() - started
-        report["tables"].append({"table": name, "rows": rows, "seconds": round(seconds, 3)})
-        print(f"{name:32s} {seconds:8.2f} s {rows:>12,} rows", flush=True)
-    report["seconds"] = round(sum(t["seconds"] for t in report["tables"])
-                              + (report["error"]["seconds"] if report["error"] else 0), 2)
+    started = time.perf_counter()
+    try:
+        with connect(db, memory_limit=settings.memory_limit, threads=settings.threads) as con:
+            migrate(con)
+            built = build.build_all(con, as_of)
+        for name, result in built.items():
+            report["tables"].append({"table": name, "rows": result.rows, "seconds": round(result.seconds, 3),
+                                     "how": result.how, "items": result.items})
+            print(f"{name:36s} {result.seconds:8.2f} s {result.rows:>12,} rows  {result.how}"
+                  + (f" {result.items:,} items" if result.how == "merged" else ""), flush=True)
+    except Exception as exc:  # recorded, not raised: the bench reports it
+        line = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        report["error"] = {"table": "?", "seconds": round(time.perf_counter() - started, 2),
+                           "line": f"{type(exc).__name__}: {line}"}
+        print(f"FAILED after {report['error']['seconds']:.1f} s: {line}", flush=True)
+    # wall time of the whole step: connect, migrate check, every table, close (its checkpoint)
+    report["seconds"] = round(time.perf_counter() - started, 2)
     report["code_changed"] = code_digest() != before
     if report["code_changed"]:
         print("transforms/ or warehouse/ changed during the rebuild: these figures mix two versions", flush=True)
     print(json.dumps(report), flush=True)
     return 1 if report["error"] else 0
+
+
+def land_night(con, percent: float) -> dict:
+    """A night on which ``percent`` of the items changed, landed the way warehouse.store.upsert lands
+    a changed row (deleted and appended, with a new synced_at): that share of Jira issues and of
+    GitHub issues edited (summary, title), and one new event for each edited GitHub issue."""
+    share = int(round(percent * 100))  # per 10,000
+    con.execute("BEGIN")
+    con.execute(f"""CREATE TEMP TABLE _j AS SELECT i.* REPLACE (
+                        json_merge_patch(payload, '{{"fields": {{"summary": "edited overnight"}}}}') AS payload,
+                        now() AS synced_at, 'night' AS sync_id)
+                    FROM raw.jira_issues i WHERE hash(site, issue_id) % 10000 < {share}""")
+    con.execute("DELETE FROM raw.jira_issues t WHERE EXISTS (SELECT 1 FROM _j WHERE _j.site = t.site AND _j.issue_id = t.issue_id)")
+    con.execute("INSERT INTO raw.jira_issues BY NAME SELECT * FROM _j")
+    con.execute(f"""CREATE TEMP TABLE _g AS SELECT i.* REPLACE (
+                        json_merge_patch(payload, '{{"title": "edited overnight"}}') AS payload, now() AS synced_at,
+                        'night' AS sync_id)
+                    FROM raw.github_issues i WHERE hash(site, repo, number) % 10000 < {share}""")
+    con.execute("DELETE FROM raw.github_issues t WHERE EXISTS (SELECT 1 FROM _g WHERE _g.site = t.site AND _g.repo = t.repo "
+                "AND _g.number = t.number)")
+    con.execute("INSERT INTO raw.github_issues BY NAME SELECT * FROM _g")
+    con.execute("""INSERT INTO raw.github_issue_events BY NAME
+                   SELECT e.* REPLACE (e.event_id + 1000000000000 AS event_id, now() AS synced_at, 'night' AS sync_id)
+                   FROM raw.github_issue_events e JOIN _g ON _g.site = e.site AND _g.repo = e.repo AND _g.number = e.issue_number
+                   QUALIFY row_number() OVER (PARTITION BY e.site, e.repo, e.issue_number ORDER BY e.event_id DESC) = 1""")
+    landed = {"jira_issues": con.execute("SELECT count(*) FROM _j").fetchone()[0],
+              "github_issues": con.execute("SELECT count(*) FROM _g").fetchone()[0]}
+    con.execute("COMMIT")
+    return landed
 
 
 # -- measuring -------------------------------------------------------------------------------------
@@ -173,6 +209,14 @@ def bench_size(items: int) -> dict:
     if rc and not report.get("error"):
         report["error"] = {"table": "?", "seconds": wall, "line": f"exit {rc}"}
     result["ours"] = {**report, "wall": wall, "maxrss_kib": maxrss, "rc": rc}
+    for label, percent in (("quiet", 0), ("night", NIGHT_PERCENT)):
+        if report.get("error"):
+            break
+        print(f"a night with {percent}% of items changed, built incrementally (load {load()})", flush=True)
+        wall, maxrss, rc, lines = run([PY, "-m", "bench.rebuild", "--rebuild", str(raw), str(percent)],
+                                      WORK / f"{label}-{items}.log")
+        night = last_json(lines) or {"tables": [], "error": {"table": "?", "seconds": wall, "line": f"exit {rc}"}}
+        result[label] = {**night, "percent": percent, "wall": wall, "maxrss_kib": maxrss, "rc": rc}
     if not KEEP:
         for path in (raw, raw.with_name(raw.name + ".wal")):
             path.unlink(missing_ok=True)
@@ -205,11 +249,24 @@ def _ratio(ours: float | None, floor: float | None) -> str:
     return f"{ours / floor:.1f}×" if ours and floor else "–"
 
 
+def _night(res: dict, label: str) -> str:
+    night, ours = res.get(label), res["ours"]
+    if not night:
+        return "–"
+    if night.get("error"):
+        return f"failed: {night['error']['line']}"
+    built = sum(1 for t in night["tables"] if t["how"] != "skipped")
+    share = f" ({100 * night['seconds'] / ours['seconds']:.1f}% of full)" if ours.get("seconds") else ""
+    return f"{night['seconds']:.2f}{share}, {built} of {len(night['tables'])} tables built"
+
+
 def table(results: list[dict]) -> str:
-    rows = ["| items | Jira issues | Jira histories | raw JSON GB | our rebuild s | our peak RSS MiB | "
+    rows = ["| items | Jira issues | Jira histories | raw JSON GB | our full build s | our peak RSS MiB | "
             "floor: Jira-shaped issues, 10 histories each | floor raw JSON GB | floor s | floor peak RSS MiB | "
-            "wall vs floor | RSS vs floor | our result |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "wall vs floor | RSS vs floor | night without changes: s | night with "
+            f"{results[0].get('night', {}).get('percent', NIGHT_PERCENT) if results else NIGHT_PERCENT}% "
+            "of items changed: s | night peak RSS MiB | our result |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for res in results:
         g, ours, floor = res["generated"], res["ours"], res["floor"]
         failed = ours.get("error")
@@ -221,12 +278,14 @@ def table(results: list[dict]) -> str:
         floor_cells = (f"{res['items']:,} | {floor['json_gb'] if floor.get('json_gb') is not None else '?'} | "
                        f"{floor_s:.1f} | {floor_rss / 1024:,.0f}" if floor_s else
                        f"{'skipped' if floor.get('skipped') else 'failed'} | – | – | –")
+        night_rss = max((res[k]["maxrss_kib"] for k in ("quiet", "night") if res.get(k)), default=None)
         rows.append(
             f"| {g['items']:,} | {g['jira_issues']:,} | {g['histories']:,} ({g['histories_per_jira_issue']} per issue) | "
             f"{g['json_gb']:.2f} | {ours['seconds']:.1f}{' (failed)' if failed else ''} | "
             f"{ours['maxrss_kib'] / 1024:,.0f} | {floor_cells} | "
             f"{'–' if failed else _ratio(ours['seconds'], floor_s)} | "
-            f"{_ratio(ours['maxrss_kib'], floor_rss)} | {result} |")
+            f"{_ratio(ours['maxrss_kib'], floor_rss)} | {_night(res, 'quiet')} | {_night(res, 'night')} | "
+            f"{night_rss / 1024 if night_rss else 0:,.0f} | {result} |")
     return "\n".join(rows)
 
 
@@ -234,21 +293,18 @@ def per_table(results: list[dict]) -> str:
     names: list[str] = []
     for res in results:
         names += [t["table"] for t in res["ours"]["tables"] if t["table"] not in names]
-        if res["ours"].get("error") and res["ours"]["error"]["table"] not in names:
-            names.append(res["ours"]["error"]["table"])
-    head = "| table | " + " | ".join(f"{r['generated']['items']:,} items: s (rows)" for r in results) + " |"
-    rows = [head, "|---|" + "---|" * len(results)]
+    head = "| table | " + " | ".join(f"{r['generated']['items']:,} items: full build s (rows) | night s (how)"
+                                     for r in results) + " |"
+    rows = [head, "|---|" + "---|---|" * len(results)]
     for name in names:
         cells = []
         for res in results:
             done = {t["table"]: t for t in res["ours"]["tables"]}
-            error = res["ours"].get("error")
-            if name in done:
-                cells.append(f"{done[name]['seconds']:.2f} ({done[name]['rows']:,})")
-            elif error and error["table"] == name:
-                cells.append(f"failed after {error['seconds']:.1f}")
-            else:
-                cells.append("–")
+            night = {t["table"]: t for t in (res.get("night") or {}).get("tables", [])}
+            cells.append(f"{done[name]['seconds']:.2f} ({done[name]['rows']:,})" if name in done else "–")
+            n = night.get(name)
+            cells.append("–" if not n else f"{n['seconds']:.2f} ({n['how']}"
+                         + (f" {n['items']:,} items" if n["how"] == "merged" else "") + ")")
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -272,10 +328,16 @@ def render(data: dict) -> str:
         + ", ".join(f"{r['generated']['copies']} copies at {r['items']:,}" for r in results)
         + "); items: Jira issues and GitHub issues (pull requests come on top); Jira histories: "
         "changelog.total summed over issues; raw JSON GB: every raw payload's text. Generating is not counted.",
-        f"Our rebuild: every staging, core and marts table, each as its Dagster asset builds it (own connection, "
-        f"warehouse.store.connect with WarehouseConfig defaults: memory_limit {first.get('memory_limit', '?')}, "
-        f"threads {first.get('threads', '?')}; migrate; build_table); seconds: the sum of the tables'. "
-        "A failure ends the rebuild and is shown with its error line; its wall ratio is not given.",
+        f"Our full build: every staging, core and marts table from raw, as the Dagster transform step builds them "
+        f"(one connection through warehouse.store.connect with the WarehouseConfig defaults: memory_limit "
+        f"{first.get('memory_limit', '?')}, threads {first.get('threads', '?')}; migrate; transforms.build.build_all); "
+        "seconds: the whole step, connect to close. A failure is shown with its error line; its wall ratio is not given.",
+        "Nights, on the file the full build left, each in its own process and built the same way: one on which "
+        "nothing changed, then one on which the given share of items changed, landed first (not counted) the way "
+        "warehouse.store.upsert lands a changed row: that share of Jira and of GitHub issues edited (summary, "
+        "title; deleted and appended with a new synced_at) and one new event per edited GitHub issue "
+        "(bench/rebuild.py land_night). Per table: rebuilt whole, merged (item-scoped: the items merged), ran "
+        "(staging: found its own changes) or skipped.",
         "Floor: `python ../shared/bench/duckdb_floor.py N DIR` (N Jira-shaped issues of lean JSON with 10 status "
         "histories each; 2 threads, memory_limit 3 GB), its printed total"
         + (f"; skipped here: {skipped[0]}" if skipped else "; it is skipped, saying why, where ../shared is absent")
@@ -291,7 +353,7 @@ def render(data: dict) -> str:
 
 def main() -> int:
     if sys.argv[1:2] == ["--rebuild"]:
-        return rebuild(Path(sys.argv[2]))
+        return rebuild(Path(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else None)
     if sys.argv[1:2] == ["--report"]:  # render rebuild.md again from rebuild.json
         text = render(json.loads((OUT / "rebuild.json").read_text()))
         (OUT / "rebuild.md").write_text(text)

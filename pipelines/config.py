@@ -235,7 +235,9 @@ class ProgramConfig(_Model):
 
 class WarehouseConfig(_Model):
     path: str = "pulse.duckdb"
-    memory_limit: str = "4GB"  # transforms: set-based SQL over every item
+    # transforms: set-based SQL; 2GB keeps a full rebuild at 1M items within 3 GiB of RSS (DuckDB
+    # spills to disk beyond it) and a night needs a fraction of it
+    memory_limit: str = "2GB"
     # Ingest writes page by page; DuckDB would otherwise keep every written block cached up to
     # memory_limit, so a sync's memory would grow with the portfolio (2.3 GB at 100k items).
     ingest_memory_limit: str = "512MB"

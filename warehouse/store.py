@@ -48,7 +48,7 @@ def file_lock(database: Path) -> Path:
 
 
 @contextmanager
-def connect(path: Path, *, memory_limit: str = "4GB", threads: int = 2,
+def connect(path: Path, *, memory_limit: str = "2GB", threads: int = 2,
             read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection with the settings every pipeline step needs (UTC, bounded memory)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,21 +2,29 @@
 -- history (core.status_transitions, core.item_changes). A search result embeds at most 100
 -- histories (Cloud), parsed with the issue into staging.jira_issues.histories; the rest are paged
 -- into raw.jira_changelogs and parsed here, once per landed version; a history found in both is
--- kept once. Item-scoped: in_scope() is every issue on a full build, else the night's changed ones.
+-- kept once (as embedded: both are the same history). Item-scoped: in_scope() is every issue on a full build, else the night's changed ones.
 -- [rows]
 CREATE OR REPLACE TEMP VIEW _rows AS
-WITH histories AS (
-    SELECT site, issue_id, h FROM (
-        SELECT i.site, i.issue_id, unnest(i.histories) AS h
-        FROM staging.jira_issues i
-        WHERE in_scope('jira:' || i.site || ':' || i.issue_id)
-        UNION ALL
-        SELECT l.site, l.issue_id, from_json(l.payload, '{"id": "VARCHAR", "created": "VARCHAR", "author": {"displayName": "VARCHAR", "name": "VARCHAR"}, "items": [{"fieldtype": "VARCHAR", "fieldId": "VARCHAR", "field": "VARCHAR", "from": "VARCHAR", "fromString": "VARCHAR", "to": "VARCHAR", "toString": "VARCHAR"}]}') AS h
-        FROM raw.jira_changelogs l
-        WHERE in_scope('jira:' || l.site || ':' || l.issue_id)
-          AND EXISTS (SELECT 1 FROM staging.jira_issues i WHERE i.site = l.site AND i.issue_id = l.issue_id)
-    )
-    QUALIFY row_number() OVER (PARTITION BY site, issue_id, h.id ORDER BY site) = 1
+WITH paged AS (  -- histories beyond those embedded, of issues held
+    SELECT l.site, l.issue_id, l.history_id, l.payload
+    FROM raw.jira_changelogs l
+    WHERE in_scope('jira:' || l.site || ':' || l.issue_id)
+      AND EXISTS (SELECT 1 FROM staging.jira_issues i WHERE i.site = l.site AND i.issue_id = l.issue_id)
+),
+embedded_of_paged AS (  -- a history may be both embedded and paged: it is kept once, as embedded
+    SELECT i.site, i.issue_id, unnest(i.histories).id AS history_id
+    FROM staging.jira_issues i
+    WHERE EXISTS (SELECT 1 FROM paged p WHERE p.site = i.site AND p.issue_id = i.issue_id)
+),
+histories AS (
+    SELECT i.site, i.issue_id, unnest(i.histories) AS h
+    FROM staging.jira_issues i
+    WHERE in_scope('jira:' || i.site || ':' || i.issue_id)
+    UNION ALL
+    SELECT p.site, p.issue_id, from_json(p.payload, '{"id": "VARCHAR", "created": "VARCHAR", "author": {"displayName": "VARCHAR", "name": "VARCHAR"}, "items": [{"fieldtype": "VARCHAR", "fieldId": "VARCHAR", "field": "VARCHAR", "from": "VARCHAR", "fromString": "VARCHAR", "to": "VARCHAR", "toString": "VARCHAR"}]}') AS h
+    FROM paged p
+    WHERE NOT EXISTS (SELECT 1 FROM embedded_of_paged e
+                      WHERE e.site = p.site AND e.issue_id = p.issue_id AND e.history_id = p.history_id)
 ),
 changes AS (
     SELECT site, issue_id, h.id AS history_id, h.created, coalesce(h.author.displayName, h.author.name) AS author,
