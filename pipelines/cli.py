@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 CONFIG_ENV = "PULSE_CONFIG"
 
 
-def demo_config(seed: int, as_of: date) -> PulseConfig:
-    """The program config of the demo portfolio, served by the built-in sandbox."""
+def demo_config(seed: int, as_of: date, scenario_name: str = "demo") -> PulseConfig:
+    """The program config of a sandbox scenario (the demo, or the 10,000-item portfolio), served
+    by the built-in sandbox."""
     from sandbox.scenario import build
     from sandbox.server import SANDBOX_TOKEN_ENV, SANDBOX_USER_ENV
 
-    scenario = build("demo", seed, as_of)
+    scenario = build(scenario_name, seed, as_of)
     sites = {
         "jira-cloud": JiraSiteConfig(kind="jira", url=SANDBOX_URL, user_env=SANDBOX_USER_ENV,
                                      token_env=SANDBOX_TOKEN_ENV),
@@ -51,7 +52,7 @@ def demo_config(seed: int, as_of: date) -> PulseConfig:
                 projects.append(ProjectConfig(site=p.site, key=p.key))
         programs.append(ProgramConfig(id=program.id, name=program.name, goal=program.goal, projects=tuple(projects)))
     return PulseConfig(sites=sites, programs=tuple(programs), warehouse=WarehouseConfig(path="pulse.duckdb"),
-                       sandbox=SandboxConfig(scenario="demo", seed=seed, as_of=as_of))
+                       sandbox=SandboxConfig(scenario=scenario_name, seed=seed, as_of=as_of))
 
 
 # Exit codes: what a scheduler or a script can tell apart.
