@@ -9,11 +9,12 @@ child's ru_maxrss starts at its parent's peak). Writes bench-output/sync_memory.
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench.rebuild import run  # imports neither DuckDB nor pandas: this process stays small
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-output"
@@ -32,28 +33,18 @@ def write_config(folder: Path) -> None:
     (folder / "program.yaml").write_text(dump(demo_config(SEED, date.fromisoformat(AS_OF), "portfolio")))
 
 
-def measure(argv: list[str], log: Path) -> dict:
-    with open(log, "w") as handle:
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-    return {"wall": round(time.perf_counter() - started, 1), "maxrss_mib": round(usage.ru_maxrss / 1024),
-            "rc": os.waitstatus_to_exitcode(status)}
-
-
 def main() -> int:
     if sys.argv[1:2] == ["--write-config"]:
         write_config(Path(sys.argv[2]))
         return 0
-    import shutil
-
     shutil.rmtree(WORK, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "bench.sync_memory", "--write-config", str(WORK)], check=True, cwd=ROOT)
     runs = {}
     for label in ("first sync (full)", "night without changes"):
         print(f"pulse sync: {label}", flush=True)
-        runs[label] = measure([str(BIN / "pulse"), "sync", "--config", str(WORK / "program.yaml")],
-                              WORK / f"{label.split()[0]}.log")
+        wall, maxrss, rc, _ = run([str(BIN / "pulse"), "sync", "--config", str(WORK / "program.yaml")],
+                                  WORK / f"{label.split()[0]}.log")
+        runs[label] = {"wall": round(wall, 1), "maxrss_mib": round(maxrss / 1024), "rc": rc}
         print(f"    {runs[label]}", flush=True)
     rows = ["| pulse sync, portfolio 10,000 items | wall s | peak RSS MiB | exit |", "|---|---|---|---|"]
     rows += [f"| {label} | {r['wall']} | {r['maxrss_mib']:,} | {r['rc']} |" for label, r in runs.items()]

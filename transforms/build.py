@@ -11,6 +11,7 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timezone
 from importlib import resources
 
@@ -103,10 +104,25 @@ MARTS_ORDER = tuple(s.table for s in STEPS if s.schema == "marts")
 @dataclass(frozen=True)
 class Built:
     rows: int
-    skipped: bool  # nothing it reads changed since its last build: nothing was done
-    how: str = "skipped"  # "rebuilt" whole, "merged" (scoped: ``items`` items), "ran" (staging), "skipped"
+    how: str  # "rebuilt" whole, "merged" (scoped: ``items`` items), "ran" (staging), "skipped"
     items: int = 0
     seconds: float = 0.0
+
+    @property
+    def skipped(self) -> bool:
+        """Nothing it reads changed since its last build: nothing was done."""
+        return self.how == "skipped"
+
+
+class _Held(NamedTuple):
+    """A table's row of meta.transform_state: what it was last built from."""
+
+    inputs: str
+    row_count: int
+    built_at: datetime
+    consumed_batch: int | None
+    structure: str | None
+    restructured_at: datetime | None
 
 
 _READS = re.compile(r"\b(raw|staging|core|marts)\.([a-z_]+)\b")
@@ -141,20 +157,22 @@ def build_if_changed(con: duckdb.DuckDBPyConnection, schema: str, table: str, as
 
 
 def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, force: bool = False,
-               digests: dict | None = None) -> Built:
-    """Bring ``step``'s table up to date in one transaction (meta.transform_state says from what)."""
+               cache: dict | None = None) -> Built:
+    """Bring ``step``'s table up to date in one transaction (meta.transform_state says from what).
+    ``cache`` holds what one build reads once for all its tables (build_all passes one)."""
     started = time.perf_counter()
+    cache = {} if cache is None else cache
     sql = render(con, sql_for(step.schema, step.table))
     raw_reads, derived_reads = reads(step, sql)
-    structure = _structure_digest(con, step, sql, digests if digests is not None else {})
-    inputs = _inputs_digest(con, step, structure, raw_reads, as_of)
-    held = con.execute("""
-        SELECT inputs, row_count, built_at, consumed_batch, structure, restructured_at FROM meta.transform_state
-        WHERE schema_name = ? AND table_name = ?""", [step.schema, step.table]).fetchall()
+    structure = _structure_digest(con, sql, cache)
+    inputs = _inputs_digest(con, step, structure, raw_reads, as_of, cache)
     exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
                          [step.schema, step.table]).fetchone()[0] > 0
-    state = held[0] if held and exists else None
-    upstream = con.execute(f"""
+    row = con.execute("""
+        SELECT inputs, row_count, built_at, consumed_batch, structure, restructured_at FROM meta.transform_state
+        WHERE schema_name = ? AND table_name = ?""", [step.schema, step.table]).fetchone()
+    held = _Held(*row) if row and exists else None
+    upstream_built, upstream_restructured = con.execute(f"""
         SELECT max(built_at), max(restructured_at) FROM meta.transform_state
         WHERE schema_name || '.' || table_name IN ({', '.join('?' for _ in derived_reads) or 'NULL'})""",
         derived_reads).fetchone()
@@ -165,13 +183,16 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
     def newer(moment, than) -> bool:
         return moment is not None and than is not None and moment > than
 
+    def skipped() -> Built:
+        return Built(held.row_count, "skipped", seconds=time.perf_counter() - started)
+
     if step.scoped:
-        whole = (force or state is None or state[4] != structure or state[0] != inputs
-                 or newer(upstream[1], state[2]) or state[3] is None)
+        whole = (force or held is None or held.structure != structure or held.inputs != inputs
+                 or newer(upstream_restructured, held.built_at) or held.consumed_batch is None)
     else:
-        whole = force or state is None or state[0] != inputs or newer(upstream[0], state[2])
+        whole = force or held is None or held.inputs != inputs or newer(upstream_built, held.built_at)
         if not whole:
-            return Built(state[1], skipped=True, seconds=time.perf_counter() - started)
+            return skipped()
     set_as_of(con, as_of)
     con.execute("BEGIN")
     try:
@@ -185,7 +206,7 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
                 con.execute(parts["comments"])
             else:
                 con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT DISTINCT item_id FROM meta.item_deltas "
-                            "WHERE batch > ?", [state[3]])
+                            "WHERE batch > ?", [held.consumed_batch])
                 if "stale" in parts:
                     con.execute(parts["stale"])
                     con.execute("INSERT INTO _scope SELECT item_id FROM _stale EXCEPT SELECT item_id FROM _scope")
@@ -194,42 +215,38 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
                     con.execute("UPDATE meta.transform_state SET consumed_batch = ? WHERE schema_name = ? "
                                 "AND table_name = ?", [latest_batch, step.schema, step.table])
                     con.execute("COMMIT")
-                    return Built(state[1], skipped=True, seconds=time.perf_counter() - started)
+                    return skipped()
                 con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS item IN (SELECT item_id FROM _scope)")
                 con.execute(parts["rows"])
                 con.execute(f"DELETE FROM {step.name} WHERE item_id IN (SELECT item_id FROM _scope)")
                 con.execute(f"INSERT INTO {step.name} SELECT * FROM _rows")
                 how = "merged"
         elif step.schema == "staging":
-            batch_before = con.execute("SELECT count(*) FROM meta.item_deltas WHERE batch = ?",
-                                       [latest_batch + 1]).fetchone()[0]
-            con.execute(f"SET VARIABLE batch = {int(latest_batch) + 1}")
-            if state is None or state[4] != structure:
+            batch = int(latest_batch) + 1  # new: no delta holds it yet
+            con.execute(f"SET VARIABLE batch = {batch}")
+            if held is None or held.structure != structure:
                 # new parsing rules, or no record of what the rows were parsed by: parse every row again
                 con.execute(f"DELETE FROM {step.name}")
             con.execute(sql)
-            items = con.execute("SELECT count(*) FROM meta.item_deltas WHERE batch = ?",
-                                [latest_batch + 1]).fetchone()[0] - batch_before
+            items = con.execute("SELECT count(*) FROM meta.item_deltas WHERE batch = ?", [batch]).fetchone()[0]
             how = "ran"
         else:
             con.execute(sql)
         rows = con.execute(f"SELECT count(*) FROM {step.name}").fetchall()[0][0]
-        changed = how != "ran" or items > 0 or state is None or rows != state[1]
-        built_at = "now()" if changed else "?"
-        restructured = step.scoped and whole or not step.scoped and (state is None or state[4] != structure)
-        consumed = (latest_batch if step.scoped else None)
+        # a staging run that found nothing to parse leaves built_at, so nothing downstream rebuilds
+        changed = how != "ran" or items > 0 or held is None or rows != held.row_count
+        restructured = whole if step.scoped else (held is None or held.structure != structure)
         con.execute(f"""
             INSERT OR REPLACE INTO meta.transform_state
                 (schema_name, table_name, inputs, built_at, row_count, consumed_batch, structure, restructured_at)
-            VALUES (?, ?, ?, {built_at}, ?, ?, ?, {'now()' if restructured else '?'})""",
-            [step.schema, step.table, inputs, *([] if changed else [state[2]]), rows, consumed, structure,
-             *([] if restructured else [state[5]])])
+            VALUES (?, ?, ?, {'now()' if changed else '?'}, ?, ?, ?, {'now()' if restructured else '?'})""",
+            [step.schema, step.table, inputs, *([] if changed else [held.built_at]), rows,
+             latest_batch if step.scoped else None, structure, *([] if restructured else [held.restructured_at])])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return Built(rows, skipped=False, how=how if not (step.scoped and whole) else "rebuilt", items=items,
-                 seconds=time.perf_counter() - started)
+    return Built(rows, how, items=items, seconds=time.perf_counter() - started)
 
 
 # The program structure from program.yaml, and the migrations (one that changes a derived table
@@ -238,7 +255,7 @@ CONFIG_TABLES = ("core.programs", "meta.configured_projects", "meta.label_rules"
                  "meta.schema_migrations")
 
 
-def _structure_digest(con: duckdb.DuckDBPyConnection, step: Step, sql: str, cache: dict) -> str:
+def _structure_digest(con: duckdb.DuckDBPyConnection, sql: str, cache: dict) -> str:
     """What a table's shape and meaning come from: its SQL, the program structure, the sites'
     field and status lists, the migrations. Shared parts are read once per build (``cache``)."""
     if "shared" not in cache:
@@ -257,7 +274,7 @@ def _structure_digest(con: duckdb.DuckDBPyConnection, step: Step, sql: str, cach
 
 
 def _inputs_digest(con: duckdb.DuckDBPyConnection, step: Step, structure: str, raw_reads: list[str],
-                   as_of: datetime) -> str:
+                   as_of: datetime, cache: dict) -> str:
     """The structure, plus what a whole-rebuilt table reads from raw (each raw table's row count
     and latest synced_at: any landing moves the one, any deletion the other), plus for a mart the
     as-of instant and each project's last sync outcome. Scoped tables learn of raw changes from
@@ -267,8 +284,11 @@ def _inputs_digest(con: duckdb.DuckDBPyConnection, step: Step, structure: str, r
         for table in raw_reads:
             if table == "jira_sites":
                 continue  # its content is part of the structure
-            parts.append(con.execute(f'SELECT ? || count(*) || \'@\' || coalesce(max(synced_at)::VARCHAR, \'\') '
-                                     f'FROM raw."{table}"', [table]).fetchone()[0])
+            if ("raw", table) not in cache:  # raw does not change during a build: read once per table
+                cache[("raw", table)] = con.execute(
+                    f'SELECT ? || count(*) || \'@\' || coalesce(max(synced_at)::VARCHAR, \'\') FROM raw."{table}"',
+                    [table]).fetchone()[0]
+            parts.append(cache[("raw", table)])
     if step.schema == "marts":
         parts.append(as_of.astimezone(timezone.utc).isoformat())
         # Each project's latest outcome, and for a failed one what its stale reason says: a sync
@@ -288,8 +308,8 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
     """Bring every derived table (or those named in ``only``, "schema.table") up to date in
     order, on one connection, as the Dagster transform step does; then forget the item deltas
     every scoped table has merged."""
-    digests: dict = {}
-    built = {step.name: build_step(con, step, as_of, force, digests) for step in STEPS
+    cache: dict = {}
+    built = {step.name: build_step(con, step, as_of, force, cache) for step in STEPS
              if only is None or step.name in only}
     con.execute("""
         DELETE FROM meta.item_deltas WHERE batch <= (

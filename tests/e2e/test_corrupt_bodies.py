@@ -7,7 +7,6 @@ secret. Every request sent is counted, retries included. Backoff is 0.01 s."""
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import socket
@@ -15,30 +14,21 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
 
-import duckdb
 import pytest
 
 from connectors.github_source import GithubSite, GithubSource
 from connectors.jira_source import JiraSite, JiraSource
-from pipelines.ingest import ProjectResult, sync_github_site, sync_jira_site
+from demo_world import (EVERY_PROJECT, SECRETS, failures, fresh, github_source, jira_source, part, requests_by_site,
+                        snapshot, sync, warehouse)
 from sandbox.faults import parse_spec
-from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, build
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox, serve
-from warehouse.store import connect, migrate
+from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
+from sandbox.server import SANDBOX_TOKEN, RunningSandbox
 
 pytestmark = pytest.mark.e2e
 
-AS_OF = date(2026, 11, 27)
 KINDS = ["truncate", "malformed"]
-JIRA = {JIRA_CLOUD: ["PAY"], JIRA_DC: ["CART", "ID"]}
-REPOS = ["acme/web", "acme/platform-api"]
-EVERY_PROJECT = [key for keys in JIRA.values() for key in keys] + REPOS
 BACKOFF = 0.01
-# The token as it travels: GitHub and Jira DC send it as it is, Jira Cloud inside basic auth.
-SECRETS = (SANDBOX_TOKEN, base64.b64encode(f"{SANDBOX_USER}:{SANDBOX_TOKEN}".encode()).decode())
 TABLES = {
     "raw.jira_sites": None, "raw.jira_issues": "project_key", "raw.jira_versions": "project_key",
     "raw.jira_changelogs": None, "raw.github_repos": "repo", "raw.github_issues": "repo",
@@ -50,85 +40,10 @@ WAIT = re.compile(r"^(?P<site>[\w-]+): (?P<method>GET|POST) (?P<url>\S+) answere
 CONNECTORS = ("connectors.jira_source", "connectors.github_source")
 
 
-# -- the sandbox, the warehouse and a sync -------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSandbox]:
-    with serve(build("demo", 7, AS_OF)) as sandbox:
-        yield sandbox
-
-
-def _fresh(sandbox: RunningSandbox) -> None:
-    sandbox.app.faults.set(())
-    sandbox.stats.reset()
-    sandbox.app.faults.reset_counts()
-
-
-@pytest.fixture
-def sandbox(running) -> Iterator[RunningSandbox]:
-    _fresh(running)
-    yield running
-    running.app.faults.set(())
-
+# -- faults, and what they left -------------------------------------------------------------------
 
 def set_faults(sandbox: RunningSandbox, spec: str) -> None:
     sandbox.app.faults.set(parse_spec(spec))
-
-
-@contextmanager
-def warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with connect(path / "work.duckdb") as con:
-        migrate(con)
-        yield con
-
-
-def jira_source(sandbox: RunningSandbox, site: str) -> JiraSource:
-    user = SANDBOX_USER if site == JIRA_CLOUD else None
-    return JiraSource(JiraSite(site, sandbox.site_url(site), SANDBOX_TOKEN, user=user, retry_backoff=BACKOFF))
-
-
-def github_source(sandbox: RunningSandbox) -> GithubSource:
-    return GithubSource(GithubSite(GITHUB, sandbox.site_url(GITHUB), SANDBOX_TOKEN, seconds_between_requests=0,
-                                   retry_backoff=BACKOFF))
-
-
-def sync(sandbox: RunningSandbox, con: duckdb.DuckDBPyConnection, sync_id: str) -> dict[str, ProjectResult]:
-    results: list[ProjectResult] = []
-    for site, keys in JIRA.items():
-        results += sync_jira_site(con, jira_source(sandbox, site), [(k, None) for k in keys], sync_id).projects
-    results += sync_github_site(con, github_source(sandbox), REPOS, sync_id).projects
-    return {r.project_key: r for r in results}
-
-
-def failures(results: dict[str, ProjectResult]) -> dict[str, str]:
-    return {key: r.error for key, r in results.items() if r.error}
-
-
-def snapshot(con: duckdb.DuckDBPyConnection, projects: list[str] | None = None) -> dict[tuple, tuple[int, str]]:
-    """What the warehouse holds, by table, site and project: rows and a digest of their payloads."""
-    held = {}
-    for table, column in TABLES.items():
-        payload = ("concat_ws('|', server_info, myself, fields, statuses, link_types, field_roles)"
-                   if table == "raw.jira_sites" else "payload::VARCHAR")
-        for site, project, rows, digest in con.execute(f"""
-                SELECT site, {column or 'NULL'}, count(*), md5(string_agg({payload}, '|' ORDER BY {payload}))
-                FROM {table} GROUP BY ALL""").fetchall():
-            if projects is None or project in projects:
-                held[(table, site, project)] = (rows, digest)
-    return held
-
-
-def part(held: dict[tuple, tuple[int, str]], projects: list[str]) -> dict[tuple, tuple[int, str]]:
-    return {key: value for key, value in held.items() if key[2] in projects}
-
-
-def requests_by_site(sandbox: RunningSandbox) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in sandbox.stats.as_json()["requests"]:
-        site = row["endpoint"].split("/")[1]
-        if site != "_sandbox":
-            counts[site] = counts.get(site, 0) + row["count"]
-    return counts
 
 
 def waits(caplog) -> list[re.Match]:
@@ -148,10 +63,10 @@ class Baseline:
 @pytest.fixture(scope="module")
 def baseline(running, tmp_path_factory) -> Baseline:
     """A fault-free full sync of the same world: what every run below must end up equal to."""
-    _fresh(running)
+    fresh(running)
     with warehouse(tmp_path_factory.mktemp("baseline")) as con:
-        assert failures(sync(running, con, "baseline")) == {}
-        return Baseline(snapshot(con), requests_by_site(running))
+        assert failures(sync(running, con, "baseline", retry_backoff=BACKOFF)) == {}
+        return Baseline(snapshot(con, TABLES), requests_by_site(running))
 
 
 # -- a few corrupt bodies: retried, logged, nothing lost -----------------------------------------
@@ -185,9 +100,9 @@ def test_a_few_corrupt_bodies_are_retried_logged_and_the_sync_equals_a_fault_fre
     caplog.set_level(logging.INFO)
     set_faults(sandbox, few(kind))
     with warehouse(tmp_path) as con:
-        results = sync(sandbox, con, "corrupt")
+        results = sync(sandbox, con, "corrupt", retry_backoff=BACKOFF)
         assert failures(results) == {}
-        assert snapshot(con) == baseline.held
+        assert snapshot(con, TABLES) == baseline.held
     assert sandbox.app.faults.injected() == {kind: sum(FEW.values())}
     # Bounded and exact: each corrupt body cost one more request and one logged wait, no more.
     assert requests_by_site(sandbox) == {site: baseline.requests[site] + n for site, n in FEW.items()}
@@ -208,7 +123,7 @@ def test_a_few_corrupt_bodies_are_retried_logged_and_the_sync_equals_a_fault_fre
 
 
 def test_bulk_changelog_posts_are_reads_and_are_retried(sandbox):
-    jira = jira_source(sandbox, JIRA_CLOUD)
+    jira = jira_source(sandbox, JIRA_CLOUD, BACKOFF)
     ids = [str(i["id"]) for page in jira.issue_pages("PAY") for i in page][:20]
     clean = list(jira.changelogs(ids))
     assert clean
@@ -230,11 +145,11 @@ def test_a_body_corrupt_every_time_fails_only_its_project_naming_site_and_url(
                         f"{kind}@jira-cloud/rest/api/3/search/jql:project=PAY;"
                         f"{kind}@github/repos/<owner>/<repo>/issues:project=acme/web")
     with warehouse(tmp_path) as con:
-        results = sync(sandbox, con, "corrupt")
+        results = sync(sandbox, con, "corrupt", retry_backoff=BACKOFF)
         reported = failures(results)
         assert set(reported) == {"CART", "PAY", "acme/web"}
         others = [key for key in EVERY_PROJECT if key not in reported]
-        assert part(snapshot(con), others) == part(baseline.held, others)
+        assert part(snapshot(con, TABLES), others) == part(baseline.held, others)
         recorded = dict(con.execute("SELECT project_key, error FROM meta.source_syncs WHERE sync_id = 'corrupt'"
                                     ).fetchall())
     assert recorded == {key: reported.get(key) for key in EVERY_PROJECT}
@@ -264,9 +179,9 @@ def test_every_request_sent_is_counted_once_retries_included(sandbox):
     set_faults(sandbox, "truncate@jira-dc/rest/api/*/myself:times=2;503@jira-dc/rest/api/*/status:times=1;"
                         "malformed@github/repos/<owner>/<repo>/milestones:times=2;"
                         "503@github/repos/<owner>/<repo>:times=1")
-    jira = jira_source(sandbox, JIRA_DC)
+    jira = jira_source(sandbox, JIRA_DC, BACKOFF)
     jira.metadata()
-    github = github_source(sandbox)
+    github = github_source(sandbox, BACKOFF)
     assert github.milestones("acme/web").items
     assert github.repository("acme/web").items
     seen = requests_by_site(sandbox)

@@ -15,42 +15,30 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors.github_source import GithubSite, GithubSource
-from connectors.jira_source import JiraSite, JiraSource
-from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site
-from sandbox.scenario import GITHUB, JIRA_CLOUD, build
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
-from transforms.build import (CORE_ORDER, STAGING_ORDER, STEPS, Built, ProgramRow, ProjectRow, build_all, build_core,
-                              build_if_changed, forget_derived, write_program_structure)
+from demo_world import failures, sync, write_program
+from pipelines.ingest import SyncPolicy
+from sandbox.scenario import build
+from sandbox.server import serve
+from transforms.build import (CORE_ORDER, STAGING_ORDER, STEPS, Built, build_all, build_core, build_if_changed,
+                              forget_derived)
 from warehouse.store import connect, migrate
 
 pytestmark = pytest.mark.e2e
 
-JIRA = {JIRA_CLOUD: ["PAY"], "jira-dc": ["CART", "ID"]}
-REPOS = ["acme/web", "acme/platform-api"]
 MARTS = ("project_health", "program_health")
 SCOPED = {step.name for step in STEPS if step.scoped}
 
 
-def sync(sandbox, path: Path, sync_id: str, policy: SyncPolicy = SyncPolicy()) -> None:
+def sync_into(sandbox, path: Path, sync_id: str, policy: SyncPolicy = SyncPolicy()) -> None:
     with connect(path) as con:
         migrate(con)
-        for site, keys in JIRA.items():
-            user = SANDBOX_USER if site == JIRA_CLOUD else None
-            source = JiraSource(JiraSite(site, sandbox.site_url(site), SANDBOX_TOKEN, user=user))
-            assert not [p.error for p in sync_jira_site(con, source, [(k, None) for k in keys], sync_id, policy).projects
-                        if p.error]
-        source = GithubSource(GithubSite(GITHUB, sandbox.site_url(GITHUB), SANDBOX_TOKEN, seconds_between_requests=0))
-        assert not [p.error for p in sync_github_site(con, source, REPOS, sync_id, policy).projects if p.error]
+        assert failures(sync(sandbox, con, sync_id, policy=policy)) == {}
 
 
 def transform(path: Path, as_of: datetime) -> dict[str, Built]:
     """As a pipeline run builds: only what changed, merged where a table is item-scoped."""
     with connect(path) as con:
-        programs = [ProgramRow("p", "Program", None)]
-        projects = [ProjectRow("p", site, "jira", k, None) for site, keys in JIRA.items() for k in keys] + [
-            ProjectRow("p", GITHUB, "github", r, None) for r in REPOS]
-        write_program_structure(con, programs, projects)
+        write_program(con)
         return build_all(con, as_of)
 
 
@@ -91,7 +79,7 @@ def parsed_again(path: Path, since: datetime) -> tuple[int, int]:
 def test_incremental_transforms_equal_a_rebuild_after_nights_and_a_full_resync(tmp_path):
     work = tmp_path / "work.duckdb"
     with serve(build("demo", 7, date(2026, 11, 27))) as sandbox:
-        sync(sandbox, work, "first")
+        sync_into(sandbox, work, "first")
         as_of = datetime(2026, 11, 27, tzinfo=timezone.utc)
         transform(work, as_of)
         assert tables(work) == from_scratch(work, tmp_path / "scratch0.duckdb", as_of)
@@ -101,7 +89,7 @@ def test_incremental_transforms_equal_a_rebuild_after_nights_and_a_full_resync(t
             as_of = datetime.fromisoformat(changes["now"])
             with connect(work) as con:
                 before = con.execute("SELECT max(synced_at) FROM raw.jira_issues").fetchone()[0]
-            sync(sandbox, work, f"night-{night}")
+            sync_into(sandbox, work, f"night-{night}")
             built = transform(work, as_of)
             # the item-scoped tables merged the night's items; none was rebuilt whole
             assert {b.how for name, b in built.items() if name in SCOPED} == {"merged"}, built
@@ -111,7 +99,7 @@ def test_incremental_transforms_equal_a_rebuild_after_nights_and_a_full_resync(t
                 held = con.execute("SELECT count(*) FROM staging.jira_issues").fetchone()[0]
             assert 0 < again == landed < held / 4  # what the night landed, and nothing else, was parsed
             assert tables(work) == from_scratch(work, tmp_path / f"scratch{night + 1}.duckdb", as_of)
-        sync(sandbox, work, "resync", SyncPolicy(full=True))
+        sync_into(sandbox, work, "resync", SyncPolicy(full=True))
         transform(work, as_of)
         assert tables(work) == from_scratch(work, tmp_path / "scratch-full.duckdb", as_of)
         # A build over unchanged raw parses nothing and changes nothing.

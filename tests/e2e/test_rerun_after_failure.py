@@ -18,44 +18,30 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors.github_source import GithubSite, GithubSource
-from connectors.jira_source import JiraSite, JiraSource
-from pipelines.ingest import ProjectResult, SyncPolicy, sync_github_site, sync_jira_site
+from demo_world import sync, write_program
+from pipelines.ingest import ProjectResult
 from sandbox.faults import parse_spec
-from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, build
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox, serve
-from transforms.build import CORE_ORDER, ProgramRow, ProjectRow, build_core, write_program_structure
+from sandbox.scenario import build
+from sandbox.server import RunningSandbox, serve
+from transforms.build import CORE_ORDER, build_core
 from warehouse.store import connect, migrate
 
 pytestmark = pytest.mark.e2e
 
-JIRA = {JIRA_CLOUD: ["PAY"], JIRA_DC: ["CART", "ID"]}
-REPOS = ["acme/web", "acme/platform-api"]
 # Columns that say when or by which run a row was landed, not what the trackers hold.
 LANDING = ("synced_at", "sync_id")
 
 
 def _sync(sandbox: RunningSandbox, path: Path, sync_id: str) -> dict[str, ProjectResult]:
-    results: list[ProjectResult] = []
     with connect(path) as con:
         migrate(con)
-        for site, keys in JIRA.items():
-            user = SANDBOX_USER if site == JIRA_CLOUD else None
-            source = JiraSource(JiraSite(site, sandbox.site_url(site), SANDBOX_TOKEN, user=user, retry_backoff=0.01))
-            results += sync_jira_site(con, source, [(k, None) for k in keys], sync_id, SyncPolicy()).projects
-        source = GithubSource(GithubSite(GITHUB, sandbox.site_url(GITHUB), SANDBOX_TOKEN, seconds_between_requests=0,
-                                         retry_backoff=0.01))
-        results += sync_github_site(con, source, REPOS, sync_id, SyncPolicy()).projects
-    return {r.project_key: r for r in results}
+        return sync(sandbox, con, sync_id, retry_backoff=0.01)
 
 
 def core_model(path: Path, as_of: datetime) -> dict[str, str]:
     """Every core table built from the file's raw tables: a digest of its rows, by table."""
     with connect(path) as con:
-        programs = [ProgramRow("p", "Program", None)]
-        projects = [ProjectRow("p", site, "jira", k, None) for site, keys in JIRA.items() for k in keys] + [
-            ProjectRow("p", GITHUB, "github", r, None) for r in REPOS]
-        write_program_structure(con, programs, projects)
+        write_program(con)
         build_core(con, as_of)
         digests = {}
         for table in CORE_ORDER:

@@ -7,35 +7,24 @@ report. Each run is compared with a fault-free sync of the same world. Waits are
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
 import requests
 
-from connectors.github_source import GithubSite, GithubSource
-from connectors.jira_source import JiraSite, JiraSource
-from pipelines.ingest import ProjectResult, SyncPolicy, sync_github_site, sync_jira_site
-from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, build
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox, serve
-from warehouse.store import connect, migrate
+from connectors.jira_source import JiraSource
+from demo_world import (EVERY_PROJECT, JIRA, REPOS, SECRETS, failures, fresh, github_source, jira_source,
+                        part, requests_by_site, snapshot, sync, warehouse)
+from pipelines.ingest import SyncPolicy
+from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
+from sandbox.server import RunningSandbox
 
 pytestmark = pytest.mark.e2e
 
-AS_OF = date(2026, 11, 27)
-JIRA = {JIRA_CLOUD: ["PAY"], JIRA_DC: ["CART", "ID"]}
-REPOS = ["acme/web", "acme/platform-api"]
-EVERY_PROJECT = [key for keys in JIRA.values() for key in keys] + REPOS
-# The token as it travels: GitHub and Jira DC send it as it is, Jira Cloud inside basic auth.
-SECRETS = (SANDBOX_TOKEN, base64.b64encode(f"{SANDBOX_USER}:{SANDBOX_TOKEN}".encode()).decode())
 # What a sync lands, by table: the column that names the project (None: the table has none).
 TABLES = {
     "raw.jira_issues": "project_key", "raw.jira_versions": "project_key", "raw.jira_changelogs": None,
@@ -44,76 +33,7 @@ TABLES = {
 }
 
 
-# -- the sandbox, the warehouse and a sync -------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSandbox]:
-    with serve(build("demo", 7, AS_OF)) as sandbox:
-        yield sandbox
-
-
-def _fresh(sandbox: RunningSandbox) -> None:
-    sandbox.app.faults.set(())
-    sandbox.stats.reset()
-    sandbox.app.faults.reset_counts()
-
-
-@pytest.fixture
-def sandbox(running) -> Iterator[RunningSandbox]:
-    """The shared sandbox with no faults and zeroed counts before each test."""
-    _fresh(running)
-    yield running
-    running.app.faults.set(())
-
-
-@contextmanager
-def warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with connect(path / "work.duckdb") as con:
-        migrate(con)
-        yield con
-
-
-def jira_source(sandbox: RunningSandbox, site: str) -> JiraSource:
-    user = SANDBOX_USER if site == JIRA_CLOUD else None
-    return JiraSource(JiraSite(site, sandbox.site_url(site), SANDBOX_TOKEN, user=user, retry_backoff=0.05))
-
-
-def github_source(sandbox: RunningSandbox, retry_backoff: float = 0.05) -> GithubSource:
-    """Backoff shortened so that the tests that exhaust retries stay quick."""
-    return GithubSource(GithubSite(GITHUB, sandbox.site_url(GITHUB), SANDBOX_TOKEN, seconds_between_requests=0,
-                                   retry_backoff=retry_backoff))
-
-
-def sync(sandbox: RunningSandbox, con: duckdb.DuckDBPyConnection, sync_id: str, *, jira: bool = True,
-         github: bool = True, policy: SyncPolicy = SyncPolicy(),
-         source: Callable[[RunningSandbox, str], JiraSource] = jira_source) -> dict[str, ProjectResult]:
-    """One run over every configured project, as the ingest assets make it: results by project."""
-    results: list[ProjectResult] = []
-    if jira:
-        for site, keys in JIRA.items():
-            results += sync_jira_site(con, source(sandbox, site), [(k, None) for k in keys], sync_id, policy).projects
-    if github:
-        results += sync_github_site(con, github_source(sandbox), REPOS, sync_id, policy).projects
-    return {r.project_key: r for r in results}
-
-
-def failures(results: dict[str, ProjectResult]) -> dict[str, str]:
-    return {key: r.error for key, r in results.items() if r.error}
-
-
-def snapshot(con: duckdb.DuckDBPyConnection, projects: list[str] | None = None) -> dict[tuple, tuple[int, str]]:
-    """What the warehouse holds, by table, site and project: rows and a digest of their payloads
-    (when and by which sync they were landed left out)."""
-    held = {}
-    for table, column in TABLES.items():
-        for site, project, rows, digest in con.execute(f"""
-                SELECT site, {column or 'NULL'}, count(*),
-                       md5(string_agg(payload::VARCHAR, '|' ORDER BY payload::VARCHAR))
-                FROM {table} GROUP BY ALL""").fetchall():
-            if projects is None or project in projects:
-                held[(table, site, project)] = (rows, digest)
-    return held
-
+# -- the warehouse -------------------------------------------------------------------------------
 
 def cursors(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
     return {row[1]: row for row in con.execute("SELECT * FROM meta.sync_cursors").fetchall()}
@@ -130,15 +50,6 @@ def injected(sandbox: RunningSandbox) -> dict[str, int]:
     return sandbox.app.faults.injected()
 
 
-def requests_by_site(sandbox: RunningSandbox) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in sandbox.stats.as_json()["requests"]:
-        site = row["endpoint"].split("/")[1]
-        if site != "_sandbox":
-            counts[site] = counts.get(site, 0) + row["count"]
-    return counts
-
-
 def statuses(sandbox: RunningSandbox, endpoint: str) -> dict[int, int]:
     """Answers by status (0: a dropped connection) for one endpoint pattern, site prefix included."""
     return {r["status"]: r["count"] for r in sandbox.stats.as_json()["requests"] if r["endpoint"] == endpoint}
@@ -153,14 +64,10 @@ class Baseline:
 @pytest.fixture(scope="module")
 def baseline(running, tmp_path_factory) -> Baseline:
     """A fault-free full sync of the same world: what every run below must end up equal to."""
-    _fresh(running)
+    fresh(running)
     with warehouse(tmp_path_factory.mktemp("baseline")) as con:
         assert failures(sync(running, con, "baseline")) == {}
-        return Baseline(snapshot(con), requests_by_site(running))
-
-
-def part(held: dict[tuple, tuple[int, str]], projects: list[str]) -> dict[tuple, tuple[int, str]]:
-    return {key: value for key, value in held.items() if key[2] in projects}
+        return Baseline(snapshot(con, TABLES), requests_by_site(running))
 
 
 # -- rate limits ---------------------------------------------------------------------------------
@@ -176,7 +83,7 @@ def test_github_primary_limit_used_up_mid_sync_is_waited_out_until_reset_and_log
         started = time.monotonic()
         assert failures(sync(sandbox, con, "limited", jira=False)) == {}
         took = time.monotonic() - started
-        assert snapshot(con) == part(baseline.held, REPOS)
+        assert snapshot(con, TABLES) == part(baseline.held, REPOS)
     # GithubRetry sleeps until the reset plus a second ("Setting next backoff to 1.43s"); a 429
     # needs connectors.github_source.RateLimitRetry, without which PyGithub fails at once.
     waits = [float(w) for w in re.findall(r"Setting next backoff to ([\d.]+)s", caplog.text)]
@@ -197,7 +104,7 @@ def test_jira_429_with_retry_after_mid_sync_is_waited_out_and_logged(sandbox, ba
         started = time.monotonic()
         assert failures(sync(sandbox, con, "limited", github=False)) == {}
         took = time.monotonic() - started
-        assert snapshot(con) == part(baseline.held, list(sum(JIRA.values(), [])))
+        assert snapshot(con, TABLES) == part(baseline.held, list(sum(JIRA.values(), [])))
     # ResilientSession sleeps Retry-After doubled, times a jitter of 0.5 to 1, and says so.
     waits = [float(w) for w in re.findall(r"will retry \[1/3\] in ([\d.]+)s\. Err: 429", caplog.text)]
     assert len(waits) == 2 and all(1 <= w <= 2 for w in waits), waits
@@ -232,7 +139,7 @@ def test_5xx_bursts_and_dropped_connections_are_ridden_out_by_bounded_library_re
 
     with warehouse(tmp_path) as con:
         assert failures(sync(sandbox, con, "bursts", source=quick_after_a_drop)) == {}
-        assert snapshot(con) == baseline.held
+        assert snapshot(con, TABLES) == baseline.held
     faults = injected(sandbox)
     assert faults == {"503": 5, "502": 1, "drop": 2}
     # Bounded: every fault cost exactly one more request, nothing else was asked again.
@@ -257,8 +164,8 @@ def test_one_project_answering_404_is_reported_and_stops_none_of_the_others(sand
         reported = failures(results)
         assert set(reported) == {"CART", "acme/web"}
         others = [key for key in EVERY_PROJECT if key not in reported]
-        assert part(snapshot(con), others) == part(baseline.held, others)
-        assert part(snapshot(con), list(reported)) == {}  # a 404 on its first request: nothing landed
+        assert part(snapshot(con, TABLES), others) == part(baseline.held, others)
+        assert part(snapshot(con, TABLES), list(reported)) == {}  # a 404 on its first request: nothing landed
         recorded = {key: (status, error) for key, status, error in con.execute(
             "SELECT project_key, status, error FROM meta.source_syncs WHERE sync_id = 'partial'").fetchall()}
     assert recorded == {key: ("failed", reported[key]) if key in reported else ("succeeded", None)
@@ -303,7 +210,7 @@ def test_a_project_failing_mid_sync_keeps_its_committed_pages_and_the_next_run_r
 
         set_faults(sandbox, "")
         assert failures(sync(sandbox, con, "second")) == {}
-        assert snapshot(con) == baseline.held
+        assert snapshot(con, TABLES) == baseline.held
         before = cursors(con)
         assert set(before) == set(EVERY_PROJECT)
 
@@ -314,7 +221,7 @@ def test_a_project_failing_mid_sync_keeps_its_committed_pages_and_the_next_run_r
         after = cursors(con)
         assert {key: after[key] for key in ("CART", "acme/web")} == {key: before[key] for key in ("CART", "acme/web")}
         assert all(after[key] != before[key] for key in ("PAY", "ID", "acme/platform-api"))
-        assert {k: n for k, (n, _) in snapshot(con).items()} == {k: n for k, (n, _) in baseline.held.items()}
+        assert {k: n for k, (n, _) in snapshot(con, TABLES).items()} == {k: n for k, (n, _) in baseline.held.items()}
         assert con.execute("SELECT count(*) FROM raw.jira_issues WHERE project_key = 'CART' AND sync_id = 'third'"
                            ).fetchall() == [(100,)]
         assert con.execute("SELECT count(*) FROM raw.github_issues WHERE repo = 'acme/web' AND sync_id = 'third'"
@@ -322,7 +229,7 @@ def test_a_project_failing_mid_sync_keeps_its_committed_pages_and_the_next_run_r
 
         set_faults(sandbox, "")
         assert failures(sync(sandbox, con, "fourth")) == {}
-        assert snapshot(con) == baseline.held
+        assert snapshot(con, TABLES) == baseline.held
 
 
 def test_a_full_resync_failing_while_reading_relations_loses_none_on_the_next_run(sandbox, baseline, tmp_path):
@@ -332,7 +239,7 @@ def test_a_full_resync_failing_while_reading_relations_loses_none_on_the_next_ru
         assert set(failures(sync(sandbox, con, "full", jira=False, policy=SyncPolicy(full=True)))) == {"acme/web"}
         set_faults(sandbox, "")
         assert failures(sync(sandbox, con, "next", jira=False)) == {}
-        assert snapshot(con) == part(baseline.held, REPOS)
+        assert snapshot(con, TABLES) == part(baseline.held, REPOS)
 
 
 # -- where the clients' own retries do not reach -------------------------------------------------
@@ -342,7 +249,7 @@ def test_jira_5xx_without_retry_after_are_retried(sandbox, baseline, tmp_path, c
                         "500@jira-cloud/rest/api/*/search/jql:times=1")
     with caplog.at_level(logging.WARNING, logger="connectors.jira_source"), warehouse(tmp_path) as con:
         assert failures(sync(sandbox, con, "bursts", github=False)) == {}
-        assert snapshot(con) == part(baseline.held, list(sum(JIRA.values(), [])))
+        assert snapshot(con, TABLES) == part(baseline.held, list(sum(JIRA.values(), [])))
     waits = sorted(r.getMessage() for r in caplog.records if r.name == "connectors.jira_source")
     assert waits == ["Jira answered 500; retrying in 0.0s", "Jira answered 503; retrying in 0.0s"]
 

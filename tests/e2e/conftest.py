@@ -1,0 +1,26 @@
+"""Fixtures serving the demo world (demo_world.py) to the e2e sync tests; a module that defines
+its own ``running`` or ``sandbox`` keeps it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from demo_world import AS_OF, fresh
+from sandbox.scenario import build
+from sandbox.server import RunningSandbox, serve
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningSandbox]:
+    with serve(build("demo", 7, AS_OF)) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sandbox(running) -> Iterator[RunningSandbox]:
+    """The shared sandbox with no faults and zeroed counts before each test."""
+    fresh(running)
+    yield running
+    running.app.faults.set(())
