@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo
 from werkzeug.wrappers import Request, Response
 
 from sandbox.faults import hide_unindexed
-from sandbox.scenario import (DONE, IN_PROGRESS, JIRA_CLOUD, REVIEW, TODO, Change, Item, Person, Project,
-                              Release, RemoteLink, Scenario, Sprint)
+from sandbox.scenario import (DONE, IMPEDIMENT, IN_PROGRESS, JIRA_CLOUD, REVIEW, TODO, Change, Item, Person,
+                              Project, Release, RemoteLink, Scenario, Sprint)
 from sandbox.server import PUBLIC_ROOT, SITE_PREFIX, Route, json_response
 
 PAGE_CAP = 100  # issues per search page, whatever maxResults asks for (Cloud)
@@ -99,7 +99,8 @@ UNAUTHENTICATED = {
 
 @dataclass(frozen=True)
 class _CustomFields:
-    """The custom field ids of one deployment; connectors must find them through /field."""
+    """The custom field ids of one deployment; connectors must find them through /field. Every Jira
+    Software site has these: flow tools (jirametrics and the like) look them up at start-up."""
 
     points: str
     points_name: str
@@ -108,14 +109,20 @@ class _CustomFields:
     rank: str
     epic_link: str | None  # Data Center only: Cloud uses `parent`
     epic_name: str | None
+    flagged: str  # a multi-checkbox field whose one option is "Impediment"
+    flagged_option: str  # that option's id: a changelog item writes it as "[id]"
+    start_date: str
 
 
+# Cloud's ids are those of the recorded Cloud sites in the corpus (jirametrics, DevLake); Data
+# Center's Flagged id is the recorded Server's (Perceval), its others the usual Jira Software ones.
 CLOUD_FIELDS = _CustomFields("customfield_10016", "Story point estimate",
                              "com.pyxis.greenhopper.jira:jsw-story-points", "customfield_10020",
-                             "customfield_10019", None, None)
+                             "customfield_10019", None, None, "customfield_10021", "10019", "customfield_10015")
 DC_FIELDS = _CustomFields("customfield_10106", "Story Points",
                           "com.atlassian.jira.plugin.system.customfieldtypes:float", "customfield_10104",
-                          "customfield_10105", "customfield_10100", "customfield_10102")
+                          "customfield_10105", "customfield_10100", "customfield_10102", "customfield_10200",
+                          "10300", "customfield_10201")
 
 # System fields: id, name, clause names, schema type, schema items, navigable, orderable, searchable.
 _SYSTEM_FIELDS: tuple[tuple[str, str, tuple[str, ...], str, str | None, bool, bool, bool], ...] = (
@@ -266,10 +273,12 @@ def _field_catalogue(cloud: bool, custom: _CustomFields) -> list[dict[str, Any]]
         fields.append({"id": "issuerestriction", "key": "issuerestriction", "name": "Restrict to", "custom": False,
                        "orderable": True, "navigable": True, "searchable": True, "clauseNames": [],
                        "schema": {"type": "issuerestriction", "system": "issuerestriction"}})
-    greenhopper = "com.pyxis.greenhopper.jira:"
+    greenhopper, system = "com.pyxis.greenhopper.jira:", "com.atlassian.jira.plugin.system.customfieldtypes:"
     customs = [(custom.points, custom.points_name, custom.points_type, "number", None),
                (custom.sprint, "Sprint", greenhopper + "gh-sprint", "array", "json"),
-               (custom.rank, "Rank", greenhopper + "gh-lexo-rank", "any", None)]
+               (custom.rank, "Rank", greenhopper + "gh-lexo-rank", "any", None),
+               (custom.flagged, "Flagged", system + "multicheckboxes", "array", "option"),
+               (custom.start_date, "Start date", system + "datepicker", "date", None)]
     if custom.epic_link and custom.epic_name:
         customs += [(custom.epic_link, "Epic Link", greenhopper + "gh-epic-link", "any", None),
                     (custom.epic_name, "Epic Name", greenhopper + "gh-epic-label", "string", None)]
@@ -362,6 +371,8 @@ class _View:
             custom.points: float(item.points) if item.points is not None else None,
             custom.sprint: [self.sprint_value(self.site.sprint[s]) for s in item.sprints] or None,
             custom.rank: f"0|i{item.number:05x}:",
+            custom.flagged: [self.flag_option()] if item.flagged else None,
+            custom.start_date: None,
         }
         if site.cloud:
             fields["statuscategorychangedate"] = _ts(_category_changed_at(item))
@@ -443,6 +454,11 @@ class _View:
                                  self._sprint_names(change.old), change.new or "", self._sprint_names(change.new))]
         if change.field == "rank":
             return [self._change("Rank", "custom", self.site.custom.rank, "", "", "", f"Ranked {change.new}")]
+        if change.field == "flagged":  # as recorded on Jira Cloud: set from nulls, cleared to empty strings
+            option = f"[{self.site.custom.flagged_option}]"
+            if change.new is not None:
+                return [self._change("Flagged", "custom", self.site.custom.flagged, None, None, option, change.new)]
+            return [self._change("Flagged", "custom", self.site.custom.flagged, option, change.old, "", "")]
         if change.field == "labels":
             return [self._change("labels", "jira", "labels", None, change.old or "", None, change.new or "")]
         if change.field == "key":
@@ -461,7 +477,9 @@ class _View:
         new_id, new_name, _ = STATUSES[change.new]
         items = [self._change("status", "jira", "status", old_id, old_name, new_id, new_name)]
         if change.new == DONE:
-            name = "Won't Do" if change.old == TODO and item.resolution == "Won't Do" else "Done"
+            closes = [c for c in item.changes if c.field == "status" and c.new == DONE]
+            last = max(closes, key=lambda c: (c.at, c.id))  # the closing that set today's resolution
+            name = "Won't Do" if change == last and item.resolution == "Won't Do" else "Done"
             resolution_id = RESOLUTIONS[name][0]
             items.insert(0, self._change("resolution", "jira", "resolution", None, None, resolution_id, name))
         elif change.old == DONE:
@@ -497,6 +515,11 @@ class _View:
         return ", ".join(self.site.sprint[int(s)].name for s in sprint_ids.split(", ")) if sprint_ids else ""
 
     # -- small objects ---------------------------------------------------------------------------
+    def flag_option(self) -> dict[str, Any]:
+        """The Flagged field's one option, as an issue's value lists it."""
+        option = self.site.custom.flagged_option
+        return {"self": f"{self.rest}/customFieldOption/{option}", "value": IMPEDIMENT, "id": option}
+
     def user(self, person_key: str | None) -> dict[str, Any] | None:
         if person_key is None:
             return None
@@ -671,8 +694,8 @@ class _Query:
 
 
 class _Jql:
-    """Reads the JQL the connectors and Perceval send: AND-ed clauses on project, key/id and
-    updated/created, then ORDER BY. Anything else is Jira's 400, never a silent guess."""
+    """Reads the JQL the connectors and Perceval send: AND-ed clauses (in parentheses or not) on
+    project, key/id and updated/created, then ORDER BY. Anything else is Jira's 400, never a silent guess."""
 
     def __init__(self, text: str, site: _Site) -> None:
         self._site = site
@@ -692,6 +715,14 @@ class _Jql:
         return _Query(tuple(where), order)
 
     def _clause(self) -> Callable[[Item], bool]:
+        if (token := self._peek()) is not None and token.text == "(" and not token.quoted:
+            self._take("'('")  # a parenthesised AND, as Jira Software wraps a board read's `jql`
+            clauses = [self._clause()]
+            while (token := self._peek()) is not None and token.is_word("and"):
+                self._take("a clause")
+                clauses.append(self._clause())
+            self._expect(")")
+            return lambda item: all(clause(item) for clause in clauses)
         field = self._take("a field name")
         name = field.text.lower()
         if name == "project":
@@ -1111,7 +1142,7 @@ class JiraApi:
             issue["fields"].update({
                 "sprint": view.agile_sprint(active[-1]) if active else None,
                 "closedSprints": [view.agile_sprint(sp) for sp in sprints if sp.state == "closed"],
-                "flagged": False,
+                "flagged": item.flagged,
             })
             issues.append(issue)
         return json_response({"expand": "schema,names", "startAt": start, "maxResults": size,

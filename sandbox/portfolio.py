@@ -8,8 +8,10 @@ carried-over work; releases that slipped; story points on some items only; block
 and across projects, with a chain, a cycle and closed blockers; cross-tracker references (GitHub
 bodies naming Jira keys, other repositories' issues and Jira URLs, and Jira remote links to GitHub
 issues); people shared across projects, some with work in progress in three or more; growing scope;
-projects on track, at risk and late; changelogs longer than the 100 histories Jira Cloud embeds; and
-hostile text.
+projects on track, at risk and late; changelogs longer than the 100 histories Jira Cloud embeds;
+hostile text; and the texture flow metrics exist to find: cycle times with a long tail, work reopened
+and work abandoned (Won't Do / not_planned), impediments flagged and cleared on Jira, a late project
+whose throughput halved over the last six weeks and a slipped release that scope crept into.
 
 Each project draws from its own ``random.Random``, seeded with an integer derived from the portfolio
 seed, so one project's draws never shift another's. Sizes are exact: ``len(items) == items``.
@@ -28,8 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 
-from sandbox.scenario import (DONE, GITHUB, IN_PROGRESS, JIRA_CLOUD, JIRA_DC, REVIEW, SITES, TODO, Change,
-                              Item, Link, Person, Program, Project, Release, RemoteLink, Scenario, Sprint)
+from sandbox.scenario import (ABANDON_SHARE, CREEP_WEEKS, DONE, FLAG_DAYS, FLAG_SHARE, GITHUB, IMPEDIMENT,
+                              IN_PROGRESS, JIRA_CLOUD, JIRA_DC, REVIEW, SITES, STUCK_SHARE, TODO, Change, Item, Link,
+                              Person, Program, Project, Release, RemoteLink, Scenario, Sprint, drop_start,
+                              tail_factor)
 from sandbox.server import PUBLIC_ROOT, SITE_PREFIX
 
 MIN_ITEMS = 100
@@ -60,12 +64,16 @@ class _Story:
     growth: float  # share of the current release's items created in the last 30 days
     due_days: tuple[int, int]  # the current release's due date, in days from now
     slip_days: tuple[int, int]  # how far that due date moved from the plan; (0, 0): never moved
+    # share of the current release's items added in its last CREEP_WEEKS before its due date
+    creep: float = 0.0
+    # share of the finishes due in the last DROP_WEEKS full weeks that slip past now: throughput drops
+    drop: float = 0.0
 
 
 ON_TRACK = _Story("on track", 0.9, 0.0, (25, 60), (0, 0))
 GROWING = _Story("at risk: scope keeps growing", 1.0, 0.45, (25, 50), (0, 0))
-SLIPPED = _Story("at risk: its release slipped and is due soon", 1.15, 0.1, (5, 20), (14, 35))
-LATE = _Story("late: its release is past due with work open", 1.6, 0.0, (-30, -7), (10, 30))
+SLIPPED = _Story("at risk: its release slipped and is due soon", 1.15, 0.1, (5, 20), (14, 35), creep=0.3)
+LATE = _Story("late: its release is past due with work open", 1.6, 0.0, (-30, -7), (10, 30), drop=0.5)
 BLOCKED = _Story("late: its release waits for open work in other projects", 1.25, 0.0, (5, 25), (0, 0))
 # The first six projects show every story; later ones are drawn by weight.
 _FIRST_STORIES = (ON_TRACK, LATE, GROWING, BLOCKED, SLIPPED, ON_TRACK)
@@ -330,6 +338,10 @@ class _ProjectBuilder:
         self.project = plan.project
         self.jira = plan.project.site != GITHUB
         self.rng = random.Random(plan.seed)
+        # Texture (tails, flags, abandoned work, drops, creep) draws from a stream of its own.
+        self.texture = random.Random(f"portfolio-texture:{plan.seed}")
+        self._drop_start = drop_start(now)
+        self._crept: set[int] = set()  # draft indices of the current release's late scope
         self.now = now
         self.ids = ids
         self.texts = texts  # shared strings: equal titles and bodies are stored once
@@ -428,7 +440,7 @@ class _ProjectBuilder:
                                          - rng.uniform(12, 20))), -1 - e, rel))
         for k in range(size - n_epics):
             rel = None if rng.random() < 0.12 else rng.choices(self.releases, weights)[0]
-            drafts.append((self._at(self._created_days(rel)), k, rel))
+            drafts.append((self._at(self._created_days(rel, k)), k, rel))
         drafts.sort(key=lambda d: (d[0], d[1]))
 
         long_pool = [n for n, (created, k, _) in enumerate(drafts, 1)
@@ -448,7 +460,8 @@ class _ProjectBuilder:
                 continue
             parent = self._parent(created, rel, epics_by_release, all_epics)
             title = self._title(_HOSTILE_TITLES[self.position % len(_HOSTILE_TITLES)] if number == hostile else None)
-            item, item_work = self._item(number, created, rel, parent, title, number in long_numbers)
+            item, item_work = self._item(number, created, rel, parent, title, number in long_numbers,
+                                         k in self._crept)
             items[number - 1] = item
             if parent is not None:
                 work[parent].append(item_work)
@@ -457,8 +470,9 @@ class _ProjectBuilder:
                 items[number - 1] = self._epic(number, created, rel, work.get(number, []))
         return items  # type: ignore[return-value]  # every slot is filled above
 
-    def _created_days(self, rel: Release | None) -> float:
-        """When an item is created, in days from now: early in its release, late where scope grows."""
+    def _created_days(self, rel: Release | None, k: int) -> float:
+        """When an item is created, in days from now: early in its release, late where scope grows,
+        and in its last weeks where scope creeps in (draft ``k`` is then noted in ``_crept``)."""
         rng = self.rng
         if rel is None:
             return -rng.uniform(1, HISTORY_DAYS)
@@ -466,6 +480,11 @@ class _ProjectBuilder:
         lo = (rel.start - today).days - 10
         hi = min(-1, (rel.due - today).days - 5)
         current = rel is self.releases[-2]
+        if current and self.plan.story.creep and self.texture.random() < self.plan.story.creep:
+            first, last = (rel.due - today).days - 7 * CREEP_WEEKS, min((rel.due - today).days, 0) - 2
+            if first < last:
+                self._crept.add(k)
+                return self.texture.uniform(first, last)
         if current and rng.random() < self.plan.story.growth:
             lo = -30  # scope creep: work keeps arriving late in the release
         elif current:
@@ -497,21 +516,26 @@ class _ProjectBuilder:
         body = f"As a customer I want {title.strip().lower()} so that {_BENEFITS[len(title) % len(_BENEFITS)]}."
         return self.texts.setdefault(body, body)
 
-    def _schedule(self, created: datetime, rel: Release | None) -> tuple[float, float | None]:
-        """(days from creation to start, days of work); no work means it stays in the backlog."""
-        rng = self.rng
+    def _schedule(self, created: datetime, rel: Release | None, crept: bool) -> tuple[float, float | None]:
+        """(days from creation to start, days of work); no work means it stays in the backlog. Work
+        has a long tail (it starts earlier to meet its date, if it can); late scope is planned from
+        the day it came in."""
+        rng, texture = self.rng, self.texture
         if rel is None:
-            return rng.uniform(3, 40), (rng.uniform(2, 12) if rng.random() < 0.5 else None)
+            start_after, work = rng.uniform(3, 40), (rng.uniform(2, 12) if rng.random() < 0.5 else None)
+            return start_after, None if work is None else work * tail_factor(texture)
         # Each item of a release is done at its share of the release window, slowed by the pace.
         window = max((rel.due - rel.start).days, 7)
         target = _day(rel.start) + timedelta(days=rng.random() * window * self.plan.story.pace)
-        work = rng.uniform(2, 9) * self.plan.story.pace
+        work = rng.uniform(2, 9) * self.plan.story.pace * tail_factor(texture)
+        if crept:
+            target = created + timedelta(days=texture.uniform(4, 40) * self.plan.story.pace)
         return max(0.5, (target - created).total_seconds() / DAY - work), work
 
     def _item(self, number: int, created: datetime, rel: Release | None, parent: int | None, title: str,
-              long: bool) -> tuple[Item, _Work]:
+              long: bool, crept: bool) -> tuple[Item, _Work]:
         """Play one item's history forward from creation to now."""
-        rng, now, team = self.rng, self.now, self.plan.team
+        rng, texture, now, team = self.rng, self.texture, self.now, self.plan.team
         kind = ("story", "story", "story", "task", "task", "bug")[int(rng.random() * 6)]
         reporter = team[int(rng.random() * len(team))]
         assignee = team[int(rng.random() * len(team))] if rng.random() < 0.5 else None
@@ -523,13 +547,37 @@ class _ProjectBuilder:
         if rel is not None:
             change(created + timedelta(minutes=3), "release", None, str(rel.id))
         state, resolution, started, resolved = TODO, None, None, None
-        start_after, work = self._schedule(created, rel)
-        if work is not None and created + timedelta(days=start_after) < now:
+        start_after, work = self._schedule(created, rel, crept)
+        # Texture: dropped (Won't Do) before it starts or part-way through, or flagged for a spell.
+        roll = texture.random() if work is not None else 1.0
+        early = roll < ABANDON_SHARE and texture.random() < 0.5
+        quit_at = texture.uniform(0.2, 0.9) if roll < ABANDON_SHARE and not early else None
+        flag_at = (texture.uniform(0.1, 0.8) if self.jira and ABANDON_SHARE <= roll < ABANDON_SHARE + FLAG_SHARE
+                   else None)
+        stuck = self.jira and ABANDON_SHARE + FLAG_SHARE <= roll < ABANDON_SHARE + FLAG_SHARE + STUCK_SHARE
+        dropped = created + timedelta(days=start_after * texture.uniform(0.2, 0.9)) if early else None
+        if dropped is not None and dropped < now:
+            change(dropped, "status", TODO, DONE)
+            state, resolution, resolved = DONE, "Won't Do", dropped
+        elif work is not None and created + timedelta(days=start_after) < now:
             started = created + timedelta(days=start_after)
             review = started + timedelta(days=work * rng.uniform(0.5, 0.8))
             done = started + timedelta(days=work)
+            quit_ = started + (review - started) * quit_at if quit_at is not None else None
+            spell = None
+            if flag_at is not None:  # the spell delays the rest of the work
+                flagged = started + (review - started) * flag_at
+                length = timedelta(days=texture.lognormvariate(math.log(FLAG_DAYS[0]), FLAG_DAYS[1]))
+                spell, review, done = (flagged, flagged + length), review + length, done + length
+            elif stuck and done >= now:  # started, not done by now: flagged, and not cleared yet
+                spell = (started + (now - started) * texture.uniform(0.2, 0.95), now + timedelta(days=1))
+            if (self.plan.story.drop and self._drop_start <= done < now
+                    and texture.random() < self.plan.story.drop):  # the finish slips: work piles up in review
+                done = now + timedelta(days=texture.uniform(1, 21))
             state = REVIEW if review < now else IN_PROGRESS
-            if state == REVIEW and done < now:
+            if quit_ is not None and quit_ < now:
+                state, resolution, resolved = DONE, "Won't Do", quit_
+            elif state == REVIEW and done < now:
                 state, resolution, resolved = DONE, "Done", done
             if state != DONE and self._pending:
                 assignee = self._pending.pop()
@@ -537,9 +585,14 @@ class _ProjectBuilder:
                 assignee = team[int(rng.random() * len(team))]
                 change(started - timedelta(minutes=5), "assignee", None, assignee)
             change(started, "status", TODO, IN_PROGRESS)
-            if state in (REVIEW, DONE):
+            if resolution == "Won't Do":
+                change(resolved, "status", IN_PROGRESS, DONE)
+            for at, old, new in ((spell[0], None, IMPEDIMENT), (spell[1], IMPEDIMENT, None)) if spell else ():
+                if at < now:
+                    change(at, "flagged", old, new)
+            if state == REVIEW or resolution == "Done":
                 change(review, "status", IN_PROGRESS, REVIEW)
-            if state == DONE:
+            if resolution == "Done":
                 change(done, "status", REVIEW, DONE)
                 if rng.random() < 0.04 and done + timedelta(days=3) < now:  # reopened, then closed again
                     reopened = done + timedelta(days=rng.uniform(0.5, 2))
@@ -591,7 +644,7 @@ class _ProjectBuilder:
         """Started work joins the sprint it started in and is carried over until done; some backlog
         items are planned into the running or next sprint. Jira keeps closed sprints on the item."""
         rng, sprints, lead = self.rng, self.sprints, self.project.lead
-        if resolution == "Won't Do":
+        if resolution == "Won't Do" and started is None:  # dropped from the backlog: never planned
             return ()
         if started is not None:
             k = self._sprint_at(started)

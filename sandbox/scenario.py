@@ -10,6 +10,7 @@ Times are UTC. ``Scenario.now`` (the tracker's clock) is midnight UTC at the sta
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,9 @@ WORKFLOW = (TODO, IN_PROGRESS, REVIEW, DONE)
 
 JIRA_CLOUD, JIRA_DC, GITHUB = "jira-cloud", "jira-dc", "github"
 SITES = (JIRA_CLOUD, JIRA_DC, GITHUB)
+
+# The one option of Jira Software's Flagged field: a "flagged" change sets it (new) or clears it (old).
+IMPEDIMENT = "Impediment"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Change:
     author: str  # Person.key
     field: str  # "status" | "assignee" | "release" | "points" | "key" (a move: old and new issue keys)
     # ... | "sprint" (comma-separated sprint ids) | "rank" (no values) | "labels" (space-separated)
+    # ... | "flagged" (Jira only: None -> IMPEDIMENT sets the flag, IMPEDIMENT -> None clears it)
     old: str | None
     new: str | None
 
@@ -100,6 +105,12 @@ class Item:
     @property
     def ref(self) -> tuple[str, int]:
         return (self.project, self.number)
+
+    @property
+    def flagged(self) -> bool:
+        """Flagged (an impediment) now: the history is the only record, so a past day's world,
+        which holds only the changes made by then, answers for that day."""
+        return next((c.new is not None for c in reversed(self.changes) if c.field == "flagged"), False)
 
 
 @dataclass(frozen=True)
@@ -287,6 +298,10 @@ class _ProjectPlan:
     releases: tuple[_ReleasePlan, ...]
     pace: float  # >1: work takes longer than planned (late); 1.0: on plan
     recent_growth: float = 0.0  # share of the current release's items created in the last 30 days
+    # Share of the finishes due in the last DROP_WEEKS full weeks that slip past now: the team's
+    # throughput drops by that share, and its work piles up in review.
+    throughput_drop: float = 0.0
+    scope_creep: str | None = None  # a release whose scope keeps growing in its last CREEP_WEEKS
 
 
 _PROGRAMS = (
@@ -307,14 +322,14 @@ _PLANS = (
         "late: its release waits for Identity work that is itself late", 220,
         ("fatima", "grace", "hiro", "ines", "wei", "zoe"),
         (_ReleasePlan("CART 2.0", -180, -90, True), _ReleasePlan("CART 3.0", -90, 12, False)),
-        pace=1.15,
+        pace=1.15, throughput_drop=0.55,
     ),
     _ProjectPlan(
         "ID", "Identity", JIRA_DC, "identity", "late: its release is past due with work open", 200,
         ("jonas", "kavya", "liam", "mariajose", "noah", "zoe"),
         (_ReleasePlan("ID 1.0", -180, -100, True), _ReleasePlan("ID 2.0", -100, -21, False),
          _ReleasePlan("ID 2.1", -21, 60, False)),
-        pace=1.6,
+        pace=1.6, scope_creep="ID 2.0",
     ),
     _ProjectPlan(
         "acme/web", "Web storefront", GITHUB, "checkout", "at risk: scope keeps growing", 190,
@@ -329,6 +344,28 @@ _PLANS = (
         pace=0.9,
     ),
 )
+
+
+# Texture: what flow metrics exist to find. Drawn from a random stream of its own, apart from the
+# story's, and never past the clock.
+TAIL_SHARE, TAIL_ALPHA, TAIL_CAP = 0.3, 1.2, 10.0  # work that takes a multiple of its plan: a long tail
+FLAG_SHARE = 0.12  # of Jira work: flagged as an impediment for a spell, which adds to its cycle time
+FLAG_DAYS = (3.0, 0.8)  # a spell's length: median days, spread (lognormal)
+STUCK_SHARE = 0.15  # of Jira work started and not done by now: flagged, and not cleared yet
+ABANDON_SHARE = 0.03  # of planned work: closed as Won't Do, half before it starts, half after
+DROP_WEEKS = 6  # a throughput drop covers the last this many full ISO weeks
+CREEP_SHARE, CREEP_WEEKS = 0.3, 5  # of a scope-creep release's items: added in its last weeks
+CREEP_PULLED = 0.4  # of those, backlog items pulled into the release (a Fix Version change) rather than new
+
+
+def tail_factor(texture: random.Random) -> float:
+    """How many times its plan a piece of work takes: mostly once, now and then far more."""
+    return min(TAIL_CAP, texture.paretovariate(TAIL_ALPHA)) if texture.random() < TAIL_SHARE else 1.0
+
+
+def drop_start(now: datetime) -> datetime:
+    """The Monday that opens the last DROP_WEEKS full ISO weeks before ``now``."""
+    return now - timedelta(days=now.weekday(), weeks=DROP_WEEKS)
 
 
 class _Ids:
@@ -356,9 +393,13 @@ def demo(seed: int = 7, as_of: date | None = None) -> Scenario:
 
     The story: Payments (PAY) is on track; the web storefront is at risk because its scope keeps
     growing; Cart (CART) is late because the Identity work (ID) that blocks its release is late.
+    ID 2.0 is late after scope crept into its last five weeks, and Cart's throughput halved over the
+    last six weeks. Throughout, the texture flow tools look for: cycle times with a long tail, work
+    reopened and work abandoned (Won't Do), impediments flagged and cleared on Jira.
     """
     as_of = as_of or datetime.now(timezone.utc).date()
     rng = random.Random(seed)
+    texture = random.Random(f"demo-texture:{seed}")
     now = datetime.combine(as_of, time(0, 0), tzinfo=timezone.utc)
     ids = _Ids()
 
@@ -396,7 +437,7 @@ def demo(seed: int = 7, as_of: date | None = None) -> Scenario:
                 released_at=released_at,
             ))
         releases.extend(project_releases)
-        items.extend(_project_items(plan, project_releases, now, rng, ids))
+        items.extend(_project_items(plan, project_releases, now, rng, ids, texture))
 
     items, links = _link(items, releases, now, rng, ids)
     sprints, items = _sprint(items, now, seed, ids)
@@ -405,7 +446,7 @@ def demo(seed: int = 7, as_of: date | None = None) -> Scenario:
 
 
 def _project_items(plan: _ProjectPlan, releases: list[Release], now: datetime,
-                   rng: random.Random, ids: _Ids) -> list[Item]:
+                   rng: random.Random, ids: _Ids, texture: random.Random) -> list[Item]:
     site_space = f"issue:{plan.site}"
     start_uid = 20000 if plan.site != GITHUB else 3_000_000_000
     nouns = _NOUNS[plan.key]
@@ -428,7 +469,7 @@ def _project_items(plan: _ProjectPlan, releases: list[Release], now: datetime,
         items.append(_lifecycle(
             plan, n, ids(site_space, start_uid), "epic",
             f"Epic: {rng.choice(_VERBS)} {nouns[e % len(nouns)]}", created, rel, None,
-            start_after=5.0, work_days=None, now=now, rng=rng, ids=ids))
+            start_after=5.0, work_days=None, now=now, rng=rng, ids=ids, texture=texture))
 
     for k in range(plan.size - n_epics):
         roll = rng.random()
@@ -451,26 +492,49 @@ def _project_items(plan: _ProjectPlan, releases: list[Release], now: datetime,
                 hi = lo + 0.55 * (hi - lo)  # a planned release: its scope is known early on
             created_days = rng.uniform(max(lo, -182), max(hi, lo + 1))
         created = _at(now, created_days, rng)
+        crept, added = _crept_in(plan, rel, now, texture), None
+        if crept is not None and texture.random() < CREEP_PULLED:  # from the backlog into the release
+            created, added = _at(now, texture.uniform(-175, (crept - now).days - 5), texture), crept
+        elif crept is not None:  # created in the release
+            created = crept
         if rel is None:
             work_days, start_after = (rng.uniform(2, 12) if rng.random() < 0.5 else None), rng.uniform(3, 40)
+            if work_days is not None:
+                work_days *= tail_factor(texture)
         else:
             # Plan: each item of the release is done at its share of the release window, slowed by pace.
             window = max((rel.due - rel.start).days, 7)
             target = datetime.combine(rel.start, time(0), tzinfo=timezone.utc) + timedelta(
                 days=rng.random() * window * plan.pace)
-            work_days = rng.uniform(2, 9) * plan.pace
+            work_days = rng.uniform(2, 9) * plan.pace * tail_factor(texture)
+            if crept is not None:  # late scope is planned from the day it came in
+                target = crept + timedelta(days=texture.uniform(4, 40) * plan.pace)
             start_after = max(0.5, (target - created).total_seconds() / 86400 - work_days)
+            if added is not None:  # pulled in: the work starts once it is in the release
+                start_after = max(start_after, (added - created).total_seconds() / 86400 + 0.5)
         parent = rng.choice(epics) if rng.random() < 0.8 else None
         items.append(_lifecycle(plan, next_number(), ids(site_space, start_uid), kind, title,
                                 created, rel, parent, start_after=start_after, work_days=work_days,
-                                now=now, rng=rng, ids=ids))
+                                now=now, rng=rng, ids=ids, texture=texture, added=added))
     return _roll_up_epics(items, now)
+
+
+def _crept_in(plan: _ProjectPlan, rel: Release | None, now: datetime, texture: random.Random) -> datetime | None:
+    """When an item of the plan's scope-creep release joined it: in that release's last
+    CREEP_WEEKS before its due date (and before now); None for the planned scope."""
+    if rel is None or rel.due is None or rel.name != plan.scope_creep or texture.random() >= CREEP_SHARE:
+        return None
+    due = (datetime.combine(rel.due, time(0), tzinfo=timezone.utc) - now).days
+    first, last = due - 7 * CREEP_WEEKS, min(due, 0) - 2
+    return _at(now, texture.uniform(first, last), texture) if first < last else None
 
 
 def _lifecycle(plan: _ProjectPlan, number: int, uid: int, kind: str, title: str,
                created: datetime, rel: Release | None, parent: int | None, *, start_after: float,
-               work_days: float | None, now: datetime, rng: random.Random, ids: _Ids) -> Item:
-    """Play one item's history forward from creation to ``now``."""
+               work_days: float | None, now: datetime, rng: random.Random, ids: _Ids,
+               texture: random.Random, added: datetime | None = None) -> Item:
+    """Play one item's history forward from creation to ``now``. ``added``: when the item joined
+    ``rel``, if later than its creation (pulled in from the backlog)."""
     reporter = rng.choice(plan.team)
     assignee = rng.choice(plan.team) if rng.random() < 0.92 else None
     changes: list[Change] = []
@@ -480,7 +544,7 @@ def _lifecycle(plan: _ProjectPlan, number: int, uid: int, kind: str, title: str,
         changes.append(Change(ids("change", 40000), at, assignee or reporter, fld, old, new))
 
     if rel is not None:
-        change(created + timedelta(minutes=3), "release", None, str(rel.id))
+        change(added or created + timedelta(minutes=3), "release", None, str(rel.id))
     points = rng.choice([1, 2, 3, 5, 8, 13]) if kind != "epic" and rng.random() < 0.7 else None
     if points is not None and rng.random() < 0.15:
         t_estimate, t_reestimate = (created + timedelta(hours=rng.uniform(1, 48)),
@@ -496,12 +560,35 @@ def _lifecycle(plan: _ProjectPlan, number: int, uid: int, kind: str, title: str,
         t_start = created + timedelta(days=start_after)
         t_review = t_start + timedelta(days=work_days * rng.uniform(0.5, 0.8))
         t_done = t_start + timedelta(days=work_days)
-        if t_start < now:
+        t_drop, spell = None, None
+        roll = texture.random()
+        if roll < ABANDON_SHARE:  # abandoned (Won't Do): before it starts, or part-way through
+            t_drop = (created + (t_start - created) * texture.uniform(0.2, 0.9) if texture.random() < 0.5
+                      else t_start + (t_review - t_start) * texture.uniform(0.2, 0.9))
+        elif plan.site != GITHUB and roll < ABANDON_SHARE + FLAG_SHARE:  # an impediment delays the rest
+            flagged = t_start + (t_review - t_start) * texture.uniform(0.1, 0.8)
+            length = timedelta(days=texture.lognormvariate(math.log(FLAG_DAYS[0]), FLAG_DAYS[1]))
+            spell, t_review, t_done = (flagged, flagged + length), t_review + length, t_done + length
+        elif plan.site != GITHUB and roll < ABANDON_SHARE + FLAG_SHARE + STUCK_SHARE and t_start < now <= t_done:
+            spell = (t_start + (now - t_start) * texture.uniform(0.2, 0.95), now + timedelta(days=1))  # not cleared
+        if (plan.throughput_drop and drop_start(now) <= t_done < now
+                and texture.random() < plan.throughput_drop):  # the finish slips: work piles up in review
+            t_done = now + timedelta(days=texture.uniform(1, 21))
+        if t_drop is not None and t_drop < min(t_start, now):  # dropped from the backlog
+            change(t_drop, "status", TODO, DONE)
+            state, resolution, resolved_at = DONE, "Won't Do", t_drop
+        elif t_start < now:
             if assignee is None:
                 assignee = rng.choice(plan.team)
             change(t_start - timedelta(minutes=5), "assignee", None, assignee)
             change(t_start, "status", TODO, IN_PROGRESS)
             state = IN_PROGRESS
+            if t_drop is not None and t_drop < now:  # dropped part-way through
+                change(t_drop, "status", IN_PROGRESS, DONE)
+                state, resolution, resolved_at = DONE, "Won't Do", t_drop
+            for at, old, new in ((spell[0], None, IMPEDIMENT), (spell[1], IMPEDIMENT, None)) if spell else ():
+                if at < now:
+                    change(at, "flagged", old, new)
         if t_review < now and state == IN_PROGRESS:
             change(t_review, "status", IN_PROGRESS, REVIEW)
             state = REVIEW
@@ -582,14 +669,33 @@ def _link(items: list[Item], releases: list[Release], now: datetime,
     def pick(project: str, *, states: tuple[str, ...], count: int, release: str | None = None,
              exclude: set | None = None) -> list[Item]:
         pool = [i for i in items if i.project == project and i.kind != "epic" and i.state in states
-                and (exclude is None or i.ref not in exclude)
+                and i.resolution != "Won't Do" and (exclude is None or i.ref not in exclude)
                 and (release is None or i.release == release_ids.get((project, release)))]
         rng.shuffle(pool)
         return sorted(pool[:count], key=lambda i: i.number)
 
-    def add(blocker: Item, blocked: Item, days_ago: float) -> None:
-        links.append(Link(ids("link", 30000), blocker.ref, blocked.ref,
-                          _at(now, -days_ago, rng), blocked.reporter))
+    def add(blocker: Item, blocked: Item, days_ago: float) -> bool:
+        """Link them about ``days_ago``, moved into the time both existed and the blocker was open:
+        a blocked spell starts with its link. False when there was no such time."""
+        at = _at(now, -days_ago, rng)
+        earliest = max(blocker.created_at, blocked.created_at) + timedelta(hours=1)
+        latest = min(now, blocker.resolved_at or now) - timedelta(hours=1)
+        if latest <= earliest:
+            return False
+        links.append(Link(ids("link", 30000), blocker.ref, blocked.ref, min(max(at, earliest), latest),
+                          blocked.reporter))
+        return True
+
+    def link_up(blockers: list[Item], waiting: list[Item], count: int, days: tuple[float, float]) -> None:
+        """Up to ``count`` links, each blocker to the first waiting item it can have blocked."""
+        free = list(waiting)
+        for blocker in blockers:
+            if len(waiting) - len(free) == count:
+                return
+            for k, blocked in enumerate(free):
+                if blocked.ref != blocker.ref and add(blocker, blocked, rng.uniform(*days)):
+                    del free[k]
+                    break
 
     # The story: open Identity work in the late release blocks Cart's release.
     id_open = pick("ID", states=(TODO, IN_PROGRESS, REVIEW), count=6, release="ID 2.0")
@@ -600,23 +706,20 @@ def _link(items: list[Item], releases: list[Release], now: datetime,
     chain_head = pick("ID", states=(TODO, IN_PROGRESS), count=1, exclude={i.ref for i in id_open})
     if chain_head and id_open:
         add(chain_head[0], id_open[0], 40)
-    # Payments work that once blocked Cart and is done: a closed blocker.
-    for blocker, blocked in zip(pick("PAY", states=(DONE,), count=2), pick("CART", states=(DONE,), count=2)):
-        add(blocker, blocked, rng.uniform(60, 120))
+    # Payments work that once blocked Cart and is done: a closed blocker, linked while it was open.
+    link_up(pick("PAY", states=(DONE,), count=8), pick("CART", states=(DONE,), count=8), 2, (60, 120))
     # A cycle inside Cart: two items waiting on each other.
     pair = pick("CART", states=(TODO,), count=2, exclude={i.ref for i in cart_waiting})
     if len(pair) == 2:
         add(pair[0], pair[1], 20)
         add(pair[1], pair[0], 19)
     # Platform API work blocks the web storefront (GitHub "blocked by"), on schedule.
-    for blocker, blocked in zip(pick("acme/platform-api", states=(IN_PROGRESS, REVIEW, DONE), count=4),
-                                pick("acme/web", states=(TODO, IN_PROGRESS), count=4)):
-        add(blocker, blocked, rng.uniform(10, 40))
+    link_up(pick("acme/platform-api", states=(IN_PROGRESS, REVIEW, DONE), count=12),
+            pick("acme/web", states=(TODO, IN_PROGRESS), count=12), 4, (10, 40))
     # Ordinary same-project links.
     for project in ("PAY", "ID", "acme/web"):
-        a = pick(project, states=WORKFLOW, count=6)
-        for blocker, blocked in zip(a[::2], a[1::2]):
-            add(blocker, blocked, rng.uniform(5, 90))
+        a = pick(project, states=WORKFLOW, count=12)
+        link_up(a[::2], a[1::2], 3, (5, 90))
 
     # A link is a change to both items: it moves their `updated` forward.
     touched: dict[tuple[str, int], datetime] = {}
@@ -665,9 +768,9 @@ def _sprint(items: tuple[Item, ...], now: datetime, seed: int,
         sprints.extend(board)
         open_sprint = next(n for n, sp in enumerate(board) if sp.state != "closed")
         for item in [i for i in items if i.project == plan.key and i.kind != "epic"]:
-            if item.resolution == "Won't Do":
-                continue
             started = next((c.at for c in item.changes if c.field == "status" and c.new == IN_PROGRESS), None)
+            if item.resolution == "Won't Do" and started is None:  # dropped from the backlog: never planned
+                continue
             if started is not None:
                 n = _running(board, anchor, started)
                 if n is None:

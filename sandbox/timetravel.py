@@ -4,7 +4,8 @@ nightly history can be tested against trackers that move on.
 A night is the working day that starts at ``Scenario.now``. In it people create issues in every
 project (some in a release, some under an epic, some blocked by existing work), move open work one
 step along the workflow, close a few items, re-estimate a few, move one Jira issue to another
-project on the same site (same id, new key) and delete one Jira issue and one GitHub issue.
+project on the same site (same id, new key), delete one Jira issue and one GitHub issue, and on
+each Jira site flag one piece of work in progress as an impediment or clear one that was flagged.
 
 The past is never rewritten: histories only grow, every new change id is larger than any before
 it, and every new timestamp falls inside the night, before the new ``now``. ``advance`` is pure:
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from sandbox.scenario import DONE, GITHUB, IN_PROGRESS, REVIEW, TODO, Change, Item, Link, Scenario
+from sandbox.scenario import DONE, GITHUB, IMPEDIMENT, IN_PROGRESS, REVIEW, TODO, Change, Item, Link, Scenario
 
 FIRST_HOUR, LAST_HOUR = 7, 19  # UTC hours in which a night's events happen
 NEXT_STATE = {TODO: IN_PROGRESS, IN_PROGRESS: REVIEW, REVIEW: DONE}
@@ -151,15 +152,29 @@ class _Night:
                 schedule(self._create, None, project)
         if self.rng.random() < 0.5:
             schedule(self._wont_do, todo)
+        # Flags draw from a stream of their own, so the night's other edits are what they were without.
+        flags = random.Random(f"pulse-night-flags:{self.before.seed}:{self.before.as_of.isoformat()}")
+        for site in sorted(self.open_on_site):
+            if site == GITHUB:  # GitHub has no Flagged field
+                continue
+            started = [h for h in self.open_on_site[site]
+                       if h not in taken and self.items[h].state in (IN_PROGRESS, REVIEW)]
+            flagged = [h for h in started if self.items[h].flagged]
+            pool = flagged if flagged and flags.random() < 0.5 else started
+            if pool:
+                handle = flags.choice(pool)
+                taken.add(handle)
+                plan.append((self._instant(flags), len(plan), partial(self._flag, handle)))
 
         for at, _, action in sorted(plan, key=lambda entry: entry[:2]):
             action(at)
         return replace(self.before, as_of=self.before.as_of + timedelta(days=1), items=tuple(self.items.values()),
                        links=tuple(self.links), remote_links=tuple(self.remote_links), deleted=tuple(self.deleted))
 
-    def _instant(self) -> datetime:
-        seconds = self.rng.randint(FIRST_HOUR * 3600, LAST_HOUR * 3600 - 1)
-        return self.start + timedelta(seconds=seconds, milliseconds=self.rng.randint(0, 999))
+    def _instant(self, rng: random.Random | None = None) -> datetime:
+        rng = rng or self.rng
+        seconds = rng.randint(FIRST_HOUR * 3600, LAST_HOUR * 3600 - 1)
+        return self.start + timedelta(seconds=seconds, milliseconds=rng.randint(0, 999))
 
     def _neighbours(self, project: str) -> list[str]:
         """The other Jira projects on the same site: where an issue can be moved to."""
@@ -199,6 +214,11 @@ class _Night:
         done = {"resolution": "Done", "resolved_at": at} if new == DONE else {}
         item = self._change(handle, at, "status", item.state, new, state=new, **done)
         self._roll_up(item.project, item.parent, at)
+
+    def _flag(self, handle: Handle, at: datetime) -> None:
+        """Flag the work as an impediment, or clear the flag it has: a Flagged changelog item."""
+        flagged = self.items[handle].flagged
+        self._change(handle, at, "flagged", IMPEDIMENT if flagged else None, None if flagged else IMPEDIMENT)
 
     def _wont_do(self, handle: Handle, at: datetime) -> None:
         item = self._change(handle, at, "status", TODO, DONE, state=DONE, resolution="Won't Do", resolved_at=at)

@@ -186,9 +186,14 @@ def jira_issues(site: str, version: str = "2") -> Callable[[Scenario, Any], list
 
 
 def dc_search(scenario: Scenario, client: Any) -> list[Any]:
+    """A page per project, and one of some links' both ends (the first pages need not hold any)."""
+    on_site = {i.ref for i in scenario.items if scenario.project[i.project].site == JIRA_DC}
+    links = [link for link in scenario.links if link.blocker in on_site and link.blocked in on_site][:3]
+    linked = {f"{key}-{number}" for link in links for key, number in (link.blocker, link.blocked)}
     return [client.call("GET", f"/{JIRA_DC}/rest/api/2/search",
-                        {"jql": f"project = {p.key}", "maxResults": 50, "fields": "*all", "expand": "changelog"}).json()
-            for p in scenario.projects_on(JIRA_DC)]
+                        {"jql": jql, "maxResults": 50, "fields": "*all", "expand": "changelog"}).json()
+            for jql in [f"project = {p.key}" for p in scenario.projects_on(JIRA_DC)]
+            + [f"key in ({', '.join(sorted(linked))})"]]
 
 
 def sprint_field(client: Any, site: str) -> str:

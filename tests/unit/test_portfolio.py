@@ -4,15 +4,16 @@ promises, and readable through the real jira and PyGithub clients."""
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from datetime import date
+from collections import Counter, defaultdict
+from datetime import date, timedelta
 
 import pytest
 from github import Auth, Github
 from jira import JIRA
 
-from sandbox.portfolio import _HOSTILE_TITLES, portfolio
-from sandbox.scenario import DONE, GITHUB, IN_PROGRESS, JIRA_CLOUD, JIRA_DC, REVIEW, TODO, Scenario, build
+from sandbox.portfolio import _HOSTILE_TITLES, LATE, SLIPPED, portfolio
+from sandbox.scenario import (CREEP_WEEKS, DONE, GITHUB, IMPEDIMENT, IN_PROGRESS, JIRA_CLOUD, JIRA_DC, REVIEW,
+                              TODO, Scenario, build)
 from sandbox.server import SANDBOX_TOKEN, serve
 
 AS_OF = date(2026, 11, 27)
@@ -139,6 +140,47 @@ def test_scope_grows_where_the_story_says_so(scenario):
     growing = [p.key for p in scenario.projects if p.story == "at risk: scope keeps growing"]
     steady = [p.key for p in scenario.projects if p.story == "on track"]
     assert max(map(recent_share, growing)) > 0.3 > min(map(recent_share, steady))
+
+
+def test_reopened_abandoned_and_flagged_work_on_every_tracker(scenario):
+    for site in (JIRA_CLOUD, JIRA_DC, GITHUB):
+        items = [i for i in scenario.items if site_of(scenario, i.project) == site and i.kind != "epic"]
+        assert any(any(c.field == "status" and c.old == DONE for c in i.changes) for i in items), site
+        dropped = [i for i in items if i.resolution == "Won't Do"]
+        started = [i for i in dropped if any(c.field == "status" and c.new == IN_PROGRESS for c in i.changes)]
+        assert started and len(started) < len(dropped), site  # dropped part-way, and from the backlog
+        spells = [[c.new for c in i.changes if c.field == "flagged"] for i in items]
+        if site == GITHUB:
+            assert not any(spells)  # GitHub has no Flagged field
+        else:
+            assert [IMPEDIMENT, None] in spells and [IMPEDIMENT] in spells, site  # cleared, and still flagged
+    # a long tail of cycle times: the slowest twentieth take several times the median
+    days = sorted((i.resolved_at - next(c.at for c in i.changes if c.new == IN_PROGRESS)).days
+                  for i in scenario.items if i.resolution == "Done" and i.kind != "epic"
+                  and any(c.field == "status" and c.new == IN_PROGRESS for c in i.changes))
+    assert days[int(0.95 * len(days))] >= 2.5 * days[len(days) // 2]
+
+
+def test_late_projects_throughput_halved_and_scope_crept_into_slipped_releases(scenario):
+    monday = scenario.as_of - timedelta(days=scenario.as_of.weekday())
+    weeks = [monday - timedelta(weeks=k) for k in range(12, 0, -1)]
+
+    def throughput(story_text: str) -> list[int]:
+        done = Counter(i.resolved_at.date() - timedelta(days=i.resolved_at.weekday()) for i in scenario.items
+                       if scenario.project[i.project].story == story_text and i.resolution == "Done"
+                       and i.kind != "epic" and i.state == DONE)
+        return [done[w] for w in weeks]
+
+    late = throughput(LATE.text)
+    assert sum(late[:6]) >= 1.5 * sum(late[6:]) > 0, late
+    slipped = [p.key for p in scenario.projects if p.story == SLIPPED.text]
+    current = {key: scenario.releases_by_project[key][-2] for key in slipped}
+    scope = [i for key in slipped for i in scenario.items_by_project[key]
+             if i.release == current[key].id and i.kind != "epic"]
+    crept = [i for i in scope if current[i.project].due - timedelta(weeks=CREEP_WEEKS) <= i.created_at.date()]
+    assert len(crept) >= 0.2 * len(scope)
+    assert any(i.state != DONE for i in crept)
+    assert all(r.due <= scenario.as_of + timedelta(days=20) and r.released_at is None for r in current.values())
 
 
 def test_hostile_and_empty_text_is_there(scenario):

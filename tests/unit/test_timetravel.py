@@ -10,7 +10,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from sandbox.scenario import DONE, GITHUB, IN_PROGRESS, TODO, Item, Scenario, demo
+from dataclasses import replace
+
+import requests
+
+from sandbox.scenario import DONE, GITHUB, IMPEDIMENT, IN_PROGRESS, REVIEW, TODO, Item, Scenario, demo
+from sandbox.server import SANDBOX_TOKEN, serve
 from sandbox.timetravel import advance, difference
 
 AS_OF = date(2026, 11, 27)
@@ -113,7 +118,11 @@ def test_a_night_moves_a_jira_issue_to_another_project_on_its_site(base, night):
     assert f"{item.project}-{item.number}" == new_key and item.moved_from[-1] == old_ref
     assert base.item[old_ref].uid == item.uid
     assert base.project[old_ref[0]].site == night.project[item.project].site != GITHUB
-    assert item.number == max(i.number for i in base.items if i.project == item.project) + 1
+    # the target's next number at the move: after its items, and those the night created before the move
+    moved_at = item.changes[-1].at
+    before = [i.number for i in (*night.items, *night.deleted) if i.project == item.project and i.uid != item.uid
+              and (i.ref in base.item or i.created_at < moved_at)]
+    assert item.number == max(before) + 1
     assert (item.changes[-1].field, item.changes[-1].old, item.changes[-1].new) == ("key", old_key, new_key)
     assert old_ref not in night.item and all(old_ref not in (l.blocker, l.blocked) for l in night.links)
 
@@ -149,3 +158,26 @@ def test_a_week_creates_updates_re_estimates_and_closes_work(base, week):
         used = [i.number for i in (*week.items, *week.deleted) if i.project == project]
         used += [n for i in (*week.items, *week.deleted) for p, n in i.moved_from if p == project]
         assert len(used) == len(set(used))
+
+
+def test_nights_flag_and_clear_jira_work_and_each_day_keeps_its_flags(base, night, week):
+    at_dusk = by_handle(base)
+    tonight = [h for h, i in by_handle(night).items() for c in i.changes if c.field == "flagged" and c.at >= base.now]
+    assert tonight and all(at_dusk[h].state in (IN_PROGRESS, REVIEW) for h in tonight)  # work under way
+    after = by_handle(week)
+    new = [(h, c) for h, i in after.items() for c in i.changes if c.field == "flagged" and c.at >= base.now]
+    assert {c.new for _, c in new} == {IMPEDIMENT, None}  # set on some work, cleared on other
+    assert all(h[0] != GITHUB for h, _ in new)  # GitHub has no Flagged field
+    for handle, item in after.items():
+        flags = [c.new for c in item.changes if c.field == "flagged"]
+        assert item.flagged == bool(flags and flags[-1])
+        if handle in at_dusk:  # a past day's flag is what the history up to that day says
+            past = replace(item, changes=tuple(c for c in item.changes if c.at < base.now))
+            assert at_dusk[handle].flagged == past.flagged
+    # and the tracker serves the flag of its own day
+    item = next(after[h] for h, c in new if h[0] == "jira-cloud" and after[h].flagged)
+    with serve(week) as sandbox:
+        url = f"{sandbox.site_url('jira-cloud')}/rest/api/3/issue/{item.project}-{item.number}"
+        fields = requests.get(url, params={"fields": "customfield_10021"}, timeout=10,
+                              headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"}).json()["fields"]
+    assert [o["value"] for o in fields["customfield_10021"]] == [IMPEDIMENT]
