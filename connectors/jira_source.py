@@ -40,6 +40,8 @@ BULK_CHANGELOG_PAGE_SIZE = 1000
 FIELD_ROLES = {
     "sprint": (("com.pyxis.greenhopper.jira:gh-sprint",), ("Sprint",)),
     "epic_link": (("com.pyxis.greenhopper.jira:gh-epic-link",), ("Epic Link",)),
+    # Jira Software's impediment flag: a plain multi-checkbox field, so only its name tells it apart
+    "flagged": ((), ("Flagged",)),
 }
 
 
@@ -95,7 +97,7 @@ class SiteMetadata:
     fields: list[dict[str, Any]]
     statuses: list[dict[str, Any]]
     link_types: list[dict[str, Any]]
-    field_roles: dict[str, str]  # role ("story_points", "sprint", "epic_link") -> field id
+    field_roles: dict[str, str]  # role ("story_points", "sprint", "epic_link", "flagged") -> field id
 
     @property
     def is_cloud(self) -> bool:

@@ -259,6 +259,36 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    """Replay the milestone forecasts as of past days on the published snapshot and say how often
+    milestones finished by their P50 and P85 dates."""
+    from transforms.backtest import calibrate, replay
+    from warehouse.store import WarehousePaths, connect
+
+    try:
+        loaded = load(args.config)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    published = WarehousePaths(loaded.warehouse_path).published
+    if not published.exists():
+        print(f"No published warehouse at {published}: run pulse sync --config {args.config} first.", file=sys.stderr)
+        return EXIT_USAGE
+    with connect(published, read_only=True) as con:
+        as_of = con.execute("SELECT max(as_of) FROM marts.progress").fetchone()[0]
+        replays = replay(con, as_of, weeks_back=args.weeks, every_days=args.every)
+    table = calibrate(replays, as_of)
+    print(f"Forecast backtest as of {as_of:%Y-%m-%d}: milestone forecasts replayed every {args.every} days over "
+          f"{args.weeks} weeks. Resolved: finished, or past the date with work open.")
+    print(f"{'level':8} {'program':12} {'project':22} {'forecasts':>9} {'by P50':>14} {'by P85':>14}")
+    for c in table:
+        def share(hit: int, resolved: int) -> str:
+            return f"{hit}/{resolved} {100 * hit / resolved:3.0f}%" if resolved else "-"
+        print(f"{c.level:8} {c.program_id or '':12} {c.project_key or '':22} {c.forecasts:9d} "
+              f"{share(c.hit_p50, c.resolved_p50):>14} {share(c.hit_p85, c.resolved_p85):>14}")
+    return 0
+
+
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.faults import LATENCY, FaultRule
     from sandbox.scenario import SITES, build
@@ -355,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-config", help="validate a program config; writes nothing")
     p.add_argument("file")
     p.set_defaults(func=_cmd_check_config)
+
+    p = sub.add_parser("backtest", help="replay past milestone forecasts and report how often they came true")
+    p.add_argument("--config", required=True, help="program.yaml of a synced warehouse")
+    p.add_argument("--weeks", type=int, default=26, help="how far back to replay, in weeks (default 26)")
+    p.add_argument("--every", type=int, default=7, metavar="DAYS", help="replay a forecast every DAYS days (default 7)")
+    p.set_defaults(func=_cmd_backtest)
 
     p = sub.add_parser("sandbox", help="serve a scenario as local Jira and GitHub APIs until interrupted")
     p.add_argument("--host", default="127.0.0.1")

@@ -266,6 +266,18 @@ class SyncSettings(_Model):
     lock_wait_seconds: Annotated[int, Field(ge=0, le=86400)] = 300
 
 
+class MetricsSettings(_Model):
+    """How flow figures and forecasts are computed; the defaults are ../shared/METRICS.md's."""
+
+    flow_window_days: Annotated[int, Field(ge=7, le=3650)] = 90
+    throughput_weeks: Annotated[int, Field(ge=1, le=156)] = 12
+    stale_days: Annotated[int, Field(ge=1, le=365)] = 14
+    forecast_trials: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
+    forecast_seed: int = 0
+    discarded_resolutions: tuple[str, ...] = ("Won't Do", "Won't Fix", "Duplicate", "Cannot Reproduce",
+                                              "Declined", "not_planned")
+
+
 class SandboxConfig(_Model):
     """Serve sites whose url is 'sandbox' from the built-in tracker sandbox (reproducible)."""
 
@@ -301,6 +313,7 @@ class PulseConfig(_Model):
     programs: tuple[ProgramConfig, ...] = Field(min_length=1)
     warehouse: WarehouseConfig = WarehouseConfig()
     sync: SyncSettings = SyncSettings()
+    metrics: MetricsSettings = MetricsSettings()
     sandbox: SandboxConfig | None = None
 
     @model_validator(mode="after")
@@ -579,6 +592,6 @@ def _secret_problems(config: PulseConfig) -> list[str]:
 def dump(config: PulseConfig) -> str:
     """YAML for a config, in the order people read it."""
     data = config.model_dump(mode="json", exclude_none=True)
-    ordered = {k: data[k] for k in ("version", "sandbox", "warehouse", "sync", "sites", "programs")
+    ordered = {k: data[k] for k in ("version", "sandbox", "warehouse", "sync", "metrics", "sites", "programs")
                if data.get(k) is not None}
     return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)

@@ -92,7 +92,10 @@ STEPS = (
     Step("core", "projects"), Step("core", "sprints"), Step("core", "work_item_sprints"),
     Step("core", "work_items", scoped=True), Step("core", "milestones"),
     Step("core", "jira_changelog_items", scoped=True), Step("core", "status_transitions", scoped=True),
-    Step("core", "item_changes", scoped=True), Step("core", "dependencies"), Step("core", "pull_requests"),
+    Step("core", "item_changes", scoped=True), Step("core", "dependencies"),
+    Step("core", "item_history", scoped=True), Step("core", "pull_requests"),
+    Step("marts", "progress"), Step("marts", "burnup"), Step("marts", "item_flow"), Step("marts", "throughput"),
+    Step("marts", "flow"), Step("marts", "forecasts"),
     Step("marts", "project_health"), Step("marts", "program_health"),
 )
 STEP = {step.name: step for step in STEPS}
@@ -126,7 +129,7 @@ class _Held(NamedTuple):
 
 
 _READS = re.compile(r"\b(raw|staging|core|marts)\.([a-z_]+)\b")
-_SECTION = re.compile(r"^-- \[(stale|rows|comments)\]\s*$", re.MULTILINE)
+_SECTION = re.compile(r"^-- \[(stale|rows|inputs|comments)\]\s*$", re.MULTILINE)
 
 
 def reads(step: Step, sql: str | None = None) -> tuple[list[str], list[str]]:
@@ -140,7 +143,8 @@ def reads(step: Step, sql: str | None = None) -> tuple[list[str], list[str]]:
 
 
 def _sections(sql: str) -> dict[str, str]:
-    """A scoped step's file in sections: [stale] (optional), [rows], [comments]."""
+    """A scoped step's file in sections: [stale] (optional), [rows], [comments]; a step computed
+    in Python (PYTHON_STEPS): [inputs], [comments]."""
     parts = _SECTION.split(sql)
     return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
@@ -209,7 +213,15 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
                             "WHERE batch > ?", [held.consumed_batch])
                 if "stale" in parts:
                     con.execute(parts["stale"])
-                    con.execute("INSERT INTO _scope SELECT item_id FROM _stale EXCEPT SELECT item_id FROM _scope")
+                    # Items stale here are changed for the scoped tables that read this one too: they
+                    # become a batch of their own, which this table consumes and later steps merge.
+                    stale_batch = int(latest_batch) + 1
+                    con.execute("INSERT INTO meta.item_deltas SELECT ?, item_id FROM "
+                                "(SELECT item_id FROM _stale EXCEPT SELECT item_id FROM _scope)", [stale_batch])
+                    if con.execute("INSERT INTO _scope SELECT item_id FROM meta.item_deltas WHERE batch = ?",
+                                   [stale_batch]).fetchone()[0]:
+                        latest_batch = stale_batch
+                        cache["stale_batch"] = stale_batch
                 items = con.execute("SELECT count(*) FROM _scope").fetchone()[0]
                 if not items:
                     con.execute("UPDATE meta.transform_state SET consumed_batch = ? WHERE schema_name = ? "
@@ -230,6 +242,11 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
             con.execute(sql)
             items = con.execute("SELECT count(*) FROM meta.item_deltas WHERE batch = ?", [batch]).fetchone()[0]
             how = "ran"
+        elif step.name in PYTHON_STEPS:
+            parts = _sections(sql)
+            con.execute(parts["inputs"])
+            PYTHON_STEPS[step.name](con, as_of)
+            con.execute(parts["comments"])
         else:
             con.execute(sql)
         rows = con.execute(f"SELECT count(*) FROM {step.name}").fetchall()[0][0]
@@ -249,10 +266,47 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
     return Built(rows, how, items=items, seconds=time.perf_counter() - started)
 
 
+def write_forecasts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
+    """marts.forecasts from the inputs marts_forecasts.sql prepared: the trials are drawn in numpy
+    (transforms.forecast), one vector of trials per target, never a loop per trial or item."""
+    from transforms.forecast import Settings, Target, simulate
+
+    trials, seed = con.execute("SELECT forecast_trials, forecast_seed FROM meta.metric_settings").fetchone()
+    weeks = dict(con.execute("SELECT pool, list(done_items ORDER BY week_start) FROM _forecast_throughput "
+                             "GROUP BY pool").fetchall())
+    waits = dict(con.execute("SELECT target_id, list(blocker_target_id ORDER BY blocker_target_id) "
+                             "FROM _forecast_edges GROUP BY target_id").fetchall())
+    rows = con.execute("SELECT level, target_id, program_id, project_key, milestone_id, name, remaining, due_date, "
+                       "pool FROM _forecast_targets ORDER BY target_id").fetchall()
+    targets = [Target(r[1], tuple(weeks.get(r[8]) or ()), int(r[6]), r[7], tuple(waits.get(r[1]) or ()))
+               for r in rows]
+    day = as_of.astimezone(timezone.utc).date()
+    results = simulate(targets, day, Settings(trials=int(trials), seed=int(seed)))
+    con.execute("""
+        CREATE OR REPLACE TABLE marts.forecasts (
+            level VARCHAR, program_id VARCHAR, project_key VARCHAR, milestone_id VARCHAR, name VARCHAR,
+            as_of TIMESTAMPTZ, due_date DATE, remaining_items INTEGER, status VARCHAR,
+            p50_date DATE, p70_date DATE, p85_date DATE, p95_date DATE, p_on_time DOUBLE, trials INTEGER,
+            throughput_weeks INTEGER, throughput_per_week DOUBLE, waits_for VARCHAR, note VARCHAR)""")
+    out = []
+    for r, target, f in zip(rows, targets, results):
+        pool = weeks.get(r[8])
+        out.append([r[0], r[2], r[3], r[4], r[5], as_of, r[7], r[6], f.status, f.p50, f.p70, f.p85, f.p95,
+                    f.p_on_time, f.trials, len(pool) if pool is not None else None,
+                    sum(pool) / len(pool) if pool else None,
+                    ", ".join(target.blocked_by) or None, f.reason])
+    if out:
+        con.executemany("INSERT INTO marts.forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", out)
+
+
+# Steps whose table is computed in Python from what their SQL file's [inputs] section prepares.
+PYTHON_STEPS = {"marts.forecasts": write_forecasts}
+
+
 # The program structure from program.yaml, and the migrations (one that changes a derived table
 # must make it rebuild).
 CONFIG_TABLES = ("core.programs", "meta.configured_projects", "meta.label_rules", "meta.jira_link_rules",
-                 "meta.schema_migrations")
+                 "meta.metric_settings", "meta.discarded_resolutions", "meta.schema_migrations")
 
 
 def _structure_digest(con: duckdb.DuckDBPyConnection, sql: str, cache: dict) -> str:
@@ -309,8 +363,16 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
     order, on one connection, as the Dagster transform step does; then forget the item deltas
     every scoped table has merged."""
     cache: dict = {}
+    ensure_metric_settings(con)
     built = {step.name: build_step(con, step, as_of, force, cache) for step in STEPS
              if only is None or step.name in only}
+    if "stale_batch" in cache:
+        # a batch of stale items concerns only the tables after the one that found them: those
+        # before it in this build have nothing to merge from it
+        con.execute(f"""
+            UPDATE meta.transform_state SET consumed_batch = ?
+            WHERE consumed_batch < ? AND schema_name || '.' || table_name IN ({', '.join('?' for _ in built)})""",
+            [cache["stale_batch"], cache["stale_batch"], *built])
     con.execute("""
         DELETE FROM meta.item_deltas WHERE batch <= (
             SELECT min(consumed_batch) FROM meta.transform_state WHERE consumed_batch IS NOT NULL)""")
@@ -360,11 +422,29 @@ class LinkRuleRow:
 DEFAULT_LINK_RULES = (("blocks", "blocks"), ("is blocked by", "blocked_by"), ("depends on", "blocked_by"))
 
 
+@dataclass(frozen=True)
+class MetricSettings:
+    """How the marts compute flow figures and forecasts (program.yaml ``metrics:``), with the
+    defaults ../shared/METRICS.md names."""
+
+    flow_window_days: int = 90  # cycle and lead time percentiles: items done in this many days
+    throughput_weeks: int = 12  # weekly throughput: this many full ISO weeks before as_of
+    stale_days: int = 14  # in progress and not updated for this many days: stale
+    forecast_trials: int = 10_000
+    forecast_seed: int = 0
+    # done with one of these resolutions (any case) leaves scope; GitHub's not_planned and duplicate too
+    discarded_resolutions: tuple[str, ...] = ("Won't Do", "Won't Fix", "Duplicate", "Cannot Reproduce",
+                                              "Declined", "not_planned")
+
+
 def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[ProgramRow],
                             projects: list[ProjectRow], label_rules: list[LabelRuleRow] | None = None,
-                            link_rules: list[LinkRuleRow] | None = None) -> int:
-    """``core.programs``, ``meta.configured_projects``, ``meta.label_rules`` and
-    ``meta.jira_link_rules`` from the config, as bound parameters."""
+                            link_rules: list[LinkRuleRow] | None = None,
+                            metrics: MetricSettings | None = None) -> int:
+    """``core.programs``, ``meta.configured_projects``, ``meta.label_rules``,
+    ``meta.jira_link_rules``, ``meta.metric_settings`` and ``meta.discarded_resolutions`` from the
+    config, as bound parameters."""
+    metrics = metrics or MetricSettings()
     if label_rules is None:
         label_rules = [LabelRuleRow(site, *rule) for site in sorted({p.site for p in projects if p.source == "github"})
                        for rule in DEFAULT_LABEL_RULES]
@@ -393,6 +473,7 @@ def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[Progr
         if link_rules:
             con.executemany("INSERT INTO meta.jira_link_rules VALUES (?, ?, ?)",
                             [[r.site, r.outward, r.meaning] for r in link_rules])
+        _write_metric_settings(con, metrics)
         if programs:
             con.executemany("INSERT INTO core.programs VALUES (?, ?, ?)",
                             [[p.program_id, p.name, p.goal] for p in programs])
@@ -427,3 +508,37 @@ def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[Progr
         con.execute("ROLLBACK")
         raise
     return len(programs)
+
+
+def _write_metric_settings(con: duckdb.DuckDBPyConnection, metrics: MetricSettings) -> None:
+    """meta.metric_settings and meta.discarded_resolutions: what the flow marts and forecasts read."""
+    con.execute("""
+        CREATE OR REPLACE TABLE meta.metric_settings (
+            flow_window_days INTEGER NOT NULL, throughput_weeks INTEGER NOT NULL, stale_days INTEGER NOT NULL,
+            forecast_trials INTEGER NOT NULL, forecast_seed BIGINT NOT NULL)""")
+    con.execute("INSERT INTO meta.metric_settings VALUES (?, ?, ?, ?, ?)",
+                [metrics.flow_window_days, metrics.throughput_weeks, metrics.stale_days,
+                 metrics.forecast_trials, metrics.forecast_seed])
+    con.execute("CREATE OR REPLACE TABLE meta.discarded_resolutions (resolution VARCHAR PRIMARY KEY)")
+    con.executemany("INSERT INTO meta.discarded_resolutions VALUES (?)",
+                    [[r] for r in sorted({r.strip().lower() for r in metrics.discarded_resolutions})])
+    for statement in (
+        "COMMENT ON TABLE meta.metric_settings IS 'How the marts compute flow figures and forecasts (program.yaml metrics:, defaults from METRICS.md): one row.'",
+        "COMMENT ON COLUMN meta.metric_settings.flow_window_days IS 'Cycle and lead time percentiles are over items done in this many days before as_of (default 90).'",
+        "COMMENT ON COLUMN meta.metric_settings.throughput_weeks IS 'Weekly throughput and forecasts use this many full ISO weeks before as_of''s week, zero weeks included (default 12).'",
+        "COMMENT ON COLUMN meta.metric_settings.stale_days IS 'An item in progress and not updated for this many days is stale (default 14).'",
+        "COMMENT ON COLUMN meta.metric_settings.forecast_trials IS 'Monte Carlo trials per forecast (default 10,000).'",
+        "COMMENT ON COLUMN meta.metric_settings.forecast_seed IS 'Seed of the forecasts'' random draws: the same seed and data give the same dates.'",
+        "COMMENT ON TABLE meta.discarded_resolutions IS 'Resolutions (lower case) that make a done item discarded: out of scope, throughput and cycle times (METRICS.md \"Discarded\").'",
+        "COMMENT ON COLUMN meta.discarded_resolutions.resolution IS 'Jira resolution name or GitHub state_reason, lower case; matched case-insensitively.'",
+    ):
+        con.execute(statement)
+
+
+def ensure_metric_settings(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse whose program structure was written before metrics settings existed gets the
+    defaults, so the marts can be built before the next run writes the config's."""
+    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' "
+                          "AND table_name IN ('metric_settings', 'discarded_resolutions')").fetchone()[0]
+    if present < 2:
+        _write_metric_settings(con, MetricSettings())

@@ -13,7 +13,8 @@ import duckdb
 
 SCHEMAS = ("marts", "core", "staging", "raw", "meta")
 SCHEMA_NOTES = {
-    "marts": "Rollups for people: health with reasons. Start here.",
+    "marts": "Rollups for people: progress, burn-up, flow, forecasts, health with reasons. Start here. Scalar "
+             "columns only, so every BI tool maps every column.",
     "core": "The program model: one row per thing, both trackers in one shape.",
     "staging": "Raw JSON parsed once into typed columns, kept up to date incrementally; what core reads.",
     "raw": "API objects exactly as the trackers returned them (JSON), merged by primary key.",
@@ -23,6 +24,31 @@ EXAMPLES = {
     "marts.program_health": "SELECT program_name, health, reasons FROM marts.program_health ORDER BY program_id;",
     "marts.project_health": ("SELECT project_key, health, schedule_health, dependency_health, scope_health, reasons\n"
                              "FROM marts.project_health WHERE health <> 'green' ORDER BY program_id, project_key;"),
+    "marts.progress": ("-- how far each open milestone is, by count and by points, with what is not estimated\n"
+                       "SELECT name, due_date, done_items, scope_items, round(100 * progress_by_count) AS pct_items,\n"
+                       "       round(100 * progress_by_points) AS pct_points, unestimated_items\n"
+                       "FROM marts.progress WHERE level = 'milestone' AND state = 'open' ORDER BY due_date;"),
+    "marts.burnup": ("-- a program's weekly burn-up (Mondays), scope line and done line\n"
+                     "SELECT day, scope_items, done_items, scope_points, done_points FROM marts.burnup\n"
+                     "WHERE level = 'program' AND program_id = 'checkout' AND dayofweek(day) = 1 ORDER BY day;"),
+    "marts.item_flow": ("-- aging work: in progress longer than 85% of its project's items took\n"
+                        "SELECT key, project_key, round(age_days, 1) AS age, round(project_p85_cycle_days, 1) AS p85,\n"
+                        "       is_blocked, is_flagged\n"
+                        "FROM marts.item_flow WHERE is_aging ORDER BY age_days DESC;"),
+    "marts.throughput": ("SELECT project_key, week_start, done_items FROM marts.throughput\n"
+                         "WHERE level = 'project' ORDER BY project_key, week_start;"),
+    "marts.flow": ("SELECT project_key, round(cycle_time_p50_days, 1) AS p50, round(cycle_time_p85_days, 1) AS p85,\n"
+                   "       round(throughput_per_week, 1) AS per_week, wip_items, aging_wip_items, blocked_items\n"
+                   "FROM marts.flow WHERE level = 'project' ORDER BY program_id, project_key;"),
+    "marts.forecasts": ("-- will the open milestones make it? dates by which 50% and 85% of trials finished\n"
+                        "SELECT name, due_date, remaining_items, status, p50_date, p85_date,\n"
+                        "       round(100 * p_on_time) AS pct_on_time, waits_for\n"
+                        "FROM marts.forecasts WHERE level = 'milestone' ORDER BY p_on_time;"),
+    "core.item_history": ("-- what each item's milestone and status were at the end of 2026-11-01 (any day: one join)\n"
+                          "SELECT w.key, h.field, h.value FROM core.item_history h JOIN core.work_items w USING (item_id)\n"
+                          "WHERE h.field IN ('milestone', 'status') AND h.valid_from <= TIMESTAMPTZ '2026-11-02 00:00+00'\n"
+                          "  AND (h.valid_to IS NULL OR h.valid_to > TIMESTAMPTZ '2026-11-02 00:00+00')\n"
+                          "ORDER BY w.key, h.field;"),
     "core.dependencies": ("SELECT blocker_key, blocked_key, blocker_status_category\n"
                           "FROM core.dependencies WHERE cross_project AND is_open ORDER BY blocker_key;"),
     "core.sprints": ("-- what is still open in the running sprints\n"

@@ -71,3 +71,47 @@ def every_verdict_has_reasons(pulse: PulseResource) -> dg.AssetCheckResult:
         SELECT project_key, health FROM marts.project_health
         WHERE health NOT IN ('green', 'amber', 'red', 'unknown') OR reasons IS NULL OR len(reasons) = 0""")
     return dg.AssetCheckResult(passed=not bad, metadata={"projects": [f"{p}: {h}" for p, h in bad]})
+
+
+@dg.asset_check(asset=dg.AssetKey(["core", "item_history"]), pool="duckdb")
+def history_ends_where_core_is(pulse: PulseResource) -> dg.AssetCheckResult:
+    """The open intervals are the present: an item whose open status row is not its status in
+    core.work_items would make every reconstructed day wrong."""
+    off = _rows(pulse, """
+        SELECT w.key FROM core.work_items w
+        LEFT JOIN core.item_history h ON h.item_id = w.item_id AND h.field = 'status' AND h.valid_to IS NULL
+        WHERE h.value IS DISTINCT FROM w.status LIMIT 20""")
+    return dg.AssetCheckResult(passed=not off, metadata={"items": [o[0] for o in off]})
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "burnup"]), pool="duckdb")
+def burnup_ends_at_progress(pulse: PulseResource) -> dg.AssetCheckResult:
+    """The burn-up is rebuilt from history and the progress from the present: on as_of's day they
+    must agree, or one of them is wrong."""
+    off = _rows(pulse, """
+        SELECT p.level || ' ' || coalesce(p.milestone_id, p.project_key, p.program_id)
+        FROM marts.progress p
+        JOIN (SELECT * FROM marts.burnup
+              QUALIFY day = max(day) OVER (PARTITION BY level, program_id, project_key, milestone_id)) b
+          ON b.level = p.level AND b.program_id = p.program_id AND b.project_key IS NOT DISTINCT FROM p.project_key
+         AND b.milestone_id IS NOT DISTINCT FROM p.milestone_id
+        WHERE (b.scope_items, b.done_items, b.scope_points, b.done_points)
+              IS DISTINCT FROM (p.scope_items, p.done_items, p.scope_points, p.done_points)
+        LIMIT 20""")
+    return dg.AssetCheckResult(passed=not off, metadata={"disagreeing": [o[0] for o in off]})
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "forecasts"]), pool="duckdb")
+def forecast_percentiles_are_ordered(pulse: PulseResource) -> dg.AssetCheckResult:
+    """P50 <= P70 <= P85 <= P95, and a target never finishes before what it waits for."""
+    bad = _rows(pulse, """
+        SELECT f.level || ' ' || coalesce(f.milestone_id, f.project_key, f.program_id) FROM marts.forecasts f
+        WHERE NOT (p50_date <= p70_date AND p70_date <= p85_date AND p85_date <= p95_date)
+        UNION ALL
+        SELECT f.name || ' before ' || b.name
+        FROM marts.forecasts f
+        JOIN marts.forecasts b ON list_contains(string_split(f.waits_for, ', '),
+                                               coalesce(b.milestone_id, 'project:' || b.program_id || '|' || b.project_key))
+        WHERE f.p85_date < b.p85_date
+        LIMIT 20""")
+    return dg.AssetCheckResult(passed=not bad, metadata={"violations": [b[0] for b in bad]})

@@ -7,8 +7,8 @@ import dagster as dg
 from pipelines.config import GithubSiteConfig, JiraSiteConfig
 from pipelines.defs.raw import GITHUB_TABLES, JIRA_TABLES
 from pipelines.defs.resources import PulseResource
-from transforms.build import (STEPS, LabelRuleRow, LinkRuleRow, ProgramRow, ProjectRow, Step, build_all, reads,
-                              write_program_structure)
+from transforms.build import (STEPS, LabelRuleRow, LinkRuleRow, MetricSettings, ProgramRow, ProjectRow, Step, build_all,
+                              reads, write_program_structure)
 
 RAW = [dg.AssetKey(["raw", t]) for t in JIRA_TABLES + GITHUB_TABLES]
 
@@ -28,8 +28,9 @@ def core_programs(pulse: PulseResource) -> dg.MaterializeResult:
                    if isinstance(site, GithubSiteConfig) for rule in site.labels.rows()]
     link_rules = [LinkRuleRow(name, outward, meaning) for name, site in config.sites.items()
                   if isinstance(site, JiraSiteConfig) for outward, meaning in site.blocking_links.items()]
+    metrics = MetricSettings(**config.metrics.model_dump())
     with pulse.warehouse() as con:
-        write_program_structure(con, programs, projects, label_rules, link_rules)
+        write_program_structure(con, programs, projects, label_rules, link_rules, metrics)
     return dg.MaterializeResult(metadata={"dagster/row_count": len(programs), "projects": len(projects)})
 
 
@@ -48,9 +49,17 @@ DESCRIPTIONS = {
     "core.jira_changelog_items": "Every item of every Jira changelog, for the history tables.",
     "core.status_transitions": "Every status change, from changelogs and issue events.",
     "core.item_changes": "Every change of status, assignee, milestone, sprint, points, due date, labels, title, "
-                         "priority, resolution or parent.",
+                         "priority, resolution, parent or flag.",
+    "core.item_history": "Each item's status, points, milestone, sprint, assignee, due date, flag and blocked "
+                         "spells as intervals: what was true on any day is one join.",
     "core.dependencies": "Blocks dependencies, with cross-project and cross-program flags.",
     "core.pull_requests": "GitHub pull requests with the issues they close.",
+    "marts.progress": "Progress by count and points per milestone, project and program, unestimated apart.",
+    "marts.burnup": "Daily burn-up per milestone, project and program, reconstructed from history.",
+    "marts.item_flow": "Per item: start, done, cycle and lead time, age against the P85, blocked and flagged days.",
+    "marts.throughput": "Items done per ISO week per project and program, zero weeks included.",
+    "marts.flow": "Cycle and lead time percentiles, throughput, WIP, aging, blocked and stale work.",
+    "marts.forecasts": "Monte Carlo completion dates (P50-P95) and P(on time), dependency-aware per trial.",
     "marts.project_health": "Red/amber/green per project with reasons.",
     "marts.program_health": "Red/amber/green per program with reasons.",
 }

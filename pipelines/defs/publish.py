@@ -18,7 +18,9 @@ from warehouse.store import file_lock, publish
 PUBLISHED_TABLES = ("core.programs", "core.projects", "core.work_items", "core.pull_requests",
                     "core.milestones", "core.sprints", "core.work_item_sprints", "core.jira_changelog_items",
                     "core.status_transitions",
-                    "core.item_changes", "core.dependencies", "marts.project_health", "marts.program_health")
+                    "core.item_changes", "core.dependencies", "core.item_history",
+                    "marts.progress", "marts.burnup", "marts.item_flow", "marts.throughput", "marts.flow",
+                    "marts.forecasts", "marts.project_health", "marts.program_health")
 
 
 @dg.asset(key=["meta", "snapshots"], deps=[dg.AssetKey(t.split(".")) for t in PUBLISHED_TABLES],

@@ -19,13 +19,13 @@ from demo_world import failures, sync, write_program
 from pipelines.ingest import SyncPolicy
 from sandbox.scenario import build
 from sandbox.server import serve
-from transforms.build import (CORE_ORDER, STAGING_ORDER, STEPS, Built, build_all, build_core, build_if_changed,
-                              forget_derived)
+from transforms.build import (CORE_ORDER, MARTS_ORDER, STAGING_ORDER, STEPS, Built, build_all, build_core,
+                              build_if_changed, forget_derived)
 from warehouse.store import connect, migrate
 
 pytestmark = pytest.mark.e2e
 
-MARTS = ("project_health", "program_health")
+MARTS = MARTS_ORDER
 SCOPED = {step.name for step in STEPS if step.scoped}
 
 

@@ -294,7 +294,7 @@ def test_recorded_jira_links_keep_their_direction(warehouse):
 RECORDED_FIELDS = {"status": "status", "resolution": "resolution", "priority": "priority", "assignee": "assignee",
                    "Fix Version": "milestone", "labels": "labels", "summary": "title", "duedate": "due_date",
                    "Sprint": "sprint", "Story Points": "story_points", "Story point estimate": "story_points",
-                   "IssueParentAssociation": "parent", "Parent": "parent", "Epic Link": "parent"}
+                   "IssueParentAssociation": "parent", "Parent": "parent", "Epic Link": "parent", "Flagged": "flagged"}
 
 
 def test_recorded_changelog_items_are_item_changes(warehouse):

@@ -23,10 +23,11 @@ def test_loads_without_config_or_secrets(monkeypatch):
 def test_asset_keys_are_the_warehouse_tables(definitions):
     keys = sorted(k.to_user_string() for k in definitions.resolve_all_asset_keys())
     assert keys == [
-        "core/dependencies", "core/item_changes", "core/jira_changelog_items", "core/milestones", "core/programs",
-        "core/projects",
-        "core/pull_requests", "core/sprints", "core/status_transitions", "core/work_item_sprints",
-        "core/work_items", "marts/program_health", "marts/project_health", "meta/snapshots",
+        "core/dependencies", "core/item_changes", "core/item_history", "core/jira_changelog_items", "core/milestones",
+        "core/programs", "core/projects", "core/pull_requests", "core/sprints", "core/status_transitions",
+        "core/work_item_sprints", "core/work_items", "marts/burnup", "marts/flow", "marts/forecasts",
+        "marts/item_flow", "marts/program_health", "marts/progress", "marts/project_health", "marts/throughput",
+        "meta/snapshots",
         "raw/github_issue_events", "raw/github_issue_relations", "raw/github_issues", "raw/github_milestones",
         "raw/github_repos", "raw/jira_changelogs", "raw/jira_issues", "raw/jira_remote_links", "raw/jira_sites",
         "raw/jira_versions", "staging/github_issue_events", "staging/github_issues", "staging/jira_changelog_versions",
@@ -42,9 +43,11 @@ def test_every_table_asset_has_its_sql_file(definitions):
         if schema in ("core", "marts", "staging") and table != "programs":
             sql = sql_for(schema, table)
             # rebuilt whole, maintained incrementally (a table of the migrations), or item-scoped
-            # (its rows as the view _rows, which transforms/build.py creates or merges the table from)
+            # (its rows as the view _rows, which transforms/build.py creates or merges the table from),
+            # or computed in Python from its [inputs] (transforms.build.PYTHON_STEPS), documented here
             assert (f"CREATE OR REPLACE TABLE {schema}.{table}" in sql or f"INSERT INTO {schema}.{table}" in sql
-                    or "CREATE OR REPLACE TEMP VIEW _rows AS" in sql), key
+                    or "CREATE OR REPLACE TEMP VIEW _rows AS" in sql
+                    or ("-- [inputs]" in sql and f"COMMENT ON TABLE {schema}.{table}" in sql)), key
 
 
 def test_nightly_schedule_runs_the_sync_job(definitions):
@@ -100,3 +103,10 @@ def test_the_build_order_follows_the_asset_graph(definitions):
             parent_name = ".".join(parent.path)
             if parent_name in order:
                 assert order.index(parent_name) < order.index(name), (parent_name, name)
+
+
+def test_every_mart_has_an_example_query_in_the_docs():
+    from transforms.build import STEPS
+    from warehouse.docs import EXAMPLES
+
+    assert [s.name for s in STEPS if s.schema == "marts" and s.name not in EXAMPLES] == []

@@ -157,7 +157,7 @@ def test_new_columns_sit_beside_their_kin(con):
         "item_id", "program_id", "project_key", "site", "source", "key", "title", "item_type", "status",
         "status_category", "resolution", "priority", "labels", "components", "at_risk", "assignee", "assignee_id",
         "reporter", "reporter_id", "created_at", "updated_at", "resolved_at", "due_date", "story_points",
-        "parent_key", "milestone_id", "fix_versions", "sprint_id", "url"]
+        "flagged", "parent_key", "milestone_id", "fix_versions", "sprint_id", "url"]
 
 
 @pytest.mark.parametrize("value, expected", [

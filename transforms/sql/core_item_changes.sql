@@ -1,11 +1,11 @@
 -- core.item_changes: every change of a work item's planning fields (status, assignee, milestone,
--- sprint, story points, due date, labels, title, priority, resolution, parent), one row per field
--- change, from Jira changelog items and GitHub repo-level issue events.
+-- sprint, story points, due date, labels, title, priority, resolution, parent, flagged), one row per
+-- field change, from Jira changelog items and GitHub repo-level issue events.
 -- Jira names a field in a changelog item by fieldId (Cloud) or only by its name (Server/DC, and
 -- Cloud's parent changes, written as IssueParentAssociation). System fields are matched on
--- coalesce(fieldId, field); the custom ones (Sprint, story points, Epic Link) through the site's
--- field_roles (raw.jira_sites), whose ids differ per site. Other fields (Rank, Link, description,
--- Flagged, ...) are left out.
+-- coalesce(fieldId, field); the custom ones (Sprint, story points, Epic Link, Flagged) through the
+-- site's field_roles (raw.jira_sites), whose ids differ per site. Other fields (Rank, Link,
+-- description, ...) are left out.
 -- Item-scoped: a night merges the items whose changelogs, events or rows changed
 -- (meta.item_deltas), and those [stale] finds: a GitHub milestone change whose milestone number
 -- (looked up by title in raw.github_milestones) is no longer the one held.
@@ -43,7 +43,9 @@ jira_roles AS (  -- the site's custom fields by role, with the names to fall bac
           SELECT site, 'story_points', field_roles->>'story_points', ['Story Points', 'Story point estimate']
           FROM raw.jira_sites
           UNION ALL
-          SELECT site, 'parent', field_roles->>'epic_link', ['Epic Link'] FROM raw.jira_sites) r
+          SELECT site, 'parent', field_roles->>'epic_link', ['Epic Link'] FROM raw.jira_sites
+          UNION ALL
+          SELECT site, 'flagged', field_roles->>'flagged', ['Flagged'] FROM raw.jira_sites) r
     LEFT JOIN jira_site_fields f ON f.site = r.site AND f.field_id = r.field_id
 ),
 jira_items AS (
@@ -114,12 +116,12 @@ FROM all_changes c
 JOIN core.work_items w USING (item_id);
 
 -- [comments]
-COMMENT ON TABLE core.item_changes IS 'Field history: one row per change of a work item''s status, assignee, milestone, sprint, story points, due date, labels, title, priority, resolution or parent (scope changes, re-estimates, slips, hand-offs). Jira: the changelog items of every history (embedded and paged, raw.jira_changelogs, once per history id); changes to other Jira fields (Rank, links, description, ...) are left out. GitHub: repo-level issue events (assigned/unassigned, milestoned/demilestoned, labeled/unlabeled, renamed, closed/reopened); pull requests are not work items and are left out. Values are tracker text: escape before rendering.';
+COMMENT ON TABLE core.item_changes IS 'Field history: one row per change of a work item''s status, assignee, milestone, sprint, story points, due date, labels, title, priority, resolution, parent or Jira Flagged (scope changes, re-estimates, slips, hand-offs). Jira: the changelog items of every history (embedded and paged, raw.jira_changelogs, once per history id); changes to other Jira fields (Rank, links, description, ...) are left out. GitHub: repo-level issue events (assigned/unassigned, milestoned/demilestoned, labeled/unlabeled, renamed, closed/reopened); pull requests are not work items and are left out. Values are tracker text: escape before rendering.';
 COMMENT ON COLUMN core.item_changes.item_id IS 'core.work_items.item_id.';
 COMMENT ON COLUMN core.item_changes.key IS 'The item''s current key (core.work_items.key): PAY-12 or acme/web#34.';
 COMMENT ON COLUMN core.item_changes.source IS 'jira or github.';
 COMMENT ON COLUMN core.item_changes.changed_at IS 'When the change was made (UTC): the Jira history''s created, or the GitHub event''s created_at.';
-COMMENT ON COLUMN core.item_changes.field IS 'What changed: status, assignee, milestone (Jira Fix Version, GitHub milestone), sprint, story_points, due_date, labels, title (Jira summary), priority, resolution or parent (Jira Parent, IssueParentAssociation or Epic Link: Cloud may record one re-parenting under two of these, in two rows). Jira custom fields are found by the site''s field ids (raw.jira_sites.field_roles), by their name where a Server/DC changelog gives no id, and without a role by the names Sprint, Story Points / Story point estimate, Epic Link. GitHub has no sprint, story_points, due_date, priority, resolution or parent rows.';
+COMMENT ON COLUMN core.item_changes.field IS 'What changed: status, assignee, milestone (Jira Fix Version, GitHub milestone), sprint, story_points, due_date, labels, title (Jira summary), priority, resolution parent (Jira Parent, IssueParentAssociation or Epic Link: Cloud may record one re-parenting under two of these, in two rows) or flagged (Jira Software''s Flagged field: to_value Impediment when set, null when cleared). Jira custom fields are found by the site''s field ids (raw.jira_sites.field_roles), by their name where a Server/DC changelog gives no id, and without a role by the names Sprint, Story Points / Story point estimate, Epic Link, Flagged. GitHub has no sprint, story_points, due_date, priority, resolution, parent or flagged rows.';
 COMMENT ON COLUMN core.item_changes.from_value IS 'Value before the change as the tracker displays it (Jira fromString; GitHub: the unassigned login, demilestoned title, unlabeled label, rename.from, or open/closed for a reopen/close). Null when the field was empty, or for an addition. Jira multi-value fields: Fix Version has one row per version added (from null) or removed (to null); labels and Sprint list the whole set before and after (labels space-separated, sprints comma-separated).';
 COMMENT ON COLUMN core.item_changes.to_value IS 'Value after the change as the tracker displays it (Jira toString; GitHub: the assigned login, milestoned title, labeled label, rename.to, or closed/open). Null when the field was cleared, or for a removal.';
 COMMENT ON COLUMN core.item_changes.from_id IS 'Tracker id of the value before: Jira from (status, version, priority, resolution or parent issue id, account id on Cloud or user key on Server/DC, comma-separated sprint ids); GitHub the unassigned login, or the demilestoned milestone''s number (found by title in raw.github_milestones; null when no milestone has that title now). Null where the tracker gives no id (story points, labels, titles, GitHub labels and state).';

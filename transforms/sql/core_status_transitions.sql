@@ -62,14 +62,19 @@ gh_categorised AS (
     FROM gh_changes
     WHERE from_status IS DISTINCT FROM to_status
 ),
-jira_created AS (  -- the status an issue was created in: before its first change, else its current one
+jira_created AS (
+    -- the status an issue was created in: its first status change's from-status, with that status's
+    -- own category (null where the site's status list lacks it; never another change's); the current
+    -- status and category only when it never changed status
     SELECT w.item_id, w.created_at AS changed_at, NULL::VARCHAR AS from_status,
-           coalesce(first.from_status, w.status) AS to_status,
-           NULL::VARCHAR AS from_category, coalesce(first.from_category, w.status_category) AS to_category,
+           CASE WHEN first.item_id IS NULL THEN w.status ELSE first.created_in.status END AS to_status,
+           NULL::VARCHAR AS from_category,
+           CASE WHEN first.item_id IS NULL THEN w.status_category ELSE first.created_in.category END AS to_category,
            0 AS seq, NULL::VARCHAR AS tiebreak
     FROM core.work_items w
-    LEFT JOIN (SELECT item_id, arg_min(from_status, changed_at) AS from_status,
-                      arg_min(from_category, changed_at) AS from_category
+    LEFT JOIN (SELECT item_id,  -- one struct: arg_min skips a null value, never a struct of nulls
+                      arg_min({'status': from_status, 'category': from_category},
+                              (changed_at, TRY_CAST(tiebreak AS BIGINT), tiebreak)) AS created_in
                FROM jira_changes GROUP BY item_id) first USING (item_id)
     WHERE w.source = 'jira' AND in_scope(w.item_id)
 ),
@@ -87,7 +92,7 @@ COMMENT ON TABLE core.status_transitions IS 'Status history: one row per status 
 COMMENT ON COLUMN core.status_transitions.item_id IS 'core.work_items.item_id.';
 COMMENT ON COLUMN core.status_transitions.changed_at IS 'When the status changed (UTC).';
 COMMENT ON COLUMN core.status_transitions.from_status IS 'Status before the change; null on the creation row.';
-COMMENT ON COLUMN core.status_transitions.to_status IS 'Status after the change.';
+COMMENT ON COLUMN core.status_transitions.to_status IS 'Status after the change. On a Jira creation row: the from-status of the issue''s first status change, or its current status when it never changed status.';
 COMMENT ON COLUMN core.status_transitions.from_category IS 'todo, in_progress or done for from_status; null on the creation row.';
-COMMENT ON COLUMN core.status_transitions.to_category IS 'todo, in_progress or done for to_status.';
+COMMENT ON COLUMN core.status_transitions.to_category IS 'todo, in_progress or done for to_status; null when the site''s status list (raw.jira_sites.statuses) lacks that status.';
 COMMENT ON COLUMN core.status_transitions.transition_seq IS '1 for the creation row, then 2, 3, ... in time order within the item.';

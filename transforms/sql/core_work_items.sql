@@ -48,6 +48,7 @@ jira AS (  -- typed columns parsed once per landed version (staging.jira_issues)
         i.resolved_at,
         i.due_date,
         i.story_points,
+        i.flagged,
         coalesce(i.parent_key, i.epic_link)                            AS parent_key,
         'jira:' || i.site || ':version:' || i.first_fix_version_id    AS milestone_id,
         i.fix_versions,
@@ -115,14 +116,14 @@ github AS (  -- typed columns parsed once per landed version (staging.github_iss
 )
 SELECT item_id, program_id, project_key, site, source, key, title, item_type, status, status_category,
        resolution, priority, labels, components, NULL::BOOLEAN AS at_risk, assignee, assignee_id, reporter,
-       reporter_id, created_at, updated_at, resolved_at, due_date, story_points, parent_key, milestone_id,
+       reporter_id, created_at, updated_at, resolved_at, due_date, story_points, flagged, parent_key, milestone_id,
        fix_versions, sprint_id, url
 FROM jira
 UNION ALL BY NAME
 SELECT item_id, program_id, project_key, site, source, key, title, item_type, status, status_category,
        resolution, priority, labels, NULL::VARCHAR[] AS components, at_risk, assignee, assignee_id, reporter,
        reporter_id, created_at, updated_at, resolved_at, NULL::DATE AS due_date, NULL::DOUBLE AS story_points,
-       parent_key, milestone_id, NULL::VARCHAR[] AS fix_versions, NULL::VARCHAR AS sprint_id, url
+       NULL::BOOLEAN AS flagged, parent_key, milestone_id, NULL::VARCHAR[] AS fix_versions, NULL::VARCHAR AS sprint_id, url
 FROM github;
 
 -- [comments]
@@ -151,6 +152,7 @@ COMMENT ON COLUMN core.work_items.updated_at IS 'When the item last changed (UTC
 COMMENT ON COLUMN core.work_items.resolved_at IS 'Jira resolutiondate or GitHub closed_at (UTC); null while open.';
 COMMENT ON COLUMN core.work_items.due_date IS 'Jira due date of the issue itself (a calendar date, no time zone); null when not set and on GitHub, where only milestones have due dates (core.milestones.due_date).';
 COMMENT ON COLUMN core.work_items.story_points IS 'Story points from the site''s story-points field (found by name, program.yaml story_points_fields); null when unestimated or on GitHub. Never read null as zero.';
+COMMENT ON COLUMN core.work_items.flagged IS 'Jira Software''s Flagged field holds a value (Impediment): the team marked the item as impeded. False when not; null on GitHub and on Jira sites without a Flagged field. Its history: core.item_history field flagged.';
 COMMENT ON COLUMN core.work_items.parent_key IS 'Key of the parent: Jira parent or Epic Link; GitHub parent issue of a sub-issue.';
 COMMENT ON COLUMN core.work_items.milestone_id IS 'core.milestones.milestone_id of the first Jira fixVersion or the GitHub milestone; null when none.';
 COMMENT ON COLUMN core.work_items.fix_versions IS 'Names of every Jira fixVersion of the issue, in the tracker''s order (milestone_id is the first); empty when none. Null for GitHub: an issue has one milestone (milestone_id).';

@@ -11,7 +11,7 @@ per_program AS (
            count(*) FILTER (WHERE health = 'amber') AS projects_amber,
            count(*) FILTER (WHERE health = 'green') AS projects_green,
            count(*) FILTER (WHERE health = 'unknown') AS projects_unknown,
-           sum(items) AS items, sum(items_done) AS items_done,
+           CAST(sum(items) AS BIGINT) AS items, CAST(sum(items_done) AS BIGINT) AS items_done,
            list(format('{} ({}) is {}: {}', project_name, project_key, health, array_to_string(reasons, ' '))
                 ORDER BY severity DESC, project_key) FILTER (WHERE health IN ('red', 'amber') OR stale) AS deciding,
            list(format('{} ({}) is {}.', project_name, project_key, health) ORDER BY project_key) AS summary

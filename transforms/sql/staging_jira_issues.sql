@@ -1,7 +1,7 @@
 -- staging.jira_issues: each Jira issue's JSON parsed once, into the typed columns the core tables
 -- read and its embedded changelog histories. One from_json with a typed schema reads a payload
 -- once for every field (one path at a time parses it once per path). {{JIRA_CUSTOM_FIELDS_SCHEMA}}
--- adds the sites' custom fields (story points, epic link, sprint: raw.jira_sites.field_roles) to
+-- adds the sites' custom fields (story points, epic link, sprint, flagged: raw.jira_sites.field_roles) to
 -- the schema and jira_custom_field() picks the one a site gives a role; both are written by
 -- transforms/build.py from field ids it has checked to be plain custom field ids.
 -- Incremental: only issues whose raw row was landed again, is new or is gone, or whose site's
@@ -9,7 +9,7 @@
 CREATE OR REPLACE TEMP TABLE _staging_jira_roles AS
 SELECT site, md5(coalesce(field_roles::VARCHAR, '')) AS roles_hash,
        field_roles->>'story_points' AS points_field, field_roles->>'epic_link' AS epic_field,
-       field_roles->>'sprint' AS sprint_field
+       field_roles->>'sprint' AS sprint_field, field_roles->>'flagged' AS flagged_field
 FROM raw.jira_sites;
 
 CREATE OR REPLACE TEMP TABLE _staging_jira_changed AS
@@ -30,7 +30,7 @@ CREATE OR REPLACE TEMP MACRO jira_custom_field(f, id) AS CASE id {{JIRA_CUSTOM_F
 INSERT INTO staging.jira_issues BY NAME
 WITH parsed AS (
     SELECT i.site, i.issue_id, i.project_key, i.issue_key, i.synced_at AS issue_synced_at, ro.roles_hash,
-           ro.points_field, ro.epic_field, ro.sprint_field,
+           ro.points_field, ro.epic_field, ro.sprint_field, ro.flagged_field,
            from_json(i.payload, '{"fields": {"project": {"name": "VARCHAR"}, "summary": "VARCHAR",
                "issuetype": {"name": "VARCHAR"}, "status": {"name": "VARCHAR", "statusCategory": {"key": "VARCHAR"}},
                "resolution": {"name": "VARCHAR"}, "priority": {"name": "VARCHAR"}, "labels": ["VARCHAR"],
@@ -67,6 +67,9 @@ SELECT site, issue_id, project_key, issue_key, issue_synced_at, roles_hash,
        jira_custom_field(f, epic_field)->>'$' AS epic_link,
        f.fixVersions[1].id AS first_fix_version_id,
        coalesce(list_transform(f.fixVersions, lambda v: v.name), []) AS fix_versions,
+       coalesce(list_transform(f.fixVersions, lambda v: v.id), []) AS fix_version_ids,
+       CASE WHEN flagged_field IS NOT NULL
+            THEN coalesce(json_array_length(jira_custom_field(f, flagged_field)) > 0, false) END AS flagged,
        CASE WHEN json_type(sprint_json) = 'ARRAY' THEN CAST(json_extract(sprint_json, '$[*]') AS JSON[]) END AS sprints,
        coalesce(f.issuelinks, []) AS issuelinks,
        CASE WHEN f.description IS NULL OR json_type(f.description) = 'NULL' THEN NULL
