@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow unit e2e sandbox dev check-defs docs bench bench-rebuild bench-sync-memory clean
+.PHONY: install demo test test-slow unit e2e sandbox dev check-defs docs bench bench-rebuild bench-sync-memory bench-backtest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Program Pulse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -51,18 +51,24 @@ check-defs: $(STAMP)
 # bench-output/bench.md and .json. BENCH_SIZES=10000 runs one size (default 10000,100000).
 # Then the sandbox's own throughput for cached pages (bench-output/throughput.md), then the
 # transforms' rebuild and nights beside the DuckDB floor (bench-rebuild), then a whole `pulse sync`'s
-# peak RSS (bench-sync-memory).
+# peak RSS (bench-sync-memory), then how often the forecasts came true (bench-backtest).
 BENCH_SIZES ?= 10000,100000
 bench: $(STAMP)
 	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m bench.run
 	$(BIN)/python -m bench.throughput
 	BENCH_REBUILD_SIZES=$(BENCH_REBUILD_SIZES) $(BIN)/python -m bench.rebuild
 	$(BIN)/python -m bench.sync_memory
+	$(BIN)/python -m bench.backtest
 
 # Peak RSS of a whole `pulse sync` (ingest, transforms, publish) on the 10,000-item portfolio:
 # the first sync, then a night without changes; writes bench-output/sync_memory.md and .json.
 bench-sync-memory: $(STAMP)
 	$(BIN)/python -m bench.sync_memory
+
+# How often the forecasts came true: pulse sync then pulse backtest on the demo and portfolio
+# scenarios; writes bench-output/backtest.md.
+bench-backtest: $(STAMP)
+	$(BIN)/python -m bench.backtest
 
 # Our rebuild of staging, core and marts from raw at N items (bench/raw_at_scale.py) beside
 # ../shared/bench/duckdb_floor.py at the same N, as ratios; writes bench-output/rebuild.md and

@@ -289,6 +289,26 @@ def table(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
+# The program metrics (issue "Program metrics from history"): their share of a build is held to 10%.
+METRICS_TABLES = ("core.item_history", "marts.progress", "marts.burnup", "marts.item_flow", "marts.throughput",
+                  "marts.flow", "marts.forecasts")
+
+
+def metrics_share(results: list[dict]) -> list[str]:
+    """Per size: what the metrics tables took of the full build and of the night."""
+    lines = []
+    for res in results:
+        parts = []
+        for label, run in (("full build", res["ours"]), ("night", res.get("night"))):
+            if not run or run.get("error") or not run.get("seconds"):
+                continue
+            spent = sum(t["seconds"] for t in run["tables"] if t["table"] in METRICS_TABLES)
+            parts.append(f"{spent:.2f} s of the {label}'s {run['seconds']:.2f} s ({100 * spent / run['seconds']:.1f}%)")
+        if parts:
+            lines.append(f"Program metrics ({', '.join(METRICS_TABLES)}) at {res['items']:,} items: " + "; ".join(parts) + ".")
+    return lines
+
+
 def per_table(results: list[dict]) -> str:
     names: list[str] = []
     for res in results:
@@ -347,6 +367,7 @@ def render(data: dict) -> str:
            if data.get("parent_maxrss_kib") else ""),
         "Ratios: ours / the floor's at the same N (the floor = 1×).",
     ]
+    notes += metrics_share(results)
     return (table(results) + "\n\nPer table, our rebuild:\n\n" + per_table(results) + "\n\n"
             + "\n".join(f"- {n}" for n in notes) + "\n")
 

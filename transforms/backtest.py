@@ -4,8 +4,10 @@ often milestones really finished by their P50 and P85 dates.
 Everything a past forecast needs is reconstructed from history, as the burn-up is: the open items
 of each milestone at the start of a past day D come from ``marts.burnup`` (its row for D - 1 is the
 state at D 00:00), the throughput a forecaster saw then from the done spells of
-``core.item_history`` in the full weeks before D's week. The actual finish is the first day from D
-on when the burn-up shows nothing open. The simulation is the marts' own (transforms.forecast),
+``core.item_history`` in the full weeks before D's week; as in ``marts.forecasts``, a project
+works its open milestones in due-date order. The actual finish is the first day from D on when the
+burn-up shows nothing open, or the milestone's release (Jira: its release date) or closing
+(GitHub), whichever came first: a version released with items left open was still delivered. The simulation is the marts' own (transforms.forecast),
 with the same settings; replayed forecasts ignore dependencies (the blockers' past state is not
 replayed), so they are the optimistic case.
 
@@ -69,14 +71,26 @@ def replay(con: duckdb.DuckDBPyConnection, as_of: datetime, weeks_back: int = 26
     con.execute("CREATE OR REPLACE TEMP TABLE _replay_days AS SELECT unnest(?::DATE[]) AS day", [days])
     rows = con.execute("""
         WITH open_then AS (  -- each milestone's open work at the start of a past day
-            SELECT d.day, b.program_id, b.project_key, b.milestone_id, b.scope_items - b.done_items AS remaining
+            SELECT d.day, b.program_id, b.project_key, b.milestone_id, b.scope_items - b.done_items AS open_items
             FROM _replay_days d JOIN marts.burnup b ON b.level = 'milestone' AND b.day = d.day - 1
-            WHERE b.scope_items > b.done_items
+            JOIN core.milestones m USING (milestone_id)
+            WHERE b.scope_items > b.done_items  -- and not released or closed before it
+              AND NOT (m.state = 'released' AND m.due_date < d.day)
+              AND NOT (m.state = 'closed' AND m.closed_at < d.day)
         ),
-        finished AS (
-            SELECT o.milestone_id, o.day, min(b.day) AS finished
-            FROM open_then o JOIN marts.burnup b ON b.level = 'milestone' AND b.milestone_id = o.milestone_id
-             AND b.day >= o.day AND b.scope_items > 0 AND b.done_items = b.scope_items
+        queued AS (  -- as marts.forecasts: milestones are worked in due-date order, undated last
+            SELECT o.*, CAST(sum(o.open_items) OVER (PARTITION BY o.day, o.program_id, o.project_key
+                                                     ORDER BY m.due_date NULLS LAST, o.milestone_id) AS INTEGER) AS remaining
+            FROM open_then o JOIN core.milestones m USING (milestone_id)
+        ),
+        finished AS (  -- the first day with nothing open, or the release (closing) if that came first
+            SELECT o.milestone_id, o.day,
+                   least(min(b.day) FILTER (WHERE b.scope_items > 0 AND b.done_items = b.scope_items),
+                         any_value(CASE WHEN m.state = 'released' THEN m.due_date
+                                        WHEN m.state = 'closed' THEN CAST(timezone('UTC', m.closed_at) AS DATE) END)) AS finished
+            FROM open_then o
+            JOIN core.milestones m USING (milestone_id)
+            LEFT JOIN marts.burnup b ON b.level = 'milestone' AND b.milestone_id = o.milestone_id AND b.day >= o.day
             GROUP BY ALL
         ),
         done_spells AS (  -- entries into done, of items in scope now (not epics, not discarded)
@@ -96,7 +110,7 @@ def replay(con: duckdb.DuckDBPyConnection, as_of: datetime, weeks_back: int = 26
             GROUP BY ALL
         )
         SELECT o.milestone_id, o.program_id, o.project_key, o.day, o.remaining, t.weekly, f.finished
-        FROM open_then o
+        FROM queued o
         JOIN throughput t USING (day, program_id, project_key)
         LEFT JOIN finished f USING (milestone_id, day)
         ORDER BY o.day, o.milestone_id""", [int(window)]).fetchall()

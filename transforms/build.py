@@ -295,8 +295,15 @@ def write_forecasts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
                     f.p_on_time, f.trials, len(pool) if pool is not None else None,
                     sum(pool) / len(pool) if pool else None,
                     ", ".join(target.blocked_by) or None, f.reason])
-    if out:
-        con.executemany("INSERT INTO marts.forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", out)
+    if out:  # one set-based insert (executemany inserts row by row: 3 s for 1,500 rows)
+        import pandas as pd
+
+        frame = pd.DataFrame(out, columns=[c for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'forecasts' "
+            "ORDER BY column_index").fetchall()])
+        con.register("_forecast_rows", frame)
+        con.execute("INSERT INTO marts.forecasts SELECT * FROM _forecast_rows")
+        con.unregister("_forecast_rows")
 
 
 # Steps whose table is computed in Python from what their SQL file's [inputs] section prepares.

@@ -14,8 +14,12 @@ open_planned AS (  -- open items in an open milestone: a project's planned, unfi
     JOIN core.item_history h ON h.field = 'milestone' AND h.valid_to IS NULL AND h.value_id = m.milestone_id
     JOIN marts.item_flow f ON f.item_id = h.item_id AND f.status_category <> 'done'
 )
+-- A team works its milestones in due-date order (undated ones last): a milestone is done when the
+-- project has finished its open items and those of every open milestone due before it.
 SELECT 'milestone' AS level, m.milestone_id AS target_id, m.program_id, m.project_key, m.milestone_id, m.name,
-       m.open_items AS remaining, m.due_date, 'project:' || m.program_id || '|' || m.project_key AS pool
+       CAST(sum(m.open_items) OVER (PARTITION BY m.program_id, m.project_key
+                                    ORDER BY m.due_date NULLS LAST, m.milestone_id) AS INTEGER) AS remaining,
+       m.due_date, 'project:' || m.program_id || '|' || m.project_key AS pool
 FROM open_milestones m
 UNION ALL
 SELECT 'project', 'project:' || m.program_id || '|' || m.project_key, m.program_id, m.project_key, NULL,
@@ -54,7 +58,7 @@ UNION ALL
 SELECT 'program:' || program_id, target_id FROM _forecast_targets WHERE level = 'project';
 
 -- [comments]
-COMMENT ON TABLE marts.forecasts IS 'Completion forecasts per open milestone, its project and its program (METRICS.md "Forecast"): for each of meta.metric_settings.forecast_trials trials, weeks are drawn with replacement from the project''s weekly throughput (marts.throughput) until they cover the open items; completion = as_of + drawn weeks x 7 days. Dependency-aware per trial: a milestone never finishes before the open milestones whose open items block its open items, a project before its open milestones, a program before its projects, in the same trial. Seeded (meta.metric_settings.forecast_seed): a rerun on the same data gives the same dates. Each milestone is forecast with its whole project''s throughput, as if the team worked on it alone: where a project runs several milestones at once, the project row (all their open items together) is the sober one. A blocker with no open milestone does not enter the simulation (it is an unknown risk, not a date).';
+COMMENT ON TABLE marts.forecasts IS 'Completion forecasts per open milestone, its project and its program (METRICS.md "Forecast"): for each of meta.metric_settings.forecast_trials trials, weeks are drawn with replacement from the project''s weekly throughput (marts.throughput) until they cover the open items; completion = as_of + drawn weeks x 7 days. Dependency-aware per trial: a milestone never finishes before the open milestones whose open items block its open items, a project before its open milestones, a program before its projects, in the same trial. Seeded (meta.metric_settings.forecast_seed): a rerun on the same data gives the same dates. A project''s team works its open milestones in due-date order (undated last): a milestone finishes when the project has done its open items and those of every open milestone due before it, at the project''s throughput. A blocker with no open milestone does not enter the simulation (it is an unknown risk, not a date).';
 COMMENT ON COLUMN marts.forecasts.level IS 'milestone, project or program.';
 COMMENT ON COLUMN marts.forecasts.program_id IS 'core.programs.program_id.';
 COMMENT ON COLUMN marts.forecasts.project_key IS 'Jira project key or GitHub owner/name; null on program rows.';
@@ -62,7 +66,7 @@ COMMENT ON COLUMN marts.forecasts.milestone_id IS 'core.milestones.milestone_id 
 COMMENT ON COLUMN marts.forecasts.name IS 'Milestone, project or program name (tracker text: escape before rendering).';
 COMMENT ON COLUMN marts.forecasts.as_of IS 'The instant the forecast is made from.';
 COMMENT ON COLUMN marts.forecasts.due_date IS 'The target: the milestone''s due date; for a project or program the latest due date of its open milestones. Null when none is set (no P(on time)).';
-COMMENT ON COLUMN marts.forecasts.remaining_items IS 'Open items to finish: the milestone''s open items (marts.progress.open_items); for a project the distinct open items of its open milestones; 0 for a program, which finishes with its projects.';
+COMMENT ON COLUMN marts.forecasts.remaining_items IS 'Open items to finish first: for a milestone its open items (marts.progress.open_items) plus those of the project''s open milestones due before it; for a project the distinct open items of its open milestones; 0 for a program, which finishes with its projects.';
 COMMENT ON COLUMN marts.forecasts.status IS 'forecast (dates below), done (nothing left and nothing blocking), insufficient data (no item done in the throughput weeks, here or in something it waits on: never a date), or beyond horizon (some trials had not finished within 10 years).';
 COMMENT ON COLUMN marts.forecasts.p50_date IS 'The date by which 50% of trials finished (UTC date); null unless status is forecast.';
 COMMENT ON COLUMN marts.forecasts.p70_date IS 'The date by which 70% of trials finished.';
