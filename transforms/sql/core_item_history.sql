@@ -156,11 +156,14 @@ deps AS (
     FROM core.dependencies d JOIN items i ON i.item_id = d.blocked_item_id
     LEFT JOIN core.work_items b ON b.item_id = d.blocker_item_id
 ),
-link_seen AS (
-    SELECT d.item_id, d.blocker_item_id, max(l.changed_at) AS seen_at
-    FROM deps d JOIN core.jira_changelog_items l
-      ON l.field = 'Link' AND l.to_id IS NOT NULL
-     AND ((l.item_id = d.item_id AND l.to_id = d.blocker_key) OR (l.item_id = d.blocker_item_id AND l.to_id = d.blocked_key))
+links AS (SELECT item_id, to_id, changed_at FROM core.jira_changelog_items WHERE field = 'Link' AND to_id IS NOT NULL),
+link_seen AS (  -- the Link item on either end naming the other: two equi-joins (an OR would be a nested loop)
+    SELECT item_id, blocker_item_id, max(seen_at) AS seen_at FROM (
+        SELECT d.item_id, d.blocker_item_id, l.changed_at AS seen_at
+        FROM deps d JOIN links l ON l.item_id = d.item_id AND l.to_id = d.blocker_key
+        UNION ALL
+        SELECT d.item_id, d.blocker_item_id, l.changed_at
+        FROM deps d JOIN links l ON l.item_id = d.blocker_item_id AND l.to_id = d.blocked_key)
     GROUP BY ALL
 ),
 appeared AS (
