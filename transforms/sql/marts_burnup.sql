@@ -12,13 +12,19 @@ CREATE OR REPLACE TABLE marts.burnup AS
 WITH as_of AS (
     SELECT CAST(timezone('UTC', getvariable('as_of')) AS DATE) AS as_of_day
 ),
-items AS (
-    SELECT item_id, program_id, project_key FROM core.work_items WHERE item_type IS DISTINCT FROM 'epic'
+items AS (  -- ik: a dense integer key, so the aggregates and windows below hash and sort integers
+    SELECT item_id, row_number() OVER () AS ik, program_id, project_key
+    FROM core.work_items WHERE item_type IS DISTINCT FROM 'epic'
 ),
-states AS (
-    SELECT h.item_id, h.field, h.value, h.value_number, h.valid_from, h.valid_to
-    FROM core.item_history h SEMI JOIN items i ON i.item_id = h.item_id
+states AS (  -- from here on item_id is the integer key
+    SELECT i.ik AS item_id, h.field, h.value, h.value_number, h.valid_from, h.valid_to
+    FROM core.item_history h JOIN items i ON i.item_id = h.item_id
     WHERE h.field IN ('status', 'status_category', 'resolution', 'story_points')  -- status covers the whole life
+),
+memberships AS (
+    SELECT i.ik AS item_id, h.value_id, h.valid_from, h.valid_to
+    FROM core.item_history h JOIN items i ON i.item_id = h.item_id
+    WHERE h.field = 'milestone'
 ),
 bounds AS (
     SELECT item_id, valid_from AS moment FROM states
@@ -67,22 +73,22 @@ milestone_events AS (  -- the same for the pieces of a segment inside the item's
            sum(e.sign * CAST(f.wip AS INTEGER))                                AS wip,
            sum(e.sign * CASE WHEN f.counted THEN f.points ELSE 0 END)          AS scope_points,
            sum(e.sign * CASE WHEN f.counted AND f.done THEN f.points ELSE 0 END) AS done_points
-    FROM core.item_history h
+    FROM memberships h
     JOIN flags f ON f.item_id = h.item_id AND (f.seg_to IS NULL OR f.seg_to > h.valid_from)
                 AND (h.valid_to IS NULL OR h.valid_to > f.seg_from),
     -- least() and greatest() skip nulls: an open end is no bound
     LATERAL (VALUES (CAST(timezone('UTC', greatest(h.valid_from, f.seg_from)) AS DATE), 1),
                     (CAST(timezone('UTC', least(h.valid_to, f.seg_to)) AS DATE), -1)) AS e(day, sign)
-    WHERE h.field = 'milestone' AND e.day IS NOT NULL
+    WHERE e.day IS NOT NULL
     GROUP BY h.value_id, f.item_id, e.day
 ),
 entity_events AS (  -- by level: an entity is one milestone, project or program
     SELECT 'milestone' AS level, m.program_id, m.project_key, e.milestone_id, e.*  EXCLUDE (milestone_id)
     FROM milestone_events e JOIN core.milestones m USING (milestone_id)
     UNION ALL
-    SELECT 'project', i.program_id, i.project_key, NULL, e.* FROM item_events e JOIN items i USING (item_id)
+    SELECT 'project', i.program_id, i.project_key, NULL, e.* FROM item_events e JOIN items i ON i.ik = e.item_id
     UNION ALL
-    SELECT 'program', i.program_id, NULL, NULL, e.* FROM item_events e JOIN items i USING (item_id)
+    SELECT 'program', i.program_id, NULL, NULL, e.* FROM item_events e JOIN items i ON i.ik = e.item_id
 ),
 keyed AS (
     SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, *  -- a key without nulls
