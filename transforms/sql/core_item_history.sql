@@ -30,9 +30,8 @@ WITH items AS (
            assignee, assignee_id, story_points, due_date, flagged, milestone_id, sprint_id
     FROM core.work_items WHERE in_scope(item_id)
 ),
-changes AS (  -- one field's changes in order; several rows of one Jira history keep their row order
-    SELECT c.*, row_number() OVER (PARTITION BY c.item_id, c.field
-                                   ORDER BY c.changed_at, TRY_CAST(c.history_id AS BIGINT), c.event_id) AS n
+changes AS (  -- ordered by (changed_at, hid, event_id) wherever order matters
+    SELECT c.*, TRY_CAST(c.history_id AS BIGINT) AS hid
     FROM core.item_changes c
     WHERE in_scope(c.item_id)
       AND c.field IN ('assignee', 'story_points', 'due_date', 'resolution', 'flagged', 'milestone', 'sprint')
@@ -40,9 +39,10 @@ changes AS (  -- one field's changes in order; several rows of one Jira history 
 -- single-valued fields: [created, 1st change) holds the 1st change's from-value, [change k, change k+1)
 -- its to-value, and the last interval the current value
 single_changes AS (
-    SELECT item_id, field, changed_at, n, from_value, from_id, to_value, to_id,
-           lead(changed_at) OVER (PARTITION BY item_id, field ORDER BY n) AS next_at
+    SELECT item_id, field, changed_at, row_number() OVER w AS n, from_value, from_id, to_value, to_id,
+           lead(changed_at) OVER w AS next_at  -- one window: one sort
     FROM changes WHERE field IN ('assignee', 'story_points', 'due_date', 'resolution', 'flagged')
+    WINDOW w AS (PARTITION BY item_id, field ORDER BY changed_at, hid, event_id)
 ),
 current_single AS (
     SELECT item_id, created_at, field, value, value_id
@@ -68,9 +68,10 @@ single AS (
 -- status and its category, from core.status_transitions (whose first row is the creation)
 statuses AS (
     SELECT t.item_id, t.to_status, t.to_category, t.changed_at AS valid_from,
-           lead(t.changed_at) OVER (PARTITION BY t.item_id ORDER BY t.transition_seq) AS valid_to,
-           t.transition_seq = max(t.transition_seq) OVER (PARTITION BY t.item_id) AS is_last
+           lead(t.changed_at) OVER w AS valid_to,
+           lead(t.transition_seq) OVER w IS NULL AS is_last  -- the same window: one sort
     FROM core.status_transitions t WHERE in_scope(t.item_id)
+    WINDOW w AS (PARTITION BY t.item_id ORDER BY t.transition_seq)
 ),
 status_rows AS (
     SELECT s.item_id, 'status' AS field, CASE WHEN is_last THEN i.status ELSE s.to_status END AS value,
@@ -88,15 +89,15 @@ status_rows AS (
 -- members of a multi-valued field: each change adds or removes members; before the first change a
 -- member was there if that change removed it; after the last change, the current members are
 member_changes AS (
-    SELECT c.item_id, 'milestone' AS field, c.changed_at, c.n,
+    SELECT c.item_id, 'milestone' AS field, c.changed_at, c.hid, c.event_id,
            CASE WHEN c.to_id IS NOT NULL THEN 1 ELSE -1 END AS op,
            CASE WHEN i.source = 'jira' THEN 'jira:' || i.site || ':version:' || coalesce(c.to_id, c.from_id)
                 ELSE 'github:' || i.site || ':' || i.project_key || ':milestone:' || coalesce(c.to_id, c.from_id) END AS member
     FROM changes c JOIN items i USING (item_id)
     WHERE c.field = 'milestone' AND coalesce(c.to_id, c.from_id) IS NOT NULL
     UNION ALL
-    SELECT item_id, 'sprint', changed_at, n, op, 'jira:' || site || ':sprint:' || sprint FROM (
-        SELECT c.item_id, i.site, c.changed_at, c.n,
+    SELECT item_id, 'sprint', changed_at, hid, event_id, op, 'jira:' || site || ':sprint:' || sprint FROM (
+        SELECT c.item_id, i.site, c.changed_at, c.hid, c.event_id,
                list_filter(list_transform(string_split(coalesce(c.from_id, ''), ','), lambda s: trim(s)), lambda s: s <> '') AS before,
                list_filter(list_transform(string_split(coalesce(c.to_id, ''), ','), lambda s: trim(s)), lambda s: s <> '') AS after
         FROM changes c JOIN items i USING (item_id) WHERE c.field = 'sprint'
@@ -117,7 +118,7 @@ member_points AS (  -- moments at which membership is known: before the first ch
     SELECT item_id, field, member, changed_at AS moment, row_number() OVER w AS k,
            op > 0 AS member_after, (row_number() OVER w = 1 AND op < 0) AS member_before_first
     FROM member_changes
-    WINDOW w AS (PARTITION BY item_id, field, member ORDER BY changed_at, n)
+    WINDOW w AS (PARTITION BY item_id, field, member ORDER BY changed_at, hid, event_id)
 ),
 member_states AS (
     SELECT p.item_id, p.field, p.member, i.created_at AS moment, 0 AS k, p.member_before_first AS is_member
