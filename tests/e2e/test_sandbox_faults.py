@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -18,8 +17,8 @@ import requests
 from github import Auth, Github, GithubRetry
 from jira import JIRA
 
-from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, build
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox, serve
+from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
+from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -27,20 +26,7 @@ AS_OF = date(2026, 11, 27)
 GITHUB_AUTH = {"Authorization": f"token {SANDBOX_TOKEN}"}
 DC_AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
 
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSandbox]:
-    with serve(build("demo", 7, AS_OF)) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running) -> Iterator[RunningSandbox]:
-    """The shared sandbox with no faults and zeroed counts before each test."""
-    running.app.faults.set(())
-    requests.post(running.url + "/_sandbox/stats/reset", timeout=10)
-    yield running
-    running.app.faults.set(())
+# the demo sandbox, with no faults and zeroed counts before each test: conftest.py's fixtures
 
 
 def faults(sandbox: RunningSandbox, spec: str) -> None:
