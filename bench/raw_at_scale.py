@@ -190,6 +190,10 @@ class Marker:
             ids = ("id",)
         elif "boardId" in v and "state" in v:  # a sprint in Cloud's Sprint field
             ids = ("id", "boardId")
+        elif "originBoardId" in v and "state" in v:  # a sprint in a board's sprint listing (agile API)
+            ids = ("id", "originBoardId")
+        elif "location" in v and "type" in v and "/board/" in str(v.get("self", "")):  # a board (agile API)
+            ids = ("id",)
         elif "repository_url" in v and "number" in v:  # a GitHub issue or pull request
             ids = ("id",)
         elif "event" in v and "actor" in v:  # a GitHub issue event, with its issue or only {id, number}
@@ -232,6 +236,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "raw.jira_versions": (C("project_key", "key"), C("version_id", "id"), C("payload", "payload")),
     "raw.jira_changelogs": (C("issue_id", "id"), C("history_id", "id"), C("payload", "payload")),
     "raw.jira_remote_links": (C("issue_id", "id"), C("remote_id", "id"), C("payload", "payload")),
+    "raw.jira_board_sprints": (C("project_key", "key"), C("board_id", "bigint"), C("sprint_id", "bigint"),
+                               C("board", "payload"), C("payload", "payload")),
     "raw.github_repos": (C("repo", "key"), C("payload", "payload")),
     "raw.github_issues": (C("repo", "key"), C("issue_id", "bigint"), C("payload", "payload")),
     "raw.github_issue_events": (C("repo", "key"), C("event_id", "bigint"), C("payload", "payload")),

@@ -9,13 +9,13 @@ caller can commit them and memory stays bounded whatever the project's size.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jira import JIRA
+from jira import JIRA, JIRAError
 from urllib3.util.retry import Retry
 
 from connectors.http import CheckedJsonAdapter
@@ -35,6 +35,13 @@ ID_PAGE_SIZE = {"cloud": 5000, "server": 1000}
 # across those issues (Jira's default 1,000, its maximum 10,000).
 BULK_CHANGELOG_ISSUES = 1000
 BULK_CHANGELOG_PAGE_SIZE = 1000
+# Jira Software's agile API: boards and sprints come 50 a page at most (startAt/maxResults/isLast).
+AGILE_PAGE_SIZE = 50
+# Only these boards hold sprints; a kanban board answers 400 to board/{id}/sprint. A team-managed
+# ("simple") board has them when its project turned sprints on, and answers 400 otherwise.
+SPRINT_BOARD_TYPES = ("scrum", "simple")
+# The sprints that may still be delivered: a closed sprint keeps its items, which name it.
+OPEN_SPRINT_STATES = "active,future"
 # Custom fields found through /field by their schema's custom type, else by their name (ids differ
 # per site; a renamed field keeps its type, a field some app recreated keeps its name).
 FIELD_ROLES = {
@@ -178,6 +185,49 @@ class JiraSource:
 
     def versions(self, project_key: str) -> list[dict[str, Any]]:
         return [v.raw for v in self.client.project_versions(project_key)]
+
+    # -- boards and sprints (Jira Software) ----------------------------------------------------
+    def board_sprints(self, project_key: str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]] | None:
+        """The project's boards that hold sprints, each with its active and future sprints (also
+        those no issue names yet), as (board, sprints); None when the site has no Jira Software
+        (its agile API answers 404). One request per 50 boards, then one per 50 sprints a board:
+        ``GET /rest/agile/1.0/board?projectKeyOrId=`` and ``board/{id}/sprint?state=active,future``
+        through the library's own ``boards`` and ``sprints``, paged by startAt until ``isLast``."""
+        try:
+            boards = self._agile_pages(lambda start: self.client.boards(
+                startAt=start, maxResults=AGILE_PAGE_SIZE, projectKeyOrID=project_key))
+        except JIRAError as error:
+            if error.status_code == 404:
+                log.warning("%s: the agile API answered 404 (no Jira Software?): no board sprints for %s",
+                            self.site.name, project_key)
+                return None
+            raise
+        found = []
+        for board in boards:
+            if board.get("type") not in SPRINT_BOARD_TYPES:
+                continue
+            try:
+                sprints = self._agile_pages(lambda start, board_id=board["id"]: self.client.sprints(
+                    board_id, startAt=start, maxResults=AGILE_PAGE_SIZE, state=OPEN_SPRINT_STATES))
+            except JIRAError as error:
+                # "The board does not support sprints": a team-managed board with sprints off
+                if error.status_code == 400 and board.get("type") != "scrum":
+                    log.info("%s: board %s of %s has no sprints", self.site.name, board["id"], project_key)
+                    continue
+                raise
+            found.append((board, sprints))
+        return found
+
+    @staticmethod
+    def _agile_pages(fetch: Callable[[int], Any]) -> list[dict[str, Any]]:
+        """Every value of an agile listing: ``fetch(startAt)`` returns one page (the library's
+        ResultList); pages advance by what came back (a server may cap a page) until isLast."""
+        values: list[dict[str, Any]] = []
+        while True:
+            page = fetch(len(values))
+            values += [resource.raw for resource in page]
+            if page.isLast or not len(page):
+                return values
 
     # -- issues --------------------------------------------------------------------------------
     def jql_time(self, instant: datetime) -> str:

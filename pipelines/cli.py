@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,9 +50,35 @@ def demo_config(seed: int, as_of: date, scenario_name: str = "demo") -> PulseCon
                 projects.append(ProjectConfig(site=p.site, repo=p.key))
             else:
                 projects.append(ProjectConfig(site=p.site, key=p.key))
-        programs.append(ProgramConfig(id=program.id, name=program.name, goal=program.goal, projects=tuple(projects)))
+        programs.append(ProgramConfig(id=program.id, name=program.name, goal=program.goal, projects=tuple(projects),
+                                      milestones=_program_milestones(scenario, program.id)))
+    # the aliases a program manager declares for the people whose work spans trackers
+    from pipelines.config import PeopleSettings, PersonAlias, PersonIdentity
+    from sandbox.scenario import declared_aliases
+
+    people = PeopleSettings(aliases=tuple(
+        PersonAlias(key=person.key.replace(".", "-"), name=person.name,
+                    identities=tuple(PersonIdentity(site=site, id=ident) for site, ident in identities))
+        for person, identities in declared_aliases(scenario)))
     return PulseConfig(sites=sites, programs=tuple(programs), warehouse=WarehouseConfig(path="pulse.duckdb"),
+                       people=people,
                        sandbox=SandboxConfig(scenario=scenario_name, seed=seed, as_of=as_of))
+
+
+def _program_milestones(scenario, program_id: str) -> tuple:
+    """The program milestone a program manager declares over the demo's projects: general
+    availability once every project's unreleased release is out, due a week after the last one was
+    first planned (the scenario's planned dates, so a release that slips makes the program slip)."""
+    from pipelines.config import MilestoneMemberConfig, ProgramMilestoneConfig
+
+    keys = {p.key for p in scenario.projects if p.program == program_id}
+    open_releases = [r for r in scenario.releases if r.project in keys and r.released_at is None and r.due]
+    if scenario.name != "demo" or not open_releases:
+        return ()
+    name = next(p.name for p in scenario.programs if p.id == program_id)
+    due = max(r.planned_due or r.due for r in open_releases) + timedelta(days=7)
+    return (ProgramMilestoneConfig(name=f"{name} GA", due=due, members=tuple(
+        MilestoneMemberConfig(project=r.project, milestone=r.name) for r in sorted(open_releases, key=lambda r: r.name))),)
 
 
 # Exit codes: what a scheduler or a script can tell apart.
@@ -175,8 +201,19 @@ def report(outcome: SyncOutcome, published: Path) -> None:
               f"and their health is unknown.", file=sys.stderr)
 
 
+SHOWN_REASONS = 3  # per program and project; the rest are in marts.health_reasons
+
+
+def _reasons(reasons: list[str], indent: str) -> None:
+    for reason in reasons[:SHOWN_REASONS]:
+        print(f"{indent}- {reason}")
+    if len(reasons) > SHOWN_REASONS:
+        print(f"{indent}  ... {len(reasons) - SHOWN_REASONS} more in marts.health_reasons")
+
+
 def print_health(config_path: Path) -> None:
-    """Programs and projects with their health and reasons, read from the published snapshot."""
+    """Programs and projects with their health and their first reasons (worst first), read from the
+    published snapshot."""
     from warehouse.store import WarehousePaths, connect
 
     published = WarehousePaths(load(config_path).warehouse_path).published
@@ -189,14 +226,12 @@ def print_health(config_path: Path) -> None:
     print(f"\nProgram health as of {as_of:%Y-%m-%d %H:%M} UTC")
     for program_id, name, health, reasons in programs:
         print(f"\n{name} [{program_id}]: {health.upper()}")
-        for reason in reasons:
-            print(f"    - {reason}")
+        _reasons(reasons, "    ")
         for p_program, key, p_name, p_health, p_reasons in projects:
             if p_program != program_id:
                 continue
             print(f"  {p_name} ({key}): {p_health.upper()}")
-            for reason in p_reasons:
-                print(f"      - {reason}")
+            _reasons(p_reasons, "      ")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

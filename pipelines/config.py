@@ -20,6 +20,8 @@ from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator,
 )
 
+from transforms.health import HealthThresholds
+
 SANDBOX_URL = "sandbox"  # a site whose url is this is served by the built-in tracker sandbox
 SANDBOX_SITES = {"jira-cloud": "jira", "jira-dc": "jira", "github": "github"}  # what the sandbox serves
 
@@ -219,11 +221,118 @@ class ProjectConfig(_Model):
         return self.key or self.repo or ""
 
 
+class MilestoneMemberConfig(_Model):
+    """One part of a program milestone: a project's Jira version or GitHub milestone by name
+    (``project`` + ``milestone``), an epic by key (``epic``: its children are the scope), or a Jira
+    sprint by name (``project`` + ``sprint``: the sprint on that project's site)."""
+
+    project: str | None = None
+    milestone: str | None = None
+    epic: str | None = None
+    sprint: str | None = None
+
+    def member(self) -> tuple[str, str, str]:
+        """(kind, project key, name): kind milestone, epic or sprint."""
+        if self.epic is not None:
+            return "epic", self.project or _epic_project(self.epic), self.epic
+        if self.sprint is not None:
+            return "sprint", self.project or "", self.sprint
+        return "milestone", self.project or "", self.milestone or ""
+
+
+def _epic_project(key: str) -> str:
+    """PAY-12 -> PAY; acme/web#34 -> acme/web."""
+    return key.rsplit("#", 1)[0] if "#" in key else key.rsplit("-", 1)[0]
+
+
+class ProgramMilestoneConfig(_Model):
+    """A date the program commits to over several projects (programs[].milestones): its scope is
+    its members'. ``baseline``: the date first committed (default: the due date first synced);
+    ``committed_on``: the day the plan was agreed (default: first synced), when the scope baseline
+    is taken."""
+
+    name: str = Field(min_length=1)
+    due: date
+    baseline: date | None = None
+    committed_on: date | None = None
+    members: tuple[MilestoneMemberConfig, ...] = Field(min_length=1)
+
+
+def _milestone_problems(config: Any) -> list[str]:
+    """Each program milestone named once per program; each member one of milestone, epic or
+    sprint, of a project of the same program (a sprint's on a Jira site)."""
+    problems: list[str] = []
+    for p_i, program in enumerate(config.programs):
+        kinds = {p.project_key: config.sites[p.site].kind for p in program.projects if p.site in config.sites}
+        names: set[str] = set()
+        for m_i, milestone in enumerate(program.milestones):
+            where = f"programs[{p_i}].milestones[{m_i}]"
+            if milestone.name in names:
+                problems.append(f"{where}.name: found {milestone.name!r} twice in program {program.id!r}; "
+                                f"expected unique milestone names per program")
+            names.add(milestone.name)
+            for k, member in enumerate(milestone.members):
+                at = f"{where}.members[{k}]"
+                given = [f for f in ("milestone", "epic", "sprint") if getattr(member, f) is not None]
+                if len(given) != 1:
+                    problems.append(f"{at}: found {', '.join(given) or 'none'} of milestone, epic, sprint; expected "
+                                    f"exactly one, e.g. {{project: PAY, milestone: 'PAY 2.0'}}, {{epic: PAY-12}} or "
+                                    f"{{project: PAY, sprint: 'PAY Sprint 14'}}")
+                    continue
+                kind, project, _ = member.member()
+                if kind != "epic" and member.project is None:
+                    problems.append(f"{at}.project: missing; expected the Jira key or owner/name of the project "
+                                    f"the {kind} belongs to, one of: {', '.join(sorted(kinds))}")
+                elif project not in kinds:
+                    problems.append(f"{at}: project {project!r} is not in program {program.id!r}; expected one of: "
+                                    f"{', '.join(sorted(kinds))}")
+                elif kind == "sprint" and kinds[project] != "jira":
+                    problems.append(f"{at}.project: {project!r} is on GitHub, which has no sprints; expected a Jira "
+                                    f"project of program {program.id!r}")
+    return problems
+
+
+class HealthSettings(_Model):
+    """Where each health dimension turns amber and red (marts.health); defaults are issue #14's.
+    ``health:`` sets them for every program, ``programs[].health:`` overrides some for one."""
+
+    forecast_green_above: Annotated[float, Field(gt=0, lt=1)] = 0.90
+    forecast_red_at_or_below: Annotated[float, Field(ge=0, lt=1)] = 0.70
+    schedule_amber_points: Annotated[float, Field(ge=0, le=100)] = 10.0
+    schedule_red_points: Annotated[float, Field(ge=0, le=100)] = 20.0
+    slip_amber_share: Annotated[float, Field(ge=0, le=10)] = 0.10
+    slip_red_moves: Annotated[int, Field(ge=1, le=100)] = 3
+    blocked_amber_days: Annotated[int, Field(ge=1, le=365)] = 5
+    blocked_red_days: Annotated[int, Field(ge=1, le=365)] = 14
+    aging_red_share: Annotated[float, Field(ge=0, le=1)] = 0.25
+    scope_amber_share: Annotated[float, Field(ge=0, le=10)] = 0.30
+    scope_window_days: Annotated[int, Field(ge=1, le=365)] = 30
+    scope_red_days_to_due: Annotated[int, Field(ge=0, le=365)] = 30
+    history_weeks: Annotated[int, Field(ge=0, le=104)] = 12  # health reconstructed this far back
+    history_step_days: Annotated[int, Field(ge=1, le=28)] = 7  # ... one day in this many (1: daily)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HealthSettings:
+        problems = [f"{amber}: found {getattr(self, amber)} and {red}: {getattr(self, red)}; expected {amber} "
+                    f"{'above' if amber.startswith('forecast') else 'below'} {red}"
+                    for amber, red, ok in (
+                        ("forecast_green_above", "forecast_red_at_or_below",
+                         self.forecast_green_above > self.forecast_red_at_or_below),
+                        ("schedule_amber_points", "schedule_red_points", self.schedule_amber_points < self.schedule_red_points),
+                        ("blocked_amber_days", "blocked_red_days", self.blocked_amber_days < self.blocked_red_days))
+                    if not ok]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class ProgramConfig(_Model):
     id: str
     name: str
     goal: str | None = None
     projects: tuple[ProjectConfig, ...] = Field(min_length=1)
+    milestones: tuple[ProgramMilestoneConfig, ...] = ()  # program milestones over the projects' own
+    health: HealthSettings | None = None  # thresholds for this program; unset ones come from health:
 
     @field_validator("id")
     @classmethod
@@ -278,6 +387,101 @@ class MetricsSettings(_Model):
                                               "Declined", "not_planned")
 
 
+_GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+
+
+class PersonIdentity(_Model):
+    """How one tracker site knows a person: Jira Cloud account id, Jira Server/Data Center user
+    name, or GitHub login (matched case-insensitively)."""
+
+    site: str
+    id: str
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("expected the person's id on the site: Jira Cloud account id, Jira Server/Data "
+                             "Center user name, or GitHub login")
+        return v.strip()
+
+
+class PersonAlias(_Model):
+    """One human and the identities several trackers know them by (program.yaml ``people.aliases``)."""
+
+    key: str
+    name: str
+    identities: tuple[PersonIdentity, ...]
+
+    @field_validator("identities")
+    @classmethod
+    def _identities(cls, v: tuple[PersonIdentity, ...]) -> tuple[PersonIdentity, ...]:
+        if not v:
+            raise ValueError("expected at least one identity, e.g. identities: [{site: github, id: alice-gh}]")
+        return v
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError("expected a short person key: lower-case letters, digits, - and _, e.g. alice")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("expected the person's name as it should be shown, e.g. Alice Martin")
+        return v.strip()
+
+
+class ResourceConflictSettings(_Model):
+    """When a person's work in progress is a resource conflict (marts.resource_conflicts)."""
+
+    # work in progress in this many projects or more
+    min_projects: Annotated[int, Field(ge=2, le=100)] = 3
+    # more items in progress than this
+    wip_limit: Annotated[int, Field(ge=1, le=1000)] = 5
+
+
+class PeopleSettings(_Model):
+    """One person across trackers: identities that no e-mail joins are declared here; display
+    names alone never merge two identities (they are suggested, marts.person_match_suggestions)."""
+
+    aliases: tuple[PersonAlias, ...] = ()
+    resource_conflicts: ResourceConflictSettings = ResourceConflictSettings()
+
+
+def _people_problems(people: PeopleSettings, sites: dict[str, Any]) -> list[str]:
+    """Alias keys unique, identities on configured sites, each identity in one alias only."""
+    problems: list[str] = []
+    keys: dict[str, int] = {}
+    owner: dict[tuple[str, str], str] = {}
+    for a_i, alias in enumerate(people.aliases):
+        where = f"people.aliases[{a_i}]"
+        if alias.key in keys:
+            problems.append(f"{where}.key: found {alias.key!r} twice (also people.aliases[{keys[alias.key]}]); "
+                            f"expected one entry per person: merge their identities into one")
+        keys.setdefault(alias.key, a_i)
+        for i_i, identity in enumerate(alias.identities):
+            at = f"{where}.identities[{i_i}]"
+            site = sites.get(identity.site)
+            if site is None:
+                problems.append(f"{at}.site: found {identity.site!r}; expected one of the names under 'sites': "
+                                f"{', '.join(sorted(sites))}")
+                continue
+            if site.kind == "github" and not _GITHUB_LOGIN.match(identity.id):
+                problems.append(f"{at}.id: found {identity.id!r}; site {identity.site!r} is GitHub: expected a "
+                                f"login such as octocat (letters, digits and -)")
+                continue
+            ident = (identity.site, identity.id.lower())
+            if ident in owner and owner[ident] != alias.key:
+                problems.append(f"{at}: {identity.id} on {identity.site} is already an identity of person "
+                                f"{owner[ident]!r}; expected each identity under one person")
+            owner.setdefault(ident, alias.key)
+    return problems
+
+
 class SandboxConfig(_Model):
     """Serve sites whose url is 'sandbox' from the built-in tracker sandbox (reproducible)."""
 
@@ -314,6 +518,8 @@ class PulseConfig(_Model):
     warehouse: WarehouseConfig = WarehouseConfig()
     sync: SyncSettings = SyncSettings()
     metrics: MetricsSettings = MetricsSettings()
+    people: PeopleSettings = PeopleSettings()
+    health: HealthSettings = HealthSettings()
     sandbox: SandboxConfig | None = None
 
     @model_validator(mode="after")
@@ -354,6 +560,9 @@ class PulseConfig(_Model):
         if uses_sandbox and self.sandbox is None:
             problems.append("sandbox: a site has url 'sandbox' but there is no 'sandbox:' section; expected "
                             "sandbox: {scenario: demo, seed: 7, as_of: YYYY-MM-DD}")
+        problems.extend(_people_problems(self.people, self.sites))
+        problems.extend(_milestone_problems(self))
+        problems.extend(_merged_health_problems(self))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -589,9 +798,32 @@ def _secret_problems(config: PulseConfig) -> list[str]:
     return problems
 
 
+def _merged_health_problems(config: PulseConfig) -> list[str]:
+    """A program's own thresholds, with the rest from health:, must still be in order."""
+    problems = []
+    for p_i, program in enumerate(config.programs):
+        if program.health is None:
+            continue
+        try:
+            HealthSettings(**{**config.health.model_dump(), **program.health.model_dump(exclude_unset=True)})
+        except ValidationError as exc:
+            problems.append(f"programs[{p_i}].health: with the rest from health:, "
+                            + "; ".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in exc.errors()))
+    return problems
+
+
+def health_thresholds(config: PulseConfig) -> tuple[HealthThresholds, dict[str, HealthThresholds]]:
+    """The default thresholds and each program's, with the fields its own ``health:`` leaves unset
+    taken from the top-level ``health:``."""
+    default = config.health.model_dump()
+    per_program = {program.id: HealthThresholds(**{**default, **program.health.model_dump(exclude_unset=True)})
+                   for program in config.programs if program.health is not None}
+    return HealthThresholds(**default), per_program
+
+
 def dump(config: PulseConfig) -> str:
     """YAML for a config, in the order people read it."""
     data = config.model_dump(mode="json", exclude_none=True)
-    ordered = {k: data[k] for k in ("version", "sandbox", "warehouse", "sync", "metrics", "sites", "programs")
+    ordered = {k: data[k] for k in ("version", "sandbox", "warehouse", "sync", "metrics", "health", "sites", "programs", "people")
                if data.get(k) is not None}
     return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)

@@ -7,7 +7,9 @@ writes no duplicate), and moves the cursor only after every page it covers is co
 Deletions and moves between projects show only in a complete listing of a project's members (Jira:
 a key-only listing of ids; GitHub: the repository's open count, then a relisting): a sync
 reconciles on every night that brought changes and, on quiet nights, once ``reconcile_every`` has
-passed, so a night on which nothing changed costs two requests a project or repo. A full sync
+passed, so a night on which nothing changed costs two requests a project or repo. A Jira project's
+boards and their active and future sprints (Jira Software; sprints no issue names yet are
+milestones too) are listed on the same nights as that reconciliation, and on full syncs. A full sync
 (first run, or ``pulse sync --full``) refetches everything and drops what it did not see.
 
 Each page is committed as it arrives (bounded memory; a crash keeps what was committed). The
@@ -175,9 +177,164 @@ def _record(con: duckdb.DuckDBPyConnection, sync_id: str, result: ProjectResult,
 
 def _forget_unseen(con: duckdb.DuckDBPyConnection, table: str, key_column: str, site: str,
                    project_key: str, sync_id: str) -> None:
-    """After a complete sync of a project, rows it did not return were deleted or moved away."""
+    """After a complete sync of a project, rows it did not return were deleted or moved away:
+    issues leave a tombstone (raw.tombstones) first."""
+    if table in _BURIED:
+        _bury(con, table, f"r.site = ? AND r.{key_column} = ? AND r.sync_id <> ?", [site, project_key, sync_id],
+              sync_id)
     con.execute(f"DELETE FROM {table} WHERE site = ? AND {key_column} = ? AND sync_id <> ?",
                 [site, project_key, sync_id])
+
+
+# -- Tombstones --------------------------------------------------------------------------------
+# What an issue was when it vanished, read from its raw row (``r``) before the row is deleted:
+# the columns of raw.tombstones after the key ones (see warehouse/sql/014_tombstones.sql).
+_LAST_STATE = {
+    "raw.jira_issues": """
+        'jira' AS source, r.issue_id, 'jira:' || r.site || ':' || r.issue_id AS item_id,
+        r.issue_key AS key_before, r.project_key AS project_before,
+        r.sync_id AS last_sync_id, r.updated_at AS last_updated_at,
+        r.payload->'fields'->>'summary' AS title, lower(r.payload->'fields'->'issuetype'->>'name') AS item_type,
+        TRY_CAST(r.payload->'fields'->>'created' AS TIMESTAMPTZ) AS created_at,
+        r.payload->'fields'->'status'->>'name' AS status,
+        CASE r.payload->'fields'->'status'->'statusCategory'->>'key' WHEN 'new' THEN 'todo'
+            WHEN 'indeterminate' THEN 'in_progress' WHEN 'done' THEN 'done' END AS status_category,
+        r.payload->'fields'->'resolution'->>'name' AS resolution,
+        coalesce(json_extract_string(r.payload, '$.fields.fixVersions[*].name'), []) AS milestones,
+        list_transform(coalesce(json_extract_string(r.payload, '$.fields.fixVersions[*].id'), []),
+                       lambda v: 'jira:' || r.site || ':version:' || v) AS milestone_ids,
+        TRY_CAST(r.payload->'fields'->>(SELECT '$.' || (field_roles->>'story_points') FROM raw.jira_sites s
+                                         WHERE s.site = r.site) AS DOUBLE) AS story_points,
+        r.payload->'fields'->'assignee'->>'displayName' AS assignee,
+        coalesce(r.payload->'fields'->'assignee'->>'accountId',
+                 r.payload->'fields'->'assignee'->>'name') AS assignee_id,
+        TRY_CAST(r.payload->'fields'->>'duedate' AS DATE) AS due_date, r.payload""",
+    "raw.github_issues": """
+        'github' AS source, CAST(r.issue_id AS VARCHAR) AS issue_id, 'github:' || r.issue_id AS item_id,
+        r.repo || '#' || r.number AS key_before, r.repo AS project_before,
+        r.sync_id AS last_sync_id, r.updated_at AS last_updated_at,
+        r.payload->>'title' AS title, NULL AS item_type,
+        TRY_CAST(r.payload->>'created_at' AS TIMESTAMPTZ) AS created_at, r.payload->>'state' AS status,
+        CASE WHEN r.payload->>'state' = 'closed' THEN 'done' ELSE 'todo' END AS status_category,
+        r.payload->>'state_reason' AS resolution,
+        CASE WHEN r.payload->'milestone'->>'number' IS NOT NULL THEN [r.payload->'milestone'->>'title']
+             ELSE [] END AS milestones,
+        CASE WHEN r.payload->'milestone'->>'number' IS NOT NULL
+             THEN ['github:' || r.site || ':' || r.repo || ':milestone:' || (r.payload->'milestone'->>'number')]
+             ELSE [] END AS milestone_ids,
+        NULL AS story_points, r.payload->'assignee'->>'login' AS assignee,
+        r.payload->'assignee'->>'login' AS assignee_id,
+        NULL AS due_date, r.payload""",
+}
+_BURIED = tuple(_LAST_STATE)
+_SOURCE = {"raw.jira_issues": "jira", "raw.github_issues": "github"}
+# Pull requests share raw.github_issues; they are no work items and leave no tombstone.
+_NOT_A_PULL_REQUEST = {"raw.jira_issues": "true", "raw.github_issues": (
+    "json_extract_string(r.payload, '$.pull_request.url') IS NULL "
+    "AND json_extract_string(r.payload, '$.pull_request.html_url') IS NULL")}
+# Where a vanishing raw row went, when the warehouse can tell: a GitHub issue whose global id is
+# held in another repository of the site, or whose repository recorded a transferred event.
+_WENT_TO = {
+    "raw.jira_issues": "NULL::VARCHAR AS moved_to_project, NULL::VARCHAR AS moved_to_key, 'deleted' AS kind",
+    "raw.github_issues": """
+        o.repo AS moved_to_project, o.repo || '#' || o.number AS moved_to_key,
+        CASE WHEN o.repo IS NOT NULL OR EXISTS (
+                 SELECT 1 FROM raw.github_issue_events e WHERE e.site = r.site AND e.repo = r.repo
+                 AND e.issue_number = r.number AND e.payload->>'event' = 'transferred')
+             THEN 'moved' ELSE 'deleted' END AS kind""",
+}
+_OTHER_PLACE = {
+    "raw.jira_issues": "",
+    "raw.github_issues": ("LEFT JOIN raw.github_issues o "
+                          "ON o.site = r.site AND o.issue_id = r.issue_id AND o.repo <> r.repo"),
+}
+
+
+def _sync_clock(con: duckdb.DuckDBPyConnection, sync_id: str) -> datetime:
+    """The sync's clock: meta.sync_runs.as_of (the sandbox clock for sandbox runs), else now."""
+    rows = con.execute("SELECT as_of FROM meta.sync_runs WHERE sync_id = ?", [sync_id]).fetchall()
+    return rows[0][0] if rows and rows[0][0] is not None else _now()
+
+
+def _history_of(con: duckdb.DuckDBPyConnection) -> str:
+    """The SQL of an item's rows of core.item_history, when a build has made that table."""
+    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'core' "
+                          "AND table_name = 'item_history'").fetchall()[0][0]
+    if not present:
+        return "NULL"
+    return """(SELECT list(struct_pack(field := h.field, "value" := h.value, value_id := h.value_id,
+                                       value_number := h.value_number, valid_from := h.valid_from,
+                                       valid_to := h.valid_to)
+                           ORDER BY h.field, h.valid_from, h.value_id, h.value)
+               FROM core.item_history h WHERE h.item_id = t.item_id)"""
+
+
+def _bury(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list[Any], sync_id: str,
+          arrivals: str | None = None) -> None:
+    """Tombstone the issues of ``table`` (alias ``r``) that ``where`` selects, right before the
+    caller deletes or replaces their rows, in the caller's transaction: their last known state and
+    the history the last build held. ``arrivals`` names a relation (issue_id, project, key) of
+    issues landing elsewhere: then they are moved there. A rerun writes nothing twice."""
+    went = _WENT_TO[table]
+    joins = _OTHER_PLACE[table]
+    if arrivals is not None:
+        went = "a.project AS moved_to_project, a.key AS moved_to_key, 'moved' AS kind"
+        joins = f"JOIN {arrivals} a ON a.issue_id = CAST(r.issue_id AS VARCHAR)"
+    # First the ids alone (the key columns, no payloads): most listings find nothing gone.
+    ids = [i for (i,) in con.execute(
+        f"SELECT DISTINCT CAST(r.issue_id AS VARCHAR) FROM {table} r {joins} WHERE {where}", params).fetchall()]
+    if not ids:
+        return
+    con.execute(f"""
+        INSERT INTO raw.tombstones BY NAME
+        WITH t AS (
+            SELECT r.site, {_LAST_STATE[table]}, {went}, ? AS observed_at, ? AS sync_id, ? AS synced_at
+            FROM {table} r {joins}
+            WHERE {where} AND CAST(r.issue_id AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))
+              AND {_NOT_A_PULL_REQUEST[table]})
+        SELECT t.*, {_history_of(con)} AS history FROM t
+        ON CONFLICT DO NOTHING""", [_sync_clock(con, sync_id), sync_id, _now(), *params, ids])
+
+
+def _note_arrivals(con: duckdb.DuckDBPyConnection, table: str, site: str, project: str,
+                   landing: list[tuple[str, str]], sync_id: str) -> None:
+    """Before ``landing`` (issue id, key) lands in ``project``: an id we hold in another project
+    (a Jira issue keeps its id when moved; ``table``'s row is about to be replaced) or tombstoned
+    there as deleted (its old project's listing missed it first) was moved here. Writes the
+    tombstones that say so in a transaction of their own, just before the page's upsert (which
+    opens its own): a failure between the two leaves the old row, and the rerun's tombstone is
+    the one already written (a rerun writes nothing twice)."""
+    if not landing:
+        return
+    column = "project_key" if table == "raw.jira_issues" else "repo"
+    ids = [i for i, _ in landing]
+    elsewhere = con.execute(f"""
+        SELECT count(*) FROM {table} WHERE site = ? AND {column} <> ?
+        AND CAST(issue_id AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))""", [site, project, ids]).fetchall()[0][0]
+    buried = con.execute("""
+        SELECT count(*) FROM raw.tombstones WHERE site = ? AND source = ? AND kind = 'deleted'
+        AND issue_id IN (SELECT unnest(?::VARCHAR[]))""", [site, _SOURCE[table], ids]).fetchall()[0][0]
+    if not elsewhere and not buried:
+        return
+    con.execute("BEGIN")
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _arrivals AS SELECT unnest(?::VARCHAR[]) AS issue_id, "
+                    "? AS project, unnest(?::VARCHAR[]) AS key", [ids, project, [k for _, k in landing]])
+        if elsewhere:
+            _bury(con, table, f"r.site = ? AND r.{column} <> a.project", [site], sync_id, arrivals="_arrivals")
+        if buried:
+            con.execute("""
+                INSERT INTO raw.tombstones BY NAME
+                SELECT t.* REPLACE ('moved' AS kind, a.project AS moved_to_project, a.key AS moved_to_key,
+                                    ? AS observed_at, ? AS sync_id, ? AS synced_at)
+                FROM raw.tombstones t JOIN _arrivals a ON a.issue_id = t.issue_id
+                WHERE t.site = ? AND t.source = ? AND t.kind = 'deleted' AND a.key <> t.key_before
+                ON CONFLICT DO NOTHING""", [_sync_clock(con, sync_id), sync_id, _now(), site, _SOURCE[table]])
+        con.execute("DROP TABLE _arrivals")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def describe(exc: BaseException) -> str:
@@ -295,8 +452,11 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
         fresh = fresh or bool(changed) or (not full and _any_after(page, cursor.cursor_at))
         if source.site.remote_links:  # before the page lands: a crash between them loses no refresh
             _refresh_remote_links(con, source, site, changed, sync_id)
-        synced = _now()
+        synced, changed_ids = _now(), set(changed)
         with moves or nullcontext():
+            # an issue held in another project, or tombstoned there, was moved here
+            _note_arrivals(con, "raw.jira_issues", site, key,
+                           [(str(i["id"]), i["key"]) for i in page if str(i["id"]) in changed_ids], sync_id)
             count += upsert(con, "raw.jira_issues", [{
                 "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
                 "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
@@ -316,12 +476,30 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
         reconciled = started
     elif fresh or policy.reconcile_due(cursor, started):
         ids = source.issue_ids(key, jql)
-        forget = lambda: _forget_missing(con, site, key, ids)  # noqa: E731
+        forget = lambda: _forget_missing(con, site, key, ids, sync_id)  # noqa: E731
         reconciled = started
+    if forget is not None:  # the nights that list every issue list the boards' open sprints too
+        _land_board_sprints(con, source, key, sync_id)
     with moves or nullcontext():
         _commit_state(con, site, key, "jira", Cursor(
             _next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled), full, forget=forget)
     return count
+
+
+def _land_board_sprints(con: duckdb.DuckDBPyConnection, source: JiraSource, key: str, sync_id: str) -> None:
+    """The active and future sprints of the project's boards, those no issue names included: the
+    project's rows replaced by what the listing shows (a sprint closed or deleted since leaves; a
+    closed one lives on in its issues' Sprint fields). A site without Jira Software (the connector
+    noted its 404) keeps what it held and the sync goes on."""
+    boards = source.board_sprints(key)
+    if boards is None:
+        return
+    site, synced = source.site.name, _now()
+    upsert(con, "raw.jira_board_sprints", [{
+        "site": site, "project_key": key, "board_id": int(board["id"]), "sprint_id": int(sprint["id"]),
+        "board": board, "payload": sprint, "synced_at": synced, "sync_id": sync_id}
+        for board, sprints in boards for sprint in sprints], json_columns=("board", "payload"))
+    _forget_unseen(con, "raw.jira_board_sprints", "project_key", site, key, sync_id)
 
 
 def _any_after(page: list[dict[str, Any]], instant: datetime | None) -> bool:
@@ -372,11 +550,14 @@ def _refresh_remote_links(con: duckdb.DuckDBPyConnection, source: JiraSource, si
             "synced_at": _now(), "sync_id": sync_id} for link in links])
 
 
-def _forget_missing(con: duckdb.DuckDBPyConnection, site: str, key: str, ids: set[str]) -> None:
-    """Issues of the project that its key-only listing no longer returns were deleted or moved."""
+def _forget_missing(con: duckdb.DuckDBPyConnection, site: str, key: str, ids: set[str], sync_id: str) -> None:
+    """Issues of the project that its key-only listing no longer returns were deleted or moved:
+    each leaves a tombstone (raw.tombstones) first."""
     current = pd.DataFrame({"issue_id": sorted(ids)}, dtype="string")
     con.register("_current_ids", current)
     try:
+        _bury(con, "raw.jira_issues", """r.site = ? AND r.project_key = ?
+              AND NOT EXISTS (SELECT 1 FROM _current_ids c WHERE c.issue_id = r.issue_id)""", [site, key], sync_id)
         con.execute("""DELETE FROM raw.jira_issues r WHERE site = ? AND project_key = ?
                        AND NOT EXISTS (SELECT 1 FROM _current_ids c WHERE c.issue_id = r.issue_id)""", [site, key])
     finally:
@@ -488,6 +669,9 @@ def _without_issue(event: dict[str, Any]) -> dict[str, Any]:
 def _land_issues(con: duckdb.DuckDBPyConnection, site: str, repo: str, issues: list[dict[str, Any]],
                  sync_id: str) -> int:
     synced = _now()
+    # an issue whose id we hold in another repository, or tombstoned there, was transferred here
+    _note_arrivals(con, "raw.github_issues", site, repo, [(str(i["id"]), f"{repo}#{i['number']}") for i in issues],
+                   sync_id)
     return upsert(con, "raw.github_issues", [{
         "site": site, "repo": repo, "number": i["number"], "issue_id": i["id"], "updated_at": i.get("updated_at"),
         "payload": i, "synced_at": synced, "sync_id": sync_id} for i in issues])

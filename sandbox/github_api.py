@@ -348,7 +348,8 @@ class _Repo:
         closed_at = (_second(release.released_at)
                      if release.released_at is not None and release.released_at <= now else None)
         touched = [c.at for i in members for c in i.changes if c.field in ("release", "status")]
-        updated = max([release.created_at, *touched, *([closed_at] if closed_at else [])])
+        moved = [release.due_moved_at] if release.due_moved_at is not None else []  # editing due_on updates it
+        updated = max([release.created_at, *touched, *moved, *([closed_at] if closed_at else [])])
         closed = sum(i.state == DONE for i in members)
         return _Milestone(release, len(members) - closed, closed, closed_at, _second(updated))
 

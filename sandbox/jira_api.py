@@ -532,10 +532,13 @@ class _View:
     def _render_user(self, person: Person) -> dict[str, Any]:
         avatars = _gravatar(person.email)
         if self.site.cloud:
-            return {"self": f"{self.rest}/user?accountId={quote(person.account_id, safe='')}",
+            user = {"self": f"{self.rest}/user?accountId={quote(person.account_id, safe='')}",
                     "accountId": person.account_id, "emailAddress": person.email, "avatarUrls": avatars,
                     "displayName": person.name, "active": True, "timeZone": person.time_zone,
                     "accountType": "atlassian"}
+            if not person.cloud_email_visible:  # the profile hides it: Cloud leaves the field out
+                del user["emailAddress"]
+            return user
         return {"self": f"{self.rest}/user?username={quote(person.key, safe='')}", "name": person.key,
                 "key": _dc_user_key(person), "emailAddress": person.email, "avatarUrls": avatars,
                 "displayName": person.name, "active": True, "timeZone": person.time_zone}

@@ -39,6 +39,9 @@ class Person:
     login: str
     time_zone: str
     uid: int
+    # Jira Cloud shows a user's emailAddress only where their profile allows it (Data Center always
+    # does; GitHub issues never carry one): False hides it on Cloud.
+    cloud_email_visible: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Release:
     # The due date first planned: earlier than `due` when the release slipped. Trackers keep no
     # history of due dates, so only the scenario knows it.
     planned_due: date | None = None
+    due_moved_at: datetime | None = None  # when `due` last moved (time travel slips releases)
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,9 @@ _PEOPLE = [
     ("Viktor Horváth", "viktor"), ("Wei Zhang 张伟", "wei"), ("Zoë Ångström", "zoe"),
 ]
 _ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC", "America/Los_Angeles"]
+# Whose Jira Cloud profile hides their e-mail address. Ada also works on GitHub: her Cloud account
+# is joined to her only by an alias, and without one her matching name is merely a suggestion.
+_CLOUD_EMAIL_HIDDEN = frozenset({"ada", "emeka"})
 
 # Tracker text is hostile: these titles exercise escaping all the way to the report.
 _HOSTILE_TITLES = [
@@ -412,6 +419,7 @@ def demo(seed: int = 7, as_of: date | None = None) -> Scenario:
             login=f"{handle}-acme",
             time_zone=_ZONES[i % len(_ZONES)],
             uid=1000 + i,
+            cloud_email_visible=handle not in _CLOUD_EMAIL_HIDDEN,
         )
         for i, (name, handle) in enumerate(_PEOPLE)
     )
@@ -831,3 +839,27 @@ def build(name: str, seed: int, as_of: date | None, items: int | None = None) ->
     if name != "portfolio":
         raise ValueError(f"the {name!r} scenario has a fixed size; only 'portfolio' takes a number of items")
     return factory(seed=seed, as_of=as_of, items=items)
+
+
+def declared_aliases(scenario: Scenario) -> tuple[tuple[Person, tuple[tuple[str, str], ...]], ...]:
+    """The aliases a program manager would write in program.yaml for a scenario's people: everyone
+    whose work spans sites, with the identities people know by heart, a Jira Data Center user name
+    and a GitHub login (a Jira Cloud account id is an opaque number nobody types: Cloud accounts
+    join by e-mail where the profile shows one, and are suggested by name where it does not).
+
+    Each identity a site knows a person by differs: Cloud an account id, Data Center the user
+    name (the person's key), GitHub a login of its own (``handle-acme``)."""
+    site = {p.key: p.site for p in scenario.projects}
+    sites: dict[str, set[str]] = defaultdict(set)
+    for item in scenario.items:
+        for who in (item.assignee, item.reporter):
+            if who is not None:
+                sites[who].add(site[item.project])
+    out = []
+    for person in scenario.people:
+        on = sites.get(person.key, set())
+        if len(on) < 2:
+            continue
+        ids = tuple((s, person.key if s == JIRA_DC else person.login) for s in (JIRA_DC, GITHUB) if s in on)
+        out.append((person, ids))
+    return tuple(out)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from sandbox.scenario import DONE, GITHUB, IMPEDIMENT, IN_PROGRESS, REVIEW, TODO, Change, Item, Link, Scenario
+from sandbox.scenario import (DONE, GITHUB, IMPEDIMENT, IN_PROGRESS, REVIEW, TODO, Change, Item, Link, Release,
+                              Scenario)
 
 FIRST_HOUR, LAST_HOUR = 7, 19  # UTC hours in which a night's events happen
 NEXT_STATE = {TODO: IN_PROGRESS, IN_PROGRESS: REVIEW, REVIEW: DONE}
@@ -169,7 +170,24 @@ class _Night:
         for at, _, action in sorted(plan, key=lambda entry: entry[:2]):
             action(at)
         return replace(self.before, as_of=self.before.as_of + timedelta(days=1), items=tuple(self.items.values()),
-                       links=tuple(self.links), remote_links=tuple(self.remote_links), deleted=tuple(self.deleted))
+                       links=tuple(self.links), remote_links=tuple(self.remote_links), deleted=tuple(self.deleted),
+                       releases=self._slip())
+
+    def _slip(self) -> tuple[Release, ...]:
+        """One open release with a due date slips each night: its due date moves 1 to 14 days later
+        (``planned_due`` keeps the first plan). Neither tracker keeps a history of due dates: only a
+        sync before and one after can tell. Drawn from a stream of its own, so the night's other
+        edits are what they were without."""
+        slips = random.Random(f"pulse-night-slips:{self.before.seed}:{self.before.as_of.isoformat()}")
+        releases = list(self.before.releases)
+        open_ = [n for n, r in enumerate(releases) if r.released_at is None and r.due is not None]
+        if not open_:
+            return self.before.releases
+        n = slips.choice(open_)
+        release = releases[n]
+        releases[n] = replace(release, due=release.due + timedelta(days=slips.randint(1, 14)),
+                              planned_due=release.planned_due or release.due, due_moved_at=self._instant(slips))
+        return tuple(releases)
 
     def _instant(self, rng: random.Random | None = None) -> datetime:
         rng = rng or self.rng

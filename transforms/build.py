@@ -8,14 +8,17 @@ The only inputs besides ``raw`` are the program structure from ``program.yaml`` 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from importlib import resources
 
 import duckdb
+
+from transforms.health import ensure_health_thresholds
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class ProjectRow:
     source: str  # "jira" | "github"
     project_key: str
     configured_name: str | None
+
+
+log = logging.getLogger(__name__)
 
 
 def sql_for(schema: str, table: str) -> str:
@@ -92,10 +98,15 @@ STEPS = (
     Step("core", "projects"), Step("core", "sprints"), Step("core", "work_item_sprints"),
     Step("core", "work_items", scoped=True), Step("core", "milestones"),
     Step("core", "jira_changelog_items", scoped=True), Step("core", "status_transitions", scoped=True),
-    Step("core", "item_changes", scoped=True), Step("core", "dependencies"),
+    Step("core", "item_changes", scoped=True), Step("core", "dependencies"), Step("core", "tombstones"),
     Step("core", "item_history", scoped=True), Step("core", "pull_requests"),
+    Step("core", "person_identities"), Step("core", "people"), Step("core", "program_milestone_items"),
     Step("marts", "progress"), Step("marts", "burnup"), Step("marts", "item_flow"), Step("marts", "throughput"),
-    Step("marts", "flow"), Step("marts", "forecasts"),
+    Step("marts", "flow"), Step("marts", "forecasts"), Step("marts", "milestone_slips"),
+    Step("marts", "dependency_risk"), Step("marts", "critical_path"),
+    Step("marts", "person_match_suggestions"), Step("marts", "resource_conflicts"),
+    Step("marts", "resource_conflict_items"), Step("marts", "health_reasons"), Step("marts", "health"),
+    Step("marts", "health_history"), Step("marts", "changes_since"),
     Step("marts", "project_health"), Step("marts", "program_health"),
 )
 STEP = {step.name: step for step in STEPS}
@@ -108,7 +119,7 @@ MARTS_ORDER = tuple(s.table for s in STEPS if s.schema == "marts")
 class Built:
     rows: int
     how: str  # "rebuilt" whole, "merged" (scoped: ``items`` items), "ran" (staging), "skipped"
-    items: int = 0
+    items: int = 0  # items merged (scoped), parsed again (staging) or days replayed (marts.health_history)
     seconds: float = 0.0
 
     @property
@@ -278,8 +289,10 @@ def write_forecasts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
                              "FROM _forecast_edges GROUP BY target_id").fetchall())
     rows = con.execute("SELECT level, target_id, program_id, project_key, milestone_id, name, remaining, due_date, "
                        "pool FROM _forecast_targets ORDER BY target_id").fetchall()
-    targets = [Target(r[1], tuple(weeks.get(r[8]) or ()), int(r[6]), r[7], tuple(waits.get(r[1]) or ()))
-               for r in rows]
+    # A project is done when its last open milestone is (their queue already holds all its open
+    # items), so it draws nothing of its own and its critical path runs into that milestone.
+    targets = [Target(r[1], tuple(weeks.get(r[8]) or ()), 0 if r[0] == "project" else int(r[6]), r[7],
+                      tuple(waits.get(r[1]) or ())) for r in rows]
     day = as_of.astimezone(timezone.utc).date()
     results = simulate(targets, day, Settings(trials=int(trials), seed=int(seed)))
     con.execute("""
@@ -287,33 +300,66 @@ def write_forecasts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
             level VARCHAR, program_id VARCHAR, project_key VARCHAR, milestone_id VARCHAR, name VARCHAR,
             as_of TIMESTAMPTZ, due_date DATE, remaining_items INTEGER, status VARCHAR,
             p50_date DATE, p70_date DATE, p85_date DATE, p95_date DATE, p_on_time DOUBLE, trials INTEGER,
-            throughput_weeks INTEGER, throughput_per_week DOUBLE, waits_for VARCHAR, note VARCHAR)""")
+            throughput_weeks INTEGER, throughput_per_week DOUBLE, waits_for VARCHAR, note VARCHAR,
+            decided_by VARCHAR, decided_share DOUBLE)""")
     out = []
     for r, target, f in zip(rows, targets, results):
         pool = weeks.get(r[8])
         out.append([r[0], r[2], r[3], r[4], r[5], as_of, r[7], r[6], f.status, f.p50, f.p70, f.p85, f.p95,
                     f.p_on_time, f.trials, len(pool) if pool is not None else None,
                     sum(pool) / len(pool) if pool else None,
-                    ", ".join(target.blocked_by) or None, f.reason])
+                    ", ".join(target.blocked_by) or None, f.reason, f.decided_by, f.decided_share])
     if out:  # one set-based insert (executemany inserts row by row: 3 s for 1,500 rows)
         import pandas as pd
 
         frame = pd.DataFrame(out, columns=[c for (c,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'forecasts' "
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'marts' AND table_name = 'forecasts' "
             "ORDER BY column_index").fetchall()])
         con.register("_forecast_rows", frame)
         con.execute("INSERT INTO marts.forecasts SELECT * FROM _forecast_rows")
         con.unregister("_forecast_rows")
 
 
+def write_health_history(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
+    """marts.health_history: record as_of's day (transforms.history, which replays the marts steps,
+    hence the late import). build_all reconstructs the window's missing days right after."""
+    from transforms.history import record_health_history
+
+    record_health_history(con, as_of)
+
+
+def reconstruct_health_history(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[int, float]:
+    """Replay the window's missing days into marts.health_history; (days, seconds). Outside any
+    transaction: a DuckDB transaction writes to one attached database, and a replay writes two."""
+    from transforms.history import missing_days, replay_health
+
+    started = time.perf_counter()
+    days = missing_days(con, as_of)
+    if days:
+        try:
+            replay_health(con, days)
+        except duckdb.Error as exc:  # the night's own health is recorded: the past waits for the next night
+            log.warning("reconstructing marts.health_history failed, retried next build: %s", exc)
+            return 0, time.perf_counter() - started
+    return len(days), time.perf_counter() - started
+
+
 # Steps whose table is computed in Python from what their SQL file's [inputs] section prepares.
-PYTHON_STEPS = {"marts.forecasts": write_forecasts}
+PYTHON_STEPS = {"marts.forecasts": write_forecasts, "marts.health_history": write_health_history}
+# Steps whose table is history no rebuild can recreate: created by a migration, never dropped.
+KEPT = ("marts.health_history",)
 
 
 # The program structure from program.yaml, and the migrations (one that changes a derived table
 # must make it rebuild).
 CONFIG_TABLES = ("core.programs", "meta.configured_projects", "meta.label_rules", "meta.jira_link_rules",
-                 "meta.metric_settings", "meta.discarded_resolutions", "meta.schema_migrations")
+                 "meta.metric_settings", "meta.discarded_resolutions", "meta.schema_migrations",
+                 "meta.program_milestones", "meta.program_milestone_members")
+
+# who is one person and when their work in progress is a conflict (program.yaml people:)
+CONFIG_TABLES += ("meta.person_aliases", "meta.people_settings")
+CONFIG_TABLES += ("meta.health_thresholds",)
 
 
 def _structure_digest(con: duckdb.DuckDBPyConnection, sql: str, cache: dict) -> str:
@@ -365,14 +411,32 @@ def _inputs_digest(con: duckdb.DuckDBPyConnection, step: Step, structure: str, r
 
 
 def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | None = None,
-              force: bool = False) -> dict[str, Built]:
+              force: bool = False, reconstruct: bool = False) -> dict[str, Built]:
     """Bring every derived table (or those named in ``only``, "schema.table") up to date in
-    order, on one connection, as the Dagster transform step does; then forget the item deltas
-    every scoped table has merged."""
+    order, on one connection, as the Dagster transform step does, appending what changed about
+    the milestones to meta.milestone_snapshots between core and marts (snapshot_milestones); then
+    forget the item deltas every scoped table has merged. ``reconstruct``: right after
+    marts.health_history, replay the weeks before the first sync that it lacks (the pipeline's
+    transforms step does; a replay costs a marts build, so other callers opt in)."""
     cache: dict = {}
     ensure_metric_settings(con)
-    built = {step.name: build_step(con, step, as_of, force, cache) for step in STEPS
-             if only is None or step.name in only}
+    ensure_health_thresholds(con)
+    ensure_people_settings(con)
+    selected = [step for step in STEPS if only is None or step.name in only]
+    # The milestone snapshot is taken once the core tables are current and before any mart: when
+    # this build brings core.milestones or marts.milestone_slips up to date.
+    snapshot = any(s.name in ("core.milestones", "marts.milestone_slips") for s in selected)
+    built = {}
+    for step in selected:
+        if snapshot and step.schema == "marts":
+            snapshot_milestones(con, as_of)
+            snapshot = False
+        built[step.name] = build_step(con, step, as_of, force, cache)
+        if reconstruct and step.name == "marts.health_history" and not built[step.name].skipped:
+            days, seconds = reconstruct_health_history(con, as_of)
+            built[step.name] = replace(built[step.name], items=days, seconds=built[step.name].seconds + seconds)
+    if snapshot:
+        snapshot_milestones(con, as_of)
     if "stale_batch" in cache:
         # a batch of stale items concerns only the tables after the one that found them: those
         # before it in this build have nothing to merge from it
@@ -386,10 +450,35 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
     return built
 
 
+def snapshot_milestones(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
+    """Append to meta.milestone_snapshots each milestone (version, GitHub milestone, sprint,
+    program milestone) that differs from its latest snapshot or has none, observed at ``as_of``;
+    returns the rows appended. The table belongs to the migrations, not to STEPS: no rebuild
+    replaces it, and a build that sees nothing new appends nothing. Skipped while the core tables
+    it reads are not built yet."""
+    needed = {"milestones", "sprints", "work_item_sprints", "work_items", "item_history"}
+    present = {t for (t,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'core'").fetchall()}
+    if not needed <= present:
+        return 0
+    set_as_of(con, as_of)
+    con.execute("BEGIN")
+    try:
+        appended = con.execute(sql_for("meta", "milestone_snapshots")).fetchall()[0][0]
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return int(appended)
+
+
 def forget_derived(con: duckdb.DuckDBPyConnection) -> None:
     """Drop every derived table and what was built from what, so the next build starts from raw
-    alone (the tests' and benchmarks' "from scratch")."""
+    alone (the tests' and benchmarks' "from scratch"). meta.milestone_snapshots is history no
+    rebuild can recreate: it is kept, and so is marts.health_history (KEPT)."""
     for step in STEPS:
+        if step.name in KEPT:  # history: what past syncs recorded is not in raw
+            continue
         # the staging tables the file-level steps maintain belong to the migrations: emptied, kept
         con.execute(f"DELETE FROM {step.name}" if step.schema == "staging" and not step.scoped
                     else f"DROP TABLE IF EXISTS {step.name}")
@@ -430,6 +519,24 @@ DEFAULT_LINK_RULES = (("blocks", "blocks"), ("is blocked by", "blocked_by"), ("d
 
 
 @dataclass(frozen=True)
+class ProgramMilestoneRow:
+    """A program milestone from program.yaml (programs[].milestones)."""
+
+    program_id: str
+    name: str
+    due_date: date
+    baseline_due: date | None = None  # the committed date; None: the due date first seen
+    committed_on: date | None = None  # the scope baseline is taken at this day's end; None: first seen
+    # (kind, site, project_key, name): kind "milestone" (version or GitHub milestone by name),
+    # "epic" (by key) or "sprint" (by name)
+    members: tuple[tuple[str, str, str, str], ...] = ()
+
+    @property
+    def milestone_id(self) -> str:
+        return f"program:{self.program_id}:{self.name}"
+
+
+@dataclass(frozen=True)
 class MetricSettings:
     """How the marts compute flow figures and forecasts (program.yaml ``metrics:``), with the
     defaults ../shared/METRICS.md names."""
@@ -444,13 +551,35 @@ class MetricSettings:
                                               "Declined", "not_planned")
 
 
+@dataclass(frozen=True)
+class PersonAliasRow:
+    """One identity program.yaml declares for a person (``people.aliases``)."""
+
+    person_id: str  # the alias key
+    name: str  # how the person is shown
+    site: str
+    identity_id: str  # Jira Cloud account id, Jira Server/DC user name or GitHub login
+
+
+@dataclass(frozen=True)
+class PeopleSettings:
+    """Who is one person across trackers and when their work in progress is a resource conflict
+    (program.yaml ``people:``): written to ``meta.person_aliases`` and ``meta.people_settings``."""
+
+    aliases: tuple[PersonAliasRow, ...] = ()
+    conflict_min_projects: int = 3  # work in progress in this many projects or more
+    conflict_wip_limit: int = 5  # more items in progress than this
+
+
 def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[ProgramRow],
                             projects: list[ProjectRow], label_rules: list[LabelRuleRow] | None = None,
                             link_rules: list[LinkRuleRow] | None = None,
-                            metrics: MetricSettings | None = None) -> int:
+                            metrics: MetricSettings | None = None, people: PeopleSettings | None = None,
+                            milestones: list[ProgramMilestoneRow] | None = None) -> int:
     """``core.programs``, ``meta.configured_projects``, ``meta.label_rules``,
-    ``meta.jira_link_rules``, ``meta.metric_settings`` and ``meta.discarded_resolutions`` from the
-    config, as bound parameters."""
+    ``meta.jira_link_rules``, ``meta.metric_settings``, ``meta.discarded_resolutions`` and the
+    program milestones (``meta.program_milestones``, ``meta.program_milestone_members``) from the
+    config, as bound parameters; ``people`` gives ``meta.person_aliases`` and ``meta.people_settings``."""
     metrics = metrics or MetricSettings()
     if label_rules is None:
         label_rules = [LabelRuleRow(site, *rule) for site in sorted({p.site for p in projects if p.source == "github"})
@@ -481,6 +610,8 @@ def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[Progr
             con.executemany("INSERT INTO meta.jira_link_rules VALUES (?, ?, ?)",
                             [[r.site, r.outward, r.meaning] for r in link_rules])
         _write_metric_settings(con, metrics)
+        _write_people_settings(con, people or PeopleSettings())
+        _write_program_milestones(con, milestones or [])
         if programs:
             con.executemany("INSERT INTO core.programs VALUES (?, ?, ?)",
                             [[p.program_id, p.name, p.goal] for p in programs])
@@ -517,6 +648,19 @@ def write_program_structure(con: duckdb.DuckDBPyConnection, programs: list[Progr
     return len(programs)
 
 
+def _write_program_milestones(con: duckdb.DuckDBPyConnection, milestones: list[ProgramMilestoneRow]) -> None:
+    """meta.program_milestones and their members (tables of migration 013): replaced, not recreated."""
+    con.execute("DELETE FROM meta.program_milestones")
+    con.execute("DELETE FROM meta.program_milestone_members")
+    if milestones:
+        con.executemany("INSERT INTO meta.program_milestones VALUES (?, ?, ?, ?, ?, ?)",
+                        [[m.program_id, m.milestone_id, m.name, m.due_date, m.baseline_due, m.committed_on]
+                         for m in milestones])
+    members = [[m.program_id, m.milestone_id, *member] for m in milestones for member in m.members]
+    if members:
+        con.executemany("INSERT INTO meta.program_milestone_members VALUES (?, ?, ?, ?, ?, ?)", members)
+
+
 def _write_metric_settings(con: duckdb.DuckDBPyConnection, metrics: MetricSettings) -> None:
     """meta.metric_settings and meta.discarded_resolutions: what the flow marts and forecasts read."""
     con.execute("""
@@ -549,3 +693,41 @@ def ensure_metric_settings(con: duckdb.DuckDBPyConnection) -> None:
                           "AND table_name IN ('metric_settings', 'discarded_resolutions')").fetchone()[0]
     if present < 2:
         _write_metric_settings(con, MetricSettings())
+
+
+def _write_people_settings(con: duckdb.DuckDBPyConnection, people: PeopleSettings) -> None:
+    """meta.person_aliases and meta.people_settings: what core.person_identities and the resource
+    conflict marts read."""
+    con.execute("""
+        CREATE OR REPLACE TABLE meta.person_aliases (
+            person_id VARCHAR NOT NULL, name VARCHAR NOT NULL, site VARCHAR NOT NULL, identity_id VARCHAR NOT NULL,
+            PRIMARY KEY (site, identity_id))""")
+    rows = {(a.site, a.identity_id.lower()): [a.person_id, a.name, a.site, a.identity_id.lower()]
+            for a in people.aliases}  # an identity listed twice under one person is one row
+    if rows:
+        con.executemany("INSERT INTO meta.person_aliases VALUES (?, ?, ?, ?)", list(rows.values()))
+    con.execute("""
+        CREATE OR REPLACE TABLE meta.people_settings (
+            conflict_min_projects INTEGER NOT NULL, conflict_wip_limit INTEGER NOT NULL)""")
+    con.execute("INSERT INTO meta.people_settings VALUES (?, ?)",
+                [people.conflict_min_projects, people.conflict_wip_limit])
+    for statement in (
+        "COMMENT ON TABLE meta.person_aliases IS 'Identities program.yaml declares as one person (people.aliases): one row per identity. Input to core.person_identities; identities no alias names are joined by e-mail only.'",
+        "COMMENT ON COLUMN meta.person_aliases.person_id IS 'The alias key (people.aliases[].key): core.people.person_id of the person.'",
+        "COMMENT ON COLUMN meta.person_aliases.name IS 'The person''s name as program.yaml gives it: core.people.display_name.'",
+        "COMMENT ON COLUMN meta.person_aliases.site IS 'Tracker site name from program.yaml.'",
+        "COMMENT ON COLUMN meta.person_aliases.identity_id IS 'Jira Cloud account id, Jira Server/Data Center user name or GitHub login, lower case: identities match case-insensitively.'",
+        "COMMENT ON TABLE meta.people_settings IS 'When a person''s work in progress is a resource conflict (program.yaml people.resource_conflicts): one row. Read by marts.resource_conflicts.'",
+        "COMMENT ON COLUMN meta.people_settings.conflict_min_projects IS 'Work in progress in this many projects or more is a conflict (people.resource_conflicts.min_projects, default 3).'",
+        "COMMENT ON COLUMN meta.people_settings.conflict_wip_limit IS 'More items in progress than this is a conflict (people.resource_conflicts.wip_limit, default 5).'",
+    ):
+        con.execute(statement)
+
+
+def ensure_people_settings(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse whose program structure was written before people settings existed gets no
+    aliases and the default thresholds, until the next run writes the config's."""
+    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' "
+                          "AND table_name IN ('person_aliases', 'people_settings')").fetchone()[0]
+    if present < 2:
+        _write_people_settings(con, PeopleSettings())

@@ -108,6 +108,10 @@ class Forecast:
     cycle: tuple[str, ...] = ()  # members of its blocking cycle, itself included; () if none
     unknown_blockers: tuple[str, ...] = ()  # ids in blocked_by that are not targets (ignored)
     reason: str | None = None  # a sentence for a reader: why no date, why beyond horizon, cycles
+    # What decides the finish: the blocker whose completion is the latest in most trials (its own
+    # work on a tie), or None when its own work does; and the share of trials where that holds.
+    decided_by: str | None = None
+    decided_share: float | None = None
 
 
 def simulate(targets: Sequence[Target], as_of: date, settings: Settings = Settings()) -> list[Forecast]:
@@ -140,11 +144,16 @@ def simulate(targets: Sequence[Target], as_of: date, settings: Settings = Settin
         for b in outside[c]:
             missing |= lacking[b]
         lacking.append(frozenset(missing))
-        vector = None
+        vector, decided_by, decided_share = None, None, None
         if not missing:
             vector = np.zeros(settings.trials, np.int32)
             for m in members:
                 np.maximum(vector, _own_weeks(targets[m], settings), out=vector)
+            if outside[c]:  # each blocking component named by its first direct blocker's id
+                named = sorted((min(ids[x] for m in members for x in edges[m] if component_of[x] == b), b)
+                               for b in outside[c])
+                decided, decided_share = _decider(vector, [weeks[b] for _, b in named])
+                decided_by = named[decided][0] if decided is not None else None
             for b in outside[c]:
                 np.maximum(vector, weeks[b], out=vector)
             if dependents[c]:
@@ -156,8 +165,18 @@ def simulate(targets: Sequence[Target], as_of: date, settings: Settings = Settin
         cycle = tuple(sorted(ids[m] for m in members)) if len(members) > 1 else ()
         for m in members:
             others = tuple(sorted(ids[x] for x in missing if x != m))
-            results[m] = _summarise(targets[m], vector, as_of, settings, others, cycle, unknown[m])
+            results[m] = _summarise(targets[m], vector, as_of, settings, others, cycle, unknown[m],
+                                    decided_by, decided_share)
     return [r for r in results if r is not None]
+
+
+def _decider(own: np.ndarray, blockers: list[np.ndarray]) -> tuple[int | None, float]:
+    """Which of the blockers finishes last in most trials, and in what share of them; None when
+    the target's own work does (it wins ties: a blocker decides only when strictly later)."""
+    latest = np.argmax(np.stack([own, *blockers]), axis=0)  # first maximum: own work on a tie
+    counts = np.bincount(latest, minlength=len(blockers) + 1)
+    winner = int(np.argmax(counts))
+    return (winner - 1 if winner else None), float(counts[winner]) / own.size
 
 
 def _check(targets: Sequence[Target], settings: Settings) -> None:
@@ -251,7 +270,8 @@ def _week_table(throughput: np.ndarray) -> np.ndarray:
 
 
 def _summarise(target: Target, weeks: np.ndarray | None, as_of: date, settings: Settings,
-               missing: tuple[str, ...], cycle: tuple[str, ...], unknown: tuple[str, ...]) -> Forecast:
+               missing: tuple[str, ...], cycle: tuple[str, ...], unknown: tuple[str, ...],
+               decided_by: str | None = None, decided_share: float | None = None) -> Forecast:
     notes = []
     if _lacks_throughput(target):
         notes.append("no weeks in its throughput window" if not target.throughput
@@ -290,7 +310,7 @@ def _summarise(target: Target, weeks: np.ndarray | None, as_of: date, settings: 
         status = FORECAST
     return Forecast(target.target_id, status, *dates, p_on_time=p_on_time, trials=n,
                     unfinished=unfinished, cycle=cycle, unknown_blockers=unknown,
-                    reason="; ".join(notes) or None)
+                    reason="; ".join(notes) or None, decided_by=decided_by, decided_share=decided_share)
 
 
 def _components(edges: list[list[int]]) -> list[list[int]]:

@@ -73,6 +73,30 @@ def every_verdict_has_reasons(pulse: PulseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=not bad, metadata={"projects": [f"{p}: {h}" for p, h in bad]})
 
 
+@dg.asset_check(asset=dg.AssetKey(["marts", "health"]), blocking=True, pool="duckdb")
+def health_is_explained_and_never_greener_than_its_critical_path(pulse: PulseResource) -> dg.AssetCheckResult:
+    """Every verdict that is not green has a reason at least as bad (marts.health_reasons), and no
+    milestone, project or program is greener than a milestone its finish waits on."""
+    unexplained = _rows(pulse, """
+        SELECT h.level || ' ' || h.name || ': ' || h.health FROM marts.health h
+        WHERE h.health <> 'green' AND NOT EXISTS (
+            SELECT 1 FROM marts.health_reasons r
+            WHERE r.level = h.level AND r.program_id = h.program_id AND r.dimension <> 'overall'
+              AND r.project_key IS NOT DISTINCT FROM h.project_key AND r.milestone_id IS NOT DISTINCT FROM h.milestone_id
+              AND (r.verdict = h.health OR (h.health = 'amber' AND r.verdict = 'red'))) LIMIT 20""")
+    greener = _rows(pulse, """
+        WITH rank AS (SELECT * FROM (VALUES ('red', 4), ('amber', 3), ('unknown', 2), ('green', 1)) AS r(health, severity))
+        SELECT DISTINCT h.level || ' ' || h.name || ' is ' || h.health || ' but waits on ' || s.name || ', ' || s.health
+        FROM marts.critical_path c
+        JOIN marts.health h ON h.level = c.level AND h.program_id = c.program_id
+             AND h.project_key IS NOT DISTINCT FROM c.project_key AND h.milestone_id IS NOT DISTINCT FROM c.milestone_id
+        JOIN marts.health s ON s.level = 'milestone' AND s.milestone_id = c.step_milestone_id
+        JOIN rank hr ON hr.health = h.health JOIN rank sr ON sr.health = s.health
+        WHERE c.step >= 1 AND sr.severity >= 3 AND hr.severity < sr.severity AND h.health <> 'unknown' LIMIT 20""")
+    return dg.AssetCheckResult(passed=not unexplained and not greener,
+                               metadata={"unexplained": [u[0] for u in unexplained], "greener": [g[0] for g in greener]})
+
+
 @dg.asset_check(asset=dg.AssetKey(["core", "item_history"]), pool="duckdb")
 def history_ends_where_core_is(pulse: PulseResource) -> dg.AssetCheckResult:
     """The open intervals are the present: an item whose open status row is not its status in

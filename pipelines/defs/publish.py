@@ -12,15 +12,12 @@ import dagster as dg
 from pipelines.failures import explain
 from pipelines.ingest import ProjectResult
 from pipelines.defs.resources import FILE_LOCK_TIMEOUT_SECONDS, PulseResource
+from transforms.build import STEPS
 from warehouse.locks import hold
 from warehouse.store import file_lock, publish
 
-PUBLISHED_TABLES = ("core.programs", "core.projects", "core.work_items", "core.pull_requests",
-                    "core.milestones", "core.sprints", "core.work_item_sprints", "core.jira_changelog_items",
-                    "core.status_transitions",
-                    "core.item_changes", "core.dependencies", "core.item_history",
-                    "marts.progress", "marts.burnup", "marts.item_flow", "marts.throughput", "marts.flow",
-                    "marts.forecasts", "marts.project_health", "marts.program_health")
+# Every core and marts table waits for its build before a snapshot is published (staging is internal).
+PUBLISHED_TABLES = ("core.programs",) + tuple(s.name for s in STEPS if s.schema in ("core", "marts"))
 
 
 @dg.asset(key=["meta", "snapshots"], deps=[dg.AssetKey(t.split(".")) for t in PUBLISHED_TABLES],

@@ -12,7 +12,8 @@ from pipelines.defs.resources import PulseResource, Trackers
 from pipelines.failures import explain
 from pipelines.ingest import SiteResult, SyncPolicy, site_failed, sync_github_site, sync_jira_site
 
-JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs", "jira_remote_links")
+JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs", "jira_remote_links",
+               "jira_board_sprints")
 GITHUB_TABLES = ("github_repos", "github_issues", "github_issue_events", "github_milestones",
                  "github_issue_relations")
 
@@ -102,7 +103,8 @@ def _github_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, p
 
 @dg.multi_asset(specs=_specs(JIRA_TABLES, "jira"), pool="duckdb", name="jira_raw")
 def jira_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
-    """Every configured Jira project: site metadata, versions, issues with complete changelogs."""
+    """Every configured Jira project: site metadata, versions, issues with complete changelogs, and
+    the active and future sprints of its boards."""
     yield from _ingest(context, config, pulse, JIRA_TABLES, _jira_sites)
 
 

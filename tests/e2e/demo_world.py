@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -107,3 +107,10 @@ def write_program(con: duckdb.DuckDBPyConnection) -> None:
     projects = [ProjectRow("p", site, "jira", k, None) for site, keys in JIRA.items() for k in keys] + [
         ProjectRow("p", GITHUB, "github", r, None) for r in REPOS]
     write_program_structure(con, [ProgramRow("p", "Program", None)], projects)
+
+
+def record_run(con: duckdb.DuckDBPyConnection, sync_id: str, clock: datetime) -> None:
+    """Record a sync as the ingest assets do: its clock is the sandbox's, so a tombstone is dated by
+    the night that found the item gone, and history by the sandbox's day."""
+    con.execute("INSERT OR IGNORE INTO meta.sync_runs (sync_id, started_at, as_of, status) "
+                "VALUES (?, now(), ?, 'running')", [sync_id, clock])

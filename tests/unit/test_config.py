@@ -98,3 +98,42 @@ def test_secret_never_echoes_a_name_that_looks_like_a_token():
     with pytest.raises(ConfigError) as error:
         secret(token, "sites.github.token_env")
     assert "sites.github.token_env" in str(error.value) and "R7kQ2mX9" not in str(error.value)
+
+
+def test_health_thresholds_default_and_override_per_program():
+    from pipelines.config import health_thresholds
+    from transforms.health import HealthThresholds
+
+    data = demo_dict()
+    data["health"] = {"blocked_red_days": 21, "history_weeks": 4}
+    data["programs"][1]["health"] = {"forecast_green_above": 0.8}
+    default, per_program = health_thresholds(parse(data))
+    assert default == HealthThresholds(blocked_red_days=21, history_weeks=4)
+    # a program's own value wins; what it leaves unset comes from health:, not from the built-in default
+    assert per_program == {data["programs"][1]["id"]: HealthThresholds(blocked_red_days=21, history_weeks=4,
+                                                                       forecast_green_above=0.8)}
+
+
+@pytest.mark.parametrize("health, expected", [
+    ({"blocked_amber_days": 20}, "health: found a mapping with keys blocked_amber_days; expected: "
+                                 "blocked_amber_days: found 20 and blocked_red_days: 14; "
+                                 "expected blocked_amber_days below blocked_red_days"),
+    ({"forecast_green_above": 1.5}, "health.forecast_green_above: found 1.5; expected: Input should be less than 1"),
+    ({"history_step_days": 0}, "health.history_step_days: found 0; expected: Input should be greater than or equal to 1"),
+])
+def test_wrong_health_thresholds_are_named(health, expected):
+    data = demo_dict()
+    data["health"] = health
+    with pytest.raises(ConfigError) as error:
+        parse(data)
+    assert expected in str(error.value)
+
+
+def test_a_programs_thresholds_are_checked_with_the_ones_it_inherits():
+    data = demo_dict()
+    data["health"] = {"blocked_red_days": 10}
+    data["programs"][0]["health"] = {"blocked_amber_days": 12}
+    with pytest.raises(ConfigError) as error:
+        parse(data)
+    assert ("programs[0].health: with the rest from health:, blocked_amber_days: found 12 and blocked_red_days: 10; "
+            "expected blocked_amber_days below blocked_red_days") in str(error.value)

@@ -24,12 +24,15 @@ def test_asset_keys_are_the_warehouse_tables(definitions):
     keys = sorted(k.to_user_string() for k in definitions.resolve_all_asset_keys())
     assert keys == [
         "core/dependencies", "core/item_changes", "core/item_history", "core/jira_changelog_items", "core/milestones",
-        "core/programs", "core/projects", "core/pull_requests", "core/sprints", "core/status_transitions",
-        "core/work_item_sprints", "core/work_items", "marts/burnup", "marts/flow", "marts/forecasts",
-        "marts/item_flow", "marts/program_health", "marts/progress", "marts/project_health", "marts/throughput",
+        "core/people", "core/person_identities",
+        "core/program_milestone_items", "core/programs", "core/projects", "core/pull_requests", "core/sprints", "core/status_transitions",
+        "core/tombstones", "core/work_item_sprints", "core/work_items", "marts/burnup", "marts/changes_since", "marts/critical_path",
+        "marts/dependency_risk", "marts/flow", "marts/forecasts", "marts/health", "marts/health_history", "marts/health_reasons",
+        "marts/item_flow", "marts/milestone_slips", "marts/person_match_suggestions", "marts/program_health", "marts/progress", "marts/project_health",
+        "marts/resource_conflict_items", "marts/resource_conflicts", "marts/throughput",
         "meta/snapshots",
         "raw/github_issue_events", "raw/github_issue_relations", "raw/github_issues", "raw/github_milestones",
-        "raw/github_repos", "raw/jira_changelogs", "raw/jira_issues", "raw/jira_remote_links", "raw/jira_sites",
+        "raw/github_repos", "raw/jira_board_sprints", "raw/jira_changelogs", "raw/jira_issues", "raw/jira_remote_links", "raw/jira_sites",
         "raw/jira_versions", "staging/github_issue_events", "staging/github_issues", "staging/jira_changelog_versions",
         "staging/jira_issue_sprints", "staging/jira_issues", "staging/text_references",
     ]

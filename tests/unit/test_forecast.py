@@ -304,3 +304,16 @@ def test_portfolio_scale():
     for t in targets[-50:]:
         for part in t.blocked_by:
             assert all(later_or_equal(p, q) for p, q in zip(dates(by_id[t.target_id]), dates(by_id[part])))
+
+
+def test_the_blocker_that_finishes_last_decides_the_finish():
+    quick = Target("quick", (5,), 5, None)  # one week in every trial
+    slow = Target("slow", (1,), 20, None)  # twenty weeks in every trial
+    waits = Target("m", (5,), 5, None, blocked_by=("quick", "slow"))
+    result = {f.target_id: f for f in simulate([quick, slow, waits], AS_OF, SMALL)}
+    assert (result["m"].decided_by, result["m"].decided_share) == ("slow", 1.0)
+    # its own work is later than its one blocker in every trial: nothing else decides
+    alone = Target("m", (1,), 40, None, blocked_by=("quick",))
+    result = {f.target_id: f for f in simulate([quick, alone], AS_OF, SMALL)}
+    assert (result["m"].decided_by, result["m"].decided_share) == (None, 1.0)
+    assert result["quick"].decided_by is None and result["quick"].decided_share is None

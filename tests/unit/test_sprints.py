@@ -192,3 +192,40 @@ def test_a_site_whose_sprint_field_was_not_found_has_no_sprints(con):
     build(con)
     assert con.execute("SELECT DISTINCT site FROM core.sprints").fetchall() == [("cloud",)]
     assert con.execute("SELECT sprint_id FROM core.work_items WHERE key = 'CART-1'").fetchall() == [(None,)]
+
+
+def board_row(site: str, project: str, board: dict, sprint: dict) -> dict:
+    return {"site": site, "project_key": project, "board_id": board["id"], "sprint_id": sprint["id"], "board": board,
+            "payload": sprint, "synced_at": EARLIER, "sync_id": "s1"}
+
+
+def test_board_sprints_join_the_sprint_fields_and_the_board_says_how_a_sprint_is(con):
+    pay = {"id": 7, "name": "PAY board", "type": "scrum", "location": {"projectKey": "PAY"}}
+    shared = {"id": 8, "name": "Everything", "type": "scrum", "location": {"projectKey": "OPS"}}
+    # sprint 2 as the board lists it now, past what its issue (fetched before the change) shows;
+    # sprint 3 planned; sprint 9 on no issue yet, on the project's board and on a board PAY shares;
+    # sprint 70 only on a board of a project not configured
+    started = {"id": 3, "self": "https://cloud.example/rest/agile/1.0/sprint/3", "state": "active",
+               "name": "PAY Sprint 3", "startDate": "2026-10-29T09:00:00.000Z", "endDate": "2026-11-12T09:00:00.000Z",
+               "originBoardId": 7, "goal": ""}
+    nobody = {"id": 9, "self": "https://cloud.example/rest/agile/1.0/sprint/9", "state": "future",
+              "name": "PAY Sprint 9", "originBoardId": 7, "goal": "Later"}
+    upsert(con, "raw.jira_board_sprints", [
+        board_row("cloud", "PAY", pay, {**CLOUD_ACTIVE, "name": "PAY Sprint 2 (renamed)", "originBoardId": 7}),
+        board_row("cloud", "PAY", pay, started), board_row("cloud", "PAY", pay, nobody),
+        board_row("cloud", "PAY", shared, nobody),
+        board_row("cloud", "OPS", shared, {**nobody, "id": 70, "name": "OPS Sprint 1"}),
+    ], json_columns=("board", "payload"))
+    build(con)
+    rows = con.execute("""
+        SELECT jira_sprint_id, board_id, name, state, start_at IS NOT NULL, goal, items, seen_in, board_project_key
+        FROM core.sprints WHERE site = 'cloud' ORDER BY jira_sprint_id""").fetchall()
+    assert rows == [
+        (1, 7, "PAY Sprint 1", "closed", True, None, 2, "sprint_field", None),  # closed: the board lists it no more
+        (2, 7, "PAY Sprint 2 (renamed)", "active", True, "Ship 2.0", 1, "board_and_sprint_field", "PAY"),
+        (3, 7, "PAY Sprint 3", "active", True, None, 1, "board_and_sprint_field", "PAY"),
+        (9, 7, "PAY Sprint 9", "future", False, "Later", 0, "board", "PAY"),
+    ]
+    # an item's current sprint follows the sprint's state as the board shows it
+    assert con.execute("SELECT sprint_id FROM core.work_items WHERE key = 'PAY-2'").fetchall() == [
+        ("jira:cloud:sprint:3",)]

@@ -7,7 +7,10 @@
 -- of a field the field held that change's from-value (since creation); after its last change it
 -- holds the item's current value (core.work_items), so the open rows always agree with core.
 -- Item-scoped: a night merges the items of meta.item_deltas and those [stale] finds: items whose
--- dependencies changed or whose blocker changed, and items whose milestone or sprint was renamed.
+-- dependencies changed or whose blocker changed, items whose milestone or sprint was renamed, and
+-- items that vanished before a build saw them. An item that vanished (deleted, or moved out of
+-- the synced projects) keeps the rows it had, closed when it vanished (core.tombstones.history),
+-- so past days still count it.
 -- [stale]
 CREATE OR REPLACE TEMP VIEW _stale AS
 WITH held AS (SELECT DISTINCT item_id, value_id FROM core.item_history WHERE field = 'blocked'),
@@ -21,7 +24,11 @@ UNION SELECT h.item_id FROM core.item_history h
       WHERE h.field = 'milestone' AND h.value IS DISTINCT FROM m.name
 UNION SELECT h.item_id FROM core.item_history h
       LEFT JOIN core.sprints s ON s.sprint_id = h.value_id
-      WHERE h.field = 'sprint' AND h.value IS DISTINCT FROM s.name;
+      WHERE h.field = 'sprint' AND h.value IS DISTINCT FROM s.name
+-- an item that vanished before any build saw it: no staging row ever changed for it
+UNION SELECT t.item_id FROM core.tombstones t
+      WHERE t.is_last AND NOT t.still_synced AND len(t.history) > 0
+        AND NOT EXISTS (SELECT 1 FROM core.item_history h WHERE h.item_id = t.item_id);
 
 -- [rows]
 CREATE OR REPLACE TEMP VIEW _rows AS
@@ -219,11 +226,19 @@ normalised AS (  -- one spelling per value: points as numbers, due dates as ISO 
 )
 SELECT item_id, field, value, value_id, value_number, valid_from, valid_to
 FROM normalised
-WHERE value IS NOT NULL AND (valid_to IS NULL OR valid_to > valid_from OR field = 'blocked');
+WHERE value IS NOT NULL AND (valid_to IS NULL OR valid_to > valid_from OR field = 'blocked')
+UNION ALL  -- items no synced project returns any more (core.tombstones): the history they had, closed when they vanished
+SELECT v.item_id, v.h.field, CASE v.h.field WHEN 'milestone' THEN m.name WHEN 'sprint' THEN s.name ELSE v.h.value END,
+       v.h.value_id, v.h.value_number, v.h.valid_from, v.h.valid_to
+FROM (SELECT item_id, unnest(history) AS h FROM core.tombstones
+      WHERE is_last AND NOT still_synced AND in_scope(item_id)) v
+LEFT JOIN core.milestones m ON v.h.field = 'milestone' AND m.milestone_id = v.h.value_id
+LEFT JOIN core.sprints s ON v.h.field = 'sprint' AND s.sprint_id = v.h.value_id
+WHERE CASE v.h.field WHEN 'milestone' THEN m.name WHEN 'sprint' THEN s.name ELSE v.h.value END IS NOT NULL;
 
 -- [comments]
-COMMENT ON TABLE core.item_history IS 'Field history as intervals: one row per work item, field and value for the span [valid_from, valid_to) in which the field held that value; valid_to null while it still does. What was true at the end of day D: valid_from <= D_end AND (valid_to IS NULL OR valid_to > D_end), one join (METRICS.md "Scope and progress"). A field without a value (unassigned, unestimated, in no milestone, not flagged, not blocked) has no row for that span; milestone and sprint have one row per member, blocked one per blocker. Built from core.status_transitions and core.item_changes: before an item''s first change of a field, the field held that change''s from-value since creation; after its last change, the current value (core.work_items), so the open rows agree with core.work_items.';
-COMMENT ON COLUMN core.item_history.item_id IS 'core.work_items.item_id.';
+COMMENT ON TABLE core.item_history IS 'Field history as intervals: one row per work item, field and value for the span [valid_from, valid_to) in which the field held that value; valid_to null while it still does. What was true at the end of day D: valid_from <= D_end AND (valid_to IS NULL OR valid_to > D_end), one join (METRICS.md "Scope and progress"). A field without a value (unassigned, unestimated, in no milestone, not flagged, not blocked) has no row for that span; milestone and sprint have one row per member, blocked one per blocker. Built from core.status_transitions and core.item_changes: before an item''s first change of a field, the field held that change''s from-value since creation; after its last change, the current value (core.work_items), so the open rows agree with core.work_items. An item that vanished (core.tombstones: deleted, or moved out of the synced projects) keeps the rows it had, every one closed by the time it vanished.';
+COMMENT ON COLUMN core.item_history.item_id IS 'core.work_items.item_id, or for an item that vanished core.tombstones.item_id.';
 COMMENT ON COLUMN core.item_history.field IS 'status, status_category (todo, in_progress, done: METRICS.md "Time and status"), resolution (Jira resolution, GitHub state_reason of the current closing), story_points, assignee, due_date (Jira issue due date), milestone (Jira fix version, GitHub milestone), sprint (Jira), flagged (Jira Software Flagged) or blocked (a blocker not done: METRICS.md "Blocked").';
 COMMENT ON COLUMN core.item_history.value IS 'The value as the tracker shows it: status name, category, resolution name, points as text, assignee display name or login, ISO due date, milestone or sprint name (its current name), Impediment for flagged, the blocker''s key for blocked. Tracker text: escape before rendering.';
 COMMENT ON COLUMN core.item_history.value_id IS 'Stable id of the value where there is one: assignee account id (Jira Cloud), user key (Server/DC) or login (GitHub); core.milestones.milestone_id; core.sprints.sprint_id; the blocker''s core.work_items.item_id (which may be outside the synced projects). Null otherwise.';

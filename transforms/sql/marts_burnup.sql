@@ -13,8 +13,11 @@ WITH as_of AS (
     SELECT CAST(timezone('UTC', getvariable('as_of')) AS DATE) AS as_of_day
 ),
 items AS (  -- ik: a dense integer key, so the aggregates and windows below hash and sort integers
-    SELECT item_id, row_number() OVER () AS ik, program_id, project_key
-    FROM core.work_items WHERE item_type IS DISTINCT FROM 'epic'
+    SELECT item_id, row_number() OVER () AS ik, program_id, project_key FROM (
+        SELECT item_id, program_id, project_key FROM core.work_items WHERE item_type IS DISTINCT FROM 'epic'
+        UNION ALL  -- vanished items count until they vanished, in the project they left (core.tombstones)
+        SELECT item_id, program_id, project_before FROM core.tombstones
+        WHERE is_last AND NOT still_synced AND program_id IS NOT NULL AND item_type IS DISTINCT FROM 'epic')
 ),
 states AS (  -- from here on item_id is the integer key
     SELECT i.ik AS item_id, h.field, h.value, h.value_number, h.valid_from, h.valid_to
@@ -26,10 +29,25 @@ memberships AS (
     FROM core.item_history h JOIN items i ON i.item_id = h.item_id
     WHERE h.field = 'milestone'
 ),
+moves AS (  -- an item that left a project for a synced one (core.tombstones) counted there until it left
+    SELECT i.ik AS item_id, t.program_id, t.project_before AS project_key, t.vanished_at,
+           lag(t.vanished_at) OVER (PARTITION BY t.item_id ORDER BY t.vanished_at) AS since
+    FROM core.tombstones t JOIN items i ON i.item_id = t.item_id
+    WHERE t.still_synced OR NOT t.is_last
+),
+placements AS (  -- the project and program an item counts in, from when (null: creation) until when
+    SELECT item_id, program_id, project_key, since AS placed_from, vanished_at AS placed_to FROM moves
+    UNION ALL
+    SELECT i.ik, i.program_id, i.project_key, m.placed_from, NULL
+    FROM items i LEFT JOIN (SELECT item_id, max(vanished_at) AS placed_from FROM moves GROUP BY item_id) m
+      ON m.item_id = i.ik
+),
 bounds AS (
     SELECT item_id, valid_from AS moment FROM states
     UNION
     SELECT item_id, valid_to FROM states WHERE valid_to IS NOT NULL
+    UNION  -- a move cuts a segment: its project changes there
+    SELECT item_id, vanished_at FROM moves
 ),
 segments AS (
     SELECT item_id, moment AS seg_from, lead(moment) OVER (PARTITION BY item_id ORDER BY moment) AS seg_to
@@ -52,18 +70,20 @@ flags AS (
            coalesce(category = 'in_progress', false) AS wip
     FROM segment_states
 ),
-item_events AS (  -- per item and UTC day, the net change of each figure (a re-estimate is -1 and +1 the same day)
-    SELECT item_id, day,
+item_events AS (  -- per item, project and UTC day, the net change of each figure (a re-estimate is -1 and +1 the same day)
+    SELECT item_id, program_id, project_key, day,
            sum(sign * CAST(counted AS INTEGER))                                AS scope,
            sum(sign * CAST(counted AND done AS INTEGER))                       AS done,
            sum(sign * CAST(counted AND points IS NULL AS INTEGER))             AS unestimated,
            sum(sign * CAST(wip AS INTEGER))                                    AS wip,
            sum(sign * CASE WHEN counted THEN points ELSE 0 END)                AS scope_points,
            sum(sign * CASE WHEN counted AND done THEN points ELSE 0 END)       AS done_points
-    FROM (SELECT f.*, e.day, e.sign FROM flags f,
+    FROM (SELECT f.*, p.program_id, p.project_key, e.day, e.sign FROM flags f
+          JOIN placements p ON p.item_id = f.item_id AND (p.placed_from IS NULL OR f.seg_from >= p.placed_from)
+                           AND (p.placed_to IS NULL OR f.seg_from < p.placed_to),
           LATERAL (VALUES (CAST(timezone('UTC', seg_from) AS DATE), 1), (CAST(timezone('UTC', seg_to) AS DATE), -1)) AS e(day, sign)
-          WHERE e.day IS NOT NULL)
-    GROUP BY item_id, day
+          WHERE e.day IS NOT NULL AND p.program_id IS NOT NULL)
+    GROUP BY item_id, program_id, project_key, day
 ),
 milestone_events AS (  -- the same for the pieces of a segment inside the item's membership of a milestone
     SELECT h.value_id AS milestone_id, f.item_id, e.day,
@@ -86,9 +106,11 @@ entity_events AS (  -- by level: an entity is one milestone, project or program
     SELECT 'milestone' AS level, m.program_id, m.project_key, e.milestone_id, e.*  EXCLUDE (milestone_id)
     FROM milestone_events e JOIN core.milestones m USING (milestone_id)
     UNION ALL
-    SELECT 'project', i.program_id, i.project_key, NULL, e.* FROM item_events e JOIN items i ON i.ik = e.item_id
-    UNION ALL
-    SELECT 'program', i.program_id, NULL, NULL, e.* FROM item_events e JOIN items i ON i.ik = e.item_id
+    SELECT 'project', e.program_id, e.project_key, NULL, e.* EXCLUDE (program_id, project_key) FROM item_events e
+    UNION ALL  -- a move between two projects of one program nets out in it
+    SELECT 'program', program_id, NULL, NULL, item_id, day, sum(scope), sum(done), sum(unestimated), sum(wip),
+           sum(scope_points), sum(done_points)
+    FROM item_events GROUP BY program_id, item_id, day
 ),
 keyed AS (
     SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, *  -- a key without nulls
@@ -144,7 +166,7 @@ SELECT s.level, s.program_id, s.project_key, s.milestone_id, s.day,
 FROM spine s
 ASOF LEFT JOIN running r ON r.entity = s.entity AND s.day >= r.day;
 
-COMMENT ON TABLE marts.burnup IS 'Daily burn-up per milestone, project and program (METRICS.md "Burn-up"): for each UTC day from the start to as_of''s day, scope and done by count and by points at that day''s end, reconstructed from field history (core.item_history), so it exists on the first sync and a past day shows what the trackers showed then. Scope: items other than epics, not discarded; a milestone''s scope is the items that held it that day (an item moved in is scope added, moved out or discarded is scope removed). Deleted items are gone from the trackers and from here. The last day (as_of''s) agrees with marts.progress.';
+COMMENT ON TABLE marts.burnup IS 'Daily burn-up per milestone, project and program (METRICS.md "Burn-up"): for each UTC day from the start to as_of''s day, scope and done by count and by points at that day''s end, reconstructed from field history (core.item_history), so it exists on the first sync and a past day shows what the trackers showed then. Scope: items other than epics, not discarded; a milestone''s scope is the items that held it that day (an item moved in is scope added, moved out or discarded is scope removed). An item deleted or moved out of the synced projects (core.tombstones) counts on the days it existed and is scope removed on the day a sync found it gone (vanished_at); one moved to another synced project leaves its old milestone as its history says, and its old project on the day it moved (scope removed there, added in the new one). The last day (as_of''s) agrees with marts.progress.';
 COMMENT ON COLUMN marts.burnup.level IS 'milestone, project or program.';
 COMMENT ON COLUMN marts.burnup.program_id IS 'core.programs.program_id.';
 COMMENT ON COLUMN marts.burnup.project_key IS 'Jira project key or GitHub owner/name; null on program rows.';
@@ -156,5 +178,5 @@ COMMENT ON COLUMN marts.burnup.scope_points IS 'Story points of the estimated it
 COMMENT ON COLUMN marts.burnup.done_points IS 'Story points of the estimated items done at the day''s end.';
 COMMENT ON COLUMN marts.burnup.unestimated_items IS 'Of scope_items, those without story points that day: never counted as zero points.';
 COMMENT ON COLUMN marts.burnup.wip_items IS 'Items in the in_progress category at the day''s end (WIP per day, METRICS.md "Flow").';
-COMMENT ON COLUMN marts.burnup.scope_added_items IS 'Items that entered the scope that day: created, moved into the milestone, or back from discarded. Items already in scope before the first day are not counted as added.';
-COMMENT ON COLUMN marts.burnup.scope_removed_items IS 'Items that left the scope that day: moved out of the milestone or discarded.';
+COMMENT ON COLUMN marts.burnup.scope_added_items IS 'Items that entered the scope that day: created, moved into the milestone (or into the project from another, core.tombstones), or back from discarded. Items already in scope before the first day are not counted as added.';
+COMMENT ON COLUMN marts.burnup.scope_removed_items IS 'Items that left the scope that day: moved out of the milestone, discarded, or deleted, or moved out of the project or the synced projects (core.tombstones.vanished_at).';

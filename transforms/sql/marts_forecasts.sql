@@ -31,7 +31,18 @@ GROUP BY m.program_id, m.project_key
 UNION ALL
 SELECT 'program', 'program:' || m.program_id, m.program_id, NULL, NULL, any_value(g.name), 0, max(m.due_date), NULL
 FROM open_milestones m JOIN core.programs g USING (program_id)
-GROUP BY m.program_id;
+GROUP BY m.program_id
+UNION ALL
+-- a program milestone of program.yaml finishes with the open milestones its open items are in; its
+-- open items in no open milestone have no throughput to draw from: no date ('insufficient data')
+SELECT 'milestone', pm.milestone_id, pm.program_id, NULL, pm.milestone_id, pm.name,
+       CAST((SELECT count(DISTINCT i.item_id) FROM core.program_milestone_items i
+             JOIN marts.item_flow f ON f.item_id = i.item_id AND f.status_category <> 'done'
+             WHERE i.milestone_id = pm.milestone_id AND NOT EXISTS (
+                 SELECT 1 FROM core.item_history h JOIN open_milestones o ON o.milestone_id = h.value_id
+                 WHERE h.item_id = i.item_id AND h.field = 'milestone' AND h.valid_to IS NULL)) AS INTEGER),
+       pm.due_date, NULL
+FROM meta.program_milestones pm;
 
 CREATE OR REPLACE TEMP TABLE _forecast_throughput AS
 SELECT 'project:' || program_id || '|' || project_key AS pool, week_start, done_items
@@ -53,12 +64,17 @@ JOIN open_membership blocked ON blocked.item_id = d.blocked_item_id
 JOIN open_membership blocker ON blocker.item_id = d.blocker_item_id
 WHERE d.is_open AND blocked.target_id <> blocker.target_id
 UNION ALL
-SELECT 'project:' || program_id || '|' || project_key, target_id FROM _forecast_targets WHERE level = 'milestone'
+SELECT DISTINCT i.milestone_id, m.target_id  -- a program milestone waits for its open items' open milestones
+FROM core.program_milestone_items i
+JOIN open_membership m ON m.item_id = i.item_id
+UNION ALL
+SELECT 'project:' || program_id || '|' || project_key, target_id FROM _forecast_targets
+WHERE level = 'milestone' AND project_key IS NOT NULL
 UNION ALL
 SELECT 'program:' || program_id, target_id FROM _forecast_targets WHERE level = 'project';
 
 -- [comments]
-COMMENT ON TABLE marts.forecasts IS 'Completion forecasts per open milestone, its project and its program (METRICS.md "Forecast"): for each of meta.metric_settings.forecast_trials trials, weeks are drawn with replacement from the project''s weekly throughput (marts.throughput) until they cover the open items; completion = as_of + drawn weeks x 7 days. Dependency-aware per trial: a milestone never finishes before the open milestones whose open items block its open items, a project before its open milestones, a program before its projects, in the same trial. Seeded (meta.metric_settings.forecast_seed): a rerun on the same data gives the same dates. A project''s team works its open milestones in due-date order (undated last): a milestone finishes when the project has done its open items and those of every open milestone due before it, at the project''s throughput. A blocker with no open milestone does not enter the simulation (it is an unknown risk, not a date).';
+COMMENT ON TABLE marts.forecasts IS 'Completion forecasts per open milestone, its project and its program (METRICS.md "Forecast"): for each of meta.metric_settings.forecast_trials trials, weeks are drawn with replacement from the project''s weekly throughput (marts.throughput) until they cover the open items; completion = as_of + drawn weeks x 7 days. Dependency-aware per trial: a milestone never finishes before the open milestones whose open items block its open items, a project before its open milestones, a program before its projects, in the same trial. Seeded (meta.metric_settings.forecast_seed): a rerun on the same data gives the same dates. A project''s team works its open milestones in due-date order (undated last): a milestone finishes when the project has done its open items and those of every open milestone due before it, at the project''s throughput. A blocker with no open milestone does not enter the simulation (it is an unknown risk, not a date). Program milestones of program.yaml (meta.program_milestones) are forecast too, as level milestone with no project: each finishes, in each trial, with the open milestones its open items are in (core.program_milestone_items); its open items in no open milestone give it no date.';
 COMMENT ON COLUMN marts.forecasts.level IS 'milestone, project or program.';
 COMMENT ON COLUMN marts.forecasts.program_id IS 'core.programs.program_id.';
 COMMENT ON COLUMN marts.forecasts.project_key IS 'Jira project key or GitHub owner/name; null on program rows.';
@@ -66,7 +82,7 @@ COMMENT ON COLUMN marts.forecasts.milestone_id IS 'core.milestones.milestone_id 
 COMMENT ON COLUMN marts.forecasts.name IS 'Milestone, project or program name (tracker text: escape before rendering).';
 COMMENT ON COLUMN marts.forecasts.as_of IS 'The instant the forecast is made from.';
 COMMENT ON COLUMN marts.forecasts.due_date IS 'The target: the milestone''s due date; for a project or program the latest due date of its open milestones. Null when none is set (no P(on time)).';
-COMMENT ON COLUMN marts.forecasts.remaining_items IS 'Open items to finish first: for a milestone its open items (marts.progress.open_items) plus those of the project''s open milestones due before it; for a project the distinct open items of its open milestones; 0 for a program, which finishes with its projects.';
+COMMENT ON COLUMN marts.forecasts.remaining_items IS 'Open items to finish first: for a milestone its open items (marts.progress.open_items) plus those of the project''s open milestones due before it; for a project the distinct open items of its open milestones (shown, not drawn: a project finishes with its last open milestone, in each trial); 0 for a program, which finishes with its projects.';
 COMMENT ON COLUMN marts.forecasts.status IS 'forecast (dates below), done (nothing left and nothing blocking), insufficient data (no item done in the throughput weeks, here or in something it waits on: never a date), or beyond horizon (some trials had not finished within 10 years).';
 COMMENT ON COLUMN marts.forecasts.p50_date IS 'The date by which 50% of trials finished (UTC date); null unless status is forecast.';
 COMMENT ON COLUMN marts.forecasts.p70_date IS 'The date by which 70% of trials finished.';
@@ -77,4 +93,6 @@ COMMENT ON COLUMN marts.forecasts.trials IS 'Trials simulated (meta.metric_setti
 COMMENT ON COLUMN marts.forecasts.throughput_weeks IS 'Weeks of throughput the draws come from (marts.throughput); null for a program.';
 COMMENT ON COLUMN marts.forecasts.throughput_per_week IS 'Mean of those weeks: items done per week.';
 COMMENT ON COLUMN marts.forecasts.waits_for IS 'Comma-separated target ids (milestone ids, project:<program>|<project>) this one cannot finish before; null when none.';
+COMMENT ON COLUMN marts.forecasts.decided_by IS 'The target (a row of this table) that decides this one''s finish: of the targets it waits for, the one that finishes last in the most trials, strictly after this target''s own work; null when its own work decides (or there is no forecast). Following it from a program or milestone gives the critical path (marts.critical_path).';
+COMMENT ON COLUMN marts.forecasts.decided_share IS 'Share of trials, 0 to 1, in which decided_by (or, when it is null, the target''s own work) finishes last.';
 COMMENT ON COLUMN marts.forecasts.note IS 'Why there is no date, or the dependency cycle the target is in; null otherwise.';

@@ -1,0 +1,64 @@
+"""A past day's reconstructed health equals the health a sync computed on that day.
+
+The sandbox time-travels: a sync as of 2026-11-27 records that day's marts.health; three nights
+later another sync lands what changed since. Replaying 2026-11-27 from the later warehouse's
+history (transforms/history.py) must give every milestone, project and program the verdicts the
+first sync gave, dimension by dimension. Then the history table itself: the first build
+reconstructed the weeks before it, a rebuild of the same day changes nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime, timezone
+
+import pytest
+import requests
+
+from demo_world import failures, record_run, sync, write_program
+from sandbox.scenario import build
+from sandbox.server import serve
+from transforms.build import build_all
+from transforms.history import DIMENSIONS, replay_health
+from warehouse.store import connect, migrate
+
+pytestmark = pytest.mark.e2e
+
+FIRST = datetime(2026, 11, 27, tzinfo=timezone.utc)
+VERDICTS = ", ".join(["health", *(f"{d}_health" for d in DIMENSIONS if d != "freshness")])
+
+
+
+def test_a_reconstructed_day_is_what_the_sync_of_that_day_computed(tmp_path):
+    with serve(build("demo", 7, date(2026, 11, 27))) as sandbox:
+        first = tmp_path / "first.duckdb"
+        with connect(first) as con:
+            migrate(con)
+            record_run(con, "first", FIRST)
+            assert failures(sync(sandbox, con, "first")) == {}
+            write_program(con)
+            build_all(con, FIRST, reconstruct=True)
+            on_the_day = {r[0]: r[1:] for r in con.execute(
+                f"SELECT target_id, {VERDICTS} FROM marts.health_history WHERE day = DATE '2026-11-27'").fetchall()}
+            kinds = con.execute("SELECT source, count(DISTINCT day) FROM marts.health_history GROUP BY 1 ORDER BY 1").fetchall()
+            again = con.execute("SELECT count(*) FROM marts.health_history").fetchone()[0]
+            build_all(con, FIRST, force=True, reconstruct=True)  # idempotent within a day
+            assert con.execute("SELECT count(*) FROM marts.health_history").fetchone()[0] == again
+        # the first sync recorded its day and reconstructed one day a week for 12 weeks before it
+        assert kinds == [("reconstructed", 12), ("sync", 1)]
+        assert len(on_the_day) >= 10
+        later = tmp_path / "later.duckdb"
+        shutil.copyfile(first, later)
+        for _ in range(3):
+            night = requests.post(f"{sandbox.url}/_sandbox/advance", json={"days": 1}, timeout=30).json()
+            with connect(later) as con:
+                record_run(con, night["now"], datetime.fromisoformat(night["now"]))
+                assert failures(sync(sandbox, con, night["now"])) == {}
+        with connect(later) as con:
+            build_all(con, datetime.fromisoformat(night["now"]))
+            con.execute("CREATE TEMP TABLE replayed AS SELECT * FROM marts.health_history LIMIT 0")
+            replay_health(con, [FIRST], into="replayed")
+            replayed = {r[0]: r[1:] for r in con.execute(f"SELECT target_id, {VERDICTS} FROM replayed").fetchall()}
+    different = {t: (on_the_day[t], replayed.get(t)) for t in on_the_day if on_the_day[t] != replayed.get(t)}
+    assert different == {}, [(t, [(c, a, b) for c, a, b in zip(VERDICTS.split(", "), *d) if a != b]) for t, d in different.items()]
+    assert set(replayed) == set(on_the_day)

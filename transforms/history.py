@@ -1,0 +1,138 @@
+"""Health over time: marts.health_history, one row per milestone, project and program per day.
+
+Each build records the day's marts.health rows (the last build of a day wins, so a rerun is
+idempotent). Days of the history window (``history_weeks``) that have no row are reconstructed,
+every ``history_step_days`` back from as_of (7 by default: one replay costs a build of the marts,
+0.6 s on the demo, about as much as a night's marts at any size, so weekly points keep a first sync
+at 100k items within a minute more, and ``1`` gives every day): the core tables are rolled back to that instant from the
+warehouse's own history (sql/replay_core_as_of.sql) in a scratch in-memory catalog, and the very
+same marts SQL runs against them. So trends exist from the first sync, and a reconstructed day is
+what a sync on that day would have computed, except where the trackers keep no history (see the
+replay SQL's header).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+
+from transforms.build import PYTHON_STEPS, STEP, STEPS, _sections, render, set_as_of, sql_for
+
+# The marts the health needs, in build order; health_history and what reads it are not replayed.
+REPLAYED = (STEP["core.program_milestone_items"],) + tuple(
+    s for s in STEPS[:[s.name for s in STEPS].index("marts.health") + 1] if s.schema == "marts")
+STATIC_CORE = ("programs", "projects", "people", "person_identities", "sprints", "work_item_sprints",
+               "jira_changelog_items", "item_changes", "pull_requests")
+DIMENSIONS = ("critical_path", "forecast", "schedule", "slip", "dependencies", "blocked_stale", "aging_wip",
+              "scope", "people", "signals", "freshness")
+_COLUMNS = ("health", "headline", *(f"{d}_health" for d in DIMENSIONS), "red_dimensions", "amber_dimensions",
+            "unknown_dimensions", "reasons")
+
+
+def record_health_history(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
+    """Write as_of's day from marts.health (replacing that day's rows); returns the rows written.
+    Runs inside the step's transaction (PYTHON_STEPS)."""
+    day = as_of.astimezone(timezone.utc).date()
+    con.execute("DELETE FROM marts.health_history WHERE day = ?", [day])
+    con.execute(_insert("marts.health", "'sync'"), [day])
+    return con.execute("SELECT count(*) FROM marts.health_history WHERE day = ?", [day]).fetchone()[0]
+
+
+def missing_days(con: duckdb.DuckDBPyConnection, as_of: datetime) -> list[datetime]:
+    """The instants before the first recorded sync day to reconstruct: every history_step_days
+    back from it, history_weeks deep, that have no row yet (so a failed or extended reconstruction
+    is completed the next night, and the points stay where the first night put them). Days after
+    the first sync are recorded by their own builds, or not at all."""
+    first = con.execute("SELECT min(day) FROM marts.health_history WHERE source = 'sync'").fetchone()[0]
+    if first is None:
+        return []
+    weeks, step = con.execute("SELECT coalesce(max(history_weeks), 0), coalesce(min(history_step_days), 7) "
+                              "FROM meta.health_thresholds").fetchone()
+    have = {d for (d,) in con.execute("SELECT DISTINCT day FROM marts.health_history WHERE day < ?", [first]).fetchall()}
+    clock = as_of - timedelta(days=(as_of.astimezone(timezone.utc).date() - first).days)  # the first day's as_of time
+    return [clock - timedelta(days=n) for n in range(step, 7 * weeks + 1, step)
+            if (first - timedelta(days=n)) not in have]
+
+
+def _insert(source: str, how: str, into: str = "marts.health_history") -> str:
+    columns = ", ".join(_COLUMNS)
+    return f"""
+        INSERT INTO {into} (day, as_of, target_id, level, program_id, project_key, milestone_id, name,
+                                          {columns}, source, recorded_at)
+        SELECT ?, as_of, CASE level WHEN 'milestone' THEN milestone_id
+                                    WHEN 'project' THEN 'project:' || program_id || '|' || project_key
+                                    ELSE 'program:' || program_id END,
+               level, program_id, project_key, milestone_id, name, {columns}, {how}, now()
+        FROM {source}"""
+
+
+def replay_health(con: duckdb.DuckDBPyConnection, instants: list[datetime],
+                  into: str = "marts.health_history") -> list[float]:
+    """Reconstruct marts.health at each instant into ``into`` (a table shaped like
+    marts.health_history; source 'reconstructed'); returns the seconds each took. Runs in a scratch
+    catalog: nothing of the warehouse changes but ``into``."""
+    src = con.execute("SELECT current_database()").fetchone()[0]
+    quoted = '"' + src.replace('"', '""') + '"'
+    core_sql = render(con, sql_for("replay", "core_as_of")).replace("{src}", quoted)
+    marts_sql = [(step, render(con, sql_for(step.schema, step.table))) for step in REPLAYED]
+    previous = con.execute("SELECT getvariable('as_of')").fetchone()[0]
+    con.execute("ATTACH ':memory:' AS replay")
+    seconds = []
+    try:
+        for schema in ("raw", "staging", "core", "marts", "meta"):
+            con.execute(f"CREATE SCHEMA replay.{schema}")
+        # what replay_core_as_of.sql and REPLAYED do not rebuild is today's (people, sprints, ...)
+        for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
+                                         "AND schema_name IN ('raw', 'staging')", [src]).fetchall():
+            con.execute(f"CREATE VIEW replay.{schema}.{table} AS SELECT * FROM {quoted}.{schema}.{table}")
+        for table in STATIC_CORE:
+            con.execute(f"CREATE VIEW replay.core.{table} AS SELECT * FROM {quoted}.core.{table}")
+        con.execute(f"""CREATE VIEW replay.core.tombstones AS SELECT * FROM {quoted}.core.tombstones
+                        WHERE vanished_at <= getvariable('replay_at')""")
+        for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+                                    "AND schema_name = 'meta'", [src]).fetchall():
+            if table == "source_syncs":  # the past is judged on its own data: nothing was stale then
+                con.execute(f"CREATE TABLE replay.meta.source_syncs AS SELECT * FROM {quoted}.meta.source_syncs LIMIT 0")
+            elif table == "milestone_snapshots":
+                # before its first snapshot a milestone is taken as first seen, as core.milestones
+                # is: nothing then says its due date had moved (slip green, not unknown)
+                con.execute(f"""
+                    CREATE VIEW replay.meta.milestone_snapshots AS
+                    SELECT * FROM {quoted}.meta.milestone_snapshots WHERE observed_at <= getvariable('replay_at')
+                    UNION ALL
+                    SELECT * REPLACE (getvariable('replay_at') AS observed_at) FROM {quoted}.meta.milestone_snapshots s
+                    WHERE NOT EXISTS (SELECT 1 FROM {quoted}.meta.milestone_snapshots e
+                                      WHERE e.milestone_id = s.milestone_id AND e.observed_at <= getvariable('replay_at'))
+                    QUALIFY row_number() OVER (PARTITION BY milestone_id ORDER BY observed_at, recorded_at) = 1""")
+            else:
+                con.execute(f"CREATE VIEW replay.meta.{table} AS SELECT * FROM {quoted}.meta.{table}")
+        for instant in instants:
+            started = time.perf_counter()
+            day = instant.astimezone(timezone.utc).date()
+            stamp = instant.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            con.execute(f"SET VARIABLE replay_at = TIMESTAMPTZ '{stamp}+00'")
+            set_as_of(con, instant)
+            con.execute(core_sql)
+            con.execute("USE replay")
+            try:
+                for step, sql in marts_sql:
+                    if step.name in PYTHON_STEPS:
+                        parts = _sections(sql)
+                        con.execute(parts["inputs"])
+                        PYTHON_STEPS[step.name](con, instant)
+                    else:
+                        con.execute(sql)
+            finally:
+                con.execute(f"USE {quoted}")
+            con.execute(f"DELETE FROM {into} WHERE day = ?", [day])
+            con.execute(_insert("replay.marts.health", "'reconstructed'", into), [day])
+            seconds.append(time.perf_counter() - started)
+    finally:
+        con.execute(f"USE {quoted}")
+        con.execute("DETACH replay")
+        con.execute("RESET VARIABLE replay_at")
+        con.execute("SET VARIABLE as_of = ?" if previous is not None else "RESET VARIABLE as_of",
+                    [previous] if previous is not None else [])
+    return seconds
