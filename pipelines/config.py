@@ -309,7 +309,8 @@ class HealthSettings(_Model):
     scope_window_days: Annotated[int, Field(ge=1, le=365)] = 30
     scope_red_days_to_due: Annotated[int, Field(ge=0, le=365)] = 30
     history_weeks: Annotated[int, Field(ge=0, le=104)] = 12  # health reconstructed this far back
-    history_step_days: Annotated[int, Field(ge=1, le=28)] = 7  # ... one day in this many (1: daily)
+    history_step_days: Annotated[int, Field(ge=1, le=28)] = 7  # ... one day in this many first
+    history_replays_per_build: Annotated[int, Field(ge=0, le=1000)] = 12  # then the rest, this many a build
 
     @model_validator(mode="after")
     def _ordered(self) -> HealthSettings:

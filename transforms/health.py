@@ -18,7 +18,7 @@ class HealthThresholds:
 
     forecast_green_above: float = 0.90  # P(on time) above this: green
     forecast_red_at_or_below: float = 0.70  # at or below this: red; between: amber
-    schedule_amber_points: float = 10.0  # expected minus actual % complete above this: amber
+    schedule_amber_points: float = 10.0  # expected minus actual % complete from this: amber
     schedule_red_points: float = 20.0  # above this: red
     slip_amber_share: float = 0.10  # slipped by up to this share of the planned duration: amber
     slip_red_moves: int = 3  # this many moves or more: red (fewer: amber)
@@ -29,13 +29,14 @@ class HealthThresholds:
     scope_window_days: int = 30  # the window scope additions are counted over
     scope_red_days_to_due: int = 30  # scope still growing (last 14 days) this close to the due date: red
     history_weeks: int = 12  # marts.health_history reconstructs this many weeks before the first sync
-    history_step_days: int = 7  # ... at one day in this many (1: every day)
+    history_step_days: int = 7  # ... one day in this many first (weekly points on the first sync)
+    history_replays_per_build: int = 12  # then this many more days a build, until every day is there
 
 
 _DOCS = {
     "forecast_green_above": "Forecast dimension: P(on time) above this is green (default 0.90).",
     "forecast_red_at_or_below": "Forecast dimension: P(on time) at or below this is red, between the two amber (default 0.70).",
-    "schedule_amber_points": "Schedule dimension: expected minus actual percent complete above this many points is amber (default 10).",
+    "schedule_amber_points": "Schedule dimension: expected minus actual percent complete of this many points or more is amber (default 10; below: green).",
     "schedule_red_points": "Schedule dimension: above this many points red (default 20); past the due date with open work is always red.",
     "slip_amber_share": "Slip dimension: a due date moved later by up to this share of the planned duration is amber, more is red (default 0.10).",
     "slip_red_moves": "Slip dimension: this many due-date moves or more is red (default 3).",
@@ -46,7 +47,8 @@ _DOCS = {
     "scope_window_days": "Scope dimension: the window, in days, that additions are counted over (default 30).",
     "scope_red_days_to_due": "Scope dimension: scope still growing (net added in the last 14 days) with the due date this many days away or fewer is red (default 30).",
     "history_weeks": "marts.health_history reconstructs this many weeks before the first sync (default 12; the largest of the programs'' values applies). Rows are never deleted.",
-    "history_step_days": "marts.health_history reconstructs one day in this many, counted back from the first sync''s day (default 7, weekly points; 1: every day). Days since the first sync are recorded by their own builds.",
+    "history_step_days": "marts.health_history reconstructs one day in this many first, counted back from the first sync''s day (default 7: weekly points on the first sync), then the days between. Days since the first sync are recorded by their own builds.",
+    "history_replays_per_build": "Days of marts.health_history a build reconstructs at most (default 12: the weekly points on the first sync, every day of 12 weeks within 7 nights); one replay costs about a marts build.",
 }
 
 

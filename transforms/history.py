@@ -1,10 +1,10 @@
 """Health over time: marts.health_history, one row per milestone, project and program per day.
 
 Each build records the day's marts.health rows (the last build of a day wins, so a rerun is
-idempotent). Days of the history window (``history_weeks``) that have no row are reconstructed,
-every ``history_step_days`` back from as_of (7 by default: one replay costs a build of the marts,
-0.6 s on the demo, about as much as a night's marts at any size, so weekly points keep a first sync
-at 100k items within a minute more, and ``1`` gives every day): the core tables are rolled back to that instant from the
+idempotent). The days of the ``history_weeks`` before the first sync are reconstructed, at most
+``history_replays_per_build`` a build (12), weekly points first (``history_step_days``): one replay
+costs a build of the marts (0.6 s on the demo, 4.7 s at 100k items), so the first sync gets a
+trend at once and the next six nights complete every day of the 12 weeks. A replay: the core tables are rolled back to that instant from the
 warehouse's own history (sql/replay_core_as_of.sql) in a scratch in-memory catalog, and the very
 same marts SQL runs against them. So trends exist from the first sync, and a reconstructed day is
 what a sync on that day would have computed, except where the trackers keep no history (see the
@@ -41,19 +41,21 @@ def record_health_history(con: duckdb.DuckDBPyConnection, as_of: datetime) -> in
 
 
 def missing_days(con: duckdb.DuckDBPyConnection, as_of: datetime) -> list[datetime]:
-    """The instants before the first recorded sync day to reconstruct: every history_step_days
-    back from it, history_weeks deep, that have no row yet (so a failed or extended reconstruction
-    is completed the next night, and the points stay where the first night put them). Days after
-    the first sync are recorded by their own builds, or not at all."""
+    """The instants to reconstruct this build: the days of the history_weeks before the first
+    recorded sync day that have no row, one every history_step_days first (nearest first), then
+    the days between, at most history_replays_per_build of them. So the first sync replays weekly
+    points, and each later build fills more days until every day of the window is there; a failed
+    replay is simply still missing next time."""
     first = con.execute("SELECT min(day) FROM marts.health_history WHERE source = 'sync'").fetchone()[0]
     if first is None:
         return []
-    weeks, step = con.execute("SELECT coalesce(max(history_weeks), 0), coalesce(min(history_step_days), 7) "
-                              "FROM meta.health_thresholds").fetchone()
+    weeks, step, most = con.execute(
+        "SELECT coalesce(max(history_weeks), 0), coalesce(min(history_step_days), 7), "
+        "coalesce(max(history_replays_per_build), 12) FROM meta.health_thresholds").fetchone()
     have = {d for (d,) in con.execute("SELECT DISTINCT day FROM marts.health_history WHERE day < ?", [first]).fetchall()}
     clock = as_of - timedelta(days=(as_of.astimezone(timezone.utc).date() - first).days)  # the first day's as_of time
-    return [clock - timedelta(days=n) for n in range(step, 7 * weeks + 1, step)
-            if (first - timedelta(days=n)) not in have]
+    days = sorted(range(1, 7 * weeks + 1), key=lambda n: (n % step != 0, n))
+    return [clock - timedelta(days=n) for n in days if (first - timedelta(days=n)) not in have][:most]
 
 
 def _insert(source: str, how: str, into: str = "marts.health_history") -> str:

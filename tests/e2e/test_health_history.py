@@ -18,7 +18,7 @@ import requests
 from demo_world import failures, record_run, sync, write_program
 from sandbox.scenario import build
 from sandbox.server import serve
-from transforms.build import build_all
+from transforms.build import build_all, reconstruct_health_history
 from transforms.history import DIMENSIONS, replay_health
 from warehouse.store import connect, migrate
 
@@ -42,10 +42,14 @@ def test_a_reconstructed_day_is_what_the_sync_of_that_day_computed(tmp_path):
                 f"SELECT target_id, {VERDICTS} FROM marts.health_history WHERE day = DATE '2026-11-27'").fetchall()}
             kinds = con.execute("SELECT source, count(DISTINCT day) FROM marts.health_history GROUP BY 1 ORDER BY 1").fetchall()
             again = con.execute("SELECT count(*) FROM marts.health_history").fetchone()[0]
-            build_all(con, FIRST, force=True, reconstruct=True)  # idempotent within a day
+            build_all(con, FIRST, force=True)  # idempotent within a day
             assert con.execute("SELECT count(*) FROM marts.health_history").fetchone()[0] == again
+            # each later build fills 12 more days between the weekly points, until all 84 are there
+            assert reconstruct_health_history(con, FIRST)[0] == 12
+            filled = con.execute("SELECT count(DISTINCT day) FROM marts.health_history WHERE source = 'reconstructed'"
+                                 ).fetchone()[0]
         # the first sync recorded its day and reconstructed one day a week for 12 weeks before it
-        assert kinds == [("reconstructed", 12), ("sync", 1)]
+        assert kinds == [("reconstructed", 12), ("sync", 1)] and filled == 24
         assert len(on_the_day) >= 10
         later = tmp_path / "later.duckdb"
         shutil.copyfile(first, later)

@@ -112,8 +112,8 @@ milestone_schedule_dim AS (
     SELECT s.target_id, 'schedule' AS dimension,
            CASE WHEN s.due_date IS NULL OR s.scope_items = 0 THEN 'unknown'
                 WHEN s.days_past_due > 0 AND s.open_items > 0 THEN 'red'
-                WHEN 100 * (s.pct_time - coalesce(s.pct_done, 0)) > th.schedule_red_points THEN 'red'
-                WHEN 100 * (s.pct_time - coalesce(s.pct_done, 0)) > th.schedule_amber_points THEN 'amber'
+                WHEN round(100 * (s.pct_time - coalesce(s.pct_done, 0)), 4) > th.schedule_red_points THEN 'red'
+                WHEN round(100 * (s.pct_time - coalesce(s.pct_done, 0)), 4) >= th.schedule_amber_points THEN 'amber'
                 ELSE 'green' END AS verdict,
            CASE WHEN s.due_date IS NULL THEN format('{} has no due date: schedule unknown.', s.name)
                 WHEN s.scope_items = 0 THEN format('{} has no items: schedule unknown.', s.name)
