@@ -47,7 +47,9 @@ def config(sandbox, tmp_path, monkeypatch) -> Path:
     demo = demo_config(7, AS_OF)
     sites = {name: site.model_copy(update={"url": sandbox.site_url(name)}) for name, site in demo.sites.items()}
     path = tmp_path / "program.yaml"
-    path.write_text(dump(demo.model_copy(update={"sites": sites, "sandbox": None})), encoding="utf-8")
+    # failures are the subject here, not history: no replays of the weeks before each first sync
+    health = demo.health.model_copy(update={"history_weeks": 0})
+    path.write_text(dump(demo.model_copy(update={"sites": sites, "sandbox": None, "health": health})), encoding="utf-8")
     sandbox.app.faults.set(())
     yield path
     sandbox.app.faults.set(())
