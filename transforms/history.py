@@ -13,6 +13,7 @@ replay SQL's header).
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -23,8 +24,6 @@ from transforms.build import PYTHON_STEPS, STEP, STEPS, _sections, render, set_a
 # The marts the health needs, in build order; health_history and what reads it are not replayed.
 REPLAYED = (STEP["core.program_milestone_items"],) + tuple(
     s for s in STEPS[:[s.name for s in STEPS].index("marts.health") + 1] if s.schema == "marts")
-STATIC_CORE = ("programs", "projects", "people", "person_identities", "sprints", "work_item_sprints",
-               "jira_changelog_items", "item_changes", "pull_requests")
 DIMENSIONS = ("critical_path", "forecast", "schedule", "slip", "dependencies", "blocked_stale", "aging_wip",
               "scope", "people", "signals", "freshness")
 _COLUMNS = ("health", "headline", *(f"{d}_health" for d in DIMENSIONS), "red_dimensions", "amber_dimensions",
@@ -89,8 +88,11 @@ def replay_health(con: duckdb.DuckDBPyConnection, instants: list[datetime],
         for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
                                          "AND schema_name IN ('raw', 'staging')", [src]).fetchall():
             con.execute(f"CREATE VIEW replay.{schema}.{table} AS SELECT * FROM {quoted}.{schema}.{table}")
-        for table in STATIC_CORE:
-            con.execute(f"CREATE VIEW replay.core.{table} AS SELECT * FROM {quoted}.core.{table}")
+        rebuilt = set(re.findall(r"replay\.core\.(\w+)", core_sql)) | {s.table for s in REPLAYED if s.schema == "core"}
+        for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+                                    "AND schema_name = 'core'", [src]).fetchall():
+            if table not in rebuilt and table != "tombstones":  # the rest is read as it is today
+                con.execute(f"CREATE VIEW replay.core.{table} AS SELECT * FROM {quoted}.core.{table}")
         con.execute(f"""CREATE VIEW replay.core.tombstones AS SELECT * FROM {quoted}.core.tombstones
                         WHERE vanished_at <= getvariable('replay_at')""")
         for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "

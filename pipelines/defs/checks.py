@@ -73,17 +73,21 @@ def every_verdict_has_reasons(pulse: PulseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=not bad, metadata={"projects": [f"{p}: {h}" for p, h in bad]})
 
 
+# Verdicts that are not green with no reason at least as bad (the property test asks the same).
+UNEXPLAINED_HEALTH = """
+    SELECT h.level || ' ' || h.name || ': ' || h.health FROM marts.health h
+    WHERE h.health <> 'green' AND NOT EXISTS (
+        SELECT 1 FROM marts.health_reasons r
+        WHERE r.level = h.level AND r.program_id = h.program_id AND r.dimension <> 'overall'
+          AND r.project_key IS NOT DISTINCT FROM h.project_key AND r.milestone_id IS NOT DISTINCT FROM h.milestone_id
+          AND (r.verdict = h.health OR (h.health = 'amber' AND r.verdict = 'red')))"""
+
+
 @dg.asset_check(asset=dg.AssetKey(["marts", "health"]), blocking=True, pool="duckdb")
 def health_is_explained_and_never_greener_than_its_critical_path(pulse: PulseResource) -> dg.AssetCheckResult:
     """Every verdict that is not green has a reason at least as bad (marts.health_reasons), and no
     milestone, project or program is greener than a milestone its finish waits on."""
-    unexplained = _rows(pulse, """
-        SELECT h.level || ' ' || h.name || ': ' || h.health FROM marts.health h
-        WHERE h.health <> 'green' AND NOT EXISTS (
-            SELECT 1 FROM marts.health_reasons r
-            WHERE r.level = h.level AND r.program_id = h.program_id AND r.dimension <> 'overall'
-              AND r.project_key IS NOT DISTINCT FROM h.project_key AND r.milestone_id IS NOT DISTINCT FROM h.milestone_id
-              AND (r.verdict = h.health OR (h.health = 'amber' AND r.verdict = 'red'))) LIMIT 20""")
+    unexplained = _rows(pulse, UNEXPLAINED_HEALTH + " LIMIT 20")
     greener = _rows(pulse, """
         WITH rank AS (SELECT * FROM (VALUES ('red', 4), ('amber', 3), ('unknown', 2), ('green', 1)) AS r(health, severity))
         SELECT DISTINCT h.level || ' ' || h.name || ' is ' || h.health || ' but waits on ' || s.name || ', ' || s.health

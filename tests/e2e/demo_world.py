@@ -114,3 +114,16 @@ def record_run(con: duckdb.DuckDBPyConnection, sync_id: str, clock: datetime) ->
     the night that found the item gone, and history by the sandbox's day."""
     con.execute("INSERT OR IGNORE INTO meta.sync_runs (sync_id, started_at, as_of, status) "
                 "VALUES (?, now(), ?, 'running')", [sync_id, clock])
+
+
+def sync_nights(sandbox: RunningSandbox, path: Path, nights: int) -> datetime:
+    """Advance the sandbox a day at a time and sync each night into ``path``, recorded on the
+    sandbox's clock; returns the last night's instant."""
+    import requests
+
+    for _ in range(nights):
+        night = requests.post(f"{sandbox.url}/_sandbox/advance", json={"days": 1}, timeout=30).json()
+        with connect(path) as con:
+            record_run(con, night["now"], datetime.fromisoformat(night["now"]))
+            assert failures(sync(sandbox, con, night["now"])) == {}
+    return datetime.fromisoformat(night["now"])

@@ -13,9 +13,8 @@ import shutil
 from datetime import date, datetime, timezone
 
 import pytest
-import requests
 
-from demo_world import failures, record_run, sync, write_program
+from demo_world import failures, record_run, sync, sync_nights, write_program
 from sandbox.scenario import build
 from sandbox.server import serve
 from transforms.build import build_all, reconstruct_health_history
@@ -53,13 +52,9 @@ def test_a_reconstructed_day_is_what_the_sync_of_that_day_computed(tmp_path):
         assert len(on_the_day) >= 10
         later = tmp_path / "later.duckdb"
         shutil.copyfile(first, later)
-        for _ in range(3):
-            night = requests.post(f"{sandbox.url}/_sandbox/advance", json={"days": 1}, timeout=30).json()
-            with connect(later) as con:
-                record_run(con, night["now"], datetime.fromisoformat(night["now"]))
-                assert failures(sync(sandbox, con, night["now"])) == {}
+        last = sync_nights(sandbox, later, 3)
         with connect(later) as con:
-            build_all(con, datetime.fromisoformat(night["now"]))
+            build_all(con, last)
             con.execute("CREATE TEMP TABLE replayed AS SELECT * FROM marts.health_history LIMIT 0")
             replay_health(con, [FIRST], into="replayed")
             replayed = {r[0]: r[1:] for r in con.execute(f"SELECT target_id, {VERDICTS} FROM replayed").fetchall()}

@@ -16,9 +16,8 @@ import shutil
 from datetime import date, datetime, timezone
 
 import pytest
-import requests
 
-from demo_world import failures, record_run, sync, write_program
+from demo_world import failures, record_run, sync, sync_nights, write_program
 from sandbox.scenario import build
 from sandbox.server import serve
 from transforms.build import build_all
@@ -62,13 +61,7 @@ def test_a_later_sync_reconstructs_what_the_sandbox_served_on_a_past_day(tmp_pat
                 WHERE level = 'milestone'""").fetchall()}
         later = tmp_path / "later.duckdb"
         shutil.copyfile(first, later)
-        gone: set[str] = set()
-        for _ in range(3):
-            night = requests.post(f"{sandbox.url}/_sandbox/advance", json={"days": 1}, timeout=30).json()
-            with connect(later) as con:
-                record_run(con, night["now"], datetime.fromisoformat(night["now"]))
-                assert failures(sync(sandbox, con, night["now"])) == {}
-        as_of = datetime.fromisoformat(night["now"])
+        as_of = sync_nights(sandbox, later, 3)
         with connect(later) as con:
             build_all(con, as_of)
             remembered = {r[0]: (r[1], r[2], r[3], r[4] or []) for r in con.execute(AS_OF_FIRST, {"t": FIRST}).fetchall()}
