@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow unit e2e sandbox dev check-defs docs bench bench-rebuild bench-sync-memory bench-backtest clean
+.PHONY: install demo test test-slow unit e2e sandbox dev check-defs docs bench bench-rebuild bench-sync-memory bench-backtest bench-report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Program Pulse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -19,8 +19,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pulse demo --out demo-output
 
+# Both cores: one test file per worker at a time (--dist loadfile keeps a file's module fixtures,
+# such as its sandbox, in one process). TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The slow tests (tests marked slow: 10 concurrent Dagster runs through the multiprocess executor).
 test-slow: $(STAMP)
@@ -51,7 +54,8 @@ check-defs: $(STAMP)
 # bench-output/bench.md and .json. BENCH_SIZES=10000 runs one size (default 10000,100000).
 # Then the sandbox's own throughput for cached pages (bench-output/throughput.md), then the
 # transforms' rebuild and nights beside the DuckDB floor (bench-rebuild), then a whole `pulse sync`'s
-# peak RSS (bench-sync-memory), then how often the forecasts came true (bench-backtest).
+# peak RSS (bench-sync-memory), then how often the forecasts came true (bench-backtest), then the
+# status report's wall time on the demo (bench-report; bench-rebuild times it at 100k items).
 BENCH_SIZES ?= 10000,100000
 bench: $(STAMP)
 	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m bench.run
@@ -59,6 +63,12 @@ bench: $(STAMP)
 	BENCH_REBUILD_SIZES=$(BENCH_REBUILD_SIZES) $(BIN)/python -m bench.rebuild
 	$(BIN)/python -m bench.sync_memory
 	$(BIN)/python -m bench.backtest
+	$(BIN)/python -m bench.report
+
+# The status report's wall time on the demo (`pulse report` as a process, median of 3; issue #15:
+# < 3 s); writes bench-output/report.md. bench-rebuild times it at 100k items (< 20 s).
+bench-report: $(STAMP)
+	$(BIN)/python -m bench.report
 
 # Peak RSS of a whole `pulse sync` (ingest, transforms, publish) on the 10,000-item portfolio:
 # the first sync, then a night without changes; writes bench-output/sync_memory.md and .json.

@@ -222,6 +222,12 @@ def bench_size(items: int) -> dict:
                                       WORK / f"{label}-{items}.log")
         night = last_json(lines) or {"tables": [], "error": {"table": "?", "seconds": wall, "line": f"exit {rc}"}}
         result[label] = {**night, "percent": percent, "wall": wall, "maxrss_kib": maxrss, "rc": rc}
+    if not report.get("error"):  # issue #15: the status report of this warehouse, < 20 s at 100k items
+        from bench.report import time_warehouse
+
+        print(f"the status report of this warehouse (load {load()})", flush=True)
+        result["report"] = time_warehouse(raw, WORK / f"report-{items}")
+        print(f"    {result['report']}", flush=True)
     if not KEEP:
         for path in (raw, raw.with_name(raw.name + ".wal")):
             path.unlink(missing_ok=True)
@@ -322,6 +328,13 @@ def metrics_share(results: list[dict]) -> list[str]:
                              f"({100 * spent / run['seconds']:.1f}%)")
             if parts:
                 lines.append(f"{title} ({', '.join(tables)}) at {res['items']:,} items: " + "; ".join(parts) + ".")
+    for res in results:
+        rep = res.get("report")
+        if rep:
+            lines.append(f"The status report (`pulse report`'s write_report as a process, median of 3) at "
+                         f"{res['items']:,} items: {rep['seconds']:.1f} s (runs {', '.join(map(str, rep['runs']))}), "
+                         f"peak RSS {rep['maxrss_mib']:,} MiB, {rep['pages']} program pages, "
+                         f"{rep['html_bytes'] / 1e6:.1f} MB of HTML.")
     for res in results:
         replay = (res.get("ours") or {}).get("history_replay")
         if replay and replay["days"]:

@@ -294,20 +294,31 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _published(config: str) -> Path | None:
+    """The published warehouse a program config names; None, after saying why, when the config is
+    wrong or nothing has been published yet (the commands that read it then exit 2)."""
+    from warehouse.store import WarehousePaths
+
+    try:
+        loaded = load(config)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return None
+    published = WarehousePaths(loaded.warehouse_path).published
+    if not published.exists():
+        print(f"No published warehouse at {published}: run pulse sync --config {config} first.", file=sys.stderr)
+        return None
+    return published
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     """Replay the milestone forecasts as of past days on the published snapshot and say how often
     milestones finished by their P50 and P85 dates."""
     from transforms.backtest import calibrate, replay
-    from warehouse.store import WarehousePaths, connect
+    from warehouse.store import connect
 
-    try:
-        loaded = load(args.config)
-    except ConfigError as e:
-        print(e, file=sys.stderr)
-        return EXIT_USAGE
-    published = WarehousePaths(loaded.warehouse_path).published
-    if not published.exists():
-        print(f"No published warehouse at {published}: run pulse sync --config {args.config} first.", file=sys.stderr)
+    published = _published(args.config)
+    if published is None:
         return EXIT_USAGE
     with connect(published, read_only=True) as con:
         as_of = con.execute("SELECT max(as_of) FROM marts.progress").fetchone()[0]
@@ -321,6 +332,46 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
             return f"{hit}/{resolved} {100 * hit / resolved:3.0f}%" if resolved else "-"
         print(f"{c.level:8} {c.program_id or '':12} {c.project_key or '':22} {c.forecasts:9d} "
               f"{share(c.hit_p50, c.resolved_p50):>14} {share(c.hit_p85, c.resolved_p85):>14}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """Write the bi views of the published snapshot as files (Parquet, hive-partitioned by program)."""
+    from pipelines.export import ExportError, export_parquet
+
+    published = _published(args.config)
+    if published is None:
+        return EXIT_USAGE
+    try:
+        result = export_parquet(published, Path(args.dir))
+    except ExportError as e:
+        print(f"pulse export: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    as_of = f" as of {result.as_of:%Y-%m-%d %H:%M} UTC" if result.as_of else ""
+    print(f"Exported {len(result.views)} bi views ({result.rows} rows) of {published}{as_of} to {result.out}:")
+    for view in result.views:
+        by = f"  by {view.partition_column}: {len(view.partitions)} partitions" if view.partition_column else ""
+        print(f"  {view.view:28} {view.rows:>7} rows  {view.path.relative_to(result.out)}{by}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Write the status report from the published warehouse (never the work file a sync writes)."""
+    from pipelines.report import ReportError, write_report
+
+    published = _published(args.config)
+    if published is None:
+        return EXIT_USAGE
+    try:
+        files = write_report(published, Path(args.out),
+                             program=args.program, as_of=args.as_of, backtest=not args.no_backtest)
+    except ReportError as e:
+        print(f"pulse report: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    verdicts = ", ".join(f"{program} {health.upper()}" for program, health in files.verdicts)
+    print(f"Wrote the status report ({verdicts}) in {files.seconds:.1f} s:")
+    for path in (files.index, *files.pages, files.markdown, files.json):
+        print(f"  {path}")
     return 0
 
 
@@ -426,6 +477,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weeks", type=int, default=26, help="how far back to replay, in weeks (default 26)")
     p.add_argument("--every", type=int, default=7, metavar="DAYS", help="replay a forecast every DAYS days (default 7)")
     p.set_defaults(func=_cmd_backtest)
+
+    p = sub.add_parser("export", help="write the bi views of the published warehouse as files for BI tools and lakes")
+    p.add_argument("--config", required=True, help="program.yaml of a synced warehouse")
+    p.add_argument("--format", choices=("parquet",), default="parquet",
+                   help="file format (default parquet: one folder per view, hive-partitioned by program_id)")
+    p.add_argument("dir", metavar="DIR", help="folder to write into; each view's earlier export there is replaced")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("report", help="write the status report (HTML per program, Markdown, JSON) from the published warehouse")
+    p.add_argument("--config", default=os.environ.get(CONFIG_ENV), required=CONFIG_ENV not in os.environ,
+                   help=f"program.yaml of a synced warehouse (default: ${CONFIG_ENV})")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for index.html, <program>.html, summary.md, report.json")
+    p.add_argument("--program", default=None, metavar="ID", help="one program's report (default: every program)")
+    p.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD",
+                   help="report a past day, rebuilt from the warehouse's history (default: the snapshot's day)")
+    p.add_argument("--no-backtest", action="store_true",
+                   help="leave out the forecast calibration table (replaying 26 weeks of forecasts)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("sandbox", help="serve a scenario as local Jira and GitHub APIs until interrupted")
     p.add_argument("--host", default="127.0.0.1")

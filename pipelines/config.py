@@ -334,6 +334,8 @@ class ProgramConfig(_Model):
     projects: tuple[ProjectConfig, ...] = Field(min_length=1)
     milestones: tuple[ProgramMilestoneConfig, ...] = ()  # program milestones over the projects' own
     health: HealthSettings | None = None  # thresholds for this program; unset ones come from health:
+    # who escalations name (Slack mentions such as <@U024BE7LH> or plain names); tracker text is not trusted here
+    owners: tuple[str, ...] = ()
 
     @field_validator("id")
     @classmethod
@@ -512,6 +514,36 @@ def _deployment_problems(name: str, site: JiraSiteConfig | GithubSiteConfig) -> 
             f"or 'server'"]
 
 
+_CRON_FIELD = r"[\d*/,\-A-Za-z?]+"
+
+
+class ReportSettings(_Model):
+    """The status report's folder and weekly cadence, and where escalations are posted."""
+
+    out: str = "reports"  # relative to program.yaml, like warehouse.path
+    schedule: str = "0 6 * * 1"  # cron, UTC: Mondays at 06:00 (the Dagster schedule pulse_weekly_report)
+    # env var holding a Slack-compatible incoming-webhook URL: a verdict that turns red or a
+    # milestone that slips is posted once; unset, escalations are recorded but not posted
+    webhook_url_env: str = "PULSE_WEBHOOK_URL"
+    webhook_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    backtest: bool = True  # the forecast calibration table in the definitions (replays 26 weeks)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if not re.fullmatch(rf"\s*{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}}\s*", v):
+            raise ValueError("expected a cron expression of 5 fields, e.g. '0 6 * * 1' (Mondays 06:00 UTC)")
+        return v.strip()
+
+    @field_validator("webhook_url_env")
+    @classmethod
+    def _env_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError("expected the NAME of an environment variable holding the webhook URL, e.g. "
+                             "PULSE_WEBHOOK_URL (never the URL itself: it is a secret)")
+        return v
+
+
 class PulseConfig(_Model):
     version: Literal[1] = 1
     sites: dict[str, SiteConfig] = Field(min_length=1)
@@ -521,6 +553,7 @@ class PulseConfig(_Model):
     metrics: MetricsSettings = MetricsSettings()
     people: PeopleSettings = PeopleSettings()
     health: HealthSettings = HealthSettings()
+    report: ReportSettings = ReportSettings()
     sandbox: SandboxConfig | None = None
 
     @model_validator(mode="after")
@@ -589,6 +622,11 @@ class LoadedConfig:
     @property
     def warehouse_path(self) -> Path:
         p = Path(self.config.warehouse.path)
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    @property
+    def report_path(self) -> Path:
+        p = Path(self.config.report.out)
         return p if p.is_absolute() else (self.path.parent / p)
 
 
@@ -825,6 +863,6 @@ def health_thresholds(config: PulseConfig) -> tuple[HealthThresholds, dict[str, 
 def dump(config: PulseConfig) -> str:
     """YAML for a config, in the order people read it."""
     data = config.model_dump(mode="json", exclude_none=True)
-    ordered = {k: data[k] for k in ("version", "sandbox", "warehouse", "sync", "metrics", "health", "sites", "programs", "people")
+    ordered = {k: data[k] for k in ("version", "sandbox", "warehouse", "sync", "metrics", "health", "report", "sites", "programs", "people")
                if data.get(k) is not None}
     return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import duckdb
@@ -74,13 +76,34 @@ def replay_health(con: duckdb.DuckDBPyConnection, instants: list[datetime],
     """Reconstruct marts.health at each instant into ``into`` (a table shaped like
     marts.health_history; source 'reconstructed'); returns the seconds each took. Runs in a scratch
     catalog: nothing of the warehouse changes but ``into``."""
+    seconds = []
+    with replay_catalog(con) as rebuild:
+        for instant in instants:
+            started = time.perf_counter()
+            rebuild(instant)
+            day = instant.astimezone(timezone.utc).date()
+            con.execute(f"DELETE FROM {into} WHERE day = ?", [day])
+            con.execute(_insert("replay.marts.health", "'reconstructed'", into), [day])
+            seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+# What a status report of a past day reads: the replayed marts and the week's changes.
+REPORTED = REPLAYED + (STEP["marts.changes_since"],)
+
+
+@contextmanager
+def replay_catalog(con: duckdb.DuckDBPyConnection) -> Iterator[Callable[..., None]]:
+    """A scratch in-memory catalog ``replay`` beside the connection's database; yields
+    ``rebuild(instant, steps=REPLAYED)``, which rolls the core tables back to the instant and
+    runs the steps' SQL there. The connection's database is only read, so this works on the
+    published file opened read-only (the report of a past day). Detached on exit."""
     src = con.execute("SELECT current_database()").fetchone()[0]
     quoted = '"' + src.replace('"', '""') + '"'
     core_sql = render(con, sql_for("replay", "core_as_of")).replace("{src}", quoted)
-    marts_sql = [(step, render(con, sql_for(step.schema, step.table))) for step in REPLAYED]
+    sql_of = {step.name: render(con, sql_for(step.schema, step.table)) for step in REPORTED}
     previous = con.execute("SELECT getvariable('as_of')").fetchone()[0]
     con.execute("ATTACH ':memory:' AS replay")
-    seconds = []
     try:
         for schema in ("raw", "staging", "core", "marts", "meta"):
             con.execute(f"CREATE SCHEMA replay.{schema}")
@@ -112,31 +135,31 @@ def replay_health(con: duckdb.DuckDBPyConnection, instants: list[datetime],
                     QUALIFY row_number() OVER (PARTITION BY milestone_id ORDER BY observed_at, recorded_at) = 1""")
             else:
                 con.execute(f"CREATE VIEW replay.meta.{table} AS SELECT * FROM {quoted}.meta.{table}")
-        for instant in instants:
-            started = time.perf_counter()
-            day = instant.astimezone(timezone.utc).date()
+        # the verdicts recorded up to the replayed day (marts.changes_since compares two of them)
+        con.execute(f"""CREATE VIEW replay.marts.health_history AS SELECT * FROM {quoted}.marts.health_history
+                        WHERE day <= getvariable('replay_at')::DATE""")
+
+        def rebuild(instant: datetime, steps: tuple = REPLAYED) -> None:
             stamp = instant.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
             con.execute(f"SET VARIABLE replay_at = TIMESTAMPTZ '{stamp}+00'")
             set_as_of(con, instant)
             con.execute(core_sql)
             con.execute("USE replay")
             try:
-                for step, sql in marts_sql:
+                for step in steps:
+                    sql = sql_of[step.name]
                     if step.name in PYTHON_STEPS:
-                        parts = _sections(sql)
-                        con.execute(parts["inputs"])
+                        con.execute(_sections(sql)["inputs"])
                         PYTHON_STEPS[step.name](con, instant)
                     else:
                         con.execute(sql)
             finally:
                 con.execute(f"USE {quoted}")
-            con.execute(f"DELETE FROM {into} WHERE day = ?", [day])
-            con.execute(_insert("replay.marts.health", "'reconstructed'", into), [day])
-            seconds.append(time.perf_counter() - started)
+
+        yield rebuild
     finally:
         con.execute(f"USE {quoted}")
         con.execute("DETACH replay")
         con.execute("RESET VARIABLE replay_at")
         con.execute("SET VARIABLE as_of = ?" if previous is not None else "RESET VARIABLE as_of",
                     [previous] if previous is not None else [])
-    return seconds

@@ -47,9 +47,17 @@ def file_lock(database: Path) -> Path:
     return database.with_name(database.name + ".lock")
 
 
+# The on-disk format a new warehouse file is written in. DuckDB 2.0's own format is unreadable by
+# every DuckDB 1.x, and the BI tools embed one (Evidence and Metabase's driver: 1.5; Superset's
+# duckdb-engine: whatever 1.x pip gives): the 1.2 format opens in DuckDB 1.2 and later at the same
+# size (the demo: 24 MB against 25 MB; the 1.0 format: 39 MB). A file keeps the format it was
+# created in.
+STORAGE_VERSION = "v1.2.0"
+
+
 @contextmanager
-def connect(path: Path, *, memory_limit: str = "2GB", threads: int = 2,
-            read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(path: Path, *, memory_limit: str = "2GB", threads: int = 2, read_only: bool = False,
+            storage_version: str = STORAGE_VERSION) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection with the settings every pipeline step needs (UTC, bounded memory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only, config={
@@ -57,6 +65,7 @@ def connect(path: Path, *, memory_limit: str = "2GB", threads: int = 2,
         "threads": threads,
         # Row order is never relied on; without this DuckDB buffers far more memory on big inserts.
         "preserve_insertion_order": False,
+        **({} if read_only else {"storage_compatibility_version": storage_version}),
     })
     try:
         con.execute("SET TimeZone = 'UTC'")  # after connect: the setting needs the ICU extension loaded

@@ -13,6 +13,7 @@ from pipelines.failures import explain
 from pipelines.ingest import ProjectResult
 from pipelines.defs.resources import FILE_LOCK_TIMEOUT_SECONDS, PulseResource
 from transforms.build import STEPS
+from warehouse.bi import ensure_bi_views
 from warehouse.locks import hold
 from warehouse.store import file_lock, publish
 
@@ -20,7 +21,9 @@ from warehouse.store import file_lock, publish
 PUBLISHED_TABLES = ("core.programs",) + tuple(s.name for s in STEPS if s.schema in ("core", "marts"))
 
 
-@dg.asset(key=["meta", "snapshots"], deps=[dg.AssetKey(t.split(".")) for t in PUBLISHED_TABLES],
+# ... and the escalations' ledger, so that what was posted is published with the verdicts it posted.
+@dg.asset(key=["meta", "snapshots"], deps=[*(dg.AssetKey(t.split(".")) for t in PUBLISHED_TABLES),
+                                           dg.AssetKey(["meta", "notifications"])],
           group_name="publish", kinds={"duckdb"}, pool="duckdb")
 def meta_snapshots(context: dg.AssetExecutionContext, pulse: PulseResource) -> dg.MaterializeResult:
     """Record this snapshot in meta.snapshots, then atomically replace the published file."""
@@ -46,6 +49,7 @@ def meta_snapshots(context: dg.AssetExecutionContext, pulse: PulseResource) -> d
             status = _run_status(con, pulse, context.run.run_id, now)
             con.execute("UPDATE meta.sync_runs SET finished_at = ?, status = ? WHERE sync_id = ?",
                         [now, status, context.run.run_id])
+            ensure_bi_views(con)  # the BI feed's views over the marts just built (warehouse/bi.py)
             con.execute("CHECKPOINT")
         path = publish(paths)
     return dg.MaterializeResult(metadata={"path": str(path), "as_of": str(as_of),

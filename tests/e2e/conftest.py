@@ -4,6 +4,7 @@ its own ``running`` or ``sandbox`` keeps it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +25,14 @@ def sandbox(running) -> Iterator[RunningSandbox]:
     fresh(running)
     yield running
     running.app.faults.set(())
+
+
+@pytest.fixture(scope="session")
+def published_demo(tmp_path_factory) -> Path:
+    """One `pulse demo` (seed 7, as of demo_world.AS_OF) for the tests that only read what it
+    published: the report, the BI feed, the export. Treat it as read-only."""
+    from pipelines.cli import main
+
+    out = tmp_path_factory.mktemp("published-demo")
+    assert main(["demo", "--out", str(out), "--seed", "7", "--as-of", AS_OF.isoformat()]) == 0
+    return out

@@ -30,10 +30,10 @@ def test_asset_keys_are_the_warehouse_tables(definitions):
         "marts/dependency_risk", "marts/flow", "marts/forecasts", "marts/health", "marts/health_history", "marts/health_reasons",
         "marts/item_flow", "marts/milestone_slips", "marts/person_match_suggestions", "marts/program_health", "marts/progress", "marts/project_health",
         "marts/resource_conflict_items", "marts/resource_conflicts", "marts/throughput",
-        "meta/snapshots",
+        "meta/notifications", "meta/snapshots",
         "raw/github_issue_events", "raw/github_issue_relations", "raw/github_issues", "raw/github_milestones",
         "raw/github_repos", "raw/jira_board_sprints", "raw/jira_changelogs", "raw/jira_issues", "raw/jira_remote_links", "raw/jira_sites",
-        "raw/jira_versions", "staging/github_issue_events", "staging/github_issues", "staging/jira_changelog_versions",
+        "raw/jira_versions", "reports/status", "staging/github_issue_events", "staging/github_issues", "staging/jira_changelog_versions",
         "staging/jira_issue_sprints", "staging/jira_issues", "staging/text_references",
     ]
 
@@ -60,11 +60,16 @@ def test_nightly_schedule_runs_the_sync_job(definitions):
     assert schedule.execution_timezone == "UTC"
 
 
+# The status report reads only the published file, which a publish replaces atomically: it needs
+# no turn on the work file and may run beside a sync.
+READS_PUBLISHED_ONLY = {"reports/status"}
+
+
 def test_writing_assets_share_the_duckdb_pool(definitions):
     graph = definitions.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
-        node = graph.get(key)
-        assert node.pools == {"duckdb"}, key
+        if key.to_user_string() not in READS_PUBLISHED_ONLY:
+            assert graph.get(key).pools == {"duckdb"}, key
 
 
 def test_every_asset_and_check_runs_in_the_duckdb_pool(definitions):
@@ -76,9 +81,35 @@ def test_every_asset_and_check_runs_in_the_duckdb_pool(definitions):
         for key in [*assets_def.keys, *assets_def.check_keys]:
             pools[key.to_user_string()] = assets_def.node_def.pool
     assert len(graph.asset_check_keys) >= 5 and all(c.to_user_string() in pools for c in graph.asset_check_keys)
-    assert {k: p for k, p in pools.items() if p != "duckdb"} == {}
+    assert {k: p for k, p in pools.items() if p != "duckdb"} == {k: None for k in READS_PUBLISHED_ONLY}
     job = definitions.resolve_job_def("pulse_sync")
     assert {n.name: n.pool for n in job.graph.node_defs if n.pool != "duckdb"} == {}
+
+
+def test_the_report_has_its_own_weekly_job_and_the_sync_escalates(definitions):
+    sync = {k.to_user_string() for k in definitions.resolve_job_def("pulse_sync").asset_layer.selected_asset_keys}
+    report = {k.to_user_string() for k in definitions.resolve_job_def("pulse_report").asset_layer.selected_asset_keys}
+    assert report == {"reports/status"} and "reports/status" not in sync and "meta/notifications" in sync
+    schedule = definitions.resolve_schedule_def("weekly_report")
+    assert schedule.job_name == "pulse_report" and schedule.cron_schedule == "0 6 * * 1"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_the_weekly_report_follows_program_yaml(monkeypatch, tmp_path):
+    from pipelines.cli import demo_config
+    from pipelines.config import ReportSettings, dump
+    from datetime import date
+
+    config = demo_config(7, date(2026, 11, 27)).model_copy(update={"report": ReportSettings(schedule="30 7 * * 5")})
+    (tmp_path / "program.yaml").write_text(dump(config), encoding="utf-8")
+    monkeypatch.setenv("PULSE_CONFIG", str(tmp_path / "program.yaml"))
+    import importlib
+
+    import pipelines.defs.report as report
+
+    assert importlib.reload(report).weekly_report.cron_schedule == "30 7 * * 5"
+    monkeypatch.delenv("PULSE_CONFIG")
+    importlib.reload(report)
 
 
 def test_sync_runs_queue_on_the_warehouse_tag(definitions):

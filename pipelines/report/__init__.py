@@ -1,0 +1,69 @@
+"""The stakeholder status report: ``pulse report`` and the weekly ``reports/status`` asset.
+
+Reads the published warehouse only (never the work file a sync is writing), so it runs beside a
+sync and describes exactly one snapshot. data.py reads, charts.py draws, render.py writes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pipelines.report.data import ProgramReport, ReportError, load_program, open_snapshot, programs
+from pipelines.report.render import as_json, html_index, html_page, markdown
+
+__all__ = ["ReportError", "ReportFiles", "write_report"]
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What a report run wrote, and the verdicts it reported (for notifications and metadata)."""
+
+    folder: Path
+    index: Path
+    pages: tuple[Path, ...]
+    markdown: Path
+    json: Path
+    verdicts: tuple[tuple[str, str], ...]  # (program id, health)
+    seconds: float
+
+
+def write_report(published: Path, out: Path, program: str | None = None, as_of: date | None = None,
+                 backtest: bool = True) -> ReportFiles:
+    """Write index.html, one <program>.html per program, summary.md and report.json into ``out``
+    from the published warehouse; ``as_of`` a past day reports what the warehouse says of it."""
+    from transforms.backtest import calibrate, replay
+
+    started = time.perf_counter()
+    with open_snapshot(published, as_of) as (con, snapshot):
+        ids = [program] if program else [p["program_id"] for p in programs(con)]
+        reports: list[ProgramReport] = [load_program(con, snapshot, pid) for pid in ids]
+        calibration = calibrate(replay(con, snapshot.as_of), snapshot.as_of) if backtest else []
+    out.mkdir(parents=True, exist_ok=True)
+    files = {r.program_id: f"{_slug(r.program_id)}.html" for r in reports}
+    pages = []
+    for r in reports:
+        page = out / files[r.program_id]
+        _write(page, html_page(r, calibration))
+        pages.append(page)
+    index = out / "index.html"
+    _write(index, html_index(reports, files))
+    summary = out / "summary.md"
+    _write(summary, markdown(reports, files))
+    data = out / "report.json"
+    _write(data, as_json(reports, calibration))
+    return ReportFiles(out, index, tuple(pages), summary, data,
+                       tuple((r.program_id, r.program.health) for r in reports), time.perf_counter() - started)
+
+
+def _slug(program_id: str) -> str:
+    """A file name from a program id (ids come from program.yaml, but a path must stay a name)."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in program_id) or "program"
+
+
+def _write(path: Path, text: str) -> None:
+    """Write beside and rename, so a reader (or a web server) never sees half a page."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

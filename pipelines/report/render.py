@@ -1,0 +1,129 @@
+"""Turn ProgramReports into the files a stakeholder opens: one self-contained HTML page per
+program and an index (inline CSS and SVG, no script, no external request), a Markdown summary
+for Slack, Confluence or e-mail, and JSON for whoever wants the figures.
+
+Jinja2 autoescapes every value in HTML: tracker text (names, summaries, reasons) is data, never
+markup. In Markdown the characters that Slack and CommonMark read as markup are escaped."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from pipelines.report import charts
+from pipelines.report.data import ProgramReport
+from transforms.backtest import Calibration
+
+TEMPLATES = Path(__file__).parent / "templates"
+LINE = 160  # longest Markdown line a chat client shows without wrapping into a wall
+
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
+                          trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+DEFINITIONS = (
+    ("Verdict", "Each target (milestone, project, program) gets green, amber, red or unknown per dimension; its "
+                "verdict is its worst dimension, and never greener than the worst step on its critical path. "
+                "Unknown is never shown as green."),
+    ("Progress", "Done items / items in scope, and done points / estimated points; unestimated items are counted "
+                 "apart, never as zero points. Discarded items (Won't Do, Duplicate, not planned) leave scope."),
+    ("Burn-up", "Scope and done per day, rebuilt from each item's field history, so it exists from the first sync. "
+                "An item moved into a milestone is scope added; moved out, discarded or deleted is scope removed."),
+    ("Forecast", "Monte Carlo over the last 12 full weeks' throughput (10,000 trials, seeded: a rerun gives the same "
+                 "dates). P50/P70/P85/P95: the date by which that share of trials finished; P(on time): the share "
+                 "finishing by the due date. In each trial a milestone never finishes before the milestones whose "
+                 "items block it. Too little history gives 'insufficient data', never a date."),
+    ("Critical path", "From a target, the blocker that finishes last in most trials, followed until nothing waits."),
+    ("Dependency risk", "An open blocker is late (past its due date or its milestone's), in the wrong order (due or "
+                        "forecast after the work it blocks is due), unscheduled (no date anywhere), stale (no change "
+                        "for 14 days) or in a cycle."),
+    ("Cycle and lead time", "Cycle: first start to last done; lead: created to last done; in days, P50/P85/P95 over "
+                            "the last 90 days (null under 5 items)."),
+    ("Milestone slip", "Current due date against the baseline (configured, else the first sync that saw it); "
+                       "the trackers keep no history of due dates, so moves are counted between syncs."),
+    ("Resource conflict", "A person with work in progress in 3 or more projects, or more than 5 items in progress."),
+)
+
+
+def _date(value: Any, fmt: str = "%Y-%m-%d") -> str:
+    return "" if value is None else value.strftime(fmt)
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def _md(text: Any) -> str:
+    """Markdown- and Slack-safe text: markup characters escaped, & < > as entities (Slack's rule)."""
+    s = "" if text is None else str(text)
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", s)
+
+
+def _cut(text: str, width: int = LINE) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+_env.filters.update(date=_date, pct=_pct, md=_md, cut=_cut)
+
+
+def _svg(chart) -> Markup | None:
+    """Inline SVG from vl-convert (trusted: Vega escapes the text it draws)."""
+    return None if chart is None else Markup(charts.svg(chart))
+
+
+def program_charts(report: ProgramReport) -> dict[str, Any]:
+    """The charts of one program page, keyed by section."""
+    forecasts = {(f["level"], f["project_key"], f["milestone_id"]): f for f in report.forecasts}
+    burnups = []
+    groups: dict[tuple, list] = {}
+    for point in report.burnup:
+        groups.setdefault((point["level"], point["project_key"], point["milestone_id"]), []).append(point)
+    names = {t.milestone_id: t.name for t in report.milestones} | {("project", t.project_key): t.name for t in report.projects}
+    for key in sorted(groups, key=lambda k: ({"program": 0, "milestone": 1, "project": 2}[k[0]], k[1] or "", k[2] or "")):
+        level, project_key, milestone_id = key
+        forecast = forecasts.get(key)
+        title = {"program": f"{report.name}: burn-up", "milestone": f"{names.get(milestone_id, milestone_id)}: burn-up",
+                 "project": f"{names.get(('project', project_key), project_key)} ({project_key}): burn-up"}[level]
+        burnups.append(_svg(charts.burnup(groups[key], forecast, title, forecast["due_date"] if forecast else None)))
+    projects = [t.project_key for t in report.projects]
+    return {
+        "burnups": [b for b in burnups if b is not None],
+        "timeline": _svg(charts.timeline(report.slips, report.snapshot.as_of.date(), "Milestones: baseline against current due date")),
+        "graph": _svg(charts.dependency_graph(report.dependencies, projects, report.critical_path,
+                                              "Cross-project dependencies", report.program_id)),
+        "trend": _svg(charts.health_strip(report.history, "Health over time")),
+    }
+
+
+def html_page(report: ProgramReport, calibration: list[Calibration]) -> str:
+    return _env.get_template("program.html.j2").render(
+        r=report, c=program_charts(report), definitions=DEFINITIONS,
+        calibration=[c for c in calibration if c.program_id in (None, report.program_id)],
+        colors=charts.VERDICT_COLORS)
+
+
+def html_index(reports: list[ProgramReport], files: dict[str, str]) -> str:
+    return _env.get_template("index.html.j2").render(reports=reports, files=files, colors=charts.VERDICT_COLORS)
+
+
+def markdown(reports: list[ProgramReport], files: dict[str, str]) -> str:
+    return _env.get_template("summary.md.j2").render(reports=reports, files=files)
+
+
+def as_json(reports: list[ProgramReport], calibration: list[Calibration]) -> str:
+    def default(value: Any) -> Any:
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        if hasattr(value, "item"):  # numpy scalars from pandas-backed reads
+            return value.item()
+        return str(value)
+
+    return json.dumps({"programs": [asdict(r) for r in reports],
+                       "calibration": [asdict(c) for c in calibration]}, default=default, indent=1, ensure_ascii=False)
