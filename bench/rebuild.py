@@ -330,7 +330,9 @@ def metrics_share(results: list[dict]) -> list[str]:
                 lines.append(f"{title} ({', '.join(tables)}) at {res['items']:,} items: " + "; ".join(parts) + ".")
     for res in results:
         rep = res.get("report")
-        if rep:
+        if rep and rep.get("error"):
+            lines.append(f"The status report at {res['items']:,} items failed: {rep['error']}")
+        elif rep:
             lines.append(f"The status report (`pulse report`'s write_report as a process, median of 3) at "
                          f"{res['items']:,} items: {rep['seconds']:.1f} s (runs {', '.join(map(str, rep['runs']))}), "
                          f"peak RSS {rep['maxrss_mib']:,} MiB, {rep['pages']} program pages, "

@@ -23,6 +23,10 @@ PY = sys.executable
 RUNS = 3
 
 
+class ReportFailed(Exception):
+    """A timed report exited non-zero: recorded by the bench, never a figure."""
+
+
 def once(argv: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one process."""
     start = time.perf_counter()
@@ -30,7 +34,8 @@ def once(argv: list[str]) -> tuple[float, int]:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.read() if proc.stderr else ''}")
+        raise ReportFailed(f"{' '.join(argv[:3])} ... failed: "
+                           f"{(proc.stderr.read() if proc.stderr else '').strip().splitlines()[-1:]}")
     return wall, usage.ru_maxrss
 
 
@@ -44,7 +49,10 @@ def time_warehouse(db: Path, out: Path) -> dict:
     """The report of a warehouse file that has no program.yaml beside it (bench.rebuild's)."""
     code = ("import sys; from pathlib import Path; from pipelines.report import write_report; "
             "write_report(Path(sys.argv[1]), Path(sys.argv[2]))")
-    result = timed([PY, "-c", code, str(db), str(out)])
+    try:
+        result = timed([PY, "-c", code, str(db), str(out)])
+    except ReportFailed as failed:
+        return {"error": str(failed)}
     result["html_bytes"] = sum(p.stat().st_size for p in out.glob("*.html"))
     result["pages"] = len(list(out.glob("*.html"))) - 1
     return result

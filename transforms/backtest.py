@@ -62,10 +62,13 @@ class Replay:
     finished: date | None  # the first day from ``day`` on with nothing open; None if not by as_of
 
 
-def replay(con: duckdb.DuckDBPyConnection, as_of: datetime, weeks_back: int = 26, every_days: int = 7) -> list[Replay]:
-    """Milestone forecasts as of each ``every_days``-th day over the last ``weeks_back`` weeks."""
-    trials, seed, window = con.execute(
+def replay(con: duckdb.DuckDBPyConnection, as_of: datetime, weeks_back: int = 26, every_days: int = 7,
+           trials: int | None = None) -> list[Replay]:
+    """Milestone forecasts as of each ``every_days``-th day over the last ``weeks_back`` weeks, with
+    ``trials`` Monte Carlo trials each (default: the marts' forecast_trials)."""
+    configured, seed, window = con.execute(
         "SELECT forecast_trials, forecast_seed, throughput_weeks FROM meta.metric_settings").fetchone()
+    trials = trials or configured
     today = as_of.astimezone(timezone.utc).date()
     days = [today - timedelta(days=every_days * k) for k in range(1, weeks_back * 7 // every_days + 1)]
     con.execute("CREATE OR REPLACE TEMP TABLE _replay_days AS SELECT unnest(?::DATE[]) AS day", [days])

@@ -95,6 +95,55 @@ def burnup(points: Sequence[Mapping[str, Any]], forecast: Mapping[str, Any] | No
     return _chart(title, subtitle, 220, layers)
 
 
+def small_burnups(panels: Sequence[tuple[str, Sequence[Mapping[str, Any]], Mapping[str, Any] | None, date | None]],
+                  title: str) -> Spec | None:
+    """Many burn-ups as small multiples in one faceted chart (a program's projects): scope, done,
+    the forecast fan and the due date per panel, each panel on its own scales. One chart, not one
+    per project: vl-convert draws a facet of 9 in a quarter of the time of 9 charts."""
+    data: list[dict] = []
+    for name, points, forecast, due in panels:
+        if not points:
+            continue
+        data += [{"panel": name, "kind": "line", "day": _iso(p["day"]), "line": line, "items": int(p[column])}
+                 for p in points for line, column in (("scope", "scope_items"), ("done", "done_items"))]
+        last = points[-1]
+        if forecast and forecast.get("status") == "forecast":
+            for column, label, opacity in FAN:
+                if forecast.get(column):
+                    data += [{"panel": name, "kind": "fan", "fan": label, "day": _iso(last["day"]),
+                              "items": int(last["done_items"]), "opacity": opacity},
+                             {"panel": name, "kind": "fan", "fan": label, "day": _iso(forecast[column]),
+                              "items": int(last["scope_items"]), "opacity": opacity}]
+        if due:
+            data.append({"panel": name, "kind": "due", "day": _iso(due)})
+    if not data:
+        return None
+    x = {"field": "day", "type": "temporal", "title": None, "axis": {"labelFontSize": 8, "tickCount": 4}}
+    y = {"field": "items", "type": "quantitative", "title": None}
+
+    def only(kind: str) -> list[Spec]:
+        return [{"filter": f"datum.kind === '{kind}'"}]
+
+    return {"$schema": SCHEMA, "title": {"text": title, "anchor": "start",
+                                         "subtitle": "scope (dashed), done, forecast fan P50-P95, due date (red)"},
+            "data": _values(data), "columns": 3,
+            "facet": {"field": "panel", "type": "nominal", "title": None, "sort": None,
+                      "header": {"labelFontWeight": "bold", "labelAnchor": "start", "labelFontSize": 11}},
+            "spec": {"width": 170, "height": 110, "layer": [
+                {"transform": only("line"), "mark": {"type": "line", "interpolate": "step-after"},
+                 "encoding": {"x": x, "y": y,
+                              "color": {"field": "line", "type": "nominal", "title": None,
+                                        "scale": {"domain": ["scope", "done"], "range": ["#5c6bc0", "#2e7d32"]}},
+                              "strokeDash": {"field": "line", "type": "nominal", "legend": None,
+                                             "scale": {"domain": ["scope", "done"], "range": [[5, 3], [1, 0]]}}}},
+                {"transform": only("fan"), "mark": {"type": "line", "color": "#6d4c41"},
+                 "encoding": {"x": x, "y": y, "detail": {"field": "fan", "type": "nominal"},
+                              "opacity": {"field": "opacity", "type": "quantitative", "legend": None, "scale": None}}},
+                {"transform": only("due"), "mark": {"type": "rule", "color": "#c62828", "strokeDash": [2, 2]},
+                 "encoding": {"x": x}}]},
+            "resolve": {"scale": {"x": "independent", "y": "independent"}}}
+
+
 def timeline(slips: Sequence[Mapping[str, Any]], as_of: date, title: str) -> Spec | None:
     """Each open milestone's baseline due date (hollow) and current due date (filled), joined:
     a line to the right is a slip (METRICS.md "Milestone slip")."""
@@ -123,20 +172,6 @@ def timeline(slips: Sequence[Mapping[str, Any]], as_of: date, title: str) -> Spe
         {"data": _values([{"day": _iso(as_of)}]), "mark": {"type": "rule", "color": "#616161", "strokeDash": [4, 2]},
          "encoding": {"x": {"field": "day", "type": "temporal"}}},
     ])
-
-
-def health_strip(history: Sequence[Mapping[str, Any]], title: str) -> Spec | None:
-    """The program's and each project's verdict per day (marts.health_history)."""
-    if not history:
-        return None
-    rows = [{"day": _iso(h["day"]), "target": h["name"] if h["level"] == "program" else f"  {h['name']}",
-             "health": h["health"] or "unknown"} for h in history]
-    order = list(dict.fromkeys(r["target"] for r in rows))
-    return _chart(title, "one cell per day", max(40, 20 * len(order)), [
-        {"data": _values(rows), "mark": "rect", "encoding": {
-            "x": {"field": "day", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": None},
-            "y": {"field": "target", "type": "nominal", "sort": order, "title": None},
-            "color": {"field": "health", "type": "nominal", "scale": _VERDICT_SCALE, "title": None}}}])
 
 
 def dependency_graph(dependencies: Sequence[Mapping[str, Any]], projects: Iterable[str],

@@ -79,32 +79,50 @@ def _svg(chart) -> Markup | None:
 
 
 def program_charts(report: ProgramReport) -> dict[str, Any]:
-    """The charts of one program page, keyed by section."""
+    """The charts of one program page, keyed by section, as inline SVG: the program's burn-up and
+    each program milestone's, the projects' as small multiples, the milestone timeline, the
+    dependency graph and the health strip. Runs in a worker process for big reports."""
     forecasts = {(f["level"], f["project_key"], f["milestone_id"]): f for f in report.forecasts}
-    burnups = []
     groups: dict[tuple, list] = {}
     for point in report.burnup:
         groups.setdefault((point["level"], point["project_key"], point["milestone_id"]), []).append(point)
-    names = {t.milestone_id: t.name for t in report.milestones} | {("project", t.project_key): t.name for t in report.projects}
-    for key in sorted(groups, key=lambda k: ({"program": 0, "milestone": 1, "project": 2}[k[0]], k[1] or "", k[2] or "")):
-        level, project_key, milestone_id = key
+    names = {t.milestone_id: t.name for t in report.milestones}
+    burnups = []
+    for key in sorted((k for k in groups if k[0] != "project"), key=lambda k: (k[0] != "program", k[2] or "")):
+        level, _, milestone_id = key
         forecast = forecasts.get(key)
-        title = {"program": f"{report.name}: burn-up", "milestone": f"{names.get(milestone_id, milestone_id)}: burn-up",
-                 "project": f"{names.get(('project', project_key), project_key)} ({project_key}): burn-up"}[level]
+        title = f"{report.name}: burn-up" if level == "program" else f"{names.get(milestone_id, milestone_id)}: burn-up"
         burnups.append(_svg(charts.burnup(groups[key], forecast, title, forecast["due_date"] if forecast else None)))
-    projects = [t.project_key for t in report.projects]
+    panels = []
+    for project in report.projects:
+        key = ("project", project.project_key, None)
+        forecast = forecasts.get(key)
+        panels.append((f"{project.name} ({project.project_key})" if project.name != project.project_key else project.name,
+                       groups.get(key, ()), forecast, forecast["due_date"] if forecast else None))
+    burnups.append(_svg(charts.small_burnups(panels, "Projects: burn-up")))
     return {
         "burnups": [b for b in burnups if b is not None],
         "timeline": _svg(charts.timeline(report.slips, report.snapshot.as_of.date(), "Milestones: baseline against current due date")),
-        "graph": _svg(charts.dependency_graph(report.dependencies, projects, report.critical_path,
-                                              "Cross-project dependencies", report.program_id)),
-        "trend": _svg(charts.health_strip(report.history, "Health over time")),
+        "graph": _svg(charts.dependency_graph(report.dependencies, [t.project_key for t in report.projects],
+                                              report.critical_path, "Cross-project dependencies", report.program_id)),
     }
 
 
-def html_page(report: ProgramReport, calibration: list[Calibration]) -> str:
+def health_rows(report: ProgramReport) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The program's and each project's verdict per recorded day, for the page's health strip:
+    HTML cells, not a chart (one chart fewer per program: 60 fewer Vega renders at 100k items)."""
+    rows: dict[str, list[tuple[str, str]]] = {}
+    for h in report.history:
+        name = h["name"] if h["level"] == "program" else f"{h['name']} ({h['project_key']})"
+        rows.setdefault(name, []).append((h["day"].isoformat(), h["health"] or "unknown"))
+    return list(rows.items())
+
+
+def html_page(report: ProgramReport, calibration: list[Calibration], drawn: dict[str, Any] | None = None) -> str:
+    """One program's page; ``drawn``: its program_charts, when drawn elsewhere."""
     return _env.get_template("program.html.j2").render(
-        r=report, c=program_charts(report), definitions=DEFINITIONS,
+        r=report, c=drawn if drawn is not None else program_charts(report), definitions=DEFINITIONS,
+        health=health_rows(report),
         calibration=[c for c in calibration if c.program_id in (None, report.program_id)],
         colors=charts.VERDICT_COLORS)
 

@@ -169,3 +169,14 @@ def test_every_page_renders_in_a_real_browser(which, request):
                 page.close()
         finally:
             browser.close()
+
+
+def test_charts_drawn_in_worker_processes_are_the_same_pages(published_demo, report, tmp_path, monkeypatch):
+    """Big reports draw their charts in spawned workers (from PARALLEL_FROM programs on); the
+    pages are byte for byte those drawn in one process."""
+    import pipelines.report as reporting
+
+    monkeypatch.setattr(reporting, "PARALLEL_FROM", 1)
+    reporting.write_report(published_demo / "pulse.duckdb", tmp_path)
+    for page in report.glob("*.html"):
+        assert (tmp_path / page.name).read_bytes() == page.read_bytes(), page.name
