@@ -45,12 +45,27 @@ def _iso(day: Any) -> str:
     return day.isoformat()[:10]
 
 
+DAILY_DAYS = 120  # a longer burn-up is drawn weekly, but for its last 4 weeks
+
+
+def thin(points: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """A long burn-up's points for drawing: every 7th day counted back from the last, and every
+    day of the last 4 weeks (the step lines keep their shape; a year of days costs Vega twice the
+    time for nothing the eye sees). The daily figures are in marts.burnup and report.json."""
+    n = len(points)
+    if n <= DAILY_DAYS:
+        return points
+    return [p for i, p in enumerate(points) if i >= n - 28 or (n - 1 - i) % 7 == 0]
+
+
 def burnup(points: Sequence[Mapping[str, Any]], forecast: Mapping[str, Any] | None, title: str,
            due: date | None = None) -> Spec | None:
     """Scope and done items per day, the due date, and the forecast fan: from today's done count
     to the whole scope at the P50, P70, P85 and P95 dates (METRICS.md "Burn-up", "Forecast")."""
     if not points:
         return None
+    thinned = len(points) > DAILY_DAYS
+    points = thin(points)
     lines = [{"day": _iso(p["day"]), "line": line, "items": int(p[column])}
              for p in points for line, column in (("scope", "scope_items"), ("done", "done_items"))]
     layers: list[Spec] = [{
@@ -84,6 +99,8 @@ def burnup(points: Sequence[Mapping[str, Any]], forecast: Mapping[str, Any] | No
                     + (f", {forecast['p_on_time']:.0%} chance by the due date" if forecast.get("p_on_time") is not None else ""))
     elif forecast:
         subtitle = f"Forecast: {forecast.get('status') or 'none'}" + (f" ({forecast['note']})" if forecast.get("note") else "")
+    if thinned:
+        subtitle = (subtitle + "; " if subtitle else "") + "weekly points before the last 4 weeks"
     if due:
         mark = _values([{"day": _iso(due), "label": "due"}])
         layers.append({"data": mark, "mark": {"type": "rule", "color": "#c62828", "strokeDash": [2, 2]},
@@ -104,6 +121,7 @@ def small_burnups(panels: Sequence[tuple[str, Sequence[Mapping[str, Any]], Mappi
     for name, points, forecast, due in panels:
         if not points:
             continue
+        points = thin(points)
         data += [{"panel": name, "kind": "line", "day": _iso(p["day"]), "line": line, "items": int(p[column])}
                  for p in points for line, column in (("scope", "scope_items"), ("done", "done_items"))]
         last = points[-1]
@@ -125,7 +143,7 @@ def small_burnups(panels: Sequence[tuple[str, Sequence[Mapping[str, Any]], Mappi
         return [{"filter": f"datum.kind === '{kind}'"}]
 
     return {"$schema": SCHEMA, "title": {"text": title, "anchor": "start",
-                                         "subtitle": "scope (dashed), done, forecast fan P50-P95, due date (red)"},
+                                         "subtitle": "scope (dashed), done, forecast fan P50-P95, due date (red); weekly points before the last 4 weeks of a history longer than 120 days"},
             "data": _values(data), "columns": 3,
             "facet": {"field": "panel", "type": "nominal", "title": None, "sort": None,
                       "header": {"labelFontWeight": "bold", "labelAnchor": "start", "labelFontSize": 11}},

@@ -87,19 +87,20 @@ def program_charts(report: ProgramReport) -> dict[str, Any]:
     for point in report.burnup:
         groups.setdefault((point["level"], point["project_key"], point["milestone_id"]), []).append(point)
     names = {t.milestone_id: t.name for t in report.milestones}
-    burnups = []
-    for key in sorted((k for k in groups if k[0] != "project"), key=lambda k: (k[0] != "program", k[2] or "")):
-        level, _, milestone_id = key
+    key = ("program", None, None)
+    forecast = forecasts.get(key)
+    burnups = [_svg(charts.burnup(groups.get(key, ()), forecast, f"{report.name}: burn-up",
+                                  forecast["due_date"] if forecast else None))]
+    panels = []  # program milestones first, then projects: one faceted chart
+    for key in sorted(k for k in groups if k[0] == "milestone"):
         forecast = forecasts.get(key)
-        title = f"{report.name}: burn-up" if level == "program" else f"{names.get(milestone_id, milestone_id)}: burn-up"
-        burnups.append(_svg(charts.burnup(groups[key], forecast, title, forecast["due_date"] if forecast else None)))
-    panels = []
+        panels.append((names.get(key[2], key[2]), groups[key], forecast, forecast["due_date"] if forecast else None))
     for project in report.projects:
         key = ("project", project.project_key, None)
         forecast = forecasts.get(key)
         panels.append((f"{project.name} ({project.project_key})" if project.name != project.project_key else project.name,
                        groups.get(key, ()), forecast, forecast["due_date"] if forecast else None))
-    burnups.append(_svg(charts.small_burnups(panels, "Projects: burn-up")))
+    burnups.append(_svg(charts.small_burnups(panels, "Program milestones and projects: burn-up")))
     return {
         "burnups": [b for b in burnups if b is not None],
         "timeline": _svg(charts.timeline(report.slips, report.snapshot.as_of.date(), "Milestones: baseline against current due date")),
