@@ -313,9 +313,9 @@ def test_every_evidence_query_runs_on_the_demo_warehouse_and_returns_rows(wareho
 
 def test_the_published_file_opens_in_the_duckdb_1x_that_bi_tools_embed(warehouse):
     """DuckDB 2.0's own format (header version 999) is refused by every DuckDB 1.x; Evidence,
-    Metabase's driver and Superset's duckdb-engine embed one. The 1.2 format (65) opens in 1.2+
+    Metabase's driver and Superset's duckdb-engine embed one. The 1.4 format (67) opens in 1.4+
     (checked by hand with duckdb 1.4.5 reading bi.health from the demo)."""
     import struct
 
     header = warehouse.read_bytes()[:20]
-    assert header[8:12] == b"DUCK" and struct.unpack_from("<Q", header, 12)[0] == 65
+    assert header[8:12] == b"DUCK" and struct.unpack_from("<Q", header, 12)[0] == 67
