@@ -515,6 +515,7 @@ def _deployment_problems(name: str, site: JiraSiteConfig | GithubSiteConfig) -> 
 
 
 _CRON_FIELD = r"[\d*/,\-A-Za-z?]+"
+_CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 
 
 class ReportSettings(_Model):
@@ -531,8 +532,15 @@ class ReportSettings(_Model):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str) -> str:
+        expected = "expected a cron expression of 5 fields, e.g. '0 6 * * 1' (Mondays 06:00 UTC)"
         if not re.fullmatch(rf"\s*{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}}\s*", v):
-            raise ValueError("expected a cron expression of 5 fields, e.g. '0 6 * * 1' (Mondays 06:00 UTC)")
+            raise ValueError(expected)
+        # numbers within each field's range: Dagster refuses the schedule, and so the whole code
+        # location, otherwise
+        for field, (name, low, high) in zip(v.split(), _CRON_RANGES):
+            for number in re.findall(r"\d+", field.split("/")[0]):
+                if not low <= int(number) <= high:
+                    raise ValueError(f"found {number} in the {name} field; {expected}, {name} {low}-{high}")
         return v.strip()
 
     @field_validator("webhook_url_env")

@@ -56,8 +56,9 @@ def write_report(published: Path, out: Path, program: str | None = None, as_of: 
         if workers > 1:  # spawned, not forked: this process holds DuckDB's threads
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             drawing = pool.map(program_charts, reports, chunksize=max(1, len(reports) // (4 * workers)))
-        calibration = calibrate(replay(con, snapshot.as_of, trials=CALIBRATION_TRIALS), snapshot.as_of) \
-            if backtest else []
+        # the report's programs only: the "all" row is then theirs, not the portfolio's
+        calibration = calibrate([r for r in replay(con, snapshot.as_of, trials=CALIBRATION_TRIALS)
+                                 if r.program_id in ids], snapshot.as_of) if backtest else []
     if workers > 1:
         with pool:
             drawn = list(drawing)
@@ -68,7 +69,7 @@ def write_report(published: Path, out: Path, program: str | None = None, as_of: 
     pages = []
     for r, charts in zip(reports, drawn):
         page = out / files[r.program_id]
-        _write(page, html_page(r, calibration, charts))
+        _write(page, html_page(r, calibration, charts, backtest))
         pages.append(page)
     index = out / "index.html"
     _write(index, html_index(reports, files))

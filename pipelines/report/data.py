@@ -93,8 +93,9 @@ def open_snapshot(published: Path, as_of: date | None = None) -> Iterator[tuple[
     on), positioned on the marts as of ``as_of`` when that day is before the snapshot's."""
     if not published.exists():
         raise ReportError(f"no published warehouse at {published}: run `pulse sync` (or `pulse demo`) first")
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": "2GB", "threads": 2})
     try:
+        con.execute("SET TimeZone = 'UTC'")  # as warehouse.store.connect: days and as-of instants in UTC
         escaped = str(published).replace("'", "''")
         con.execute(f"ATTACH '{escaped}' AS pulse (READ_ONLY)")
         con.execute("USE pulse")
@@ -185,7 +186,7 @@ SECTIONS = {
     "history": f"""
         SELECT program_id AS _program, day, level, project_key, milestone_id, name, health
         FROM marts.health_history WHERE program_id IN {_IDS} AND level IN ('program', 'project') AND day <= $day
-        ORDER BY level DESC, project_key, day""",
+        ORDER BY level = 'program' DESC, project_key, day""",
     "thresholds": f"""SELECT program_id AS _program, * EXCLUDE (program_id) FROM meta.health_thresholds
                       WHERE program_id IN {_IDS}""",
 }

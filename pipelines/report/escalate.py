@@ -99,7 +99,11 @@ def find(con: duckdb.DuckDBPyConnection, as_of: datetime) -> list[Escalation]:
     day = as_of.astimezone(timezone.utc).date()
     found = con.execute(_CHANGES, {"day": day, "as_of": as_of}).fetchall()
     known = {k for (k,) in con.execute("SELECT event_key FROM meta.notifications").fetchall()}
-    return [Escalation(*row) for row in found if row[0] not in known]
+    new: dict[str, Escalation] = {}
+    for row in found:  # a due date moved away and back within one night's snapshots repeats a key
+        if row[0] not in known:
+            new.setdefault(row[0], Escalation(*row))
+    return list(new.values())
 
 
 def post(url: str, text: str, timeout: float) -> str | None:
@@ -137,5 +141,7 @@ def escalate(con: duckdb.DuckDBPyConnection, as_of: datetime, owners: dict[str, 
                     ["failed" if error else "sent", attempts + 1, None if error else now, error, key])
         sent += error is None
         failed += error is not None
+        if error:  # a webhook that is down stays down for the rest of this run: the rest wait for the next
+            break
     return EscalationRun(found=len(new), sent=sent, failed=failed,
                          not_configured=0 if url else len(new), retried=sum(1 for _, _, a in due if a > 0))

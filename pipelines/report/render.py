@@ -61,7 +61,7 @@ def _pct(value: float | None) -> str:
 
 def _md(text: Any) -> str:
     """Markdown- and Slack-safe text: markup characters escaped, & < > as entities (Slack's rule)."""
-    s = "" if text is None else str(text)
+    s = "" if text is None else re.sub(r"[\r\n]+", " ", str(text))  # a newline would end a table row
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return re.sub(r"([\\`*_\[\]|~])", r"\\\1", s)
 
@@ -119,11 +119,12 @@ def health_rows(report: ProgramReport) -> list[tuple[str, list[tuple[str, str]]]
     return list(rows.items())
 
 
-def html_page(report: ProgramReport, calibration: list[Calibration], drawn: dict[str, Any] | None = None) -> str:
+def html_page(report: ProgramReport, calibration: list[Calibration], drawn: dict[str, Any] | None = None,
+              backtest: bool = True) -> str:
     """One program's page; ``drawn``: its program_charts, when drawn elsewhere."""
     return _env.get_template("program.html.j2").render(
         r=report, c=drawn if drawn is not None else program_charts(report), definitions=DEFINITIONS,
-        health=health_rows(report),
+        health=health_rows(report), backtest=backtest,
         calibration=[c for c in calibration if c.program_id in (None, report.program_id)],
         colors=charts.VERDICT_COLORS)
 

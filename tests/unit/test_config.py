@@ -137,3 +137,16 @@ def test_a_programs_thresholds_are_checked_with_the_ones_it_inherits():
         parse(data)
     assert ("programs[0].health: with the rest from health:, blocked_amber_days: found 12 and blocked_red_days: 10; "
             "expected blocked_amber_days below blocked_red_days") in str(error.value)
+
+
+def test_a_report_schedule_out_of_range_is_named_before_dagster_refuses_it():
+    import pytest
+    from pydantic import ValidationError
+
+    from pipelines.config import ReportSettings
+
+    assert ReportSettings(schedule="*/15 0-23 1,15 1-12 mon").schedule == "*/15 0-23 1,15 1-12 mon"
+    with pytest.raises(ValidationError, match="found 25 in the hour field"):
+        ReportSettings(schedule="0 25 * * 1")
+    with pytest.raises(ValidationError, match="5 fields"):
+        ReportSettings(schedule="daily")

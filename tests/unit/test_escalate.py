@@ -78,3 +78,27 @@ def test_tracker_text_cannot_mention_a_channel_or_forge_a_link():
     assert "<!channel>" not in text and "<script>" not in text and "Pro&lt;gram&gt;" in text
     assert slack_escape(HOSTILE) in text and "<@U1>" in text  # owners are the config's, kept as written
     assert slack_escape("a & b") == "a &amp; b"
+
+
+def test_a_failing_webhook_stops_the_run_and_the_rest_wait(con, monkeypatch):
+    calls = []
+
+    def down(url, text, timeout):
+        calls.append(text)
+        return "HTTP 503"
+
+    monkeypatch.setenv("PULSE_UNIT_HOOK", "http://127.0.0.1:9/hook")
+    run = escalate(con, AS_OF, {}, {}, "PULSE_UNIT_HOOK", send=down)
+    assert (run.found, run.failed, len(calls)) == (3, 1, 1)
+    assert con.execute("SELECT status, attempts, count(*) FROM meta.notifications GROUP BY ALL ORDER BY ALL"
+                       ).fetchall() == [("failed", 1, 1), ("pending", 0, 2)]
+
+
+def test_a_key_found_twice_in_one_night_is_one_escalation(con):
+    observed = datetime.combine(DAY2, datetime.min.time(), tzinfo=timezone.utc)
+    for due in (date(2026, 12, 1), date(2026, 12, 8)):  # v1 moved back and forth within the night
+        con.execute("""INSERT INTO meta.milestone_snapshots (milestone_id, kind, program_id, project_key, name,
+                           due_date, scope_items, done_items, first_seen_at, observed_at, recorded_at)
+                       VALUES ('v1', 'version', 'p', 'PAY', 'PAY v1', ?, 1, 0, ?, ?, now())""", [due, observed, observed])
+    keys = [e.event_key for e in find(con, AS_OF)]
+    assert len(keys) == len(set(keys))
