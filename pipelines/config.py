@@ -342,6 +342,8 @@ class ProgramConfig(_Model):
     def _id(cls, v: str) -> str:
         if not _ID.match(v):
             raise ValueError("expected a short id: lower-case letters, digits, - and _, e.g. checkout")
+        if v == "index":  # the report writes <program id>.html beside its index.html
+            raise ValueError("'index' is reserved (the status report's index.html); expected another id")
         return v
 
 

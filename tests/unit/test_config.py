@@ -150,3 +150,13 @@ def test_a_report_schedule_out_of_range_is_named_before_dagster_refuses_it():
         ReportSettings(schedule="0 25 * * 1")
     with pytest.raises(ValidationError, match="5 fields"):
         ReportSettings(schedule="daily")
+
+
+def test_a_program_cannot_be_called_index_the_reports_own_page():
+    import pytest
+    from pydantic import ValidationError
+
+    from pipelines.config import ProgramConfig, ProjectConfig
+
+    with pytest.raises(ValidationError, match="'index' is reserved"):
+        ProgramConfig(id="index", name="Index", projects=(ProjectConfig(site="s", key="K"),))
