@@ -59,14 +59,19 @@ def missing_days(con: duckdb.DuckDBPyConnection, as_of: datetime) -> list[dateti
     return [clock - timedelta(days=n) for n in days if (first - timedelta(days=n)) not in have][:most]
 
 
+# marts.health_history.target_id from a row with level, program_id, project_key and milestone_id:
+# the ids of marts.forecasts, and the one join key of the bi views and the report.
+TARGET_ID_SQL = ("CASE level WHEN 'milestone' THEN milestone_id "
+                 "WHEN 'project' THEN 'project:' || program_id || '|' || project_key "
+                 "ELSE 'program:' || program_id END")
+
+
 def _insert(source: str, how: str, into: str = "marts.health_history") -> str:
     columns = ", ".join(_COLUMNS)
     return f"""
         INSERT INTO {into} (day, as_of, target_id, level, program_id, project_key, milestone_id, name,
                                           {columns}, source, recorded_at)
-        SELECT ?, as_of, CASE level WHEN 'milestone' THEN milestone_id
-                                    WHEN 'project' THEN 'project:' || program_id || '|' || project_key
-                                    ELSE 'program:' || program_id END,
+        SELECT ?, as_of, {TARGET_ID_SQL},
                level, program_id, project_key, milestone_id, name, {columns}, {how}, now()
         FROM {source}"""
 

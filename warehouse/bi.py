@@ -21,13 +21,12 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.history import TARGET_ID_SQL
+
 SCHEMA = "bi"
 
 # One id per target (the ids of marts.forecasts and marts.health_history): a BI tool joins health,
 # reasons, history, forecasts, progress, burn-up and flow on it without a five-column key.
-TARGET_ID_SQL = ("CASE level WHEN 'milestone' THEN milestone_id "
-                 "WHEN 'project' THEN 'project:' || program_id || '|' || project_key "
-                 "ELSE 'program:' || program_id END")
 TARGET_ID_COMMENT = ("The target's id, one join key across the bi views: the milestone id for a milestone, "
                      "project:<program>|<project> for a project, program:<program> for a program "
                      "(marts.health_history.target_id).")

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from transforms.history import DIMENSIONS
+from transforms.history import DIMENSIONS, TARGET_ID_SQL
 
 Row = Mapping[str, Any]
 
@@ -221,17 +221,12 @@ def load_programs(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, ids: list[
     return reports
 
 
-def load_program(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, program_id: str) -> ProgramReport:
-    return load_programs(con, snapshot, [program_id])[0]
-
-
 def _targets(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, tuple[Target, ...]]:
     """Each program's targets (program, projects worst first, milestones worst first) with reasons."""
     columns = ", ".join(f"{d}_health" for d in DIMENSIONS)
     targets = rows(con, f"""
         SELECT level, program_id, project_key, milestone_id, name, health, headline, {columns},
-               CASE level WHEN 'milestone' THEN milestone_id WHEN 'project' THEN 'project:' || program_id || '|' || project_key
-                          ELSE 'program:' || program_id END AS target_id
+               {TARGET_ID_SQL} AS target_id
         FROM marts.health WHERE program_id IN {_IDS}
         ORDER BY program_id, CASE level WHEN 'program' THEN 0 WHEN 'project' THEN 1 ELSE 2 END,
                  CASE health WHEN 'red' THEN 0 WHEN 'amber' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END, name""",

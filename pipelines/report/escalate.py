@@ -44,6 +44,14 @@ SELECT 'slipped|' || milestone_id || '|' || due_date || '|' || strftime(observed
        (due_date - previous_due) || ' days later'
 FROM snapshots
 WHERE observed_at = $as_of AND due_date > previous_due AND kind <> 'sprint'  -- sprints stretch weekly: noise
+"""
+
+# This sync's changes not yet in the ledger, each once (a due date moved away and back within one
+# night's snapshots repeats a key).
+_NEW = f"""
+SELECT * FROM ({_CHANGES}) c
+WHERE event_key NOT IN (SELECT event_key FROM meta.notifications)
+QUALIFY row_number() OVER (PARTITION BY event_key) = 1
 ORDER BY kind, event_key
 """
 
@@ -97,13 +105,7 @@ def message(e: Escalation, owners: tuple[str, ...], program_name: str | None) ->
 def find(con: duckdb.DuckDBPyConnection, as_of: datetime) -> list[Escalation]:
     """This sync's changes not yet in the ledger."""
     day = as_of.astimezone(timezone.utc).date()
-    found = con.execute(_CHANGES, {"day": day, "as_of": as_of}).fetchall()
-    known = {k for (k,) in con.execute("SELECT event_key FROM meta.notifications").fetchall()}
-    new: dict[str, Escalation] = {}
-    for row in found:  # a due date moved away and back within one night's snapshots repeats a key
-        if row[0] not in known:
-            new.setdefault(row[0], Escalation(*row))
-    return list(new.values())
+    return [Escalation(*row) for row in con.execute(_NEW, {"day": day, "as_of": as_of}).fetchall()]
 
 
 def post(url: str, text: str, timeout: float) -> str | None:
