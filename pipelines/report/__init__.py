@@ -86,8 +86,8 @@ def _slug(program_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in program_id) or "program"
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, content: str | bytes) -> None:
     """Write beside and rename, so a reader (or a web server) never sees half a page."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     tmp.replace(path)

@@ -7,14 +7,13 @@ markup. In Markdown the characters that Slack and CommonMark read as markup are 
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import orjson
 from markupsafe import Markup
 
 from pipelines.report import charts
@@ -74,8 +73,14 @@ _env.filters.update(date=_date, pct=_pct, md=_md, cut=_cut)
 
 
 def _svg(chart) -> Markup | None:
-    """Inline SVG from vl-convert (trusted: Vega escapes the text it draws)."""
-    return None if chart is None else Markup(charts.svg(chart))
+    """Inline SVG from vl-convert (trusted: Vega escapes the text it draws), and its caption
+    (escaped here)."""
+    if chart is None:
+        return None
+    drawn = Markup(charts.svg(chart))
+    if text := charts.caption(chart):
+        drawn += Markup('<figcaption class="note">%s</figcaption>') % text
+    return drawn
 
 
 def program_charts(report: ProgramReport) -> dict[str, Any]:
@@ -98,7 +103,7 @@ def program_charts(report: ProgramReport) -> dict[str, Any]:
     for project in report.projects:
         key = ("project", project.project_key, None)
         forecast = forecasts.get(key)
-        panels.append((f"{project.name} ({project.project_key})" if project.name != project.project_key else project.name,
+        panels.append((project.project_key,  # short: every character a panel header shows is measured
                        groups.get(key, ()), forecast, forecast["due_date"] if forecast else None))
     burnups.append(_svg(charts.small_burnups(panels, "Program milestones and projects: burn-up")))
     return {
@@ -137,13 +142,14 @@ def markdown(reports: list[ProgramReport], files: dict[str, str]) -> str:
     return _env.get_template("summary.md.j2").render(reports=reports, files=files)
 
 
-def as_json(reports: list[ProgramReport], calibration: list[Calibration]) -> str:
+def as_json(reports: list[ProgramReport], calibration: list[Calibration]) -> bytes:
+    """Every section's rows as UTF-8 JSON. orjson writes dataclasses, dates and numpy scalars
+    itself: at 100k items (75 MB, mostly the daily burn-ups) it takes 0.3 s where ``json.dumps``
+    over ``asdict`` took 10 s."""
     def default(value: Any) -> Any:
-        if isinstance(value, (date, datetime)):
-            return value.isoformat()
-        if hasattr(value, "item"):  # numpy scalars from pandas-backed reads
+        if hasattr(value, "item"):  # numpy scalars orjson does not know, from pandas-backed reads
             return value.item()
-        return str(value)
+        return str(value)  # Decimal and anything else: as text, never an error
 
-    return json.dumps({"programs": [asdict(r) for r in reports],
-                       "calibration": [asdict(c) for c in calibration]}, default=default, indent=1, ensure_ascii=False)
+    return orjson.dumps({"programs": reports, "calibration": calibration}, default=default,
+                        option=orjson.OPT_SERIALIZE_NUMPY)
