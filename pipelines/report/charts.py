@@ -95,17 +95,21 @@ def _iso(day: Any) -> str:
 _FEW_DATES = {"tickCount": 6}
 
 DAILY_DAYS = 120  # a longer burn-up is drawn weekly, but for its last 4 weeks
+# A small multiple is 170 px wide over the program's whole calendar: under 2 px a week, so it is
+# drawn weekly from 5 weeks of history on (Vega's time follows the points it draws).
+SMALL_DAILY_DAYS = 35
 
 
-def thin(points: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
-    """A burn-up's points for drawing. A long one keeps every 7th day counted back from the last,
-    and every day of the last 4 weeks (the step lines keep their shape; a year of days costs Vega
-    twice the time for nothing the eye sees). Then a day whose scope and done equal the day
-    before's is dropped, the last day kept: a step line through the rest is the same line. The
-    daily figures are in marts.burnup and report.json."""
+def thin(points: Sequence[Mapping[str, Any]], daily_days: int = DAILY_DAYS,
+         recent_days: int = 28) -> Sequence[Mapping[str, Any]]:
+    """A burn-up's points for drawing. One longer than ``daily_days`` keeps every 7th day counted
+    back from the last, and every day of the last ``recent_days`` (the step lines keep their shape;
+    a year of days costs Vega twice the time for nothing the eye sees). Then a day whose scope and
+    done equal the day before's is dropped, the last day kept: a step line through the rest is the
+    same line. The daily figures are in marts.burnup and report.json."""
     n = len(points)
-    if n > DAILY_DAYS:
-        points = [p for i, p in enumerate(points) if i >= n - 28 or (n - 1 - i) % 7 == 0]
+    if n > daily_days:
+        points = [p for i, p in enumerate(points) if i >= n - recent_days or (n - 1 - i) % 7 == 0]
     kept = [p for i, p in enumerate(points)
             if i == 0 or i == len(points) - 1
             or (p["scope_items"], p["done_items"]) != (points[i - 1]["scope_items"], points[i - 1]["done_items"])]
@@ -175,7 +179,7 @@ def small_burnups(panels: Sequence[tuple[str, Sequence[Mapping[str, Any]], Mappi
     for name, points, forecast, due in panels:
         if not points:
             continue
-        points = thin(points)
+        points = thin(points, daily_days=SMALL_DAILY_DAYS, recent_days=0)
         data += [{"panel": name, "kind": "line", "day": _iso(p["day"]), "line": line, "items": int(p[column])}
                  for p in points for line, column in (("scope", "scope_items"), ("done", "done_items"))]
         last = points[-1]
@@ -213,8 +217,8 @@ def small_burnups(panels: Sequence[tuple[str, Sequence[Mapping[str, Any]], Mappi
                 {"transform": only("due"), "mark": {"type": "rule", "color": "#c62828", "strokeDash": [2, 2]},
                  "encoding": {"x": x}}]},
             "resolve": {"scale": {"x": "shared", "y": "independent"}}},
-        "scope (dashed), done, forecast fan P50-P95, due date (red); weekly points before the last 4 weeks "
-        "of a history longer than 120 days")
+        "Scope (dashed), done, forecast fan P50-P95 and due date (red) per program milestone and project, "
+        "on one calendar; weekly points from 5 weeks of history on.")
 
 
 def timeline(slips: Sequence[Mapping[str, Any]], as_of: date, title: str) -> Spec | None:

@@ -8,7 +8,6 @@ markup. In Markdown the characters that Slack and CommonMark read as markup are 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
