@@ -38,17 +38,27 @@ e2e: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/pulse sandbox --port 8080 --scenario demo
 
-# dagster dev reads its instance settings (dagster.yaml: the duckdb pool) from DAGSTER_HOME.
+# `dg dev`: the webserver on PORT (`make dev PORT=3100`) and the daemon (schedules, sensors, the run
+# queue, run retries) on pipelines.definitions, the module and name dg's project settings give
+# (pyproject.toml [tool.dg.project]). Dagster reads its instance settings (dagster.yaml: the duckdb
+# pool, the run queue, run retries) from DAGSTER_HOME, .dagster_home; it runs from there because
+# it warns about any dagster.yaml in its working folder that is not DAGSTER_HOME's. dg expects the
+# project's .venv to be the active one (it warns otherwise): VIRTUAL_ENV and PATH are what
+# activating it sets. A relative PULSE_CONFIG is read from here.
+PORT ?= 3000
+PULSE_CONFIG ?= demo-output/program.yaml
+ACTIVE_VENV := VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH
 dev: $(STAMP)
 	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.dagster_home PULSE_CONFIG=$${PULSE_CONFIG:-$(CURDIR)/demo-output/program.yaml} $(BIN)/dagster dev
+	cd .dagster_home && DAGSTER_HOME=$(CURDIR)/.dagster_home PULSE_CONFIG=$(abspath $(PULSE_CONFIG)) $(ACTIVE_VENV) \
+		$(CURDIR)/$(BIN)/dg dev -m pipelines.definitions -d $(CURDIR) --port $(PORT)
 
 # docs/warehouse.md is rendered from the warehouse's COMMENT ONs (a test checks it is current).
 docs: demo
 	$(BIN)/python -m warehouse.docs demo-output/pulse.duckdb > docs/warehouse.md
 
 check-defs: $(STAMP)
-	$(BIN)/dg check defs
+	$(ACTIVE_VENV) $(BIN)/dg check defs
 
 # Program Pulse against Perceval (PyPI) on the portfolio scenario with 50 ms per request; writes
 # bench-output/bench.md and .json. BENCH_SIZES=10000 runs one size (default 10000,100000).

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipelines.config import (
     SANDBOX_URL, ConfigError, GithubSiteConfig, JiraSiteConfig, ProgramConfig, ProjectConfig,
@@ -20,6 +20,9 @@ from pipelines.config import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pipelines.progress import Event
     from sandbox.faults import FaultRule
 
 CONFIG_ENV = "PULSE_CONFIG"
@@ -97,6 +100,9 @@ class SyncOutcome:
     stale: tuple[str, ...] = ()  # one line per failed site or project, when the rest was published
     cause: str | None = None  # why nothing was published
     log: Path | None = None  # the failures' tracebacks
+    causes: tuple[str, ...] = ()  # the cause, one line per failed step
+    items: int = 0  # items the ingest steps wrote
+    requests: int = 0  # requests they made
 
     @property
     def exit_code(self) -> int:
@@ -107,18 +113,41 @@ class SyncBusy(Exception):
     """Another sync holds the warehouse's run lock."""
 
 
+class SyncWatch(Protocol):
+    """Whoever shows a sync's progress (pipelines.console.SyncDisplay): told the run's asset-check
+    steps when it starts, then every ingest progress event and every Dagster event of the run."""
+
+    def start(self, checks: frozenset[str]) -> None: ...
+
+    def on_progress(self, event: Event) -> None: ...
+
+    def on_dagster(self, entry: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def run_sync(loaded: LoadedConfig, full: bool = False, reconcile: bool = False, wait: float | None = None,
-             verbose: bool = False) -> SyncOutcome:
+             verbose: bool = False, watch: SyncWatch | None = None, project: str | None = None) -> SyncOutcome:
     """Run the sync job in-process, one sync at a time per warehouse (the run lock; ``wait``
-    seconds at most, else ``sync.lock_wait_seconds``). Raises SyncBusy when the lock stays held."""
+    seconds at most, else ``sync.lock_wait_seconds``). Raises SyncBusy when the lock stays held.
+    ``watch`` sees the run's progress once the lock is held. Every configured project (one run over
+    all the ``sources`` partitions), or only ``project``'s partition (``<site>/<key or repo>``)."""
+    import uuid
+    from contextlib import ExitStack
+
     import dagster as dg
 
+    from pipelines import progress
     from pipelines.definitions import defs
+    from pipelines.defs.partitions import configured_keys, range_tags, register
     from pipelines.defs.schedules import SYNC_JOB
     from warehouse.locks import LockTimeout, hold
     from warehouse.store import WarehousePaths, remove_stale_temp_files
 
     paths = WarehousePaths(loaded.warehouse_path)
+    if project is not None and project not in configured_keys(loaded.config):
+        raise ConfigError(f"--project {project!r} is not a configured project; choose one of: "
+                          + ", ".join(configured_keys(loaded.config)))
     wait = loaded.config.sync.lock_wait_seconds if wait is None else wait
     what = f"pulse sync --config {loaded.path}"
     try:
@@ -126,14 +155,25 @@ def run_sync(loaded: LoadedConfig, full: bool = False, reconcile: bool = False, 
             remove_stale_temp_files(paths)  # a run killed while publishing left its copy behind
             os.environ[CONFIG_ENV] = str(loaded.path)
             instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-            job = defs().resolve_job_def(SYNC_JOB)
+            definitions = defs()
+            job = definitions.resolve_job_def(SYNC_JOB)
+            keys = register(instance, loaded.config)  # the 'sources' partitions: the configured projects
+            selected = {"partition_key": project} if project else {"tags": range_tags(keys)}
             ingest = {"config": {"full": full, "reconcile": reconcile}}
             # Dagster's own event log goes to the console only with --verbose; failures are told in
             # one line each below, their tracebacks in a log file.
             level = "DEBUG" if verbose else "CRITICAL"
-            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config={
-                "ops": {"jira_raw": ingest, "github_raw": ingest},
-                "loggers": {"console": {"config": {"log_level": level}}}})
+            run_id = str(uuid.uuid4())
+            with ExitStack() as watching:
+                if watch is not None:
+                    watch.start(frozenset(c.node_def.name for c in definitions.asset_checks or ()))
+                    watching.callback(watch.close)
+                    watching.enter_context(progress.listening(watch.on_progress))
+                    # the run's events as they happen (steps started, finished, failed)
+                    instance.add_event_listener(run_id, watch.on_dagster)
+                result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config={
+                    "ops": {"jira_raw": ingest, "github_raw": ingest},
+                    "loggers": {"console": {"config": {"log_level": level}}}}, **selected)
             return _outcome(result, paths, loaded)
     except LockTimeout as busy:
         holder = busy.holder.describe() if busy.holder else "another process"
@@ -145,12 +185,17 @@ def _outcome(result, paths, loaded) -> SyncOutcome:
     """Read a finished run: stale projects from the ingest steps, the cause of a failure, and the
     tracebacks written to ``.pulse/logs/<run id>.log``."""
     stale: list[str] = []
+    figures: dict[str, tuple[int, int]] = {}  # per ingest step: every table it lands carries the same figures
     for event in result.all_events:
         if event.is_step_materialization:
-            failures = event.step_materialization_data.materialization.metadata.get("failures")
+            metadata = event.step_materialization_data.materialization.metadata
+            failures = metadata.get("failures")
             stale += [line for line in (failures.value if failures else []) if line not in stale]
+            if "items_written" in metadata and "requests" in metadata:
+                figures[event.step_key] = (metadata["items_written"].value, metadata["requests"].value)
+    items, requests = sum(i for i, _ in figures.values()), sum(r for _, r in figures.values())
     if result.success:
-        return SyncOutcome(result.run_id, True, tuple(stale))
+        return SyncOutcome(result.run_id, True, tuple(stale), items=items, requests=requests)
     failed = [e for e in result.all_events if e.is_step_failure]
     causes = [f"step {e.step_key}: {_cause_of(e)}" for e in failed] or ["the run failed before any step"]
     log = paths.work.parent / "logs" / f"{result.run_id}.log"
@@ -158,7 +203,7 @@ def _outcome(result, paths, loaded) -> SyncOutcome:
     log.write_text("\n\n".join(f"step {e.step_key} failed:\n{e.step_failure_data.error.to_string()}"
                                for e in failed if e.step_failure_data.error), encoding="utf-8")
     _mark_failed(loaded, result.run_id, "; ".join(causes))
-    return SyncOutcome(result.run_id, False, tuple(stale), "; ".join(causes), log)
+    return SyncOutcome(result.run_id, False, tuple(stale), "; ".join(causes), log, tuple(causes), items, requests)
 
 
 def _cause_of(event) -> str:
@@ -188,80 +233,113 @@ def _mark_failed(loaded, run_id: str, cause: str) -> None:
         pass
 
 
-def report(outcome: SyncOutcome, published: Path) -> None:
-    """The lines that end a sync: what is stale, or why nothing was published, and where to look."""
-    for line in outcome.stale:
-        print(f"stale: {line}", file=sys.stderr)
-    if not outcome.published:
-        print(f"Sync failed; the last published snapshot is unchanged: {outcome.cause}", file=sys.stderr)
-        if outcome.log:
-            print(f"  details: {outcome.log} (or rerun with --verbose)", file=sys.stderr)
-    elif outcome.stale:
-        print(f"Published {published} with {len(outcome.stale)} stale: their last good data is kept "
-              f"and their health is unknown.", file=sys.stderr)
+def report(outcome: SyncOutcome, published: Path, err: Console | None = None) -> None:
+    """The lines that end a sync on stderr: what is stale, or why nothing was published (one line
+    per failed step, and the failed projects no step's cause names already), and where the
+    tracebacks are."""
+    from pipelines.console import consoles, say, shown_once
+
+    err = err or consoles()[1]
+    if outcome.published:
+        for line in outcome.stale:
+            say(err, f"stale: {line}", style="yellow")
+        if outcome.stale:
+            say(err, f"Published {published} with {len(outcome.stale)} stale: their last good data is kept "
+                     f"and their health is unknown.", style="yellow")
+        return
+    causes = outcome.causes or ((outcome.cause,) if outcome.cause else ())
+    for line in shown_once(outcome.stale, causes):
+        say(err, f"failed: {line}", style="red")
+    first, *more = causes or ("the run failed",)
+    say(err, f"Sync failed; the last published snapshot is unchanged: {first}", style="bold red")
+    for cause in more:
+        say(err, f"  and {cause}", style="red")
+    if outcome.log:
+        say(err, f"  tracebacks: {outcome.log} (or rerun with --verbose)")
 
 
-SHOWN_REASONS = 3  # per program and project; the rest are in marts.health_reasons
-
-
-def _reasons(reasons: list[str], indent: str) -> None:
-    for reason in reasons[:SHOWN_REASONS]:
-        print(f"{indent}- {reason}")
-    if len(reasons) > SHOWN_REASONS:
-        print(f"{indent}  ... {len(reasons) - SHOWN_REASONS} more in marts.health_reasons")
-
-
-def print_health(config_path: Path) -> None:
-    """Programs and projects with their health and their first reasons (worst first), read from the
-    published snapshot."""
+def print_health(config_path: Path, out: Console | None = None) -> None:
+    """Programs and projects with their health and first reason, one line each, worst first, read
+    from the published snapshot; the reasons are cut to the terminal's width."""
+    from pipelines.console import Verdict, consoles, print_summary
     from warehouse.store import WarehousePaths, connect
 
     published = WarehousePaths(load(config_path).warehouse_path).published
     with connect(published, read_only=True) as con:
-        programs = con.execute("SELECT program_id, program_name, health, reasons FROM marts.program_health ORDER BY program_id").fetchall()
-        projects = con.execute("""
-            SELECT program_id, project_key, project_name, health, reasons FROM marts.project_health
-            ORDER BY program_id, project_key""").fetchall()
+        programs = [Verdict(program_id, name, health, tuple(reasons)) for program_id, name, health, reasons
+                    in con.execute("SELECT program_id, program_name, health, reasons FROM marts.program_health").fetchall()]
+        projects = [Verdict(program_id, name, health, tuple(reasons), key) for program_id, key, name, health, reasons
+                    in con.execute("SELECT program_id, project_key, project_name, health, reasons "
+                                   "FROM marts.project_health").fetchall()]
         as_of = con.execute("SELECT max(as_of) FROM marts.program_health").fetchone()[0]
-    print(f"\nProgram health as of {as_of:%Y-%m-%d %H:%M} UTC")
-    for program_id, name, health, reasons in programs:
-        print(f"\n{name} [{program_id}]: {health.upper()}")
-        _reasons(reasons, "    ")
-        for p_program, key, p_name, p_health, p_reasons in projects:
-            if p_program != program_id:
-                continue
-            print(f"  {p_name} ({key}): {p_health.upper()}")
-            _reasons(p_reasons, "      ")
+    print_summary(out or consoles()[0], as_of, programs, projects, config_path)
+
+
+def _synced(loaded: LoadedConfig, watch_with: Console, **options: Any) -> SyncOutcome:
+    """run_sync with progress bars on ``watch_with`` (stderr)."""
+    from pipelines.config import GithubSiteConfig
+    from pipelines.console import SyncDisplay
+
+    from pipelines.defs.partitions import source_key
+
+    sites: dict[str, tuple[int, str]] = {}
+    for _, project in loaded.config.projects():
+        if options.get("project") not in (None, source_key(project.site, project.key or project.repo or "")):
+            continue
+        count, _ = sites.get(project.site, (0, ""))
+        noun = "repos" if isinstance(loaded.config.sites[project.site], GithubSiteConfig) else "projects"
+        sites[project.site] = (count + 1, noun)
+    return run_sync(loaded, watch=SyncDisplay(watch_with, dict(sorted(sites.items()))), **options)
+
+
+def _finish(outcome: SyncOutcome, loaded: LoadedConfig, started: float, out: Console, err: Console,
+            before_last: str | None = None) -> int:
+    """What every sync ends with: the health summary when published, the stale or failed lines,
+    then one line with the items, requests, wall time and the warehouse."""
+    from pipelines.console import final_line, say
+
+    if outcome.published:
+        print_health(loaded.path, out)
+    report(outcome, loaded.warehouse_path, err)
+    if before_last:
+        say(out, before_last)
+    say(out, final_line(outcome.published, len(outcome.stale), outcome.items, outcome.requests,
+                        time.monotonic() - started, loaded.warehouse_path), style="bold")
+    return outcome.exit_code
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from pipelines.console import consoles, say
+
+    started = time.monotonic()
+    out, err = consoles()
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
     as_of = args.as_of or datetime.now(timezone.utc).date()
     config = demo_config(args.seed, as_of)
-    config_path = out / "program.yaml"
+    config_path = folder / "program.yaml"
     config_path.write_text(
         "# Written by `pulse demo`. Re-fetch exactly this data with:\n"
         f"#   pulse sandbox --scenario demo --seed {args.seed} --as-of {as_of.isoformat()}\n"
         f"# and rerun the pipeline with: pulse sync --config {config_path}\n" + dump(config),
         encoding="utf-8")
-    print(f"Demo: scenario 'demo', seed {args.seed}, as of {as_of.isoformat()}; "
-          f"the tracker sandbox serves Jira Cloud, Jira Data Center and GitHub on 127.0.0.1.")
+    say(out, f"Demo: scenario 'demo', seed {args.seed}, as of {as_of.isoformat()}; "
+             f"the tracker sandbox serves Jira Cloud, Jira Data Center and GitHub on 127.0.0.1.")
     loaded = load(config_path)
     try:
-        outcome = run_sync(loaded, verbose=args.verbose)
+        outcome = _synced(loaded, err, verbose=args.verbose)
     except SyncBusy as busy:
-        print(busy, file=sys.stderr)
+        say(err, str(busy))
         return EXIT_USAGE
-    report(outcome, loaded.warehouse_path)
-    if not outcome.published:
-        return outcome.exit_code
-    print_health(config_path)
-    print(f"\nWrote {config_path}\n      {loaded.warehouse_path}")
-    return outcome.exit_code
+    return _finish(outcome, loaded, started, out, err,
+                   before_last=f"Wrote {config_path}; sync again with: pulse sync --config {config_path}")
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
+    from pipelines.console import consoles, say
+
+    started = time.monotonic()
+    out, err = consoles()
     try:  # before anything is started or written
         loaded = load(args.config)
         preflight(loaded)
@@ -269,16 +347,41 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         print(e, file=sys.stderr)
         return EXIT_USAGE
     try:
-        outcome = run_sync(loaded, full=args.full, reconcile=args.reconcile, wait=args.wait,
-                           verbose=args.verbose)
-    except SyncBusy as busy:
-        print(busy, file=sys.stderr)
+        outcome = _synced(loaded, err, full=args.full, reconcile=args.reconcile, wait=args.wait,
+                          verbose=args.verbose, project=args.project)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
         return EXIT_USAGE
-    if outcome.published:
-        print_health(loaded.path)
-        print(f"\nPublished {loaded.warehouse_path}")
-    report(outcome, loaded.warehouse_path)
-    return outcome.exit_code
+    except SyncBusy as busy:
+        say(err, str(busy))
+        return EXIT_USAGE
+    return _finish(outcome, loaded, started, out, err)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    """The last syncs and each project's freshness; exit 1 when the last sync failed or a project is
+    stale."""
+    from pipelines.console import consoles
+    from pipelines.status import STALE_AFTER_HOURS, read_status, render
+    from warehouse.store import WarehousePaths
+
+    try:
+        loaded = load(args.config)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    paths = WarehousePaths(loaded.warehouse_path)
+    if not paths.published.exists():
+        print(f"No published warehouse at {paths.published}: run pulse sync --config {args.config} first.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    configured = [(program.id, project.site, project.project_key) for program, project in loaded.config.projects()]
+    status = read_status(paths.published, paths.work, paths.run_lock, configured, runs=args.runs)
+    # the same threshold as the Dagster freshness check (sync.freshness_hours)
+    hours = args.stale_after if args.stale_after is not None else getattr(
+        loaded.config.sync, "freshness_hours", STALE_AFTER_HOURS)
+    found = render(status, consoles()[0], datetime.now(timezone.utc), timedelta(hours=hours))
+    return EXIT_FAILED if found else EXIT_OK
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
@@ -443,51 +546,97 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {value!r}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="pulse", description="Program health across Jira and GitHub.",
-        epilog="Exit codes of sync and demo: 0 published; 1 failed, nothing published (the last snapshot "
-               "stays); 2 config, usage or another sync running; 3 published with stale projects.")
-    sub = parser.add_subparsers(dest="command", required=True)
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default: ``(default: X)`` is added unless the help says
+    it already; a flag is off unless given; a required option says so."""
 
-    p = sub.add_parser("demo", help="run the whole pipeline on the built-in tracker sandbox")
-    p.add_argument("--out", default="demo-output", help="folder for program.yaml and pulse.duckdb")
-    p.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
-    p.add_argument("--as-of", type=_date, default=None, help="scenario date YYYY-MM-DD (default today, UTC)")
-    p.add_argument("-v", "--verbose", action="store_true", help="show Dagster's event log and tracebacks")
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or action.default is argparse.SUPPRESS or "default" in text:
+            return text
+        if action.required:
+            return f"{text} (required)"
+        if isinstance(action.default, bool) or action.nargs == 0:
+            return f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
+
+
+SCENARIOS = ("demo", "portfolio")  # sandbox.scenario.SCENARIOS, named here so that `pulse sync` need not import it
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``pulse`` command line: every option has help, its default and, where the values are a
+    closed set, its choices (tests/unit/test_cli_parser.py walks it)."""
+    top = argparse.ArgumentParser(
+        prog="pulse", description="Program health across Jira and GitHub.", formatter_class=HelpFormatter,
+        epilog="Exit codes of sync and demo: 0 published; 1 failed, nothing published (the last snapshot "
+               "stays); 2 config, usage or another sync running; 3 published with stale projects. "
+               "Of status: 0 fine; 1 the last sync failed or a project is stale; 2 config or no warehouse.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=kwargs.pop("description", help[0].upper() + help[1:] + "."),
+                              formatter_class=HelpFormatter, **kwargs)
+
+    verbose = "show Dagster's event log, the ingest's per-project errors and tracebacks as they happen"
+    config_from_env = dict(default=os.environ.get(CONFIG_ENV), required=CONFIG_ENV not in os.environ,
+                           metavar="FILE")
+
+    p = command("demo", "run the whole pipeline on the built-in tracker sandbox")
+    p.add_argument("--out", default="demo-output", metavar="DIR", help="folder for program.yaml and pulse.duckdb")
+    p.add_argument("--seed", type=int, default=7, help="scenario seed")
+    p.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD",
+                   help="scenario date (default: today, UTC)")
+    p.add_argument("-v", "--verbose", action="store_true", help=verbose)
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("sync", help="sync the trackers a program config names and publish the warehouse")
-    p.add_argument("--config", required=True, help="program.yaml")
+    p = command("sync", "sync the trackers a program config names and publish the warehouse")
+    p.add_argument("--config", required=True, metavar="FILE", help="program.yaml")
     p.add_argument("--full", action="store_true", help="refetch everything instead of what changed since the last sync")
     p.add_argument("--reconcile", action="store_true",
-                   help="look for deleted and moved issues tonight (a key-only listing), not only when sync.reconcile_every_days is due")
+                   help="look for deleted and moved issues tonight (a key-only listing), not only when "
+                        "sync.reconcile_every_days is due")
     p.add_argument("--wait", type=float, default=None, metavar="SECONDS",
                    help="if another sync is running on the same warehouse, wait this long for it, then exit 2 "
                         "(default: sync.lock_wait_seconds, 300)")
-    p.add_argument("-v", "--verbose", action="store_true", help="show Dagster's event log and tracebacks")
+    p.add_argument("--project", default=None, metavar="SITE/KEY",
+                   help="sync this one project (its 'sources' partition: SITE/KEY for Jira, SITE/OWNER/REPO "
+                        "for GitHub), rebuild and publish; default: every configured project")
+    p.add_argument("-v", "--verbose", action="store_true", help=verbose)
     p.set_defaults(func=_cmd_sync)
 
-    p = sub.add_parser("check-config", help="validate a program config; writes nothing")
-    p.add_argument("file")
+    p = command("status", "show the last syncs, their outcome, and each project's freshness and last failure",
+                description="Show the last syncs (started, how long, outcome, cause) and each configured project's "
+                            "last successful sync and last failure, from the published warehouse (read-only: it "
+                            "works while a sync runs). Exits 1 when the last finished sync failed or a project has "
+                            "had no successful sync for longer than --stale-after, 2 when the config is wrong or "
+                            "nothing is published yet, else 0.")
+    p.add_argument("--config", **config_from_env, help=f"program.yaml of a synced warehouse (default: ${CONFIG_ENV})")
+    p.add_argument("--runs", type=int, default=10, metavar="N", help="how many of the last syncs to list")
+    p.add_argument("--stale-after", type=float, default=None, metavar="HOURS",
+                   help="a project with no successful sync for longer is stale, and status exits 1 "
+                        "(default: sync.freshness_hours, 26)")
+    p.set_defaults(func=_cmd_status)
+
+    p = command("check-config", "validate a program config; writes nothing")
+    p.add_argument("file", metavar="FILE", help="program.yaml to validate")
     p.set_defaults(func=_cmd_check_config)
 
-    p = sub.add_parser("backtest", help="replay past milestone forecasts and report how often they came true")
-    p.add_argument("--config", required=True, help="program.yaml of a synced warehouse")
-    p.add_argument("--weeks", type=int, default=26, help="how far back to replay, in weeks (default 26)")
-    p.add_argument("--every", type=int, default=7, metavar="DAYS", help="replay a forecast every DAYS days (default 7)")
+    p = command("backtest", "replay past milestone forecasts and report how often they came true")
+    p.add_argument("--config", required=True, metavar="FILE", help="program.yaml of a synced warehouse")
+    p.add_argument("--weeks", type=int, default=26, help="how far back to replay, in weeks")
+    p.add_argument("--every", type=int, default=7, metavar="DAYS", help="replay a forecast every DAYS days")
     p.set_defaults(func=_cmd_backtest)
 
-    p = sub.add_parser("export", help="write the bi views of the published warehouse as files for BI tools and lakes")
-    p.add_argument("--config", required=True, help="program.yaml of a synced warehouse")
+    p = command("export", "write the bi views of the published warehouse as files for BI tools and lakes")
+    p.add_argument("--config", required=True, metavar="FILE", help="program.yaml of a synced warehouse")
     p.add_argument("--format", choices=("parquet",), default="parquet",
-                   help="file format (default parquet: one folder per view, hive-partitioned by program_id)")
+                   help="file format; parquet: one folder per view, hive-partitioned by program_id")
     p.add_argument("dir", metavar="DIR", help="folder to write into; each view's earlier export there is replaced")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("report", help="write the status report (HTML per program, Markdown, JSON) from the published warehouse")
-    p.add_argument("--config", default=os.environ.get(CONFIG_ENV), required=CONFIG_ENV not in os.environ,
-                   help=f"program.yaml of a synced warehouse (default: ${CONFIG_ENV})")
+    p = command("report", "write the status report (HTML per program, Markdown, JSON) from the published warehouse")
+    p.add_argument("--config", **config_from_env, help=f"program.yaml of a synced warehouse (default: ${CONFIG_ENV})")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for index.html, <program>.html, summary.md, report.json")
     p.add_argument("--program", default=None, metavar="ID", help="one program's report (default: every program)")
     p.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD",
@@ -496,33 +645,48 @@ def main(argv: list[str] | None = None) -> int:
                    help="leave out the forecast calibration table (replaying 26 weeks of forecasts)")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("sandbox", help="serve a scenario as local Jira and GitHub APIs until interrupted")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--scenario", default="demo")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--as-of", type=_date, default=None)
+    p = command("sandbox", "serve a scenario as local Jira and GitHub APIs until interrupted")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one")
+    p.add_argument("--scenario", choices=SCENARIOS, default="demo",
+                   help="demo: 2 programs, 5 projects, 1,000 items; portfolio: --items items over many programs")
+    p.add_argument("--seed", type=int, default=7, help="scenario seed")
+    p.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD",
+                   help="the scenario's today (default: today, UTC)")
     p.add_argument("--data", default=None, metavar="DIR",
-                   help="serve a directory of raw API objects instead of a scenario (format: docs/sandbox.md, Replay)")
-    p.add_argument("--items", type=int, default=None,
-                   help="how many items the portfolio scenario generates (100 to 1,000,000; default 10,000)")
+                   help="serve a directory of raw API objects instead of a scenario (format: docs/sandbox.md, "
+                        "Replay; default: none, serve --scenario)")
+    p.add_argument("--items", type=int, default=None, metavar="N",
+                   help="how many items the portfolio scenario generates, 100 to 1,000,000 (default: 10,000)")
     p.add_argument("--latency-ms", type=_milliseconds, default=0, metavar="N",
                    help="delay every tracker request by N ms (a latency fault)")
     p.add_argument("--faults", type=_faults, default=(), metavar="SPEC",
-                   help='faults to inject, e.g. "429@jira-cloud:p=0.1;drop:p=0.01" (grammar: docs/sandbox.md)')
+                   help='faults to inject, e.g. "429@jira-cloud:p=0.1;drop:p=0.01" (grammar: docs/sandbox.md; '
+                        'default: none)')
     p.set_defaults(func=_cmd_sandbox)
+    return top
 
-    args = parser.parse_args(argv)
-    _log_waits()
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _log_waits(getattr(args, "verbose", False))
     return args.func(args)
 
 
-def _log_waits() -> None:
+def _log_waits(verbose: bool = False) -> None:
     """Show what the client libraries wait for: jira logs 429/503 retries as warnings, PyGithub's
-    GithubRetry its rate-limit and backoff waits as info, our Jira 5xx retries as warnings."""
+    GithubRetry its rate-limit and backoff waits as info, our Jira 5xx retries as warnings. They
+    are printed through the stderr console, above the progress bars (pipelines.console)."""
     import logging
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pipelines.console import ConsoleLogHandler, consoles
+
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, ConsoleLogHandler)]:
+        root.removeHandler(handler)  # one per process, for the console of this command
+    root.addHandler(ConsoleLogHandler(consoles()[1], verbose=verbose))
+    if root.level == logging.NOTSET or root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
     logging.getLogger("github.GithubRetry").setLevel(logging.INFO)
 
 

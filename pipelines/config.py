@@ -378,6 +378,9 @@ class SyncSettings(_Model):
     # One sync at a time per warehouse: a second one waits this long for the first, then exits 2
     # naming it (pulse sync --wait overrides).
     lock_wait_seconds: Annotated[int, Field(ge=0, le=86400)] = 300
+    # The Dagster check every_project_synced_recently fails (severity ERROR) naming every project
+    # whose last successful sync is older than this: a nightly sync and two hours' grace by default.
+    freshness_hours: Annotated[int, Field(ge=1, le=720)] = 26
 
 
 class MetricsSettings(_Model):

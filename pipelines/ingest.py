@@ -40,6 +40,7 @@ from jira import JIRAError
 from connectors.github_source import GithubSource
 from connectors.jira_source import BULK_CHANGELOG_ISSUES, JiraSource
 from pipelines.config import SyncSettings
+from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced, emit
 from warehouse.store import upsert
 
 log = logging.getLogger(__name__)
@@ -354,6 +355,7 @@ def describe(exc: BaseException) -> str:
 def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_key: str, source: str,
              mode: str, requests: Callable[[], int], work: Callable[[], int]) -> ProjectResult:
     started, before = _now(), requests()
+    emit(ProjectStarted(site, project_key))
     try:
         items = work()
         result = ProjectResult(site, project_key, source, items, requests() - before, mode)
@@ -361,6 +363,7 @@ def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_ke
         log.error("sync of %s on %s failed: %s", project_key, site, describe(exc))
         result = ProjectResult(site, project_key, source, 0, requests() - before, mode, describe(exc))
     _record(con, sync_id, result, started)
+    emit(ProjectSynced(site, project_key, result.items, result.requests, result.error))
     return result
 
 
@@ -372,6 +375,7 @@ def site_failed(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, source:
                     for n, key in enumerate(keys))
     for result in results:
         _record(con, sync_id, result, started)
+        emit(ProjectSynced(site, result.project_key, 0, result.requests, result.error))
     return SiteResult(site, results)
 
 
@@ -461,6 +465,7 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
                 "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
                 "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
                 "sync_id": sync_id} for i in page])
+        emit(ItemsLanded(site, key, len(page)))
         cut.extend(_incomplete_changelogs(con, site, page))
         if len(cut) >= BULK_CHANGELOG_ISSUES:
             _complete_changelogs(con, source, site, cut, sync_id)
@@ -642,6 +647,7 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, source: GithubSource, re
             return 0, None
         _keep(etags, page)
         count += _land_issues(con, site, repo, page.items, sync_id)
+        emit(ItemsLanded(site, repo, len(page.items)))
         changed.extend((i["number"], (i.get("sub_issues_summary") or {}).get("total", 0) > 0,
                         (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0)
                        for i in page.items)

@@ -5,8 +5,11 @@ run in the ``duckdb`` pool like the assets: DuckDB refuses even a reader while a
 writes the file, so a check must never run beside a writing step."""
 
 
+from datetime import datetime, timezone
+
 import dagster as dg
 
+from pipelines.config import PulseConfig
 from pipelines.defs.resources import PulseResource
 
 
@@ -143,3 +146,45 @@ def forecast_percentiles_are_ordered(pulse: PulseResource) -> dg.AssetCheckResul
         WHERE f.p85_date < b.p85_date
         LIMIT 20""")
     return dg.AssetCheckResult(passed=not bad, metadata={"violations": [b[0] for b in bad]})
+
+
+# Each project's last successful sync, as marts.project_health.last_synced_at reads it.
+LAST_GOOD_SYNCS = """
+    SELECT site, project_key, max(finished_at) FILTER (WHERE status = 'succeeded')
+    FROM meta.source_syncs GROUP BY site, project_key"""
+
+
+def project_ages(config: PulseConfig, last_good: dict[tuple[str, str], datetime | None],
+                 now: datetime) -> dict[str, float | None]:
+    """Hours since each configured project's last successful sync ("site/key"), None if never."""
+    return {f"{project.site}/{project.project_key}":
+            None if (last := last_good.get((project.site, project.project_key))) is None
+            else round((now - last).total_seconds() / 3600, 1)
+            for _, project in config.projects()}
+
+
+def stale_projects(ages: dict[str, float | None], hours: int) -> list[str]:
+    """One line per project whose last successful sync is older than ``hours`` (or never was)."""
+    return [f"{name}: never synced successfully" if age is None
+            else f"{name}: last synced successfully {age:g} h ago" for name, age in ages.items()
+            if age is None or age > hours]
+
+
+@dg.asset_check(asset=dg.AssetKey(["meta", "snapshots"]), pool="duckdb")
+def every_project_synced_recently(pulse: PulseResource) -> dg.AssetCheckResult:
+    """Every configured project's last successful sync is at most ``sync.freshness_hours`` old
+    (26 by default: a nightly sync and two hours' grace). A project that keeps failing still
+    publishes its last good data, marked stale, every night: this says so where a run does not."""
+    config = pulse.load().config
+    hours = config.sync.freshness_hours
+    last_good = {(site, key): at for site, key, at in _rows(pulse, LAST_GOOD_SYNCS)}
+    ages = project_ages(config, last_good, datetime.now(timezone.utc))
+    stale = stale_projects(ages, hours)
+    return dg.AssetCheckResult(
+        passed=not stale, severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"{len(stale)} of {len(ages)} projects not synced in {hours} h: " + "; ".join(stale))
+        if stale else f"every project synced in the last {hours} h",
+        # one entry a project, so the UI plots each project's age across runs
+        metadata={"freshness_hours": hours, "stale": stale,
+                  **{f"age_hours/{name}": dg.MetadataValue.text("never") if age is None else dg.MetadataValue.float(age)
+                     for name, age in ages.items()}})

@@ -5,13 +5,15 @@ snapshot in place (see warehouse/store.py for why readers never see the work fil
 
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from pipelines.config import SyncSettings
 from pipelines.failures import explain
 from pipelines.ingest import ProjectResult
-from pipelines.defs.resources import FILE_LOCK_TIMEOUT_SECONDS, PulseResource
+from pipelines.defs.resources import FILE_LOCK_TIMEOUT_SECONDS, PulseResource, config_at_load
+from pipelines.defs.schedules import TRANSIENT_RETRY
 from transforms.build import STEPS
 from warehouse.bi import ensure_bi_views
 from warehouse.locks import hold
@@ -21,10 +23,19 @@ from warehouse.store import file_lock, publish
 PUBLISHED_TABLES = ("core.programs",) + tuple(s.name for s in STEPS if s.schema in ("core", "marts"))
 
 
+def _freshness_hours() -> int:
+    """sync.freshness_hours of the program.yaml PULSE_CONFIG names at load, else the default."""
+    return (config.sync if (config := config_at_load()) else SyncSettings()).freshness_hours
+
+
 # ... and the escalations' ledger, so that what was posted is published with the verdicts it posted.
 @dg.asset(key=["meta", "snapshots"], deps=[*(dg.AssetKey(t.split(".")) for t in PUBLISHED_TABLES),
                                            dg.AssetKey(["meta", "notifications"])],
-          group_name="publish", kinds={"duckdb"}, pool="duckdb")
+          group_name="publish", kinds={"duckdb"}, pool="duckdb", retry_policy=TRANSIENT_RETRY,
+          # Dagster's own freshness (the daemon evaluates it, the UI shows it): no snapshot published
+          # for sync.freshness_hours is a failure even when no run is there to fail. The per-project
+          # view is the every_project_synced_recently check (checks.py).
+          freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=_freshness_hours())))
 def meta_snapshots(context: dg.AssetExecutionContext, pulse: PulseResource) -> dg.MaterializeResult:
     """Record this snapshot in meta.snapshots, then atomically replace the published file."""
     paths = pulse.paths()
@@ -67,5 +78,7 @@ def _run_status(con, pulse: PulseResource, run_id: str, now: datetime) -> str:
         cause = "; ".join(explain(pulse.load().config, failed))
         con.execute("UPDATE meta.sync_runs SET status = 'failed', finished_at = ?, cause = ? WHERE sync_id = ?",
                     [now, cause, run_id])
-        raise dg.Failure(description=f"every project failed to sync, nothing new to publish: {cause}")
+        # publishing again would read the same failed projects: no step retry (the next sync tries them)
+        raise dg.Failure(description=f"every project failed to sync, nothing new to publish: {cause}",
+                         allow_retries=False)
     return "partial" if failed else "succeeded"

@@ -8,7 +8,9 @@ import dagster as dg
 from connectors.github_source import GithubSource
 from connectors.jira_source import JiraSource
 from pipelines.config import PulseConfig
+from pipelines.defs.partitions import SOURCES, source_key
 from pipelines.defs.resources import PulseResource, Trackers
+from pipelines.defs.schedules import TRANSIENT_RETRY
 from pipelines.failures import explain
 from pipelines.ingest import SiteResult, SyncPolicy, site_failed, sync_github_site, sync_jira_site
 
@@ -17,6 +19,9 @@ JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs", 
 GITHUB_TABLES = ("github_repos", "github_issues", "github_issue_events", "github_milestones",
                  "github_issue_relations")
 
+
+# A backfill of many projects is one run (one pass over each site, one rebuild), as a night is.
+ONE_RUN = dg.BackfillPolicy.single_run()
 
 ABANDONED = "did not finish: its process ended before publishing (killed, or stopped by a failed step)"
 
@@ -66,18 +71,36 @@ def _specs(tables: tuple[str, ...], kind: str) -> list[dg.AssetSpec]:
 
 def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource,
             tables: tuple[str, ...], sync_sites: Callable[..., list[SiteResult]]):
-    """Sync one tracker kind into the work database and report one result per raw table."""
-    program = pulse.load().config
+    """Sync this tracker kind's projects among the run's partitions into the work database and
+    report one result per raw table (for every partition of the run: a partition of the other
+    tracker kind is nothing to do here)."""
+    program = _only(pulse.load().config, set(context.partition_keys))
     policy = SyncPolicy.from_settings(program.sync, full=config.full, reconcile=config.reconcile)
     with pulse.trackers() as trackers, pulse.warehouse(ingest=True) as con:
         _start_sync(con, context.run.run_id, program.clock())
-        outcome = _result(con, context.run.run_id, program,
-                          sync_sites(con, trackers, program, context.run.run_id, policy))
+        results = sync_sites(con, trackers, program, context.run.run_id, policy)
+        outcome = _result(con, context.run.run_id, program, results)
     failures = outcome.metadata["failures"].value if outcome.metadata else []
     for line in failures:
         context.log.warning(f"kept stale: {line}")
+    projects = [p for r in results for p in r.projects]
+    if len(context.partition_keys) == 1 and projects and all(p.error for p in projects):
+        # One project asked for alone (a retry, a backfill): its failure is the run's, so the UI
+        # marks its partition failed. A night's run goes on with the others (kept stale).
+        # Not retried: the connectors already retried what waiting cures (429, 5xx, resets).
+        raise dg.Failure(description="; ".join(failures) or "the project's sync failed",
+                         metadata=outcome.metadata, allow_retries=False)
     for table in tables:
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
+
+
+def _only(program: PulseConfig, keys: set[str]) -> PulseConfig:
+    """The config with only the projects whose partitions the run selected (every program kept,
+    so the projects keep their programs)."""
+    programs = tuple(p.model_copy(update={"projects": tuple(
+        project for project in p.projects if source_key(project.site, project.key or project.repo or "") in keys)})
+        for p in program.programs)
+    return program.model_copy(update={"programs": programs})
 
 
 def _jira_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, policy: SyncPolicy) -> list[SiteResult]:
@@ -101,14 +124,16 @@ def _github_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, p
             if (repos := [p.repo for _, p in program.projects() if p.site == name and p.repo])]
 
 
-@dg.multi_asset(specs=_specs(JIRA_TABLES, "jira"), pool="duckdb", name="jira_raw")
+@dg.multi_asset(specs=_specs(JIRA_TABLES, "jira"), pool="duckdb", name="jira_raw",
+                retry_policy=TRANSIENT_RETRY, partitions_def=SOURCES, backfill_policy=ONE_RUN)
 def jira_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
     """Every configured Jira project: site metadata, versions, issues with complete changelogs, and
     the active and future sprints of its boards."""
     yield from _ingest(context, config, pulse, JIRA_TABLES, _jira_sites)
 
 
-@dg.multi_asset(specs=_specs(GITHUB_TABLES, "github"), pool="duckdb", name="github_raw")
+@dg.multi_asset(specs=_specs(GITHUB_TABLES, "github"), pool="duckdb", name="github_raw",
+                retry_policy=TRANSIENT_RETRY, partitions_def=SOURCES, backfill_policy=ONE_RUN)
 def github_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
     """Every configured GitHub repo: issues, events, milestones, sub-issues, dependencies."""
     yield from _ingest(context, config, pulse, GITHUB_TABLES, _github_sites)

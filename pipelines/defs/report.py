@@ -5,12 +5,11 @@ snapshot is published (its ledger is published with it). ``reports/status`` read
 published file, so it runs in its own job on its own schedule, beside a sync if need be."""
 
 
-import os
-
 import dagster as dg
 
-from pipelines.config import ConfigError, ReportSettings, load
-from pipelines.defs.resources import PulseResource
+from pipelines.config import ReportSettings
+from pipelines.defs.resources import PulseResource, config_at_load
+from pipelines.defs.schedules import TRANSIENT_RETRY
 from pipelines.report.escalate import escalate
 
 REPORT_JOB = "pulse_report"
@@ -48,7 +47,7 @@ def meta_notifications(context: dg.AssetExecutionContext, pulse: PulseResource) 
 
 
 @dg.asset(key=["reports", "status"], deps=[dg.AssetKey(["meta", "snapshots"])], group_name="report",
-          kinds={"html"})
+          kinds={"html"}, retry_policy=TRANSIENT_RETRY)
 def reports_status(context: dg.AssetExecutionContext, pulse: PulseResource) -> dg.MaterializeResult:
     """The stakeholder status report (HTML per program, index, Markdown, JSON) from the published
     warehouse, into report.out."""
@@ -66,15 +65,8 @@ pulse_report = dg.define_asset_job(REPORT_JOB, selection=dg.AssetSelection.asset
 
 
 def _report_cron() -> str:
-    """report.schedule from the program.yaml that PULSE_CONFIG names when the code location loads;
-    the default when it names none (definitions load with no config)."""
-    path = os.environ.get("PULSE_CONFIG")
-    if path:
-        try:
-            return load(path).config.report.schedule
-        except ConfigError:
-            pass  # the run itself reports the config's problems
-    return ReportSettings().schedule
+    """report.schedule of the program.yaml PULSE_CONFIG names at load, else the default."""
+    return (config.report if (config := config_at_load()) else ReportSettings()).schedule
 
 
 def _weekly_report(cron: str) -> dg.ScheduleDefinition:

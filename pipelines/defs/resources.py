@@ -15,13 +15,28 @@ import duckdb
 
 from connectors.github_source import GithubSite
 from connectors.jira_source import JiraSite
-from pipelines.config import SANDBOX_URL, GithubSiteConfig, JiraSiteConfig, LoadedConfig, load, secret
+from pipelines.config import (
+    SANDBOX_URL, ConfigError, GithubSiteConfig, JiraSiteConfig, LoadedConfig, PulseConfig, load, secret,
+)
 from warehouse.locks import hold
 from warehouse.store import WarehousePaths, connect, file_lock, migrate
 
 # How long a step waits for another process's step to release the work file. Syncs themselves
 # queue on the run lock first (pipelines.cli), so this wait covers steps of Dagster runs.
 FILE_LOCK_TIMEOUT_SECONDS = 1800.0
+
+
+def config_at_load() -> PulseConfig | None:
+    """The program.yaml that PULSE_CONFIG names, read when the code location loads (for settings
+    that shape definitions: schedules, freshness); None when it names none or one that is not
+    valid, whose problems the runs themselves report."""
+    path = os.environ.get("PULSE_CONFIG")
+    if not path:
+        return None
+    try:
+        return load(path).config
+    except ConfigError:
+        return None
 
 
 @dataclass(frozen=True)

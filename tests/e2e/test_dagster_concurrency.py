@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from pipelines.cli import demo_config
-from pipelines.config import dump
+from pipelines.config import dump, load
+from pipelines.defs.partitions import SOURCES, range_tags, register
 from pipelines.defs.publish import PUBLISHED_TABLES
 from pipelines.defs.schedules import SYNC_JOB
 
@@ -70,6 +71,7 @@ def launch(home: str, settings: dict, program: str) -> str:
     job = dg.build_reconstructable_job(__name__, pulse_sync_job.__name__,
                                        reconstructor_working_directory=str(Path(__file__).parent))
     result = dg.execute_job(job, instance=instance, raise_on_error=False,
+                            tags=dict(range_tags(instance.get_dynamic_partitions(SOURCES.name))),
                             run_config={"execution": {"config": EXECUTION},
                                         "resources": {"pulse": {"config": {"config_path": program}}}})
     return result.run_id
@@ -89,6 +91,7 @@ def test_concurrent_runs_all_succeed_and_publish(program, tmp_path):
     assert settings["concurrency"]["pools"]["default_limit"] == 1
     started = time.monotonic()
     instance = dg.DagsterInstance.local_temp(str(tmp_path), overrides=settings)
+    register(instance, load(program).config)  # every run is a night's: all the projects' partitions
     # A process per run in flight, as Dagster's run launcher has it: runs orchestrated from
     # threads of one process deadlock in Dagster itself (every run start calls
     # logging.config.dictConfig, which takes each live handler's lock while other runs log).

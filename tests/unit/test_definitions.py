@@ -144,3 +144,95 @@ def test_every_mart_has_an_example_query_in_the_docs():
     from warehouse.docs import EXAMPLES
 
     assert [s.name for s in STEPS if s.schema == "marts" and s.name not in EXAMPLES] == []
+
+
+# Loads the definitions in a fresh interpreter (import-time warnings included), the way a code
+# server does, and reports every Python warning and every log record at WARNING or above.
+LOAD_AND_REPORT = """
+import json, logging, warnings
+records = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append(f"{record.name}: {record.getMessage()}")
+logging.getLogger().addHandler(Keep(logging.WARNING))
+for name in ("dagster", "dagster.components", "dagster_dg_core"):
+    logging.getLogger(name).addHandler(Keep(logging.WARNING))
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from pipelines.definitions import defs
+    d = defs()
+    d.resolve_asset_graph(); d.resolve_all_job_defs(); d.resolve_all_asset_specs()
+    [d.resolve_schedule_def(n) for n in ("nightly_sync", "weekly_report")]
+    d.resolve_sensor_def("pulse_run_failure")
+print(json.dumps({"warnings": [f"{w.category.__name__}: {w.message}" for w in caught], "logged": records}))
+"""
+
+
+def test_definitions_load_without_warnings(monkeypatch):
+    import json
+    import subprocess
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    for name in ("PULSE_CONFIG", "PULSE_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    out = subprocess.run([sys.executable, "-c", LOAD_AND_REPORT], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[2], timeout=300)
+    assert json.loads(out.stdout.splitlines()[-1]) == {"warnings": [], "logged": []}, out.stderr[-2000:]
+    # Dagster warns on every load when the name dg's project settings give differs from the name the
+    # location is loaded under: `dagster dev`, `make dev` (dg dev -m) and deploy/workspace.yaml name
+    # it after its module.
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["tool"]["dg"]["project"]["code_location_name"] == "pipelines.definitions"
+
+
+def test_the_nightly_sync_runs_once_deployed(definitions):
+    assert definitions.resolve_schedule_def("nightly_sync").default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_a_failed_sync_or_report_run_is_told(definitions):
+    # (what it posts: tests/e2e/test_run_failure_sensor.py)
+    sensor = definitions.resolve_sensor_def("pulse_run_failure")
+    assert isinstance(sensor, dg.RunStatusSensorDefinition)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_steps_that_meet_the_outside_world_retry_with_backoff(definitions):
+    graph = definitions.resolve_asset_graph()
+    policies = {}
+    for assets_def in graph.assets_defs:
+        if assets_def.is_executable:
+            policies[assets_def.node_def.name] = assets_def.node_def.retry_policy
+    retried = {name for name, policy in policies.items() if policy is not None}
+    assert retried == {"jira_raw", "github_raw", "meta__snapshots", "reports__status"}
+    for name in retried:
+        policy = policies[name]
+        assert policy.max_retries >= 2 and policy.delay and policy.backoff == dg.Backoff.EXPONENTIAL, name
+        assert policy.jitter is not None, name
+
+
+def test_the_sync_job_is_retried_when_its_run_dies(definitions):
+    from pathlib import Path
+
+    import yaml
+
+    tags = definitions.resolve_job_def("pulse_sync").run_tags
+    assert int(tags["dagster/max_retries"]) >= 1
+    # every step again: the run id is the sync id that ingest records and publish judges the run by
+    assert tags["dagster/retry_strategy"] == "ALL_STEPS"
+    assert tags["dagster/retry_on_asset_or_op_failure"] == "false"
+    settings = yaml.safe_load((Path(__file__).parents[2] / "dagster.yaml").read_text(encoding="utf-8"))
+    assert settings["run_retries"]["enabled"] is True
+
+
+def test_freshness_is_checked_per_project_and_on_the_published_snapshot(definitions):
+    from datetime import timedelta
+
+    graph = definitions.resolve_asset_graph()
+    snapshots = dg.AssetKey(["meta", "snapshots"])
+    assert dg.AssetCheckKey(snapshots, "every_project_synced_recently") in graph.asset_check_keys
+    assert graph.get(snapshots).freshness_policy.fail_window.to_timedelta() == timedelta(hours=26)
+    # ... and the check runs in the sync job, after the publish it describes
+    job = definitions.resolve_job_def("pulse_sync")
+    assert "meta__snapshots_every_project_synced_recently" in {n.name for n in job.graph.node_defs}

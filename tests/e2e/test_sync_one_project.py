@@ -1,0 +1,76 @@
+"""One project synced, retried or backfilled alone: the ``sources`` partitions (one per Jira
+project and GitHub repo) through the real ``pulse sync --project`` and a persistent Dagster
+instance, on a copy of the published demo."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.cli import main
+from pipelines.defs.partitions import SOURCES
+from sandbox.server import SANDBOX_TOKEN_ENV
+
+pytestmark = pytest.mark.e2e
+
+KEYS = ["jira-cloud/PAY", "jira-dc/CART", "github/acme/web", "jira-dc/ID", "github/acme/platform-api"]
+
+
+@pytest.fixture
+def demo(published_demo, tmp_path, monkeypatch) -> Path:
+    """A copy of the demo, synced through a Dagster instance kept under tmp (DAGSTER_HOME)."""
+    shutil.copytree(published_demo, tmp_path / "demo")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return tmp_path / "demo"
+
+
+def last_sync(demo: Path) -> list[tuple]:
+    with duckdb.connect(str(demo / ".pulse" / "work.duckdb"), read_only=True) as con:
+        return con.execute("""SELECT site, project_key, error IS NULL FROM meta.source_syncs
+                              WHERE sync_id = (SELECT sync_id FROM meta.sync_runs ORDER BY started_at DESC LIMIT 1)
+                              ORDER BY ALL""").fetchall()
+
+
+def test_one_project_syncs_alone_and_its_partition_shows_it(demo):
+    assert main(["sync", "--config", str(demo / "program.yaml"), "--project", "jira-dc/CART"]) == 0
+    assert last_sync(demo) == [("jira-dc", "CART", True)]  # the others were not asked
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_dynamic_partitions(SOURCES.name) == KEYS  # program.yaml's projects
+        issues = dg.AssetKey(["raw", "jira_issues"])
+        assert instance.get_materialized_partitions(issues) == {"jira-dc/CART"}
+        assert instance.get_latest_materialization_event(dg.AssetKey(["meta", "snapshots"])) is not None
+
+    # the night: one run over every partition
+    assert main(["sync", "--config", str(demo / "program.yaml")]) == 0
+    assert {f"{site}/{key}" for site, key, ok in last_sync(demo) if ok} == set(KEYS)
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_materialized_partitions(dg.AssetKey(["raw", "github_issues"])) == set(KEYS)
+        runs = instance.get_runs(limit=1)
+        assert runs[0].tags["dagster/asset_partition_range_start"] == KEYS[0]
+        assert runs[0].tags["dagster/asset_partition_range_end"] == KEYS[-1]
+
+
+def test_a_project_that_fails_alone_fails_its_run_and_publishes_nothing(demo, monkeypatch):
+    before = (demo / "pulse.duckdb").stat().st_mtime_ns
+    monkeypatch.setenv(SANDBOX_TOKEN_ENV, "wrong-token")
+    assert main(["sync", "--config", str(demo / "program.yaml"), "--project", "github/acme/web"]) != 0
+    assert last_sync(demo) == [("github", "acme/web", False)]
+    assert (demo / "pulse.duckdb").stat().st_mtime_ns == before  # the last snapshot stays
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        assert run.status == dg.DagsterRunStatus.FAILURE and run.tags["dagster/partition"] == "github/acme/web"
+        failed = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
+        assert [r.event_log_entry.step_key for r in failed] == ["github_raw"]
+
+
+def test_an_unknown_project_is_refused_before_anything_runs(demo, capsys):
+    assert main(["sync", "--config", str(demo / "program.yaml"), "--project", "jira-dc/NOPE"]) == 2
+    err = capsys.readouterr().err
+    assert "jira-dc/NOPE" in err and "choose one of: jira-cloud/PAY, jira-dc/CART" in err
