@@ -52,9 +52,6 @@ def _result(con, run_id: str, program: PulseConfig, results: list[SiteResult]) -
         "failures": dg.MetadataValue.json(causes),
         "items_written": sum(p.items for p in projects),
         "requests": sum(p.requests for p in projects),
-        "per_project": dg.MetadataValue.json(
-            {f"{p.site}/{p.project_key}": {"items": p.items, "requests": p.requests, "mode": p.mode,
-                                           "error": p.error} for p in projects}),
     })
 
 
@@ -84,6 +81,14 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
     for line in failures:
         context.log.warning(f"kept stale: {line}")
     projects = [p for r in results for p in r.projects]
+    issues = next(t for t in tables if t.endswith("_issues"))  # raw.jira_issues, raw.github_issues
+    # Each project's own figures on its own partition, once: a materialization's metadata is
+    # repeated on every partition of the run's range, so per-project detail there would grow with
+    # the square of the projects.
+    for p in projects:
+        context.log_event(dg.AssetObservation(
+            asset_key=["raw", issues], partition=source_key(p.site, p.project_key),
+            metadata={"items": p.items, "requests": p.requests, "mode": p.mode, "error": p.error or ""}))
     if len(context.partition_keys) == 1 and projects and all(p.error for p in projects):
         # One project asked for alone (a retry, a backfill): its failure is the run's, so the UI
         # marks its partition failed. A night's run goes on with the others (kept stale).

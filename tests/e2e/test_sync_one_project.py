@@ -45,6 +45,11 @@ def test_one_project_syncs_alone_and_its_partition_shows_it(demo):
         assert instance.get_dynamic_partitions(SOURCES.name) == KEYS  # program.yaml's projects
         issues = dg.AssetKey(["raw", "jira_issues"])
         assert instance.get_materialized_partitions(issues) == {"jira-dc/CART"}
+        # the project's own figures, on its partition
+        (seen,) = instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=issues, asset_partitions=["jira-dc/CART"]), limit=5).records
+        observed = seen.event_log_entry.asset_observation.metadata
+        assert observed["requests"].value == 2 and observed["error"].value == ""
         assert instance.get_latest_materialization_event(dg.AssetKey(["meta", "snapshots"])) is not None
 
     # the night: one run over every partition
