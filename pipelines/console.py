@@ -23,7 +23,7 @@ from rich.spinner import Spinner
 from rich.table import Column
 from rich.text import Text
 
-from pipelines.progress import Event, ItemsLanded, ProjectStarted, ProjectSynced
+from pipelines.progress import Event, ItemsLanded, ProjectStarted, ProjectSynced, TableBuilt
 
 # marts.health_reasons.severity: worst first
 SEVERITY = {"red": 4, "amber": 3, "unknown": 2, "green": 1}
@@ -141,6 +141,7 @@ STEP_LABELS = {"core__programs": ("programs", "from program.yaml"),
                "meta__notifications": ("escalations", "verdicts turned red, slipped milestones"),
                "meta__snapshots": ("publish", "the snapshot, atomically")}
 INGEST_STEPS = frozenset({"jira_raw", "github_raw"})
+TRANSFORM_STEP = "transforms"
 
 
 class _Mark(ProgressColumn):
@@ -217,6 +218,9 @@ class SyncDisplay:
 
     # -- ingest events (pipelines.progress) --
     def on_progress(self, event: Event) -> None:
+        if isinstance(event, TableBuilt):
+            self._on_table(event)
+            return
         with self._lock:
             site = self._sites.get(event.site)
             if site is None:
@@ -238,6 +242,15 @@ class SyncDisplay:
                     self._running[event.site].remove(event.project)
                 self.progress.update(site.task, completed=site.done)
             self._show_site(event.site)
+
+    def _on_table(self, event: TableBuilt) -> None:
+        """The transform step's line counts its tables and names the one just done."""
+        with self._lock:
+            task = self._steps.get(TRANSFORM_STEP)
+            if task is None:
+                return
+            self.progress.update(task, total=event.total, completed=event.done, detail=Text(
+                f"{event.done}/{event.total} tables  {event.table} {event.how}", style="dim"))
 
     def _show_site(self, name: str) -> None:
         site = self._sites[name]
@@ -266,7 +279,11 @@ class SyncDisplay:
                 label, detail = STEP_LABELS.get(key, (key, ""))
                 self._steps[key] = self.progress.add_task(label, total=None, detail=Text(detail, style="dim"))
             elif key in self._steps and kind == dg.DagsterEventType.STEP_SUCCESS:
-                self.progress.update(self._steps[key], total=1, completed=1)
+                done = next(t.total for t in self.progress.tasks if t.id == self._steps[key]) or 1  # tables, if counted
+                self.progress.update(self._steps[key], total=done, completed=done)
+                if key == TRANSFORM_STEP:
+                    self.progress.update(self._steps[key], detail=Text(
+                        f"{int(done)} staging, core and marts tables" if done > 1 else STEP_LABELS[key][1], style="dim"))
             elif key in self._steps and kind == dg.DagsterEventType.STEP_FAILURE:
                 self.progress.update(self._steps[key], total=1, completed=0, state="failed")
                 self.progress.stop_task(self._steps[key])

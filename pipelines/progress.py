@@ -2,7 +2,7 @@
 progress bars), without the sync knowing who listens or how it is shown.
 
 ``pipelines.ingest`` emits an event where a project starts, where a page of its items has
-landed and where the project ends. Listeners run in the thread that emits (a site's projects may
+landed and where the project ends; the transform step one where each table is built. Listeners run in the thread that emits (a site's projects may
 sync in parallel threads), must be quick, and can never fail a sync: an exception in a listener
 is logged and dropped. With no listener registered (Dagster's own runs, the tests) an event
 costs one empty loop.
@@ -48,7 +48,17 @@ class ProjectSynced:
     error: str | None = None
 
 
-Event = ProjectStarted | ItemsLanded | ProjectSynced
+@dataclass(frozen=True)
+class TableBuilt:
+    """The transform step brought one derived table up to date: ``done`` of its ``total``."""
+
+    table: str
+    how: str  # rebuilt, merged, ran or skipped (transforms.build.Built.how)
+    done: int
+    total: int
+
+
+Event = ProjectStarted | ItemsLanded | ProjectSynced | TableBuilt
 Listener = Callable[[Event], None]
 
 _listeners: list[Listener] = []

@@ -7,6 +7,7 @@ The only inputs besides ``raw`` are the program structure from ``program.yaml`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import hashlib
 import logging
 import re
@@ -411,13 +412,15 @@ def _inputs_digest(con: duckdb.DuckDBPyConnection, step: Step, structure: str, r
 
 
 def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | None = None,
-              force: bool = False, reconstruct: bool = False) -> dict[str, Built]:
+              force: bool = False, reconstruct: bool = False,
+              on_built: Callable[[str, Built, int, int], None] | None = None) -> dict[str, Built]:
     """Bring every derived table (or those named in ``only``, "schema.table") up to date in
     order, on one connection, as the Dagster transform step does, appending what changed about
     the milestones to meta.milestone_snapshots between core and marts (snapshot_milestones); then
     forget the item deltas every scoped table has merged. ``reconstruct``: right after
     marts.health_history, replay the weeks before the first sync that it lacks (the pipeline's
-    transforms step does; a replay costs a marts build, so other callers opt in)."""
+    transforms step does; a replay costs a marts build, so other callers opt in). ``on_built``
+    hears of each table as it is done: (name, what was done, tables done, tables in all)."""
     cache: dict = {}
     ensure_metric_settings(con)
     ensure_health_thresholds(con)
@@ -435,6 +438,8 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
         if reconstruct and step.name == "marts.health_history" and not built[step.name].skipped:
             days, seconds = reconstruct_health_history(con, as_of)
             built[step.name] = replace(built[step.name], items=days, seconds=built[step.name].seconds + seconds)
+        if on_built is not None:
+            on_built(step.name, built[step.name], len(built), len(selected))
     if snapshot:
         snapshot_milestones(con, as_of)
     if "stale_batch" in cache:

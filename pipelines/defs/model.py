@@ -7,6 +7,7 @@ import dagster as dg
 from pipelines.config import GithubSiteConfig, JiraSiteConfig
 from pipelines.defs.raw import GITHUB_TABLES, JIRA_TABLES
 from pipelines.defs.resources import PulseResource
+from pipelines.progress import TableBuilt, emit
 from transforms.build import (STEPS, LabelRuleRow, LinkRuleRow, MetricSettings, ProgramMilestoneRow, ProgramRow,
                               ProjectRow, Step, build_all, reads, write_program_structure)
 from transforms.build import PeopleSettings, PersonAliasRow
@@ -117,7 +118,8 @@ def transforms(context: dg.AssetExecutionContext, pulse: PulseResource):
     as_of = pulse.load().config.clock()
     selected = {".".join(key.path) for key in context.selected_asset_keys}
     with pulse.warehouse() as con:
-        built = build_all(con, as_of, only=selected, reconstruct=True)
+        built = build_all(con, as_of, only=selected, reconstruct=True,
+                          on_built=lambda name, result, done, total: emit(TableBuilt(name, result.how, done, total)))
     for name, result in built.items():
         # skipped: nothing it reads changed since its last build (meta.transform_state), so it is current
         yield dg.MaterializeResult(asset_key=dg.AssetKey(name.split(".")), metadata={

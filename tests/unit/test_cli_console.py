@@ -16,7 +16,7 @@ from rich.console import Console
 from pipelines import progress
 from pipelines.console import (ConsoleLogHandler, SyncDisplay, Verdict, final_line, health_lines, print_summary,
                                shown_once, worst_first)
-from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced
+from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced, TableBuilt
 
 LONG = "Current milestone CART 3.0 is 45% done at 88% of its time to 2026-12-09 (49 of 108 items done) " * 3
 
@@ -170,3 +170,20 @@ def test_library_waits_are_shown_without_tracebacks_and_ingest_errors_only_verbo
     ConsoleLogHandler(console, verbose=True).handle(
         logging.LogRecord("pipelines.ingest", logging.ERROR, __file__, 1, "sync of X failed", (), exc_info))
     assert "sync of X failed" in console.file.getvalue() and "Traceback" in console.file.getvalue()
+
+
+def test_the_transform_line_counts_its_tables_as_they_are_built():
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    display = SyncDisplay(console, {})
+    display.start()
+    display.on_dagster(dagster(dg.DagsterEventType.STEP_START, "transforms"))
+    with progress.listening(display.on_progress):
+        progress.emit(TableBuilt("staging.jira_issues", "ran", 1, 3))
+        progress.emit(TableBuilt("core.work_items", "merged", 2, 3))
+        middle = [t for t in display.progress.tasks if t.description == "transform"][0]
+        assert (middle.completed, middle.total) == (2, 3) and "core.work_items merged" in str(middle.fields["detail"])
+        progress.emit(TableBuilt("marts.health", "rebuilt", 3, 3))
+    display.on_dagster(dagster(dg.DagsterEventType.STEP_SUCCESS, "transforms"))
+    display.close()
+    (line,) = console.file.getvalue().splitlines()
+    assert line.startswith("✓ transform") and "3 staging, core and marts tables" in line
