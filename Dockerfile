@@ -10,8 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DAGSTER_HOME=/opt/dagster/home
 
-# The folder's name is the code location's name (deploy/workspace.yaml): Dagster's definitions
-# loader names a project after the folder of its pyproject.toml.
+# The project's folder (its pyproject.toml names the code location: pipelines.definitions, as
+# deploy/workspace.yaml does).
 WORKDIR /opt/program-pulse
 
 # Dependencies first, from pyproject.toml alone (deploy/requirements.py), so that a change to the

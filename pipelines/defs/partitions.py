@@ -66,9 +66,19 @@ def source_partitions(context: dg.SensorEvaluationContext):
     except ConfigError as exc:
         return dg.SkipReason(f"program.yaml is not valid: {exc}")
     add, drop = partition_changes(config, context.instance.get_dynamic_partitions(SOURCES.name))
+    if drop and _sync_in_flight(context.instance):
+        # a queued or running night selects a range of keys it resolves when it starts: deleting
+        # its last key would fail it; the next tick deletes them
+        drop = []
     if not add and not drop:
-        return dg.SkipReason("the partitions are the configured projects")
+        return dg.SkipReason("the partitions are the configured projects (deletions wait for the running sync)")
     return dg.SensorResult(dynamic_partitions_requests=[
         *([SOURCES.build_add_request(add)] if add else []),
         *([SOURCES.build_delete_request(drop)] if drop else []),
     ])
+
+
+def _sync_in_flight(instance: dg.DagsterInstance) -> bool:
+    return bool(instance.get_run_ids(dg.RunsFilter(job_name="pulse_sync", statuses=[
+        dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED]), limit=1))

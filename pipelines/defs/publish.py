@@ -57,6 +57,10 @@ def meta_snapshots(context: dg.AssetExecutionContext, pulse: PulseResource) -> d
             con.execute("COMMENT ON COLUMN meta.snapshots.row_counts IS 'Rows per core and marts table at publication.'")
             con.execute("INSERT OR REPLACE INTO meta.snapshots VALUES (?, ?, ?, ?)",
                         [context.run.run_id, now, as_of, json.dumps(counts)])
+            # a run that read no tracker (the UI's rebuild of what earlier runs landed) is recorded too
+            con.execute("INSERT OR IGNORE INTO meta.sync_runs (sync_id, started_at, finished_at, as_of, status, cause) "
+                        "VALUES (?, ?, NULL, ?, 'running', ?)", [context.run.run_id, now, as_of or now,
+                        "rebuilt and published what earlier runs landed: no tracker was read in this run"])
             status = _run_status(con, pulse, context.run.run_id, now)
             con.execute("UPDATE meta.sync_runs SET finished_at = ?, status = ? WHERE sync_id = ?",
                         [now, status, context.run.run_id])

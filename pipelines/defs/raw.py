@@ -26,13 +26,31 @@ ONE_RUN = dg.BackfillPolicy.single_run()
 ABANDONED = "did not finish: its process ended before publishing (killed, or stopped by a failed step)"
 
 
-def _start_sync(con, run_id: str, as_of: datetime) -> None:
-    """Record the run; a run of another id still marked running can no longer be (syncs hold the
-    run lock, Dagster queues pulse_sync runs one at a time), so it is marked failed."""
-    con.execute("UPDATE meta.sync_runs SET status = 'failed', cause = coalesce(cause, ?) "
-                "WHERE status = 'running' AND sync_id <> ?", [ABANDONED, run_id])
+def _start_sync(con, run_id: str, as_of: datetime, instance: dg.DagsterInstance) -> None:
+    """Record the run. A run of another id still marked running is marked failed, unless this
+    Dagster instance launched it and knows it as in progress: pulse_sync runs queue one at a
+    time, but a run launched from an asset's page carries no queue tag and may start while a
+    night's run is between its steps. A run of the command line (in-process: no launch origin) is
+    over once another starts, since the command line holds the run lock for the whole sync; if it
+    was killed, Dagster never hears of its end."""
+    others = [r for (r,) in con.execute(
+        "SELECT sync_id FROM meta.sync_runs WHERE status = 'running' AND sync_id <> ?", [run_id]).fetchall()]
+    abandoned = [r for r in others if (run := instance.get_run_by_id(r)) is None or run.is_finished
+                 or run.remote_job_origin is None]
+    if abandoned:
+        con.execute("UPDATE meta.sync_runs SET status = 'failed', cause = coalesce(cause, ?) "
+                    "WHERE list_contains(?, sync_id)", [ABANDONED, abandoned])
     con.execute("INSERT OR IGNORE INTO meta.sync_runs (sync_id, started_at, finished_at, as_of, status) "
                 "VALUES (?, ?, NULL, ?, 'running')", [run_id, datetime.now(timezone.utc), as_of])
+
+
+def _finish_unpublished(con, run_id: str, projects: list, why: str) -> None:
+    """End the run's record where no publish step will: its only project failed alone, or its
+    selection stops at raw (an asset's page in the UI)."""
+    failed = sum(1 for p in projects if p.error)
+    status = "failed" if projects and failed == len(projects) else "partial" if failed else "succeeded"
+    con.execute("UPDATE meta.sync_runs SET status = ?, finished_at = ?, cause = concat_ws('; ', cause, ?) "
+                "WHERE sync_id = ?", [status, datetime.now(timezone.utc), why, run_id])
 
 
 def _result(con, run_id: str, program: PulseConfig, results: list[SiteResult]) -> dg.MaterializeResult:
@@ -73,14 +91,21 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
     tracker kind is nothing to do here)."""
     program = _only(pulse.load().config, set(context.partition_keys))
     policy = SyncPolicy.from_settings(program.sync, full=config.full, reconcile=config.reconcile)
+    publishes = dg.AssetKey(["meta", "snapshots"]) in context.job_def.asset_layer.selected_asset_keys
     with pulse.trackers() as trackers, pulse.warehouse(ingest=True) as con:
-        _start_sync(con, context.run.run_id, program.clock())
+        _start_sync(con, context.run.run_id, program.clock(), context.instance)
         results = sync_sites(con, trackers, program, context.run.run_id, policy)
         outcome = _result(con, context.run.run_id, program, results)
+        projects = [p for r in results for p in r.projects]
+        alone_failed = len(context.partition_keys) == 1 and bool(projects) and all(p.error for p in projects)
+        if alone_failed:
+            _finish_unpublished(con, context.run.run_id, projects, "its one project failed: nothing published")
+        elif not publishes:
+            _finish_unpublished(con, context.run.run_id, projects,
+                                "landed only: this run stops at raw; the next pulse_sync run builds and publishes it")
     failures = outcome.metadata["failures"].value if outcome.metadata else []
     for line in failures:
         context.log.warning(f"kept stale: {line}")
-    projects = [p for r in results for p in r.projects]
     issues = next(t for t in tables if t.endswith("_issues"))  # raw.jira_issues, raw.github_issues
     # Each project's own figures on its own partition, once: a materialization's metadata is
     # repeated on every partition of the run's range, so per-project detail there would grow with
@@ -89,7 +114,7 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
         context.log_event(dg.AssetObservation(
             asset_key=["raw", issues], partition=source_key(p.site, p.project_key),
             metadata={"items": p.items, "requests": p.requests, "mode": p.mode, "error": p.error or ""}))
-    if len(context.partition_keys) == 1 and projects and all(p.error for p in projects):
+    if alone_failed:
         # One project asked for alone (a retry, a backfill): its failure is the run's, so the UI
         # marks its partition failed. A night's run goes on with the others (kept stale).
         # Not retried: the connectors already retried what waiting cures (429, 5xx, resets).

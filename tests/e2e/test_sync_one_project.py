@@ -79,3 +79,38 @@ def test_an_unknown_project_is_refused_before_anything_runs(demo, capsys):
     assert main(["sync", "--config", str(demo / "program.yaml"), "--project", "jira-dc/NOPE"]) == 2
     err = capsys.readouterr().err
     assert "jira-dc/NOPE" in err and "choose one of: jira-cloud/PAY, jira-dc/CART" in err
+
+
+def run_record(demo: Path, run_id: str) -> tuple:
+    with duckdb.connect(str(demo / ".pulse" / "work.duckdb"), read_only=True) as con:
+        return con.execute("SELECT status, finished_at IS NOT NULL, cause FROM meta.sync_runs WHERE sync_id = ?",
+                           [run_id]).fetchone()
+
+
+def test_runs_launched_in_dagster_record_how_they_ended(demo, monkeypatch):
+    """Not through the command line (which marks a failed run itself): the steps record it."""
+    from pipelines.definitions import defs
+    from pipelines.defs.partitions import register
+    from pipelines.config import load
+
+    monkeypatch.setenv("PULSE_CONFIG", str(demo / "program.yaml"))
+    definitions = defs()
+    with dg.DagsterInstance.get() as instance:
+        register(instance, load(demo / "program.yaml").config)
+        # an asset's page: materialize raw/jira_issues for one partition; nothing downstream runs
+        raw_only = definitions.resolve_implicit_global_asset_job_def().get_subset(
+            asset_selection={dg.AssetKey(["raw", t]) for t in ("jira_sites", "jira_issues", "jira_versions",
+                                                              "jira_changelogs", "jira_remote_links",
+                                                              "jira_board_sprints")})
+        landed = raw_only.execute_in_process(instance=instance, partition_key="jira-dc/CART", raise_on_error=False)
+        assert landed.success
+        status, finished, cause = run_record(demo, landed.run_id)
+        assert (status, finished) == ("succeeded", True) and "landed only" in cause
+
+        # pulse_sync with one partition whose project fails: the run fails, and says so in the warehouse
+        monkeypatch.setenv(SANDBOX_TOKEN_ENV, "wrong-token")
+        failed = definitions.resolve_job_def("pulse_sync").execute_in_process(
+            instance=instance, partition_key="jira-dc/CART", raise_on_error=False)
+        assert not failed.success
+        status, finished, cause = run_record(demo, failed.run_id)
+        assert (status, finished) == ("failed", True) and "HTTP 401" in cause and "nothing published" in cause

@@ -102,3 +102,15 @@ def test_the_ingest_assets_are_partitioned_by_source_and_backfill_in_one_run():
     only = _only(config, {"jira-dc/CART", "github/acme/web"})
     assert [(p.id, [q.key or q.repo for q in p.projects]) for p in only.programs] == \
         [(config.programs[0].id, ["CART", "acme/web"]), (config.programs[1].id, [])]
+
+
+def test_the_sensor_defers_deletions_while_a_night_runs(program_yaml):
+    with dg.DagsterInstance.ephemeral() as instance:
+        register(instance, load(program_yaml).config)
+        instance.add_dynamic_partitions(SOURCES.name, ["jira-dc/GONE"])
+        instance.add_run(dg.DagsterRun(job_name="pulse_sync", run_id="running-night", status=dg.DagsterRunStatus.STARTED))
+        assert isinstance(source_partitions(dg.build_sensor_context(instance=instance)), dg.SkipReason)
+        instance.delete_run("running-night")  # the run is over
+        result = source_partitions(dg.build_sensor_context(instance=instance))
+        (dropped,) = result.dynamic_partitions_requests
+        assert list(dropped.partition_keys) == ["jira-dc/GONE"]
