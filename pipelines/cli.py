@@ -474,7 +474,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     verdicts = ", ".join(f"{program} {health.upper()}" for program, health in files.verdicts)
     print(f"Wrote the status report ({verdicts}) in {files.seconds:.1f} s:")
     for path in (files.index, *files.pages, files.markdown, files.json):
-        print(f"  {path}")
+        if path is not None:
+            print(f"  {path}")
     return 0
 
 
@@ -638,7 +639,9 @@ def parser() -> argparse.ArgumentParser:
     p = command("report", "write the status report (HTML per program, Markdown, JSON) from the published warehouse")
     p.add_argument("--config", **config_from_env, help=f"program.yaml of a synced warehouse (default: ${CONFIG_ENV})")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for index.html, <program>.html, summary.md, report.json")
-    p.add_argument("--program", default=None, metavar="ID", help="one program's report (default: every program)")
+    p.add_argument("--program", default=None, metavar="ID",
+                   help="one program's report: ID.html, ID.md and ID.json, leaving the folder's index.html, "
+                        "summary.md and report.json as they were (default: every program)")
     p.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD",
                    help="report a past day, rebuilt from the warehouse's history (default: the snapshot's day)")
     p.add_argument("--no-backtest", action="store_true",

@@ -30,7 +30,7 @@ class ReportFiles:
     """What a report run wrote, and the verdicts it reported (for notifications and metadata)."""
 
     folder: Path
-    index: Path
+    index: Path | None  # None for one program's report (--program): the folder's index is left as it was
     pages: tuple[Path, ...]
     markdown: Path
     json: Path
@@ -41,7 +41,9 @@ class ReportFiles:
 def write_report(published: Path, out: Path, program: str | None = None, as_of: date | None = None,
                  backtest: bool = True) -> ReportFiles:
     """Write index.html, one <program>.html per program, summary.md and report.json into ``out``
-    from the published warehouse; ``as_of`` a past day reports what the warehouse says of it."""
+    from the published warehouse; ``as_of`` a past day reports what the warehouse says of it.
+    With ``program``, only that program's <program>.html, .md and .json: a one-program report run
+    into the weekly report's folder leaves the other programs' index, summary and JSON alone."""
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -71,11 +73,12 @@ def write_report(published: Path, out: Path, program: str | None = None, as_of: 
         page = out / files[r.program_id]
         _write(page, html_page(r, calibration, charts, backtest))
         pages.append(page)
-    index = out / "index.html"
-    _write(index, html_index(reports, files))
-    summary = out / "summary.md"
+    if program is None:
+        index, summary, data = out / "index.html", out / "summary.md", out / "report.json"
+        _write(index, html_index(reports, files))
+    else:  # one program: its own Markdown and JSON beside its page, never over the whole report's
+        index, summary, data = None, out / f"{_slug(program)}.md", out / f"{_slug(program)}.json"
     _write(summary, markdown(reports, files))
-    data = out / "report.json"
     _write(data, as_json(reports, calibration))
     return ReportFiles(out, index, tuple(pages), summary, data,
                        tuple((r.program_id, r.program.health) for r in reports), time.perf_counter() - started)

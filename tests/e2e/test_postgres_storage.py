@@ -243,6 +243,8 @@ def test_a_sync_run_and_its_materializations_are_stored_in_postgresql(instance, 
     stored = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     keys = {e.dagster_event.asset_key for e in stored}
     assert keys == set(job.asset_layer.selected_asset_keys)
+    for raw in ("jira_issues", "github_issues"):  # the night's range: every project's partition
+        assert instance.get_materialized_partitions(dg.AssetKey(["raw", raw])) == set(instance.get_dynamic_partitions("sources"))
     items = instance.get_latest_materialization_event(dg.AssetKey(["core", "work_items"]))
     assert items is not None and items.run_id == result.run_id
     assert items.asset_materialization.metadata["dagster/row_count"].value > 0

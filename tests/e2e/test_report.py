@@ -108,6 +108,18 @@ def test_a_past_day_reports_what_the_history_recorded(published_demo, tmp_path):
     assert all(p["snapshot"]["replayed"] and p["snapshot"]["as_of"].startswith(day.isoformat()) for p in data["programs"])
 
 
+def test_one_program_into_the_weekly_folder_leaves_the_others_alone(report, published_demo, tmp_path):
+    weekly = tmp_path / "weekly"
+    shutil.copytree(report, weekly)
+    before = {name: (weekly / name).read_bytes() for name in ("index.html", "summary.md", "report.json", "identity.html")}
+    assert main(["report", "--config", str(published_demo / "program.yaml"), "--out", str(weekly),
+                 "--program", "checkout", "--no-backtest"]) == 0
+    assert {name: (weekly / name).read_bytes() for name in before} == before
+    assert [p["program_id"] for p in json.loads((weekly / "checkout.json").read_text(encoding="utf-8"))["programs"]] \
+        == ["checkout"]
+    assert "Checkout" in (weekly / "checkout.md").read_text(encoding="utf-8")
+
+
 def test_bad_requests_get_a_clear_error(published_demo, tmp_path, capsys):
     config = str(published_demo / "program.yaml")
     assert main(["report", "--config", config, "--out", str(tmp_path), "--program", "nope"]) == 2

@@ -51,15 +51,7 @@ def test_one_project_syncs_alone_and_its_partition_shows_it(demo):
         observed = seen.event_log_entry.asset_observation.metadata
         assert observed["requests"].value == 2 and observed["error"].value == ""
         assert instance.get_latest_materialization_event(dg.AssetKey(["meta", "snapshots"])) is not None
-
-    # the night: one run over every partition
-    assert main(["sync", "--config", str(demo / "program.yaml")]) == 0
-    assert {f"{site}/{key}" for site, key, ok in last_sync(demo) if ok} == set(KEYS)
-    with dg.DagsterInstance.get() as instance:
-        assert instance.get_materialized_partitions(dg.AssetKey(["raw", "github_issues"])) == set(KEYS)
-        runs = instance.get_runs(limit=1)
-        assert runs[0].tags["dagster/asset_partition_range_start"] == KEYS[0]
-        assert runs[0].tags["dagster/asset_partition_range_end"] == KEYS[-1]
+    # a night's run over every partition: tests/e2e/test_postgres_storage.py (the schedule's run)
 
 
 def test_a_project_that_fails_alone_fails_its_run_and_publishes_nothing(demo, monkeypatch):
