@@ -284,7 +284,7 @@ def _synced(loaded: LoadedConfig, watch_with: Console, **options: Any) -> SyncOu
 
     sites: dict[str, tuple[int, str]] = {}
     for _, project in loaded.config.projects():
-        if options.get("project") not in (None, source_key(project.site, project.key or project.repo or "")):
+        if options.get("project") not in (None, source_key(project.site, project.project_key)):
             continue
         count, _ = sites.get(project.site, (0, ""))
         noun = "repos" if isinstance(loaded.config.sites[project.site], GithubSiteConfig) else "projects"

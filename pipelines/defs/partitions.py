@@ -25,7 +25,7 @@ def source_key(site: str, project: str) -> str:
 
 def configured_keys(config: PulseConfig) -> list[str]:
     """Every configured project's key, in program.yaml's order, each once."""
-    keys = (source_key(p.site, p.key or p.repo or "") for _, p in config.projects())
+    keys = (source_key(p.site, p.project_key) for _, p in config.projects())
     return list(dict.fromkeys(keys))
 
 

@@ -128,7 +128,7 @@ def _only(program: PulseConfig, keys: set[str]) -> PulseConfig:
     """The config with only the projects whose partitions the run selected (every program kept,
     so the projects keep their programs)."""
     programs = tuple(p.model_copy(update={"projects": tuple(
-        project for project in p.projects if source_key(project.site, project.key or project.repo or "") in keys)})
+        project for project in p.projects if source_key(project.site, project.project_key) in keys)})
         for p in program.programs)
     return program.model_copy(update={"programs": programs})
 

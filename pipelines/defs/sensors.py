@@ -14,24 +14,13 @@ import re
 import dagster as dg
 
 from connectors.http import redact_url
-from pipelines.config import ConfigError, PulseConfig, ReportSettings, load, looks_like_credential
+from pipelines.config import PulseConfig, ReportSettings, looks_like_credential
+from pipelines.defs.resources import config_at_load
 from pipelines.report.escalate import post, slack_escape
 
 HIDDEN = "***"
 MAX_CAUSE = 300  # characters of one step's cause
 _URL = re.compile(r"https?://[^\s'\"<>]+")
-
-
-def _config() -> PulseConfig | None:
-    """The program.yaml PULSE_CONFIG names, or None: a run may have failed because of it, and the
-    alert must go out all the same (to the default webhook variable)."""
-    path = os.environ.get("PULSE_CONFIG")
-    if not path:
-        return None
-    try:
-        return load(path).config
-    except ConfigError:
-        return None
 
 
 def secret_values(config: PulseConfig | None) -> list[str]:
@@ -99,7 +88,7 @@ def failure_message(job: str, run_id: str, causes: list[tuple[str | None, str]],
                 "(report.webhook_url_env); logs it.",
 )
 def pulse_run_failure(context: dg.RunFailureSensorContext) -> None:
-    config = _config()
+    config = config_at_load()  # None when program.yaml is what failed: the alert goes out all the same
     settings = config.report if config else ReportSettings()
     secrets = secret_values(config)
     run = context.dagster_run
