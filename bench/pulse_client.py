@@ -12,7 +12,7 @@ from pathlib import Path
 from connectors.github_source import GithubSite, GithubSource
 from connectors.jira_source import JiraSite, JiraSource
 from pipelines.config import WarehouseConfig
-from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site
+from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site, sync_sites
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER
 from warehouse.store import connect, migrate
 
@@ -30,20 +30,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="DuckDB memory_limit (program.yaml's warehouse.ingest_memory_limit)")
     args = p.parse_args(argv)
     policy = SyncPolicy(full=args.full)
-    results = []
+    sites = []  # every site at once, one writer, as pulse sync runs them (pipelines/defs/raw.py)
+    for site, keys in (("jira-cloud", args.jira_cloud), ("jira-dc", args.jira_dc)):
+        if keys := [k for k in keys.split(",") if k]:
+            user = SANDBOX_USER if site == "jira-cloud" else None
+            source = JiraSource(JiraSite(site, f"{args.url}/{site}", SANDBOX_TOKEN, user=user))
+            sites.append(lambda writer, source=source, keys=keys: sync_jira_site(
+                con, source, [(k, None) for k in keys], args.sync_id, policy, writer))
+    if repos := [r for r in args.repos.split(",") if r]:
+        source = GithubSource(GithubSite("github", f"{args.url}/github", SANDBOX_TOKEN))
+        sites.append(lambda writer: sync_github_site(con, source, repos, args.sync_id, policy, writer))
     with connect(Path(args.db), memory_limit=args.memory_limit) as con:
         migrate(con)
-        for site, keys in (("jira-cloud", args.jira_cloud), ("jira-dc", args.jira_dc)):
-            keys = [k for k in keys.split(",") if k]
-            if keys:
-                user = SANDBOX_USER if site == "jira-cloud" else None
-                source = JiraSource(JiraSite(site, f"{args.url}/{site}", SANDBOX_TOKEN, user=user))
-                results += sync_jira_site(con, source, [(k, None) for k in keys], args.sync_id, policy).projects
-        repos = [r for r in args.repos.split(",") if r]
-        if repos:
-            source = GithubSource(GithubSite("github", f"{args.url}/github", SANDBOX_TOKEN,
-                                             seconds_between_requests=0))
-            results += sync_github_site(con, source, repos, args.sync_id, policy).projects
+        results = [p for site in sync_sites(con, sites) for p in site.projects]
     print(json.dumps({"items": sum(r.items for r in results), "requests": sum(r.requests for r in results),
                       "errors": [f"{r.site}/{r.project_key}: {r.error}" for r in results if r.error]}))
     return 1 if any(r.error for r in results) else 0

@@ -24,9 +24,7 @@ others go on.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -42,6 +40,7 @@ from connectors.jira_source import BULK_CHANGELOG_ISSUES, JiraSource
 from pipelines.config import SyncSettings
 from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced, emit
 from warehouse.store import upsert
+from warehouse.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +126,14 @@ def _etag(con: duckdb.DuckDBPyConnection, site: str, request: str) -> str | None
 
 def _commit_state(con: duckdb.DuckDBPyConnection, site: str, project_key: str, source: str, cursor: Cursor,
                   full: bool, etags: dict[str, str] | None = None,
-                  forget: Callable[[], None] | None = None) -> None:
+                  forget: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
     """The end of a project's sync, in one transaction: ``forget`` (the deletions a complete
     listing found), the ETags of the answers this run consumed and the cursor with its
     reconciliation mark. A failure before this commit leaves the previous state whole."""
     con.execute("BEGIN")
     try:
         if forget is not None:
-            forget()
+            forget(con)
         for request, etag in (etags or {}).items():
             con.execute("INSERT OR REPLACE INTO meta.http_etags VALUES (?, ?, ?, ?)", [site, request, etag, _now()])
         _write_cursor(con, site, project_key, source, cursor, full)
@@ -352,7 +351,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(text.split())}"[:500]
 
 
-def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_key: str, source: str,
+def _guarded(writer: Writer, sync_id: str, site: str, project_key: str, source: str,
              mode: str, requests: Callable[[], int], work: Callable[[], int]) -> ProjectResult:
     started, before = _now(), requests()
     emit(ProjectStarted(site, project_key))
@@ -362,89 +361,113 @@ def _guarded(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, project_ke
     except Exception as exc:  # one project's failure must not stop the others
         log.error("sync of %s on %s failed: %s", project_key, site, describe(exc))
         result = ProjectResult(site, project_key, source, 0, requests() - before, mode, describe(exc))
-    _record(con, sync_id, result, started)
+    writer.call(lambda w: _record(w, sync_id, result, started))
     emit(ProjectSynced(site, project_key, result.items, result.requests, result.error))
     return result
 
 
-def site_failed(con: duckdb.DuckDBPyConnection, sync_id: str, site: str, source: str, keys: list[str],
-                 exc: BaseException, requests: int, started: datetime) -> SiteResult:
-    """A site that failed before any project began: each of its projects failed with the cause."""
+def site_failed(out: duckdb.DuckDBPyConnection | Writer, sync_id: str, site: str, source: str, keys: list[str],
+                exc: BaseException, requests: int, started: datetime) -> SiteResult:
+    """A site that failed before any project began: each of its projects failed with the cause.
+    ``out`` is the sync's writer, or a connection where none runs."""
     log.error("site %s failed: %s", site, describe(exc))
     results = tuple(ProjectResult(site, key, source, 0, requests if n == 0 else 0, None, describe(exc))
                     for n, key in enumerate(keys))
     for result in results:
-        _record(con, sync_id, result, started)
+        if isinstance(out, Writer):
+            out.call(lambda w, result=result: _record(w, sync_id, result, started))
+        else:
+            _record(out, sync_id, result, started)
         emit(ProjectSynced(site, result.project_key, 0, result.requests, result.error))
     return SiteResult(site, results)
 
 
 def _in_parallel(con: duckdb.DuckDBPyConnection, source: Any, keys: list[str], concurrency: int,
                  one: Callable[[duckdb.DuckDBPyConnection, Any, str], ProjectResult]) -> tuple[ProjectResult, ...]:
-    """Sync a site's projects, at most ``concurrency`` at once: each thread has its own DuckDB
-    cursor (a connection of its own to the same database) and its own reader of the site."""
-    if concurrency <= 1 or len(keys) <= 1:
-        return tuple(one(con, source, key) for key in keys)
-
-    def task(key: str) -> ProjectResult:
+    """Sync a site's projects, at most ``concurrency`` at once: each thread reads the warehouse
+    through its own DuckDB cursor (a connection of its own to the same database) and the site
+    through its own reader; every write goes through the sync's one ``Writer``."""
+    def task(key: str, reader: Any) -> ProjectResult:
         cur = con.cursor()
         try:
-            return one(cur, source.worker(), key)
+            return one(cur, reader, key)
         finally:
             cur.close()
 
+    if concurrency <= 1 or len(keys) <= 1:
+        return tuple(task(key, source) for key in keys)
+
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sync") as pool:
-        return tuple(pool.map(task, keys))
+        return tuple(pool.map(lambda key: task(key, source.worker()), keys))
+
+
+def sync_sites(con: duckdb.DuckDBPyConnection, sites: list[Callable[[Writer], SiteResult]]) -> list[SiteResult]:
+    """Every site at once, each in a thread of its own (and its projects in a pool of their own),
+    all writing through one ``Writer``: the sites' requests overlap, and no two of them ever
+    contend for the warehouse. ``sites`` are ``sync_jira_site``/``sync_github_site`` calls
+    waiting for the writer; the results come back in their order."""
+    if not sites:
+        return []
+    with Writer(con) as writer, ThreadPoolExecutor(max_workers=len(sites), thread_name_prefix="site") as pool:
+        return list(pool.map(lambda site: site(writer), sites))
 
 
 # -- Jira --------------------------------------------------------------------------------------
 
 def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
                    projects: list[tuple[str, str | None]], sync_id: str,
-                   policy: SyncPolicy = SyncPolicy()) -> SiteResult:
-    """Sync the given ``(project_key, jql)`` pairs of one Jira site."""
+                   policy: SyncPolicy = SyncPolicy(), writer: Writer | None = None) -> SiteResult:
+    """Sync the given ``(project_key, jql)`` pairs of one Jira site; its writes go through
+    ``writer`` (one of its own when none is given: it is closed before this returns)."""
+    if writer is None:
+        with Writer(con) as own:
+            return sync_jira_site(con, source, projects, sync_id, policy, own)
     site = source.site.name
     jqls = dict(projects)
     started, before = _now(), source.requests
     try:
         meta = source.metadata()
     except Exception as exc:  # the site is down or refuses us: every project is recorded as failed
-        return site_failed(con, sync_id, site, "jira", list(jqls), exc, source.requests - before, started)
-    upsert(con, "raw.jira_sites", [{
+        return site_failed(writer, sync_id, site, "jira", list(jqls), exc, source.requests - before, started)
+    writer.land("raw.jira_sites", [{
         "site": site, "base_url": source.site.url, "server_info": meta.server_info,
         "myself": meta.myself, "fields": meta.fields, "statuses": meta.statuses,
         "link_types": meta.link_types, "field_roles": meta.field_roles, "synced_at": _now(),
         "sync_id": sync_id,
-    }], json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+    }], project=None, json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
 
     def one(cur: duckdb.DuckDBPyConnection, worker: JiraSource, key: str) -> ProjectResult:
         cursor = read_cursor(cur, site, key)
         full = policy.full or cursor is None or cursor.cursor_at is None
-        return _guarded(cur, sync_id, site, key, "jira", "full" if full else "incremental", lambda: worker.requests,
-                        lambda: _sync_jira_project(cur, worker, key, jqls[key], sync_id, cursor, full, policy,
-                                                   moves))
+        return _guarded(writer, sync_id, site, key, "jira", "full" if full else "incremental",
+                        lambda: worker.requests,
+                        lambda: _sync_jira_project(cur, writer, worker, key, jqls[key], sync_id, cursor, full, policy))
 
     # An issue moved between two projects of the site is landed by one project's thread and
-    # forgotten by the other's reconciliation: the two never overlap, or under snapshot isolation
-    # the deletion can remove the row the other thread just wrote.
-    moves = threading.Lock()
+    # forgotten by the other's reconciliation: the one writer runs the two one after the other,
+    # each against what the other committed.
     results = _in_parallel(con, source, list(jqls), source.site.concurrency, one)
     # Once per site, after its projects: histories and remote links of issues no longer held go too.
-    for table in ("raw.jira_changelogs", "raw.jira_remote_links"):
-        con.execute(f"""DELETE FROM {table} c WHERE site = ? AND NOT EXISTS (
-                            SELECT 1 FROM raw.jira_issues i WHERE i.site = c.site AND i.issue_id = c.issue_id)""", [site])
+    writer.call(lambda w: _forget_orphans(w, site))
     return SiteResult(site, results)
 
 
-def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: str, jql: str | None,
-                       sync_id: str, cursor: Cursor | None, full: bool, policy: SyncPolicy,
-                       moves: threading.Lock | None = None) -> int:
+def _forget_orphans(con: duckdb.DuckDBPyConnection, site: str) -> None:
+    for table in ("raw.jira_changelogs", "raw.jira_remote_links"):
+        con.execute(f"""DELETE FROM {table} c WHERE site = ? AND NOT EXISTS (
+                            SELECT 1 FROM raw.jira_issues i WHERE i.site = c.site AND i.issue_id = c.issue_id)""", [site])
+
+
+def _sync_jira_project(con: duckdb.DuckDBPyConnection, writer: Writer, source: JiraSource, key: str,
+                       jql: str | None, sync_id: str, cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
+    """One project: ``con`` reads the warehouse (this thread's cursor), ``writer`` writes it."""
     site, started = source.site.name, _now()
+    project = f"{site}/{key}"
     # Versions have no change history in the API: a snapshot each sync is how slips are seen.
-    upsert(con, "raw.jira_versions", [{"site": site, "project_key": key, "version_id": str(v["id"]),
+    writer.land("raw.jira_versions", [{"site": site, "project_key": key, "version_id": str(v["id"]),
                                        "payload": v, "synced_at": _now(), "sync_id": sync_id}
-                                      for v in source.versions(key)])
-    _forget_unseen(con, "raw.jira_versions", "project_key", site, key, sync_id)
+                                      for v in source.versions(key)], project=project)
+    writer.run(lambda w: _forget_unseen(w, "raw.jira_versions", "project_key", site, key, sync_id), project=project)
     since = None if full else cursor.cursor_at - policy.overlap
     count, seen, fresh = 0, None, False
     cut: list[str] = []  # ids of issues whose search result cut their changelog, fetched in bulk
@@ -455,43 +478,41 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, source: JiraSource, key: 
         # its deletion check is held already, yet the rerun must still look for deletions.
         fresh = fresh or bool(changed) or (not full and _any_after(page, cursor.cursor_at))
         if source.site.remote_links:  # before the page lands: a crash between them loses no refresh
-            _refresh_remote_links(con, source, site, changed, sync_id)
+            _refresh_remote_links(writer, project, source, site, changed, sync_id)
         synced, changed_ids = _now(), set(changed)
-        with moves or nullcontext():
+        arrivals = [(str(i["id"]), i["key"]) for i in page if str(i["id"]) in changed_ids]
+        count += writer.land("raw.jira_issues", [{
+            "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
+            "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
+            "sync_id": sync_id} for i in page], project=project,
             # an issue held in another project, or tombstoned there, was moved here
-            _note_arrivals(con, "raw.jira_issues", site, key,
-                           [(str(i["id"]), i["key"]) for i in page if str(i["id"]) in changed_ids], sync_id)
-            count += upsert(con, "raw.jira_issues", [{
-                "site": site, "project_key": key, "issue_id": str(i["id"]), "issue_key": i["key"],
-                "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
-                "sync_id": sync_id} for i in page])
+            before=lambda w, arrivals=arrivals: _note_arrivals(w, "raw.jira_issues", site, key, arrivals, sync_id))
         emit(ItemsLanded(site, key, len(page)))
         cut.extend(_incomplete_changelogs(con, site, page))
         if len(cut) >= BULK_CHANGELOG_ISSUES:
-            _complete_changelogs(con, source, site, cut, sync_id)
+            _complete_changelogs(writer, project, source, site, cut, sync_id)
             cut = []
         for issue in page:
             updated = _ts(issue["fields"].get("updated"))
             seen = updated if seen is None or (updated and updated > seen) else seen
-    _complete_changelogs(con, source, site, cut, sync_id)
+    _complete_changelogs(writer, project, source, site, cut, sync_id)
     reconciled = cursor.reconciled_at if cursor else None
-    forget: Callable[[], None] | None = None
+    forget: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     if full:
-        forget = lambda: _forget_unseen(con, "raw.jira_issues", "project_key", site, key, sync_id)  # noqa: E731
+        forget = lambda w: _forget_unseen(w, "raw.jira_issues", "project_key", site, key, sync_id)  # noqa: E731
         reconciled = started
     elif fresh or policy.reconcile_due(cursor, started):
         ids = source.issue_ids(key, jql)
-        forget = lambda: _forget_missing(con, site, key, ids, sync_id)  # noqa: E731
+        forget = lambda w: _forget_missing(w, site, key, ids, sync_id)  # noqa: E731
         reconciled = started
     if forget is not None:  # the nights that list every issue list the boards' open sprints too
-        _land_board_sprints(con, source, key, sync_id)
-    with moves or nullcontext():
-        _commit_state(con, site, key, "jira", Cursor(
-            _next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled), full, forget=forget)
+        _land_board_sprints(writer, project, source, key, sync_id)
+    state = Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled)
+    writer.call(lambda w: _commit_state(w, site, key, "jira", state, full, forget=forget), project=project)
     return count
 
 
-def _land_board_sprints(con: duckdb.DuckDBPyConnection, source: JiraSource, key: str, sync_id: str) -> None:
+def _land_board_sprints(writer: Writer, project: str, source: JiraSource, key: str, sync_id: str) -> None:
     """The active and future sprints of the project's boards, those no issue names included: the
     project's rows replaced by what the listing shows (a sprint closed or deleted since leaves; a
     closed one lives on in its issues' Sprint fields). A site without Jira Software (the connector
@@ -500,11 +521,12 @@ def _land_board_sprints(con: duckdb.DuckDBPyConnection, source: JiraSource, key:
     if boards is None:
         return
     site, synced = source.site.name, _now()
-    upsert(con, "raw.jira_board_sprints", [{
+    writer.land("raw.jira_board_sprints", [{
         "site": site, "project_key": key, "board_id": int(board["id"]), "sprint_id": int(sprint["id"]),
         "board": board, "payload": sprint, "synced_at": synced, "sync_id": sync_id}
-        for board, sprints in boards for sprint in sprints], json_columns=("board", "payload"))
-    _forget_unseen(con, "raw.jira_board_sprints", "project_key", site, key, sync_id)
+        for board, sprints in boards for sprint in sprints], project=project, json_columns=("board", "payload"))
+    writer.run(lambda w: _forget_unseen(w, "raw.jira_board_sprints", "project_key", site, key, sync_id),
+               project=project)
 
 
 def _any_after(page: list[dict[str, Any]], instant: datetime | None) -> bool:
@@ -534,25 +556,35 @@ def _incomplete_changelogs(con: duckdb.DuckDBPyConnection, site: str, page: list
     return [issue_id for issue_id, total in totals.items() if held.get(issue_id, 0) < total]
 
 
-def _complete_changelogs(con: duckdb.DuckDBPyConnection, source: JiraSource, site: str,
+def _complete_changelogs(writer: Writer, project: str, source: JiraSource, site: str,
                          issue_ids: list[str], sync_id: str) -> None:
     """Whole histories of the cut issues, up to 1,000 issues a bulk request (Cloud), landed as
     they arrive; their issues are committed first, and the cursor moves only after both."""
     for issue_id, histories in source.changelogs(issue_ids):
-        upsert(con, "raw.jira_changelogs", [{
+        writer.land("raw.jira_changelogs", [{
             "site": site, "issue_id": issue_id, "history_id": str(h["id"]), "payload": h,
-            "synced_at": _now(), "sync_id": sync_id} for h in histories])
+            "synced_at": _now(), "sync_id": sync_id} for h in histories], project=project)
 
 
-def _refresh_remote_links(con: duckdb.DuckDBPyConnection, source: JiraSource, site: str,
+def _refresh_remote_links(writer: Writer, project: str, source: JiraSource, site: str,
                           issue_ids: list[str], sync_id: str) -> None:
     """Remote links of the issues that changed (Jira has no bulk form): each issue's set replaced."""
     for issue_id in issue_ids:
-        links = source.remote_links(issue_id)
+        rows = [{"site": site, "issue_id": issue_id, "remote_id": str(link["id"]), "payload": link,
+                 "synced_at": _now(), "sync_id": sync_id} for link in source.remote_links(issue_id)]
+        writer.run(lambda w, issue_id=issue_id, rows=rows: _replace_remote_links(w, site, issue_id, rows),
+                   project=project)
+
+
+def _replace_remote_links(con: duckdb.DuckDBPyConnection, site: str, issue_id: str, rows: list[dict[str, Any]]) -> None:
+    con.execute("BEGIN")
+    try:
         con.execute("DELETE FROM raw.jira_remote_links WHERE site = ? AND issue_id = ?", [site, issue_id])
-        upsert(con, "raw.jira_remote_links", [{
-            "site": site, "issue_id": issue_id, "remote_id": str(link["id"]), "payload": link,
-            "synced_at": _now(), "sync_id": sync_id} for link in links])
+        upsert(con, "raw.jira_remote_links", rows, transaction=False)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _forget_missing(con: duckdb.DuckDBPyConnection, site: str, key: str, ids: set[str], sync_id: str) -> None:
@@ -572,60 +604,69 @@ def _forget_missing(con: duckdb.DuckDBPyConnection, site: str, key: str, ids: se
 # -- GitHub ------------------------------------------------------------------------------------
 
 def sync_github_site(con: duckdb.DuckDBPyConnection, source: GithubSource, repos: list[str],
-                     sync_id: str, policy: SyncPolicy = SyncPolicy()) -> SiteResult:
-    """Sync the given ``owner/name`` repositories of one GitHub site."""
+                     sync_id: str, policy: SyncPolicy = SyncPolicy(), writer: Writer | None = None) -> SiteResult:
+    """Sync the given ``owner/name`` repositories of one GitHub site; its writes go through
+    ``writer`` (one of its own when none is given: it is closed before this returns)."""
+    if writer is None:
+        with Writer(con) as own:
+            return sync_github_site(con, source, repos, sync_id, policy, own)
     site = source.site.name
 
     def one(cur: duckdb.DuckDBPyConnection, worker: GithubSource, repo: str) -> ProjectResult:
         cursor = read_cursor(cur, site, repo)
         full = policy.full or cursor is None or cursor.cursor_at is None
-        return _guarded(cur, sync_id, site, repo, "github", "full" if full else "incremental", lambda: worker.requests,
-                        lambda: _sync_github_repo(cur, worker, repo, sync_id, cursor, full, policy))
+        return _guarded(writer, sync_id, site, repo, "github", "full" if full else "incremental",
+                        lambda: worker.requests,
+                        lambda: _sync_github_repo(cur, writer, worker, repo, sync_id, cursor, full, policy))
 
     return SiteResult(site, _in_parallel(con, source, repos, source.site.concurrency, one))
 
 
-def _sync_github_repo(con: duckdb.DuckDBPyConnection, source: GithubSource, repo: str, sync_id: str,
-                      cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
+def _sync_github_repo(con: duckdb.DuckDBPyConnection, writer: Writer, source: GithubSource, repo: str,
+                      sync_id: str, cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
+    """One repository: ``con`` reads the warehouse (this thread's cursor), ``writer`` writes it."""
     site, started = source.site.name, _now()
+    project = f"{site}/{repo}"
     # ETags of the answers landed; kept only with the cursor, when everything they vouch for is in.
     etags: dict[str, str] = {}
     # Milestones have no change history or `since`: a conditional request makes asking them
     # every night free of rate limit when nothing changed.
     milestones = source.milestones(repo, etag=None if full else _etag(con, site, source.milestones_request(repo)))
     if milestones.items is not None:
-        upsert(con, "raw.github_milestones", [{"site": site, "repo": repo, "number": m["number"], "payload": m,
-                                               "synced_at": _now(), "sync_id": sync_id} for m in milestones.items])
-        _forget_unseen(con, "raw.github_milestones", "repo", site, repo, sync_id)
+        writer.land("raw.github_milestones", [{"site": site, "repo": repo, "number": m["number"], "payload": m,
+                                               "synced_at": _now(), "sync_id": sync_id} for m in milestones.items],
+                    project=project)
+        writer.run(lambda w: _forget_unseen(w, "raw.github_milestones", "repo", site, repo, sync_id), project=project)
         _keep(etags, milestones)
 
     since = None if full else _github_time(cursor.cursor_at - policy.overlap)
-    count, seen = _sync_github_issues(con, source, repo, since, sync_id, full, etags)
+    count, seen = _sync_github_issues(con, writer, project, source, repo, since, sync_id, full, etags)
     fresh = full or (seen is not None and seen > cursor.cursor_at)
     due = not full and policy.reconcile_due(cursor, started)
     reconciled = cursor.reconciled_at if cursor else None
-    forget: Callable[[], None] | None = None
+    forget: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     if fresh or due:
         # The repository (its open-issue count) is asked on nights that changed something.
         repository = source.repository(repo, etag=None if full else _etag(con, site, f"/repos/{repo}"))
         if repository.items is not None:
-            upsert(con, "raw.github_repos", [{"site": site, "repo": repo, "payload": repository.items[0],
-                                              "synced_at": _now(), "sync_id": sync_id}])
+            writer.land("raw.github_repos", [{"site": site, "repo": repo, "payload": repository.items[0],
+                                              "synced_at": _now(), "sync_id": sync_id}], project=project)
             _keep(etags, repository)
         if full:
-            forget = lambda: _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)  # noqa: E731
+            forget = lambda w: _forget_unseen(w, "raw.github_issues", "repo", site, repo, sync_id)  # noqa: E731
             reconciled = started
-        elif due or _open_count_disagrees(con, site, repo, repository):
+        # asked of the writer: the count must include the pages queued before it
+        elif due or writer.call(lambda w: _open_count_disagrees(w, site, repo, repository), project=project):
             # A full listing is the only way REST shows deletions (a deleted closed issue moves no
             # count): it runs when reconciliation is due or the repository's own open count says
             # we hold one too many or too few.
             for page in source.issue_pages(repo):
-                _land_issues(con, site, repo, page.items or [], sync_id)
-            forget = lambda: _forget_unseen(con, "raw.github_issues", "repo", site, repo, sync_id)  # noqa: E731
+                _land_issues(writer, project, site, repo, page.items or [], sync_id)
+            forget = lambda w: _forget_unseen(w, "raw.github_issues", "repo", site, repo, sync_id)  # noqa: E731
             reconciled = started
-    _commit_state(con, site, repo, "github", Cursor(
-        _next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled), full,
-        etags=etags, forget=forget)
+    state = Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled)
+    writer.call(lambda w: _commit_state(w, site, repo, "github", state, full, etags=etags, forget=forget),
+                project=project)
     return count
 
 
@@ -635,8 +676,9 @@ def _keep(etags: dict[str, str], page) -> None:
         etags[page.request] = page.etag
 
 
-def _sync_github_issues(con: duckdb.DuckDBPyConnection, source: GithubSource, repo: str, since: str | None,
-                        sync_id: str, full: bool, etags: dict[str, str]) -> tuple[int, datetime | None]:
+def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project: str, source: GithubSource,
+                        repo: str, since: str | None, sync_id: str, full: bool,
+                        etags: dict[str, str]) -> tuple[int, datetime | None]:
     """Issues updated since ``since`` with their events and relations; (items written, newest update)."""
     site = source.site.name
     request = source.issues_request(repo, since)
@@ -646,7 +688,7 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, source: GithubSource, re
         if page.items is None:  # 304: nothing changed since the same request last time
             return 0, None
         _keep(etags, page)
-        count += _land_issues(con, site, repo, page.items, sync_id)
+        count += _land_issues(writer, project, site, repo, page.items, sync_id)
         emit(ItemsLanded(site, repo, len(page.items)))
         changed.extend((i["number"], (i.get("sub_issues_summary") or {}).get("total", 0) > 0,
                         (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0)
@@ -655,11 +697,11 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, source: GithubSource, re
             updated = _ts(issue.get("updated_at"))
             seen = updated if seen is None or (updated and updated > seen) else seen
     for events in source.event_pages(repo, since):
-        upsert(con, "raw.github_issue_events", [{
+        writer.land("raw.github_issue_events", [{
             "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
             "created_at": e.get("created_at"), "payload": _without_issue(e), "synced_at": _now(), "sync_id": sync_id}
-            for e in events])
-    _refresh_relations(con, source, site, repo, changed, sync_id, full)
+            for e in events], project=project)
+    _refresh_relations(writer, project, source, site, repo, changed, sync_id, full)
     return count, seen
 
 
@@ -672,15 +714,15 @@ def _without_issue(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "issue": {k: issue[k] for k in ("id", "number") if k in issue}}
 
 
-def _land_issues(con: duckdb.DuckDBPyConnection, site: str, repo: str, issues: list[dict[str, Any]],
+def _land_issues(writer: Writer, project: str, site: str, repo: str, issues: list[dict[str, Any]],
                  sync_id: str) -> int:
     synced = _now()
-    # an issue whose id we hold in another repository, or tombstoned there, was transferred here
-    _note_arrivals(con, "raw.github_issues", site, repo, [(str(i["id"]), f"{repo}#{i['number']}") for i in issues],
-                   sync_id)
-    return upsert(con, "raw.github_issues", [{
+    arrivals = [(str(i["id"]), f"{repo}#{i['number']}") for i in issues]
+    return writer.land("raw.github_issues", [{
         "site": site, "repo": repo, "number": i["number"], "issue_id": i["id"], "updated_at": i.get("updated_at"),
-        "payload": i, "synced_at": synced, "sync_id": sync_id} for i in issues])
+        "payload": i, "synced_at": synced, "sync_id": sync_id} for i in issues], project=project,
+        # an issue whose id we hold in another repository, or tombstoned there, was transferred here
+        before=lambda w: _note_arrivals(w, "raw.github_issues", site, repo, arrivals, sync_id))
 
 
 def _open_count_disagrees(con: duckdb.DuckDBPyConnection, site: str, repo: str, repository) -> bool:
@@ -692,18 +734,39 @@ def _open_count_disagrees(con: duckdb.DuckDBPyConnection, site: str, repo: str, 
     return held != repository.items[0].get("open_issues_count", held)
 
 
-def _refresh_relations(con: duckdb.DuckDBPyConnection, source: GithubSource, site: str, repo: str,
+def _refresh_relations(writer: Writer, project: str, source: GithubSource, site: str, repo: str,
                        changed: list[tuple[int, bool, bool]], sync_id: str, full: bool) -> None:
     """Sub-issues and blocked-by lists of changed issues, fetched only where the issue's own
     summaries say there is something to read; what an issue no longer has is removed."""
+    if not full and (quiet := [number for number, subs, deps in changed if not subs and not deps]):
+        writer.run(lambda w: w.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ? "
+                                       "AND number IN (SELECT unnest(?::BIGINT[]))", [site, repo, quiet]),
+                   project=project)
     for number, subs, deps in changed:
-        if not full:
-            con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ? AND number = ?",
-                        [site, repo, number])
+        if not subs and not deps:
+            continue
         related = ([("sub_issue", s) for s in source.sub_issues(repo, number)] if subs else []) + (
             [("blocked_by", b) for b in source.blocked_by(repo, number)] if deps else [])
-        upsert(con, "raw.github_issue_relations", [{
-            "site": site, "repo": repo, "number": number, "relation": rel, "other_id": other["id"],
-            "payload": other, "synced_at": _now(), "sync_id": sync_id} for rel, other in related])
+        rows = [{"site": site, "repo": repo, "number": number, "relation": rel, "other_id": other["id"],
+                 "payload": other, "synced_at": _now(), "sync_id": sync_id} for rel, other in related]
+        if full:
+            writer.land("raw.github_issue_relations", rows, project=project)
+        else:
+            writer.run(lambda w, number=number, rows=rows: _replace_relations(w, site, repo, number, rows),
+                       project=project)
     if full:  # only once every issue's relations are in: a failure part-way loses nothing held
-        _forget_unseen(con, "raw.github_issue_relations", "repo", site, repo, sync_id)
+        writer.run(lambda w: _forget_unseen(w, "raw.github_issue_relations", "repo", site, repo, sync_id),
+                   project=project)
+
+
+def _replace_relations(con: duckdb.DuckDBPyConnection, site: str, repo: str, number: int,
+                       rows: list[dict[str, Any]]) -> None:
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ? AND number = ?",
+                    [site, repo, number])
+        upsert(con, "raw.github_issue_relations", rows, transaction=False)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

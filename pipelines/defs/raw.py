@@ -12,7 +12,8 @@ from pipelines.defs.partitions import SOURCES, source_key
 from pipelines.defs.resources import PulseResource, Trackers
 from pipelines.defs.schedules import TRANSIENT_RETRY
 from pipelines.failures import explain
-from pipelines.ingest import SiteResult, SyncPolicy, site_failed, sync_github_site, sync_jira_site
+from pipelines.ingest import SiteResult, SyncPolicy, site_failed, sync_github_site, sync_jira_site, sync_sites
+from warehouse.writer import Writer
 
 JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs", "jira_remote_links",
                "jira_board_sprints")
@@ -134,24 +135,27 @@ def _only(program: PulseConfig, keys: set[str]) -> PulseConfig:
 
 
 def _jira_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, policy: SyncPolicy) -> list[SiteResult]:
-    results = []
-    for name, site in trackers.jira.items():
-        if not (projects := [(p.key, p.jql) for _, p in program.projects() if p.site == name]):
-            continue
-        started = datetime.now(timezone.utc)
-        try:
-            source = JiraSource(site)  # asks the site for serverInfo
-        except Exception as exc:  # a site that is down stops none of the others
-            results.append(site_failed(con, sync_id, name, "jira", [k for k, _ in projects], exc, 1, started))
-            continue
-        results.append(sync_jira_site(con, source, projects, sync_id, policy))
-    return results
+    """Every Jira site at once (``sync_sites``: a thread each, one writer)."""
+    def site_sync(name: str, site, projects: list[tuple[str, str | None]]) -> Callable[[Writer], SiteResult]:
+        def run(writer: Writer) -> SiteResult:
+            started = datetime.now(timezone.utc)
+            try:
+                source = JiraSource(site)  # asks the site for serverInfo
+            except Exception as exc:  # a site that is down stops none of the others
+                return site_failed(writer, sync_id, name, "jira", [k for k, _ in projects], exc, 1, started)
+            return sync_jira_site(con, source, projects, sync_id, policy, writer)
+        return run
+
+    return sync_sites(con, [site_sync(name, site, projects) for name, site in trackers.jira.items()
+                            if (projects := [(p.key, p.jql) for _, p in program.projects() if p.site == name])])
 
 
 def _github_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, policy: SyncPolicy) -> list[SiteResult]:
-    return [sync_github_site(con, GithubSource(site), repos, sync_id, policy)
-            for name, site in trackers.github.items()
-            if (repos := [p.repo for _, p in program.projects() if p.site == name and p.repo])]
+    """Every GitHub site at once (``sync_sites``: a thread each, one writer)."""
+    return sync_sites(con, [
+        lambda writer, site=site, repos=repos: sync_github_site(con, GithubSource(site), repos, sync_id, policy, writer)
+        for name, site in trackers.github.items()
+        if (repos := [p.repo for _, p in program.projects() if p.site == name and p.repo])])
 
 
 @dg.multi_asset(specs=_specs(JIRA_TABLES, "jira"), pool="duckdb", name="jira_raw",

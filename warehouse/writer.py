@@ -1,0 +1,199 @@
+"""The one thread that writes a sync's pages into the work database, fed through a bounded queue.
+
+Fetching is waiting on the network; landing is DuckDB work. Done in the fetching thread, every
+page's landing held the next request back (a sync spent a third of its time with no request in
+flight). So the threads that fetch only read the warehouse (each through its own cursor) and hand
+every write to a ``Writer``: pages are queued (``land``) and the fetching thread asks for its next
+page at once; other writes (a cursor, a deletion check) are queued as calls (``run``, ``call``)
+that keep their order behind the pages queued before them. One writer also means no two
+transactions of a sync ever touch the same rows.
+
+- **Bounded memory**: the queue holds at most ``queue_pages`` operations; a fetching thread that
+  finds it full waits (back-pressure), so the ingest's memory is the queue and the pages in
+  flight, whatever the portfolio's size.
+- **Batches**: the pages waiting when the writer comes round are merged per table, up to
+  ``batch_rows`` rows, into one set-based ``upsert`` and one commit (a commit writes the WAL).
+- **Order**: operations run in the order they were queued. A page's ``before`` step (the
+  tombstones of moved issues) runs just before its rows are written. A project's cursor, queued
+  after its pages, is written only once they are committed.
+- **Failures are the project's**: an operation that fails marks its project failed; the
+  project's later operations are skipped with the same error, which the project's next ``call``
+  raises (a sync waits on its cursor write, so it learns of it and records the project failed).
+  A page of one project never stops another project's.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import duckdb
+
+from warehouse.store import upsert
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Land:
+    table: str
+    rows: Sequence[dict[str, Any]]
+    json_columns: tuple[str, ...]
+    project: str | None
+    before: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+
+
+@dataclass(frozen=True)
+class _Call:
+    fn: Callable[[duckdb.DuckDBPyConnection], Any]
+    project: str | None
+    future: Future = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class Writer:
+    """Writes a sync's pages and state through one cursor of ``con``, in one thread, in order."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, queue_pages: int = 32, batch_rows: int = 5000) -> None:
+        self._cur = con.cursor()
+        # DuckDB checkpoints when the WAL passes 16 MB, inside whichever commit passes it: a sync
+        # lands hundreds of MB, so that was a checkpoint every few pages. Fewer, larger ones.
+        self._cur.execute("SET checkpoint_threshold = '256MB'")
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_pages)
+        self._batch_rows = batch_rows
+        self._failed: dict[str, BaseException] = {}
+        self._pending: list[Any] = []  # taken from the queue, not yet run (a batch stops before it)
+        self._broken: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="pulse-writer", daemon=True)
+        self._thread.start()
+
+    # -- what fetching threads call ----------------------------------------------------------------
+    def land(self, table: str, rows: Sequence[dict[str, Any]], *, project: str | None,
+             json_columns: Sequence[str] = ("payload",),
+             before: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> int:
+        """Queue rows for ``warehouse.store.upsert`` into ``table``; returns how many."""
+        if rows or before is not None:
+            self._put(_Land(table, rows, tuple(json_columns), project, before))
+        return len(rows)
+
+    def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> Future:
+        """Queue ``fn(cursor)`` behind what is queued; its future holds the result or the error."""
+        op = _Call(fn, project)
+        self._put(op)
+        return op.future
+
+    def call(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> T:
+        """``run`` and wait: also how a project learns that one of its queued pages failed."""
+        return self.run(fn, project=project).result()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        self._cur.close()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _put(self, op: Any) -> None:
+        while True:
+            if self._broken is not None or not self._thread.is_alive():
+                raise RuntimeError(f"the warehouse writer stopped: {self._broken!r}")
+            try:
+                self._queue.put(op, timeout=1)
+                return
+            except queue.Full:
+                continue
+
+    # -- the writer thread ------------------------------------------------------------------------
+    def _next(self) -> Any:
+        return self._pending.pop(0) if self._pending else self._queue.get()
+
+    def _loop(self) -> None:
+        try:
+            while (op := self._next()) is not _STOP:
+                if isinstance(op, _Call):
+                    self._call(op)
+                else:
+                    self._land([op, *self._more_pages(len(op.rows))])
+        except BaseException as exc:  # never leave a fetching thread waiting on a dead writer
+            self._broken = exc
+            log.exception("the warehouse writer stopped")
+            while True:
+                try:
+                    op = self._pending.pop(0) if self._pending else self._queue.get_nowait()
+                except (IndexError, queue.Empty):
+                    break
+                if isinstance(op, _Call):
+                    op.future.set_exception(exc)
+
+    def _more_pages(self, rows: int) -> list[_Land]:
+        """The pages queued right behind the first, up to ``batch_rows`` rows in all."""
+        batch: list[_Land] = []
+        while rows < self._batch_rows:
+            try:
+                op = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(op, _Land):
+                self._pending.append(op)
+                break
+            batch.append(op)
+            rows += len(op.rows)
+        return batch
+
+    def _call(self, op: _Call) -> None:
+        if op.project is not None and op.project in self._failed:
+            op.future.set_exception(self._failed[op.project])
+            return
+        try:
+            op.future.set_result(op.fn(self._cur))
+        except Exception as exc:
+            self._fail(op.project, exc)
+            op.future.set_exception(exc)
+
+    def _land(self, batch: list[_Land]) -> None:
+        batch = [op for op in batch if op.project is None or op.project not in self._failed]
+        ready = []
+        for op in batch:
+            if op.before is not None:
+                try:
+                    op.before(self._cur)
+                except Exception as exc:
+                    self._fail(op.project, exc)
+                    continue
+            ready.append(op)
+        tables: dict[tuple[str, tuple[str, ...]], list[_Land]] = {}
+        for op in ready:
+            if op.rows:
+                tables.setdefault((op.table, op.json_columns), []).append(op)
+        try:
+            self._cur.execute("BEGIN")
+            for (table, json_columns), ops in tables.items():
+                upsert(self._cur, table, [row for op in ops for row in op.rows], json_columns, transaction=False)
+            self._cur.execute("COMMIT")
+        except Exception as exc:
+            self._cur.execute("ROLLBACK")
+            if len(ready) == 1:
+                self._fail(ready[0].project, exc)
+                return
+            for op in ready:  # one bad page must not fail the others merged with it: each alone
+                self._land([op])
+
+    def _fail(self, project: str | None, exc: BaseException) -> None:
+        log.error("writing %s failed: %s", project or "a site's data", exc)
+        if project is not None:
+            self._failed.setdefault(project, exc)
