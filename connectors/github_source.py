@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from github import Auth, Github, GithubRetry
+from github.Requester import RequestsResponse
 from urllib3.response import BaseHTTPResponse
 
-from connectors.http import CheckedJsonAdapter
+from connectors.http import CheckedJsonAdapter, loads
+from connectors.pacing import Limits, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +37,13 @@ class GithubSite:
     url: str
     token: str = field(repr=False)
     page_size: int = 100
-    # PyGithub's default spacing of requests, which keeps one client clear of GitHub's secondary
-    # rate limits; a tracker without them (the sandbox) can take 0.
-    seconds_between_requests: float = 0.25
-    # Repositories read at once. GitHub's secondary limits punish concurrency: keep it modest.
-    concurrency: int = 2
+    # PyGithub's fixed spacing of a client's requests (it offers 0.25 s). Off: the site's Pacer
+    # keeps within GitHub's documented secondary limits instead (``limits``).
+    seconds_between_requests: float = 0.0
+    # Repositories read at once, each by its own thread (so at most this many requests in flight).
+    concurrency: int = 4
+    # GitHub's documented secondary limits: 100 requests in flight, 900 points a minute
+    limits: Limits = field(default_factory=Limits.github)
     # seconds; 5xx and dropped connections wait 0, 2x, 4x, 8x ... this; corrupt 200 bodies 1x, 2x, 4x
     retry_backoff: float = 0.5
 
@@ -79,8 +83,10 @@ class Page:
 class GithubSource:
     """Reads repositories of one GitHub site. Create it once per sync."""
 
-    def __init__(self, site: GithubSite) -> None:
+    def __init__(self, site: GithubSite, pacer: Pacer | None = None) -> None:
         self.site = site
+        # one per site, shared by every thread that reads it
+        self.pacer = pacer or Pacer(site.name, site.limits)
         self.client = Github(
             base_url=site.url, auth=Auth.Token(site.token), per_page=site.page_size, timeout=60,
             retry=RateLimitRetry(total=5, backoff_factor=site.retry_backoff), seconds_between_requests=site.seconds_between_requests or None,
@@ -91,7 +97,7 @@ class GithubSource:
 
     def worker(self) -> GithubSource:
         """A reader of the same site for another thread, with its own connection and counter."""
-        return GithubSource(self.site)
+        return GithubSource(self.site, self.pacer)
 
     def _check_bodies(self) -> None:
         """Send through ``CheckedJsonAdapter``, with the retry and pool PyGithub would give its own.
@@ -112,11 +118,14 @@ class GithubSource:
             cnx.adapter.close()
             cnx.adapter = CheckedJsonAdapter(
                 self.site.name, logger=log, backoff=self.site.retry_backoff, on_sent=self._count,
-                max_retries=cnx.retry, pool_connections=cnx.pool_size, pool_maxsize=cnx.pool_size)
+                pacer=self.pacer, max_retries=cnx.retry, pool_connections=cnx.pool_size, pool_maxsize=cnx.pool_size)
             cnx.session.mount(f"{cnx.protocol}://", cnx.adapter)
+            fetch = cnx.getresponse
+            cnx.getresponse = lambda: _ParsedResponse(fetch().response)
             return cnx
 
         requester._Requester__connectionClass = connection
+        requester._Requester__structuredFromJson = _from_json
 
     def _count(self, sent: int) -> None:
         self.requests += sent
@@ -192,6 +201,40 @@ class GithubSource:
     def blocked_by(self, repo: str, number: int) -> list[dict[str, Any]]:
         path = f"/repos/{repo}/issues/{number}/dependencies/blocked_by"
         return [i for page in self._pages(path, {}) for i in page.items or []]
+
+
+class _Parsed(str):
+    """An answer's text that carries what ``CheckedJsonAdapter`` parsed it into."""
+
+    parsed: Any
+
+
+class _ParsedResponse(RequestsResponse):
+    """PyGithub's view of an answer, whose text carries the adapter's parse along to ``_from_json``."""
+
+    def read(self) -> str:
+        text = super().read()
+        if not hasattr(self.response, "parsed_json"):
+            return text
+        carried = _Parsed(text)
+        carried.parsed = self.response.parsed_json
+        return carried
+
+
+def _from_json(data: str | bytes) -> Any:
+    """PyGithub's ``Requester.__structuredFromJson``: the parse the adapter made, else orjson's
+    (``connectors.http.loads``), so that no answer is parsed twice."""
+    if isinstance(data, _Parsed):
+        return data.parsed
+    if len(data) == 0:
+        return None
+    try:
+        return loads(data)
+    except ValueError:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        if text.startswith(("{", "[")):
+            raise
+        return {"data": text}
 
 
 def request_key(path: str, query: dict[str, Any]) -> str:

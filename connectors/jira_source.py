@@ -19,6 +19,7 @@ from jira import JIRA, JIRAError
 from urllib3.util.retry import Retry
 
 from connectors.http import CheckedJsonAdapter
+from connectors.pacing import Limits, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,10 @@ class JiraSite:
     deployment: str = "auto"  # "auto" | "cloud" | "server"
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: int = 100
-    concurrency: int = 2  # projects read at once
+    concurrency: int = 4  # projects read at once, each by its own thread
+    # Jira publishes no numbers: Retry-After on a 429 holds every thread back (``limits`` caps the
+    # requests in flight and, where an admin set one, a budget per window)
+    limits: Limits = field(default_factory=Limits.jira)
     # seconds; 5xx the jira library leaves alone wait 0, 2x, 4x this; corrupt 200 bodies 1x, 2x, 4x
     retry_backoff: float = 0.5
     remote_links: bool = False  # per issue (no bulk API): only when the site's config asks
@@ -115,8 +119,11 @@ class JiraSource:
     """Reads one Jira site. Create it once per sync; it holds one HTTP session (``worker()`` gives
     another, for a second thread, without asking the site about itself again)."""
 
-    def __init__(self, site: JiraSite, _known: tuple[dict[str, Any], SiteMetadata | None] | None = None) -> None:
+    def __init__(self, site: JiraSite, _known: tuple[dict[str, Any], SiteMetadata | None] | None = None,
+                 pacer: Pacer | None = None) -> None:
         self.site = site
+        # one per site, shared by every thread that reads it
+        self.pacer = pacer or Pacer(site.name, site.limits)
         auth: dict[str, Any] = (
             {"basic_auth": (site.user, site.token)} if site.user else {"token_auth": site.token}
         )
@@ -130,7 +137,7 @@ class JiraSource:
             # Below the library: ServerErrorRetry for the 5xx it gives up on, and a check that a
             # 200's JSON parses (a truncated or malformed body is asked again, then CorruptResponse).
             self.client._session.mount(scheme, CheckedJsonAdapter(
-                site.name, logger=log, backoff=site.retry_backoff, on_sent=self._count,
+                site.name, logger=log, backoff=site.retry_backoff, on_sent=self._count, pacer=self.pacer,
                 max_retries=ServerErrorRetry(backoff_factor=site.retry_backoff)))
         self.server_info = _known[0] if _known else self.client.server_info()
         self.client._version = tuple(self.server_info.get("versionNumbers", (0, 0, 0)))
@@ -145,7 +152,7 @@ class JiraSource:
 
     def worker(self) -> JiraSource:
         """A reader of the same site for another thread: its own session, the site facts shared."""
-        return JiraSource(self.site, (self.server_info, self.metadata()))
+        return JiraSource(self.site, (self.server_info, self.metadata()), self.pacer)
 
     def _count(self, sent: int) -> None:
         self.requests += sent

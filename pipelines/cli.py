@@ -39,9 +39,7 @@ def demo_config(seed: int, as_of: date, scenario_name: str = "demo") -> PulseCon
         "jira-cloud": JiraSiteConfig(kind="jira", url=SANDBOX_URL, user_env=SANDBOX_USER_ENV,
                                      token_env=SANDBOX_TOKEN_ENV),
         "jira-dc": JiraSiteConfig(kind="jira", url=SANDBOX_URL, token_env=SANDBOX_TOKEN_ENV),
-        # The sandbox has no secondary rate limits to keep clear of.
-        "github": GithubSiteConfig(kind="github", url=SANDBOX_URL, token_env=SANDBOX_TOKEN_ENV,
-                                   seconds_between_requests=0),
+        "github": GithubSiteConfig(kind="github", url=SANDBOX_URL, token_env=SANDBOX_TOKEN_ENV),
     }
     programs = []
     for program in scenario.programs:

@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator,
 )
 
+from connectors.pacing import Limits
 from transforms.health import HealthThresholds
 
 SANDBOX_URL = "sandbox"  # a site whose url is this is served by the built-in tracker sandbox
@@ -103,6 +104,18 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+class LimitsConfig(_Model):
+    """A site's request limits, which the sync keeps within (``connectors.pacing``): requests in
+    flight at once, and a budget of points (a read 1, a write 5) in any window of seconds."""
+
+    max_in_flight: Annotated[int, Field(ge=1, le=100)] = 100
+    points: Annotated[int, Field(ge=1)] | None = None
+    window_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+    def limits(self) -> Limits:
+        return Limits(self.max_in_flight, self.points, self.window_seconds)
+
+
 class JiraSiteConfig(_Model):
     """A Jira Cloud site or a Jira Server/Data Center instance."""
 
@@ -114,7 +127,10 @@ class JiraSiteConfig(_Model):
     token_env: str = Field(description="env var with the API token or personal access token")
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
-    concurrency: Annotated[int, Field(ge=1, le=8)] = 2  # projects read at once
+    concurrency: Annotated[int, Field(ge=1, le=16)] = 4  # projects read at once
+    # Jira publishes no numbers: its 429s say how long to wait (Retry-After), and every thread waits.
+    # An admin's Data Center limit can be written here (points: requests per window_seconds).
+    limits: LimitsConfig = LimitsConfig()
     # Link types that are dependencies, by their outward description (case-insensitive): `blocks`
     # when the issue with the outward link blocks the other, `blocked_by` when it waits on it.
     blocking_links: dict[str, Literal["blocks", "blocked_by"]] = {
@@ -173,10 +189,12 @@ class GithubSiteConfig(_Model):
     url: str = "https://api.github.com"
     token_env: str = Field(description="env var with a GitHub token")
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
-    # Spacing between requests (PyGithub's default): keeps a sync clear of secondary rate limits.
-    seconds_between_requests: Annotated[float, Field(ge=0, le=60)] = 0.25
-    # Repositories read at once; GitHub's secondary limits punish more.
-    concurrency: Annotated[int, Field(ge=1, le=4)] = 2
+    # PyGithub's fixed spacing between requests (it offers 0.25 s); `limits` paces instead.
+    seconds_between_requests: Annotated[float, Field(ge=0, le=60)] = 0.0
+    # Repositories read at once, a request in flight each.
+    concurrency: Annotated[int, Field(ge=1, le=16)] = 4
+    # GitHub's documented secondary limits: 100 requests in flight, 900 points a minute (a GET 1).
+    limits: LimitsConfig = LimitsConfig(points=900)
     labels: LabelRules = LabelRules()
 
     @field_validator("url")

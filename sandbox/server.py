@@ -25,7 +25,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from sandbox.faults import Faults
+from sandbox.faults import GITHUB_DOCS, GITHUB_SECONDARY, Faults
+from sandbox.limits import SecondaryLimiter, SecondaryLimits
 from sandbox.httpd import WsgiServer
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, Scenario
 from sandbox.timetravel import advance, difference, touch
@@ -115,8 +116,11 @@ class World:
 class SandboxApp:
     """The WSGI application: routes each request to its tracker, checks auth, counts it."""
 
-    def __init__(self, scenario: Scenario | ReplayData, token: str = SANDBOX_TOKEN) -> None:
+    def __init__(self, scenario: Scenario | ReplayData, token: str = SANDBOX_TOKEN,
+                 github_limits: SecondaryLimits = SecondaryLimits()) -> None:
         self.stats = RequestStats()
+        # GitHub's secondary limits (survive time travel, as the faults do)
+        self.github_limits = SecondaryLimiter(github_limits)
         seed = scenario.seed if isinstance(scenario, Scenario) else 0
         self.faults = Faults(seed)  # survives time travel: rules, random streams and counts
         self._token = token
@@ -184,15 +188,29 @@ class SandboxApp:
                 return denied, rule.rule
         if owner == "control":
             return handler(request, **values), rule.rule
+        if owner == GITHUB:
+            if (broken := self.github_limits.enter(request.method)) is not None:
+                return secondary_limit_response(broken, self.github_limits.limits.window_seconds), rule.rule
+            try:
+                return self.faults.apply(request, owner, rule.rule.removeprefix(SITE_PREFIX[owner]),
+                                         lambda: handler(request, **values)), rule.rule
+            finally:
+                self.github_limits.leave()
         return self.faults.apply(request, owner, rule.rule.removeprefix(SITE_PREFIX[owner]),
                                  lambda: handler(request, **values)), rule.rule
 
     # -- control endpoints ---------------------------------------------------------------------
     def _stats(self, request: Request) -> Response:
-        return json_response({**self.stats.as_json(), "faults": self.faults.injected()})
+        limiter = self.github_limits
+        return json_response({**self.stats.as_json(), "faults": self.faults.injected(),
+                              "github_secondary_limits": {
+                                  "max_in_flight": limiter.limits.max_in_flight, "points": limiter.limits.points,
+                                  "window_seconds": limiter.limits.window_seconds,
+                                  "refused": limiter.refused, "peak_in_flight": limiter.peak_in_flight}})
 
     def _reset_stats(self, request: Request) -> Response:
         self.stats.reset()
+        self.github_limits.reset_counts()
         self.faults.reset_counts()
         return json_response({"ok": True})
 
@@ -265,14 +283,22 @@ class RunningSandbox:
         return self.app.stats
 
 
+def secondary_limit_response(broken: str, window_seconds: float) -> Response:
+    """GitHub's answer to a request beyond a secondary limit: 403, its message, Retry-After."""
+    return json_response({"message": GITHUB_SECONDARY,
+                          "documentation_url": f"{GITHUB_DOCS}/using-the-rest-api/rate-limits-for-the-rest-api"
+                                               "#about-secondary-rate-limits"},
+                         403, {"Retry-After": str(max(1, round(window_seconds))), "X-Sandbox-Limit": broken})
+
+
 @contextmanager
 def serve(scenario: Scenario | ReplayData, host: str = "127.0.0.1", port: int = 0,
-          token: str = SANDBOX_TOKEN) -> Iterator[RunningSandbox]:
+          token: str = SANDBOX_TOKEN, github_limits: SecondaryLimits = SecondaryLimits()) -> Iterator[RunningSandbox]:
     """Serve ``scenario`` (or replay data) in a background thread for the duration of the ``with`` block.
 
     ``port=0`` takes a free port. Threaded, with HTTP/1.1 keep-alive, so clients reuse connections.
     """
-    app = SandboxApp(scenario, token)
+    app = SandboxApp(scenario, token, github_limits)
     server = WsgiServer(host, port, app)
     thread = threading.Thread(target=server.serve_forever, name="tracker-sandbox", daemon=True)
     thread.start()

@@ -102,13 +102,14 @@ class PulseResource(dg.ConfigurableResource):
                         name=name, url=url, token=secret(site.token_env, f"sites.{name}.token_env"),
                         user=secret(site.user_env, f"sites.{name}.user_env") if site.user_env else None,
                         deployment=site.deployment, story_points_fields=site.story_points_fields,
-                        page_size=site.page_size, concurrency=site.concurrency, remote_links=site.remote_links)
+                        page_size=site.page_size, concurrency=site.concurrency, remote_links=site.remote_links,
+                        limits=site.limits.limits())
                 elif isinstance(site, GithubSiteConfig):
                     github[name] = GithubSite(name=name, url=url,
                                               token=secret(site.token_env, f"sites.{name}.token_env"),
                                               page_size=site.page_size,
                                               seconds_between_requests=site.seconds_between_requests,
-                                              concurrency=site.concurrency)
+                                              concurrency=site.concurrency, limits=site.limits.limits())
             yield Trackers(jira, github)
 
 

@@ -1,0 +1,156 @@
+"""Pacing requests by a tracker's documented limits instead of fixed sleeps.
+
+PyGithub spaces a client's requests by a fixed 0.25 s, which keeps one thread clear of GitHub's
+secondary limits and doubles a sync's wall time; two threads already ignore it. What GitHub
+documents instead (TRACKER_APIS.md): at most 100 requests in flight, at most 900 points a minute
+for REST (a GET is 1 point, a write 5), ``Retry-After`` on a secondary limit, and
+``X-RateLimit-Remaining``/``-Reset`` for the hourly budget. Jira Cloud answers its burst limits
+with 429 and ``Retry-After`` (and ``X-RateLimit-Remaining``/``-Reset``); Data Center's admin-set
+limits say the same. So one ``Pacer`` per site, shared by every thread that reads the site:
+
+- at most ``max_in_flight`` requests at once;
+- at most ``points`` in any ``window_seconds`` (a sliding window: then no fixed minute holds more
+  either), where the site has such a budget;
+- after an answer that says wait (``Retry-After``; a budget at 0 until its reset), every thread
+  waits, not just the one that was told.
+
+Only the waiting is here; sending again is the HTTP layer's retry (urllib3's ``Retry`` reads the
+same ``Retry-After``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+log = logging.getLogger(__name__)
+
+# GitHub's points: reads 1, writes 5 (the connectors' only POSTs are Jira's, which has no points).
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+# The longest wait an answer can impose; a Retry-After beyond it is a misconfigured proxy.
+MAX_WAIT_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A site's request limits (program.yaml ``limits:`` on a site changes them)."""
+
+    max_in_flight: int = 100
+    points: int | None = None  # at most this many points in any window (None: no such budget)
+    window_seconds: float = 60.0
+
+    @classmethod
+    def github(cls) -> Limits:
+        """GitHub's documented secondary limits for REST: 100 concurrent, 900 points a minute."""
+        return cls(max_in_flight=100, points=900, window_seconds=60.0)
+
+    @classmethod
+    def jira(cls) -> Limits:
+        """Jira publishes no numbers (Cloud's burst limits answer 429 with Retry-After)."""
+        return cls(max_in_flight=100)
+
+
+class Pacer:
+    """Admits a site's requests within its ``Limits`` and holds every thread back when told to."""
+
+    def __init__(self, site: str, limits: Limits, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, wall: Callable[[], float] = time.time) -> None:
+        self.site, self.limits = site, limits
+        self._clock, self._sleep, self._wall = clock, sleep, wall
+        self._slots = threading.BoundedSemaphore(limits.max_in_flight)
+        self._lock = threading.Lock()
+        self._spent: deque[list] = deque()  # [when, points] within the window
+        self._in_window = 0
+        self._resume_at = 0.0
+        self.waited = 0.0  # seconds threads spent held back, in all (for tests and logs)
+
+    @contextmanager
+    def request(self, method: str = "GET") -> Iterator[None]:
+        """Hold a slot while one request is on the wire, once the budget allows it."""
+        self._slots.acquire()
+        try:
+            spent = self._admit(5 if method.upper() in WRITE_METHODS else 1)
+            yield
+        finally:
+            if spent is not None:
+                # Counted from when the answer came, not from when it was asked: the tracker counted
+                # it on arrival, in between, so the window here never ends before the tracker's does.
+                with self._lock:
+                    spent[0] = self._clock()
+            self._slots.release()
+
+    def spend(self, points: int) -> None:
+        """Count requests the HTTP layer sent by itself (its retries) against the budget."""
+        if points > 0 and self.limits.points is not None:
+            with self._lock:
+                self._spent.append([self._clock(), points])
+                self._in_window += points
+
+    def _admit(self, points: int) -> list | None:
+        """Wait until the request may go; its entry in the window (None: the site has no budget)."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._resume_at - now
+                if wait <= 0 and self.limits.points is not None:
+                    # entries are in the order asked; one answered late keeps those behind it (a wait
+                    # a little longer than needed, never shorter)
+                    while self._spent and self._spent[0][0] <= now - self.limits.window_seconds:
+                        self._in_window -= self._spent.popleft()[1]
+                    if self._in_window + points > self.limits.points and self._spent:
+                        wait = max(self._spent[0][0] + self.limits.window_seconds - now, 0.01)
+                if wait <= 0:
+                    if self.limits.points is None:
+                        return None
+                    entry = [now, points]
+                    self._spent.append(entry)
+                    self._in_window += points
+                    return entry
+            self.waited += wait
+            self._sleep(min(wait, 1.0))
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Read an answer's limit headers: ``Retry-After`` on a 403, 429 or 503 holds every thread
+        back that long; a budget at ``X-RateLimit-Remaining: 0`` holds them until its reset."""
+        wait = 0.0
+        retry_after = headers.get("Retry-After")
+        if status in (403, 429, 503) and retry_after:
+            wait = _seconds(retry_after, self._wall())
+        elif headers.get("X-RateLimit-Remaining") == "0" and (reset := headers.get("X-RateLimit-Reset")):
+            wait = _until(reset, self._wall())
+        if wait > 0:
+            wait = min(wait, MAX_WAIT_SECONDS)
+            with self._lock:
+                self._resume_at = max(self._resume_at, self._clock() + wait)
+            log.warning("%s: the tracker asks to wait %.1fs (HTTP %s); every request to it waits",
+                        self.site, wait, status)
+
+
+def _seconds(retry_after: str, now: float) -> float:
+    """``Retry-After``: seconds, or an HTTP date."""
+    try:
+        return max(0.0, float(retry_after))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+        return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _until(reset: str, now: float) -> float:
+    """``X-RateLimit-Reset``: epoch seconds (GitHub) or an ISO 8601 instant (Jira Cloud)."""
+    try:
+        return max(0.0, float(reset) - now + 1)  # GitHub: plus a second, as its docs advise
+    except ValueError:
+        pass
+    try:
+        return max(0.0, datetime.fromisoformat(reset.replace("Z", "+00:00")).timestamp() - now)
+    except ValueError:
+        return 0.0

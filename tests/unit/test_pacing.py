@@ -1,0 +1,83 @@
+"""connectors.pacing on a fake clock: the window budget, Retry-After and X-RateLimit-Reset."""
+
+from __future__ import annotations
+
+from connectors.pacing import Limits, Pacer
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def pacer(limits: Limits) -> tuple[Pacer, FakeTime]:
+    t = FakeTime()
+    return Pacer("github", limits, clock=t.clock, sleep=t.sleep, wall=t.clock), t
+
+
+def test_no_window_ever_holds_more_than_its_points():
+    p, t = pacer(Limits(points=5, window_seconds=10.0))
+    sent = []
+    for _ in range(23):
+        with p.request("GET"):
+            sent.append(t.now)
+            t.now += 0.1  # the answer takes 0.1 s
+    for start in sent:
+        assert sum(1 for s in sent if start <= s < start + 10.0) <= 5
+    assert sent[-1] - sent[0] >= 40  # 23 requests at 5 per 10 s need four more windows
+
+
+def test_a_write_costs_five_points():
+    p, t = pacer(Limits(points=6, window_seconds=60.0))
+    with p.request("POST"):
+        pass
+    with p.request("GET"):
+        pass
+    assert t.now == 1000.0
+    with p.request("GET"):
+        pass
+    assert t.now >= 1060.0
+
+
+def test_retry_after_holds_every_request_back():
+    p, t = pacer(Limits())
+    p.observe(429, {"Retry-After": "7"})
+    with p.request("GET"):
+        assert t.now >= 1007.0
+
+
+def test_an_exhausted_budget_waits_for_its_reset():
+    p, t = pacer(Limits())
+    p.observe(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(t.now) + 30)})
+    with p.request("GET"):
+        assert t.now >= 1030.0
+    p.observe(200, {"X-RateLimit-Remaining": "12", "X-RateLimit-Reset": str(int(t.now) + 30)})
+    before = t.now
+    with p.request("GET"):
+        assert t.now == before
+
+
+def test_no_budget_means_no_waiting():
+    p, t = pacer(Limits(points=None))
+    for _ in range(1000):
+        with p.request("GET"):
+            pass
+    assert t.now == 1000.0
+
+
+def test_the_bench_knows_the_default_concurrency():
+    """bench/run.py's latency floor divides by the requests in flight at the default settings."""
+    from bench.run import SITE_CONCURRENCY
+    from connectors.github_source import GithubSite
+    from connectors.jira_source import JiraSite
+    from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
+
+    assert SITE_CONCURRENCY == {JIRA_CLOUD: JiraSite("j", "u", "t").concurrency,
+                                JIRA_DC: JiraSite("j", "u", "t").concurrency,
+                                GITHUB: GithubSite("g", "u", "t").concurrency}
