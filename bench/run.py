@@ -12,7 +12,7 @@ project of the scenario, and over exactly the projects Perceval reads.
     BENCH_SIZES=10000,100000  item counts (default both)
     BENCH_PEER_LIMIT=6        above 10,000 items Perceval reads only the first N Data Center projects
                               and the first N repositories (sorted by key), labelled so; 0: all
-    BENCH_PARALLEL=4          Perceval processes at a time
+    BENCH_PARALLEL=1          Perceval processes at a time (1: as it runs, one after another)
     BENCH_LATENCY_MS=50
 """
 
@@ -54,7 +54,16 @@ def env_int(name: str, default: int) -> int:
 
 SIZES = [int(s) for s in (os.environ.get("BENCH_SIZES") or "10000,100000").replace(" ", "").split(",") if s]
 PEER_LIMIT = env_int("BENCH_PEER_LIMIT", 6)
-PARALLEL = env_int("BENCH_PARALLEL", 4)
+PARALLEL = env_int("BENCH_PARALLEL", 1)
+# Program Pulse's default concurrency per site (JiraSite.concurrency, GithubSite.concurrency; a
+# unit test checks they agree): the latency floor of a run is its requests x the latency / the
+# requests it can have in flight, sum over the sites of min(concurrency, the site's projects).
+SITE_CONCURRENCY = {JIRA_CLOUD: 4, JIRA_DC: 4, GITHUB: 4}
+
+
+def in_flight(selection: list[tuple[str, str]]) -> int:
+    return sum(min(SITE_CONCURRENCY[site], sum(1 for s, _ in selection if s == site))
+               for site in {s for s, _ in selection})
 LATENCY = env_int("BENCH_LATENCY_MS", 50)
 
 
@@ -242,6 +251,7 @@ def bench_size(items: int) -> dict:
     return {"items": items, "latency_ms": LATENCY, "seed": SEED, "as_of": AS_OF.isoformat(),
             "sandbox": shlex.join(sandbox.argv), "projects": len(everything),
             "peer_projects": [k for _, k in peer], "peer_limited": limited, "parallel": PARALLEL,
+            "in_flight_all": in_flight(everything), "in_flight_peer": in_flight(peer),
             "floor_all": floor(floors, everything), "floor_peer": floor(floors, peer), "runs": runs,
             "project_floors": as_json(floors)}
 
@@ -253,9 +263,9 @@ def _ratio(value: float, base: float) -> str:
 
 
 def table(results: list[dict]) -> str:
-    rows = ["| items | scope | sync | client | requests | floor | wall s | items/s | peak RSS MiB | "
-            "requests vs Perceval | wall vs Perceval | RSS vs Perceval | errors |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| items | scope | sync | client | requests | floor | wall s | latency floor s | wall vs latency floor | "
+            "items/s | peak RSS MiB | requests vs Perceval | wall vs Perceval | RSS vs Perceval | errors |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for res in results:
         peer_scope = (f"Perceval's subset: {len(res['peer_projects'])} projects "
                       f"({'first ' + str(PEER_LIMIT) + ' DC + first ' + str(PEER_LIMIT) + ' repos, a fixed subset' if res['peer_limited'] else 'every Jira DC project and repo'}), "
@@ -273,9 +283,13 @@ def table(results: list[dict]) -> str:
                     continue
                 same = key != "pulse_all" and base is not None
                 floor_n = fl["full"] if mode == "full" else fl["nochange"]
+                # requests x latency / requests in flight: Program Pulse's own concurrency, Perceval's processes
+                lanes = res["parallel"] if key == "perceval" else res.get(f"in_flight_{key.split('_')[1]}", 1)
+                latency_floor = r["requests"] * res["latency_ms"] / 1000 / max(1, lanes)
                 rows.append(
                     f"| {res['items']:,} | {scope} | {label} | {client} | {r['requests']:,} | {floor_n:,} | "
-                    f"{r['wall']:.1f} | {fl['items'] / r['wall']:,.0f} | {r['maxrss_kib'] / 1024:.0f} | "
+                    f"{r['wall']:.1f} | {latency_floor:.1f} | {r['wall'] / latency_floor:.2f}× | "
+                    f"{fl['items'] / r['wall']:,.0f} | {r['maxrss_kib'] / 1024:.0f} | "
                     + (" | ".join([_ratio(r['requests'], base['requests']), _ratio(r['wall'], base['wall']),
                                    _ratio(r['maxrss_kib'], base['maxrss_kib'])]) if same else "– | – | –")
                     + f" | {len(r['errors'])} |")
@@ -309,6 +323,10 @@ def main() -> int:
         "per project. Both are measured on unchanged sandbox data.",
         "Ratios: against Perceval on the same projects (Perceval = 1.00×). Errors: Program Pulse's failed "
         "projects; Perceval's `Error!` log lines (it exits 0).",
+        "Latency floor: the run's requests × the latency ÷ the requests it can have in flight (Program Pulse: "
+        "the sum over its sites of min(the site's concurrency, 4 by default, and its projects); Perceval: its "
+        "processes at a time). Program Pulse runs with its default settings: every site at once, GitHub paced "
+        "by its documented limits (which the sandbox enforces), no fixed spacing.",
     ]
     text = table(results) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     errors = [f"{res['items']} {name}: {e}" for res in results for name, r in res["runs"].items()
