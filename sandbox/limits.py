@@ -55,6 +55,10 @@ class SecondaryLimiter:
             self._in_flight -= 1
 
     def reset_counts(self) -> None:
+        """Zero the counts and start a new window (``/_sandbox/stats/reset``): runs a benchmark
+        measures one after another are nights apart in life, and share no minute of budget."""
         with self._lock:
             self.refused = 0
             self.peak_in_flight = self._in_flight
+            self._spent.clear()
+            self._points = 0
