@@ -170,7 +170,7 @@ def run_sync(loaded: LoadedConfig, full: bool = False, reconcile: bool = False, 
                     # the run's events as they happen (steps started, finished, failed)
                     instance.add_event_listener(run_id, watch.on_dagster)
                 result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config={
-                    "ops": {"jira_raw": ingest, "github_raw": ingest},
+                    "ops": {"trackers_raw": ingest},
                     "loggers": {"console": {"config": {"log_level": level}}}}, **selected)
             return _outcome(result, paths, loaded)
     except LockTimeout as busy:

@@ -140,7 +140,7 @@ STEP_LABELS = {"core__programs": ("programs", "from program.yaml"),
                "transforms": ("transform", "staging, core and marts tables"),
                "meta__notifications": ("escalations", "verdicts turned red, slipped milestones"),
                "meta__snapshots": ("publish", "the snapshot, atomically")}
-INGEST_STEPS = frozenset({"jira_raw", "github_raw"})
+INGEST_STEPS = frozenset({"trackers_raw"})
 TRANSFORM_STEP = "transforms"
 
 

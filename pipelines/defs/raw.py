@@ -85,17 +85,16 @@ def _specs(tables: tuple[str, ...], kind: str) -> list[dg.AssetSpec]:
     return [dg.AssetSpec(["raw", t], group_name="raw", kinds={kind, "duckdb"}) for t in tables]
 
 
-def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource,
-            tables: tuple[str, ...], sync_sites: Callable[..., list[SiteResult]]):
-    """Sync this tracker kind's projects among the run's partitions into the work database and
-    report one result per raw table (for every partition of the run: a partition of the other
-    tracker kind is nothing to do here)."""
+def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
+    """Sync the run's partitions, every site at once through one writer, into the work database
+    and report one result per raw table (for every partition of the run)."""
     program = _only(pulse.load().config, set(context.partition_keys))
     policy = SyncPolicy.from_settings(program.sync, full=config.full, reconcile=config.reconcile)
     publishes = dg.AssetKey(["meta", "snapshots"]) in context.job_def.asset_layer.selected_asset_keys
     with pulse.trackers() as trackers, pulse.warehouse(ingest=True) as con:
         _start_sync(con, context.run.run_id, program.clock(), context.instance)
-        results = sync_sites(con, trackers, program, context.run.run_id, policy)
+        results = sync_sites(con, _jira_sites(con, trackers, program, context.run.run_id, policy)
+                             + _github_sites(con, trackers, program, context.run.run_id, policy))
         outcome = _result(con, context.run.run_id, program, results)
         projects = [p for r in results for p in r.projects]
         alone_failed = len(context.partition_keys) == 1 and bool(projects) and all(p.error for p in projects)
@@ -107,13 +106,12 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
     failures = outcome.metadata["failures"].value if outcome.metadata else []
     for line in failures:
         context.log.warning(f"kept stale: {line}")
-    issues = next(t for t in tables if t.endswith("_issues"))  # raw.jira_issues, raw.github_issues
     # Each project's own figures on its own partition, once: a materialization's metadata is
     # repeated on every partition of the run's range, so per-project detail there would grow with
     # the square of the projects.
     for p in projects:
         context.log_event(dg.AssetObservation(
-            asset_key=["raw", issues], partition=source_key(p.site, p.project_key),
+            asset_key=["raw", f"{p.source}_issues"], partition=source_key(p.site, p.project_key),
             metadata={"items": p.items, "requests": p.requests, "mode": p.mode, "error": p.error or ""}))
     if alone_failed:
         # One project asked for alone (a retry, a backfill): its failure is the run's, so the UI
@@ -121,7 +119,7 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
         # Not retried: the connectors already retried what waiting cures (429, 5xx, resets).
         raise dg.Failure(description="; ".join(failures) or "the project's sync failed",
                          metadata=outcome.metadata, allow_retries=False)
-    for table in tables:
+    for table in JIRA_TABLES + GITHUB_TABLES:
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
 
 
@@ -134,8 +132,9 @@ def _only(program: PulseConfig, keys: set[str]) -> PulseConfig:
     return program.model_copy(update={"programs": programs})
 
 
-def _jira_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, policy: SyncPolicy) -> list[SiteResult]:
-    """Every Jira site at once (``sync_sites``: a thread each, one writer)."""
+def _jira_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str,
+                policy: SyncPolicy) -> list[Callable[[Writer], SiteResult]]:
+    """The run's Jira sites, each a sync waiting for the writer (``sync_sites`` runs them)."""
     def site_sync(name: str, site, projects: list[tuple[str, str | None]]) -> Callable[[Writer], SiteResult]:
         def run(writer: Writer) -> SiteResult:
             started = datetime.now(timezone.utc)
@@ -146,28 +145,23 @@ def _jira_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, pol
             return sync_jira_site(con, source, projects, sync_id, policy, writer)
         return run
 
-    return sync_sites(con, [site_sync(name, site, projects) for name, site in trackers.jira.items()
-                            if (projects := [(p.key, p.jql) for _, p in program.projects() if p.site == name])])
+    return [site_sync(name, site, projects) for name, site in trackers.jira.items()
+            if (projects := [(p.key, p.jql) for _, p in program.projects() if p.site == name])]
 
 
-def _github_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str, policy: SyncPolicy) -> list[SiteResult]:
-    """Every GitHub site at once (``sync_sites``: a thread each, one writer)."""
-    return sync_sites(con, [
-        lambda writer, site=site, repos=repos: sync_github_site(con, GithubSource(site), repos, sync_id, policy, writer)
-        for name, site in trackers.github.items()
-        if (repos := [p.repo for _, p in program.projects() if p.site == name and p.repo])])
+def _github_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str,
+                  policy: SyncPolicy) -> list[Callable[[Writer], SiteResult]]:
+    """The run's GitHub sites, each a sync waiting for the writer."""
+    return [lambda writer, site=site, repos=repos: sync_github_site(con, GithubSource(site), repos, sync_id, policy,
+                                                                    writer)
+            for name, site in trackers.github.items()
+            if (repos := [p.repo for _, p in program.projects() if p.site == name and p.repo])]
 
 
-@dg.multi_asset(specs=_specs(JIRA_TABLES, "jira"), pool="duckdb", name="jira_raw",
-                retry_policy=TRANSIENT_RETRY, partitions_def=SOURCES, backfill_policy=ONE_RUN)
-def jira_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
-    """Every configured Jira project: site metadata, versions, issues with complete changelogs, and
-    the active and future sprints of its boards."""
-    yield from _ingest(context, config, pulse, JIRA_TABLES, _jira_sites)
-
-
-@dg.multi_asset(specs=_specs(GITHUB_TABLES, "github"), pool="duckdb", name="github_raw",
-                retry_policy=TRANSIENT_RETRY, partitions_def=SOURCES, backfill_policy=ONE_RUN)
-def github_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
-    """Every configured GitHub repo: issues, events, milestones, sub-issues, dependencies."""
-    yield from _ingest(context, config, pulse, GITHUB_TABLES, _github_sites)
+@dg.multi_asset(specs=_specs(JIRA_TABLES, "jira") + _specs(GITHUB_TABLES, "github"), pool="duckdb",
+                name="trackers_raw", retry_policy=TRANSIENT_RETRY, partitions_def=SOURCES, backfill_policy=ONE_RUN)
+def trackers_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
+    """Every configured Jira project and GitHub repo, every site at once (a thread each, one
+    writer): Jira's site metadata, versions, issues with complete changelogs and the active and
+    future sprints of its boards; GitHub's issues, events, milestones, sub-issues, dependencies."""
+    yield from _ingest(context, config, pulse)

@@ -64,7 +64,7 @@ def test_a_project_that_fails_alone_fails_its_run_and_publishes_nothing(demo, mo
         run = instance.get_runs(limit=1)[0]
         assert run.status == dg.DagsterRunStatus.FAILURE and run.tags["dagster/partition"] == "github/acme/web"
         failed = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
-        assert [r.event_log_entry.step_key for r in failed] == ["github_raw"]
+        assert [r.event_log_entry.step_key for r in failed] == ["trackers_raw"]
 
 
 def test_an_unknown_project_is_refused_before_anything_runs(demo, capsys):
@@ -89,11 +89,11 @@ def test_runs_launched_in_dagster_record_how_they_ended(demo, monkeypatch):
     definitions = defs()
     with dg.DagsterInstance.get() as instance:
         register(instance, load(demo / "program.yaml").config)
-        # an asset's page: materialize raw/jira_issues for one partition; nothing downstream runs
+        # an asset's page: materialize the raw tables (one step) for one partition; nothing downstream runs
+        from pipelines.defs.raw import trackers_raw
+
         raw_only = definitions.resolve_implicit_global_asset_job_def().get_subset(
-            asset_selection={dg.AssetKey(["raw", t]) for t in ("jira_sites", "jira_issues", "jira_versions",
-                                                              "jira_changelogs", "jira_remote_links",
-                                                              "jira_board_sprints")})
+            asset_selection=set(trackers_raw.keys))
         landed = raw_only.execute_in_process(instance=instance, partition_key="jira-dc/CART", raise_on_error=False)
         assert landed.success
         status, finished, cause = run_record(demo, landed.run_id)

@@ -121,7 +121,7 @@ def test_the_bars_count_projects_items_requests_and_failures_per_site():
         progress.emit(ProjectSynced("jira-dc", "ID", 0, 0, "JIRAError: HTTP 401"))
         progress.emit(ProjectSynced("elsewhere", "X", 5, 5))  # a site it was not told of: ignored
     for event in (dagster(dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, "check_a"),
-                  dagster(dg.DagsterEventType.STEP_START, "jira_raw"),
+                  dagster(dg.DagsterEventType.STEP_START, "trackers_raw"),
                   dagster(dg.DagsterEventType.STEP_START, "transforms"),
                   dagster(dg.DagsterEventType.STEP_SUCCESS, "transforms"),
                   dagster(dg.DagsterEventType.STEP_START, "check_a"),
@@ -140,7 +140,7 @@ def test_the_bars_count_projects_items_requests_and_failures_per_site():
     assert transform.startswith("✓ transform") and "staging, core and marts" in transform
     assert checks.startswith("– checks") and "1/2 asset checks run  1 failed" in checks
     assert publish.startswith("✗ publish")
-    assert not any("jira_raw" in line for line in lines)  # ingest is the site bars
+    assert not any("trackers_raw" in line for line in lines)  # ingest is the site bars
 
 
 def test_a_listener_that_fails_never_reaches_the_sync():

@@ -205,7 +205,7 @@ def test_steps_that_meet_the_outside_world_retry_with_backoff(definitions):
         if assets_def.is_executable:
             policies[assets_def.node_def.name] = assets_def.node_def.retry_policy
     retried = {name for name, policy in policies.items() if policy is not None}
-    assert retried == {"jira_raw", "github_raw", "meta__snapshots", "reports__status"}
+    assert retried == {"trackers_raw", "meta__snapshots", "reports__status"}
     for name in retried:
         policy = policies[name]
         assert policy.max_retries >= 2 and policy.delay and policy.backoff == dg.Backoff.EXPONENTIAL, name

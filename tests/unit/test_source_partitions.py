@@ -93,11 +93,10 @@ def test_the_nightly_schedule_asks_for_one_run_over_every_project(program_yaml, 
 
 
 def test_the_ingest_assets_are_partitioned_by_source_and_backfill_in_one_run():
-    from pipelines.defs.raw import _only, github_raw, jira_raw
+    from pipelines.defs.raw import _only, trackers_raw
 
-    for ingest in (jira_raw, github_raw):
-        assert ingest.partitions_def == SOURCES
-        assert ingest.backfill_policy == dg.BackfillPolicy.single_run()
+    assert trackers_raw.partitions_def == SOURCES
+    assert trackers_raw.backfill_policy == dg.BackfillPolicy.single_run()
     config = demo_config(7, date(2026, 11, 27))
     only = _only(config, {"jira-dc/CART", "github/acme/web"})
     assert [(p.id, [q.key or q.repo for q in p.projects]) for p in only.programs] == \
