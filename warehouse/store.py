@@ -137,32 +137,19 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
              if c in json_columns else [row.get(c) for row in rows] for c in columns]
     key = _primary_key(con, table)
     select = ", ".join(f"CAST(unnest(?) AS {types[c]}) AS {c}" for c in columns)
-    if len(set(zip(*(lists[columns.index(c)] for c in key)))) == len(rows):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select}", lists)
-    else:  # the same key twice (a batch of pages): the last one stands
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _incoming AS
-                        SELECT * EXCLUDE (_seq) FROM (SELECT {select}, unnest(?) AS _seq)
-                        QUALIFY row_number() OVER (PARTITION BY {", ".join(key)} ORDER BY _seq DESC) = 1""",
-                    [*lists, list(range(len(rows)))])
-    match = " AND ".join(f"t.{c} = i.{c}" for c in key)
+    unique = len(set(zip(*(lists[columns.index(c)] for c in key)))) == len(rows)
+    merge = "payload" in columns and "sync_id" in columns
     if transaction:
         con.execute("BEGIN")
     try:
-        if "payload" in columns and "sync_id" in columns:
-            # Most pages of a first sync hold nothing held already: then they are only appended.
-            held = con.execute(f"SELECT count(*) FROM {table} t JOIN _incoming i ON {match}").fetchall()[0][0]
-            if held:
-                con.execute(f"UPDATE {table} t SET sync_id = i.sync_id FROM _incoming i "
-                            f"WHERE {match} AND t.payload = i.payload")
-                # A changed row is deleted and appended, not updated in place: rows landed together
-                # then sit together at the table's end, so a transform that reads the rows landed
-                # since it last ran skips every older row group (DuckDB's zone maps on synced_at).
-                con.execute(f"DELETE FROM _incoming i WHERE EXISTS (SELECT 1 FROM {table} t "
-                            f"WHERE {match} AND t.payload = i.payload)")
-                con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _incoming i WHERE {match})")
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
-        else:
-            con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _incoming")
+        added = 0
+        if merge and unique:
+            # What is new goes straight in (the primary key's index finds what is held): most pages
+            # of a first sync, in one statement.
+            added = con.execute(f"INSERT INTO {table} BY NAME SELECT {select} ON CONFLICT DO NOTHING",
+                                lists).fetchall()[0][0]
+        if added < len(rows):
+            _merge_held(con, table, key, select, lists, unique, merge)
         if transaction:
             con.execute("COMMIT")
     except Exception:
@@ -170,6 +157,33 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
             con.execute("ROLLBACK")
         raise
     return len(rows)
+
+
+def _merge_held(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], select: str,
+                lists: list[list[Any]], unique: bool, merge: bool) -> None:
+    """The part of ``upsert`` for rows whose key the table holds (or may hold)."""
+    if unique:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select}", lists)
+    else:  # the same key twice (a batch of pages): the last one stands
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _incoming AS
+                        SELECT * EXCLUDE (_seq) FROM (SELECT {select}, unnest(?) AS _seq)
+                        QUALIFY row_number() OVER (PARTITION BY {", ".join(key)} ORDER BY _seq DESC) = 1""",
+                    [*lists, list(range(len(lists[0])))])
+    match = " AND ".join(f"t.{c} = i.{c}" for c in key)
+    if merge:
+        # Held rows whose payload is unchanged (and any just added) only move to this sync.
+        con.execute(f"UPDATE {table} t SET sync_id = i.sync_id FROM _incoming i "
+                    f"WHERE {match} AND t.payload = i.payload")
+        # A changed row is deleted and appended, not updated in place: rows landed together then
+        # sit together at the table's end, so a transform that reads the rows landed since it
+        # last ran skips every older row group (DuckDB's zone maps on synced_at).
+        con.execute(f"DELETE FROM _incoming i WHERE EXISTS (SELECT 1 FROM {table} t "
+                    f"WHERE {match} AND t.payload = i.payload)")
+        con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _incoming i WHERE {match})")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+    else:
+        con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _incoming")
+    con.execute("DROP TABLE _incoming")
 
 
 _PRIMARY_KEYS: dict[str, tuple[str, ...]] = {}
