@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -136,20 +136,28 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
     lists = [[(None if (v := row.get(c)) is None else orjson.dumps(v).decode()) for row in rows]
              if c in json_columns else [row.get(c) for row in rows] for c in columns]
     key = _primary_key(con, table)
-    select = ", ".join(f"CAST(unnest(?) AS {types[c]}) AS {c}" for c in columns)
+    cast = ", ".join(f"CAST(unnest(?) AS {types[c]}) AS {c}" for c in columns)
+    hashed = "payload_hash" in types and "payload" in columns
+
+    def select(extra: str = "") -> str:
+        """The rows as a SELECT, with their payload's hash where the table keeps one."""
+        rows_sql = f"SELECT {cast}{extra}"
+        return f"SELECT *, hash(payload) AS payload_hash FROM ({rows_sql})" if hashed else rows_sql
+
     unique = len(set(zip(*(lists[columns.index(c)] for c in key)))) == len(rows)
     merge = "payload" in columns and "sync_id" in columns
     if transaction:
         con.execute("BEGIN")
     try:
         added = 0
-        if merge and unique:
+        if merge and unique and _NEW_LAST_TIME.get(table, True):
             # What is new goes straight in (the primary key's index finds what is held): most pages
-            # of a first sync, in one statement.
-            added = con.execute(f"INSERT INTO {table} BY NAME SELECT {select} ON CONFLICT DO NOTHING",
+            # of a first sync, in one statement. Tried while the table's last page was all new.
+            added = con.execute(f"INSERT INTO {table} BY NAME {select()} ON CONFLICT DO NOTHING",
                                 lists).fetchall()[0][0]
-        if added < len(rows):
-            _merge_held(con, table, key, select, lists, unique, merge)
+        held = _merge_held(con, table, key, select, lists, unique, merge) if added < len(rows) else 0
+        if merge:
+            _NEW_LAST_TIME[table] = held == 0
         if transaction:
             con.execute("COMMIT")
     except Exception:
@@ -159,33 +167,41 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
     return len(rows)
 
 
-def _merge_held(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], select: str,
-                lists: list[list[Any]], unique: bool, merge: bool) -> None:
-    """The part of ``upsert`` for rows whose key the table holds (or may hold)."""
+def _merge_held(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], select: Callable[..., str],
+                lists: list[list[Any]], unique: bool, merge: bool) -> int:
+    """The part of ``upsert`` for rows whose key the table holds (or may hold); returns how many
+    the table held (unchanged or changed)."""
     if unique:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select}", lists)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS {select()}", lists)
     else:  # the same key twice (a batch of pages): the last one stands
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _incoming AS
-                        SELECT * EXCLUDE (_seq) FROM (SELECT {select}, unnest(?) AS _seq)
+                        SELECT * EXCLUDE (_seq) FROM ({select(", unnest(?) AS _seq")})
                         QUALIFY row_number() OVER (PARTITION BY {", ".join(key)} ORDER BY _seq DESC) = 1""",
                     [*lists, list(range(len(lists[0])))])
     match = " AND ".join(f"t.{c} = i.{c}" for c in key)
     if merge:
+        # Unchanged: the same hash (8 bytes a row to read, where the payloads are megabytes).
+        same = "t.payload_hash = i.payload_hash" if "payload_hash" in _column_types(con, table) \
+            else "t.payload = i.payload"
         # Held rows whose payload is unchanged (and any just added) only move to this sync.
-        con.execute(f"UPDATE {table} t SET sync_id = i.sync_id FROM _incoming i "
-                    f"WHERE {match} AND t.payload = i.payload")
+        unchanged = con.execute(f"UPDATE {table} t SET sync_id = i.sync_id FROM _incoming i "
+                                f"WHERE {match} AND {same}").fetchall()[0][0]
         # A changed row is deleted and appended, not updated in place: rows landed together then
         # sit together at the table's end, so a transform that reads the rows landed since it
         # last ran skips every older row group (DuckDB's zone maps on synced_at).
-        con.execute(f"DELETE FROM _incoming i WHERE EXISTS (SELECT 1 FROM {table} t "
-                    f"WHERE {match} AND t.payload = i.payload)")
-        con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _incoming i WHERE {match})")
+        con.execute(f"DELETE FROM _incoming i WHERE EXISTS (SELECT 1 FROM {table} t WHERE {match} AND {same})")
+        changed = con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _incoming i "
+                              f"WHERE {match})").fetchall()[0][0]
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
     else:
+        unchanged, changed = 0, 0
         con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _incoming")
     con.execute("DROP TABLE _incoming")
+    return unchanged + changed
 
 
+# Per raw table: whether its last page was all new (then the next one tries the one-statement way).
+_NEW_LAST_TIME: dict[str, bool] = {}
 _PRIMARY_KEYS: dict[str, tuple[str, ...]] = {}
 _COLUMN_TYPES: dict[str, dict[str, str]] = {}
 
