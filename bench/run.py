@@ -155,6 +155,35 @@ def run_pulse(sandbox: Sandbox, selection: list[tuple[str, str]], db: Path, sync
             "landed": report.get("items"), "errors": report.get("errors", [])}
 
 
+def run_pulse_sync(sandbox: Sandbox, selection: list[tuple[str, str]], work: Path, mode: str) -> dict:
+    """`pulse sync`, the whole night as a user runs it (Dagster, ingest, transforms, escalations,
+    report, publish), on a program.yaml naming exactly ``selection`` at the sandbox's URL."""
+    config = work / "pulse-sync" / "program.yaml"
+    if not config.exists():
+        config.parent.mkdir(parents=True)
+        sites = {site: f"  {site}: {{kind: {'github' if site == GITHUB else 'jira'}, url: '{sandbox.url}/{site}', "
+                       f"token_env: PULSE_SANDBOX_TOKEN"
+                       + (", user_env: PULSE_SANDBOX_USER" if site == JIRA_CLOUD else "") + "}"
+                 for site in sorted({s for s, _ in selection})}
+        projects = "\n".join(f"      - {{site: {site}, {'repo' if site == GITHUB else 'key'}: '{key}'}}"
+                             for site, key in selection)
+        config.write_text("version: 1\nwarehouse: {path: pulse.duckdb}\nsites:\n" + "\n".join(sites.values())
+                          + f"\nprograms:\n  - id: bench\n    name: Perceval's projects\n    projects:\n{projects}\n")
+    env = {**os.environ, "PULSE_SANDBOX_TOKEN": SANDBOX_TOKEN, "PULSE_SANDBOX_USER": "pulse@example.com",
+           "DAGSTER_HOME": str(config.parent / ".dagster")}
+    Path(env["DAGSTER_HOME"]).mkdir(exist_ok=True)
+    sandbox.reset()
+    log = work / f"pulse_sync_{mode}.log"
+    with open(log, "wb") as handle:
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(BIN / "pulse"), "sync", "--config", str(config)], stdout=handle,
+                                stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    m = wait(proc, start)
+    total, by_status = requests_of(sandbox.stats())
+    return {"wall": m.wall, "maxrss_kib": m.maxrss_kib, "rc": m.rc, "requests": total, "by_status": by_status,
+            "errors": [] if m.rc == 0 else [f"exit {m.rc}: see {log}"]}
+
+
 # -- Perceval -----------------------------------------------------------------------------------
 
 def perceval_argv(sandbox: Sandbox, site: str, key: str, out: Path, since: str | None) -> list[str]:
@@ -239,6 +268,10 @@ def bench_size(items: int) -> dict:
                                                        work / f"{name}_{mode}.log")
                 print(f"{name} {mode}: {r['wall']:.1f} s, {r['requests']} requests, "
                       f"{r['maxrss_kib'] / 1024:.0f} MiB, errors {len(r['errors'])}", flush=True)
+        for mode in ("full", "nochange"):
+            runs[f"pulsesync_{mode}"] = r = run_pulse_sync(sandbox, peer, work, mode)
+            print(f"pulse sync {mode}: {r['wall']:.1f} s, {r['requests']} requests, "
+                  f"{r['maxrss_kib'] / 1024:.0f} MiB, errors {len(r['errors'])}", flush=True)
         full = runs["perceval_full"] = run_perceval(sandbox, peer, work, "full", None)
         print(f"perceval full: {full['wall']:.1f} s, {full['requests']} requests, {full['landed']} items, "
               f"errors {len(full['errors'])}", flush=True)
@@ -276,6 +309,7 @@ def table(results: list[dict]) -> str:
             for key, client, scope, fl in (
                     ("pulse_all", "Program Pulse", all_scope, res["floor_all"]),
                     ("pulse_peer", "Program Pulse", peer_scope, res["floor_peer"]),
+                    ("pulsesync", "Program Pulse: `pulse sync`, the whole night", peer_scope, res["floor_peer"]),
                     ("perceval", f"Perceval 1.6.1 ({res['parallel']} processes at a time)", peer_scope,
                      res["floor_peer"])):
                 r = res["runs"].get(f"{key}_{mode}")
@@ -284,7 +318,8 @@ def table(results: list[dict]) -> str:
                 same = key != "pulse_all" and base is not None
                 floor_n = fl["full"] if mode == "full" else fl["nochange"]
                 # requests x latency / requests in flight: Program Pulse's own concurrency, Perceval's processes
-                lanes = res["parallel"] if key == "perceval" else res.get(f"in_flight_{key.split('_')[1]}", 1)
+                lanes = res["parallel"] if key == "perceval" else res.get(
+                    "in_flight_all" if key == "pulse_all" else "in_flight_peer", 1)
                 latency_floor = r["requests"] * res["latency_ms"] / 1000 / max(1, lanes)
                 rows.append(
                     f"| {res['items']:,} | {scope} | {label} | {client} | {r['requests']:,} | {floor_n:,} | "
@@ -327,6 +362,9 @@ def main() -> int:
         "the sum over its sites of min(the site's concurrency, 4 by default, and its projects); Perceval: its "
         "processes at a time). Program Pulse runs with its default settings: every site at once, GitHub paced "
         "by its documented limits (which the sandbox enforces), no fixed spacing.",
+        "Program Pulse rows: its ingest alone (bench/pulse_client.py: the connectors and the writer into a DuckDB "
+        "file); `pulse sync` rows: the whole night as a user runs it on a program.yaml naming Perceval's projects "
+        "(Dagster start-up, ingest, transforms, escalations, report, publish).",
     ]
     text = table(results) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     errors = [f"{res['items']} {name}: {e}" for res in results for name, r in res["runs"].items()
