@@ -366,18 +366,14 @@ def _guarded(writer: Writer, sync_id: str, site: str, project_key: str, source: 
     return result
 
 
-def site_failed(out: duckdb.DuckDBPyConnection | Writer, sync_id: str, site: str, source: str, keys: list[str],
+def site_failed(writer: Writer, sync_id: str, site: str, source: str, keys: list[str],
                 exc: BaseException, requests: int, started: datetime) -> SiteResult:
-    """A site that failed before any project began: each of its projects failed with the cause.
-    ``out`` is the sync's writer, or a connection where none runs."""
+    """A site that failed before any project began: each of its projects failed with the cause."""
     log.error("site %s failed: %s", site, describe(exc))
     results = tuple(ProjectResult(site, key, source, 0, requests if n == 0 else 0, None, describe(exc))
                     for n, key in enumerate(keys))
     for result in results:
-        if isinstance(out, Writer):
-            out.call(lambda w, result=result: _record(w, sync_id, result, started))
-        else:
-            _record(out, sync_id, result, started)
+        writer.call(lambda w, result=result: _record(w, sync_id, result, started))
         emit(ProjectSynced(site, result.project_key, 0, result.requests, result.error))
     return SiteResult(site, results)
 
@@ -572,15 +568,18 @@ def _refresh_remote_links(writer: Writer, project: str, source: JiraSource, site
     for issue_id in issue_ids:
         rows = [{"site": site, "issue_id": issue_id, "remote_id": str(link["id"]), "payload": link,
                  "synced_at": _now(), "sync_id": sync_id} for link in source.remote_links(issue_id)]
-        writer.run(lambda w, issue_id=issue_id, rows=rows: _replace_remote_links(w, site, issue_id, rows),
-                   project=project)
+        writer.run(lambda w, issue_id=issue_id, rows=rows: _replace_rows(
+            w, "raw.jira_remote_links", "site = ? AND issue_id = ?", [site, issue_id], rows), project=project)
 
 
-def _replace_remote_links(con: duckdb.DuckDBPyConnection, site: str, issue_id: str, rows: list[dict[str, Any]]) -> None:
+def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list[Any],
+                  rows: list[dict[str, Any]]) -> None:
+    """Replace the rows of ``table`` that ``where`` selects (one issue's set) with ``rows``, in
+    one transaction."""
     con.execute("BEGIN")
     try:
-        con.execute("DELETE FROM raw.jira_remote_links WHERE site = ? AND issue_id = ?", [site, issue_id])
-        upsert(con, "raw.jira_remote_links", rows, transaction=False)
+        con.execute(f"DELETE FROM {table} WHERE {where}", params)
+        upsert(con, table, rows, transaction=False)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -752,21 +751,10 @@ def _refresh_relations(writer: Writer, project: str, source: GithubSource, site:
         if full:
             writer.land("raw.github_issue_relations", rows, project=project)
         else:
-            writer.run(lambda w, number=number, rows=rows: _replace_relations(w, site, repo, number, rows),
-                       project=project)
+            writer.run(lambda w, number=number, rows=rows: _replace_rows(
+                w, "raw.github_issue_relations", "site = ? AND repo = ? AND number = ?", [site, repo, number], rows),
+                project=project)
     if full:  # only once every issue's relations are in: a failure part-way loses nothing held
         writer.run(lambda w: _forget_unseen(w, "raw.github_issue_relations", "repo", site, repo, sync_id),
                    project=project)
 
-
-def _replace_relations(con: duckdb.DuckDBPyConnection, site: str, repo: str, number: int,
-                       rows: list[dict[str, Any]]) -> None:
-    con.execute("BEGIN")
-    try:
-        con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ? AND number = ?",
-                    [site, repo, number])
-        upsert(con, "raw.github_issue_relations", rows, transaction=False)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise

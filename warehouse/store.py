@@ -155,7 +155,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
             # of a first sync, in one statement. Tried while the table's last page was all new.
             added = con.execute(f"INSERT INTO {table} BY NAME {select()} ON CONFLICT DO NOTHING",
                                 lists).fetchall()[0][0]
-        held = _merge_held(con, table, key, select, lists, unique, merge) if added < len(rows) else 0
+        held = _merge_held(con, table, key, select, lists, unique, merge, hashed) if added < len(rows) else 0
         if merge:
             _NEW_LAST_TIME[table] = held == 0
         if transaction:
@@ -168,7 +168,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
 
 
 def _merge_held(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], select: Callable[..., str],
-                lists: list[list[Any]], unique: bool, merge: bool) -> int:
+                lists: list[list[Any]], unique: bool, merge: bool, hashed: bool) -> int:
     """The part of ``upsert`` for rows whose key the table holds (or may hold); returns how many
     the table held (unchanged or changed)."""
     if unique:
@@ -181,8 +181,7 @@ def _merge_held(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]
     match = " AND ".join(f"t.{c} = i.{c}" for c in key)
     if merge:
         # Unchanged: the same hash (8 bytes a row to read, where the payloads are megabytes).
-        same = "t.payload_hash = i.payload_hash" if "payload_hash" in _column_types(con, table) \
-            else "t.payload = i.payload"
+        same = "t.payload_hash = i.payload_hash" if hashed else "t.payload = i.payload"
         # Held rows whose payload is unchanged (and any just added) only move to this sync.
         unchanged = con.execute(f"UPDATE {table} t SET sync_id = i.sync_id FROM _incoming i "
                                 f"WHERE {match} AND {same}").fetchall()[0][0]
