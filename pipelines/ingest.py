@@ -27,6 +27,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -184,6 +185,19 @@ def _forget_unseen(con: duckdb.DuckDBPyConnection, table: str, key_column: str, 
               sync_id)
     con.execute(f"DELETE FROM {table} WHERE site = ? AND {key_column} = ? AND sync_id <> ?",
                 [site, project_key, sync_id])
+
+
+def _unseen(table: str, key_column: str, site: str, project_key: str,
+            sync_id: str) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """``_forget_unseen`` as a queued operation (data, not a closure: a landing journal keeps it)."""
+    return partial(_forget_unseen, table=table, key_column=key_column, site=site, project_key=project_key,
+                   sync_id=sync_id)
+
+
+def _drop_relations(con: duckdb.DuckDBPyConnection, site: str, repo: str, numbers: list[int]) -> None:
+    """The relations of issues whose summaries now say they have none."""
+    con.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ? "
+                "AND number IN (SELECT unnest(?::BIGINT[]))", [site, repo, numbers])
 
 
 # -- Tombstones --------------------------------------------------------------------------------
@@ -361,7 +375,7 @@ def _guarded(writer: Writer, sync_id: str, site: str, project_key: str, source: 
     except Exception as exc:  # one project's failure must not stop the others
         log.error("sync of %s on %s failed: %s", project_key, site, describe(exc))
         result = ProjectResult(site, project_key, source, 0, requests() - before, mode, describe(exc))
-    writer.call(lambda w: _record(w, sync_id, result, started))
+    writer.call(partial(_record, sync_id=sync_id, result=result, started=started))
     emit(ProjectSynced(site, project_key, result.items, result.requests, result.error))
     return result
 
@@ -373,7 +387,7 @@ def site_failed(writer: Writer, sync_id: str, site: str, source: str, keys: list
     results = tuple(ProjectResult(site, key, source, 0, requests if n == 0 else 0, None, describe(exc))
                     for n, key in enumerate(keys))
     for result in results:
-        writer.call(lambda w, result=result: _record(w, sync_id, result, started))
+        writer.call(partial(_record, sync_id=sync_id, result=result, started=started))
         emit(ProjectSynced(site, result.project_key, 0, result.requests, result.error))
     return SiteResult(site, results)
 
@@ -444,7 +458,7 @@ def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
     # each against what the other committed.
     results = _in_parallel(con, source, list(jqls), source.site.concurrency, one)
     # Once per site, after its projects: histories and remote links of issues no longer held go too.
-    writer.call(lambda w: _forget_orphans(w, site))
+    writer.call(partial(_forget_orphans, site=site))
     return SiteResult(site, results)
 
 
@@ -463,7 +477,7 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, writer: Writer, source: J
     writer.land("raw.jira_versions", [{"site": site, "project_key": key, "version_id": str(v["id"]),
                                        "payload": v, "synced_at": _now(), "sync_id": sync_id}
                                       for v in source.versions(key)], project=project)
-    writer.run(lambda w: _forget_unseen(w, "raw.jira_versions", "project_key", site, key, sync_id), project=project)
+    writer.run(_unseen("raw.jira_versions", "project_key", site, key, sync_id), project=project)
     since = None if full else cursor.cursor_at - policy.overlap
     count, seen, fresh = 0, None, False
     cut: list[str] = []  # ids of issues whose search result cut their changelog, fetched in bulk
@@ -482,7 +496,8 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, writer: Writer, source: J
             "updated_at": i["fields"].get("updated"), "payload": i, "synced_at": synced,
             "sync_id": sync_id} for i in page], project=project,
             # an issue held in another project, or tombstoned there, was moved here
-            before=lambda w, arrivals=arrivals: _note_arrivals(w, "raw.jira_issues", site, key, arrivals, sync_id))
+            before=partial(_note_arrivals, table="raw.jira_issues", site=site, project=key, landing=arrivals,
+                           sync_id=sync_id))
         emit(ItemsLanded(site, key, len(page)))
         cut.extend(_incomplete_changelogs(con, site, page))
         if len(cut) >= BULK_CHANGELOG_ISSUES:
@@ -495,16 +510,17 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, writer: Writer, source: J
     reconciled = cursor.reconciled_at if cursor else None
     forget: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     if full:
-        forget = lambda w: _forget_unseen(w, "raw.jira_issues", "project_key", site, key, sync_id)  # noqa: E731
+        forget = _unseen("raw.jira_issues", "project_key", site, key, sync_id)
         reconciled = started
     elif fresh or policy.reconcile_due(cursor, started):
         ids = source.issue_ids(key, jql)
-        forget = lambda w: _forget_missing(w, site, key, ids, sync_id)  # noqa: E731
+        forget = partial(_forget_missing, site=site, key=key, ids=ids, sync_id=sync_id)
         reconciled = started
     if forget is not None:  # the nights that list every issue list the boards' open sprints too
         _land_board_sprints(writer, project, source, key, sync_id)
     state = Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled)
-    writer.call(lambda w: _commit_state(w, site, key, "jira", state, full, forget=forget), project=project)
+    writer.call(partial(_commit_state, site=site, project_key=key, source="jira", cursor=state, full=full,
+                        forget=forget), project=project)
     return count
 
 
@@ -521,8 +537,7 @@ def _land_board_sprints(writer: Writer, project: str, source: JiraSource, key: s
         "site": site, "project_key": key, "board_id": int(board["id"]), "sprint_id": int(sprint["id"]),
         "board": board, "payload": sprint, "synced_at": synced, "sync_id": sync_id}
         for board, sprints in boards for sprint in sprints], project=project, json_columns=("board", "payload"))
-    writer.run(lambda w: _forget_unseen(w, "raw.jira_board_sprints", "project_key", site, key, sync_id),
-               project=project)
+    writer.run(_unseen("raw.jira_board_sprints", "project_key", site, key, sync_id), project=project)
 
 
 def _any_after(page: list[dict[str, Any]], instant: datetime | None) -> bool:
@@ -568,8 +583,8 @@ def _refresh_remote_links(writer: Writer, project: str, source: JiraSource, site
     for issue_id in issue_ids:
         rows = [{"site": site, "issue_id": issue_id, "remote_id": str(link["id"]), "payload": link,
                  "synced_at": _now(), "sync_id": sync_id} for link in source.remote_links(issue_id)]
-        writer.run(lambda w, issue_id=issue_id, rows=rows: _replace_rows(
-            w, "raw.jira_remote_links", "site = ? AND issue_id = ?", [site, issue_id], rows), project=project)
+        writer.run(partial(_replace_rows, table="raw.jira_remote_links", where="site = ? AND issue_id = ?",
+                           params=[site, issue_id], rows=rows), project=project)
 
 
 def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list[Any],
@@ -635,11 +650,11 @@ def _sync_github_repo(con: duckdb.DuckDBPyConnection, writer: Writer, source: Gi
         writer.land("raw.github_milestones", [{"site": site, "repo": repo, "number": m["number"], "payload": m,
                                                "synced_at": _now(), "sync_id": sync_id} for m in milestones.items],
                     project=project)
-        writer.run(lambda w: _forget_unseen(w, "raw.github_milestones", "repo", site, repo, sync_id), project=project)
+        writer.run(_unseen("raw.github_milestones", "repo", site, repo, sync_id), project=project)
         _keep(etags, milestones)
 
     since = None if full else _github_time(cursor.cursor_at - policy.overlap)
-    count, seen = _sync_github_issues(con, writer, project, source, repo, since, sync_id, full, etags)
+    count, seen, landed = _sync_github_issues(con, writer, project, source, repo, since, sync_id, full, etags)
     fresh = full or (seen is not None and seen > cursor.cursor_at)
     due = not full and policy.reconcile_due(cursor, started)
     reconciled = cursor.reconciled_at if cursor else None
@@ -652,20 +667,19 @@ def _sync_github_repo(con: duckdb.DuckDBPyConnection, writer: Writer, source: Gi
                                               "synced_at": _now(), "sync_id": sync_id}], project=project)
             _keep(etags, repository)
         if full:
-            forget = lambda w: _forget_unseen(w, "raw.github_issues", "repo", site, repo, sync_id)  # noqa: E731
+            forget = _unseen("raw.github_issues", "repo", site, repo, sync_id)
             reconciled = started
-        # asked of the writer: the count must include the pages queued before it
-        elif due or writer.call(lambda w: _open_count_disagrees(w, site, repo, repository), project=project):
+        elif due or _open_count_disagrees(con, site, repo, repository, landed):
             # A full listing is the only way REST shows deletions (a deleted closed issue moves no
             # count): it runs when reconciliation is due or the repository's own open count says
             # we hold one too many or too few.
             for page in source.issue_pages(repo):
                 _land_issues(writer, project, site, repo, page.items or [], sync_id)
-            forget = lambda w: _forget_unseen(w, "raw.github_issues", "repo", site, repo, sync_id)  # noqa: E731
+            forget = _unseen("raw.github_issues", "repo", site, repo, sync_id)
             reconciled = started
     state = Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled)
-    writer.call(lambda w: _commit_state(w, site, repo, "github", state, full, etags=etags, forget=forget),
-                project=project)
+    writer.call(partial(_commit_state, site=site, project_key=repo, source="github", cursor=state, full=full,
+                        etags=etags, forget=forget), project=project)
     return count
 
 
@@ -677,18 +691,20 @@ def _keep(etags: dict[str, str], page) -> None:
 
 def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project: str, source: GithubSource,
                         repo: str, since: str | None, sync_id: str, full: bool,
-                        etags: dict[str, str]) -> tuple[int, datetime | None]:
-    """Issues updated since ``since`` with their events and relations; (items written, newest update)."""
+                        etags: dict[str, str]) -> tuple[int, datetime | None, dict[int, bool]]:
+    """Issues updated since ``since`` with their events and relations; (items written, newest
+    update, whether each issue landed is open, by number)."""
     site = source.site.name
     request = source.issues_request(repo, since)
-    count, seen = 0, None
+    count, seen, landed = 0, None, {}
     changed: list[tuple[int, bool, bool]] = []  # (number, has sub-issues, is blocked): not whole payloads
     for page in source.issue_pages(repo, since, etag=None if full else _etag(con, site, request)):
         if page.items is None:  # 304: nothing changed since the same request last time
-            return 0, None
+            return 0, None, {}
         _keep(etags, page)
         count += _land_issues(writer, project, site, repo, page.items, sync_id)
         emit(ItemsLanded(site, repo, len(page.items)))
+        landed.update((i["number"], i.get("state") == "open") for i in page.items)
         changed.extend((i["number"], (i.get("sub_issues_summary") or {}).get("total", 0) > 0,
                         (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0)
                        for i in page.items)
@@ -701,7 +717,7 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project:
             "created_at": e.get("created_at"), "payload": _without_issue(e), "synced_at": _now(), "sync_id": sync_id}
             for e in events], project=project)
     _refresh_relations(writer, project, source, site, repo, changed, sync_id, full)
-    return count, seen
+    return count, seen, landed
 
 
 def _without_issue(event: dict[str, Any]) -> dict[str, Any]:
@@ -721,15 +737,24 @@ def _land_issues(writer: Writer, project: str, site: str, repo: str, issues: lis
         "site": site, "repo": repo, "number": i["number"], "issue_id": i["id"], "updated_at": i.get("updated_at"),
         "payload": i, "synced_at": synced, "sync_id": sync_id} for i in issues], project=project,
         # an issue whose id we hold in another repository, or tombstoned there, was transferred here
-        before=lambda w: _note_arrivals(w, "raw.github_issues", site, repo, arrivals, sync_id))
+        before=partial(_note_arrivals, table="raw.github_issues", site=site, project=repo, landing=arrivals,
+                       sync_id=sync_id))
 
 
-def _open_count_disagrees(con: duckdb.DuckDBPyConnection, site: str, repo: str, repository) -> bool:
-    """GitHub's open_issues_count (issues and pull requests) against the open ones we hold."""
+def _open_count_disagrees(con: duckdb.DuckDBPyConnection, site: str, repo: str, repository,
+                          landed: dict[int, bool]) -> bool:
+    """GitHub's open_issues_count (issues and pull requests) against the open ones we hold: those
+    held from before this sync, except the ones it landed (``landed``: number -> open), whose
+    state is this sync's. So the count is right whether or not the writer has committed tonight's
+    pages yet, and a landing process (``warehouse.landing``) that reads only the state as the
+    night began gets the same answer."""
     if repository.items is None:
         return False  # 304: the repository, its open count included, is as it was
-    held = con.execute("""SELECT count(*) FROM raw.github_issues
-                          WHERE site = ? AND repo = ? AND payload->>'state' = 'open'""", [site, repo]).fetchall()[0][0]
+    before = con.execute("""SELECT count(*) FROM raw.github_issues
+                            WHERE site = ? AND repo = ? AND payload->>'state' = 'open'
+                            AND number NOT IN (SELECT unnest(?::BIGINT[]))""",
+                         [site, repo, list(landed)]).fetchall()[0][0]
+    held = before + sum(landed.values())
     return held != repository.items[0].get("open_issues_count", held)
 
 
@@ -738,9 +763,7 @@ def _refresh_relations(writer: Writer, project: str, source: GithubSource, site:
     """Sub-issues and blocked-by lists of changed issues, fetched only where the issue's own
     summaries say there is something to read; what an issue no longer has is removed."""
     if not full and (quiet := [number for number, subs, deps in changed if not subs and not deps]):
-        writer.run(lambda w: w.execute("DELETE FROM raw.github_issue_relations WHERE site = ? AND repo = ? "
-                                       "AND number IN (SELECT unnest(?::BIGINT[]))", [site, repo, quiet]),
-                   project=project)
+        writer.run(partial(_drop_relations, site=site, repo=repo, numbers=quiet), project=project)
     for number, subs, deps in changed:
         if not subs and not deps:
             continue
@@ -751,10 +774,9 @@ def _refresh_relations(writer: Writer, project: str, source: GithubSource, site:
         if full:
             writer.land("raw.github_issue_relations", rows, project=project)
         else:
-            writer.run(lambda w, number=number, rows=rows: _replace_rows(
-                w, "raw.github_issue_relations", "site = ? AND repo = ? AND number = ?", [site, repo, number], rows),
-                project=project)
+            writer.run(partial(_replace_rows, table="raw.github_issue_relations",
+                               where="site = ? AND repo = ? AND number = ?", params=[site, repo, number], rows=rows),
+                       project=project)
     if full:  # only once every issue's relations are in: a failure part-way loses nothing held
-        writer.run(lambda w: _forget_unseen(w, "raw.github_issue_relations", "repo", site, repo, sync_id),
-                   project=project)
+        writer.run(_unseen("raw.github_issue_relations", "repo", site, repo, sync_id), project=project)
 
