@@ -27,8 +27,8 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -40,6 +40,7 @@ from connectors.github_source import GithubSource
 from connectors.jira_source import BULK_CHANGELOG_ISSUES, JiraSource
 from pipelines.config import SyncSettings
 from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced, emit
+from warehouse.landing import Call, Journal, Land, LandingStore
 from warehouse.store import upsert
 from warehouse.writer import Writer
 
@@ -411,15 +412,53 @@ def _in_parallel(con: duckdb.DuckDBPyConnection, source: Any, keys: list[str], c
         return tuple(pool.map(lambda key: task(key, source.worker()), keys))
 
 
-def sync_sites(con: duckdb.DuckDBPyConnection, sites: list[Callable[[Writer], SiteResult]]) -> list[SiteResult]:
+def sync_sites(con: duckdb.DuckDBPyConnection, sites: list[Callable[[Writer], SiteResult]],
+               writer: Writer | Journal | None = None) -> list[SiteResult]:
     """Every site at once, each in a thread of its own (and its projects in a pool of their own),
     all writing through one ``Writer``: the sites' requests overlap, and no two of them ever
     contend for the warehouse. ``sites`` are ``sync_jira_site``/``sync_github_site`` calls
-    waiting for the writer; the results come back in their order."""
+    waiting for the writer; the results come back in their order. With a landing ``Journal`` for
+    ``writer`` (a shard of a scaled-out sync), ``con`` is the night's state copy and nothing is
+    written until ``replay_landed``."""
     if not sites:
         return []
-    with Writer(con) as writer, ThreadPoolExecutor(max_workers=len(sites), thread_name_prefix="site") as pool:
+    if writer is None:
+        with Writer(con) as own:
+            return sync_sites(con, sites, own)
+    with ThreadPoolExecutor(max_workers=len(sites), thread_name_prefix="site") as pool:
         return list(pool.map(lambda site: site(writer), sites))
+
+
+def replay_landed(con: duckdb.DuckDBPyConnection, store: LandingStore, run_id: str) -> list[SiteResult]:
+    """Write a scaled-out sync's journals (``warehouse.landing``) through one ``Writer``, shard by
+    shard, each in the order its threads recorded it; returns the shards' results, where a write
+    that failed here marks its project failed (in ``meta.source_syncs`` too), as it would have
+    in a sync of one process. Another project's writes go on."""
+    results: list[SiteResult] = []
+    with Writer(con) as writer:
+        for path in store.journals(run_id):
+            for record in store.records(path):
+                if isinstance(record, Land):
+                    writer.land(record.table, record.rows, project=record.project,
+                                json_columns=record.json_columns, before=record.before)
+                elif isinstance(record, Call):
+                    writer.run(record.fn, project=record.project)
+                else:
+                    results.extend(record.results)
+    failed = writer.failures()
+    out = []
+    for site in results:
+        projects = []
+        for p in site.projects:
+            exc = failed.get(f"{p.site}/{p.project_key}")
+            if exc is not None and p.error is None:
+                p = ProjectResult(p.site, p.project_key, p.source, 0, p.requests, p.mode, describe(exc))
+                con.execute("UPDATE meta.source_syncs SET status = 'failed', items = 0, error = ? "
+                            "WHERE sync_id = ? AND site = ? AND project_key = ?",
+                            [p.error, run_id, p.site, p.project_key])
+            projects.append(p)
+        out.append(SiteResult(site.site, tuple(projects)))
+    return out
 
 
 # -- Jira --------------------------------------------------------------------------------------

@@ -95,6 +95,10 @@ class Writer:
         """``run`` and wait: also how a project learns that one of its queued pages failed."""
         return self.run(fn, project=project).result()
 
+    def failures(self) -> dict[str, BaseException]:
+        """The projects whose writes failed, with the first error of each (complete once closed)."""
+        return dict(self._failed)
+
     def close(self) -> None:
         """Write what is queued, then stop the thread."""
         if self._thread.is_alive():
