@@ -170,13 +170,23 @@ def run_sync(loaded: LoadedConfig, full: bool = False, reconcile: bool = False, 
                     # the run's events as they happen (steps started, finished, failed)
                     instance.add_event_listener(run_id, watch.on_dagster)
                 result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config={
-                    "ops": {"trackers_raw": ingest},
+                    "ops": _ingest_config(job, ingest),
                     "loggers": {"console": {"config": {"log_level": level}}}}, **selected)
             return _outcome(result, paths, loaded)
     except LockTimeout as busy:
         holder = busy.holder.describe() if busy.holder else "another process"
         raise SyncBusy(f"another sync is running on {paths.published}: {holder}; waited {busy.waited:.0f} s. "
                        f"Let it finish, or wait longer with --wait SECONDS (sync.lock_wait_seconds)") from None
+
+
+def _ingest_config(job, config: dict) -> dict:
+    """The ingest step's run config, in the shape the loaded ``trackers_raw`` takes: one step, or
+    the scaled-out graph whose plan step reads it (sync.landing.processes > 1)."""
+    import dagster as dg
+
+    if isinstance(job.graph.node_named("trackers_raw").definition, dg.GraphDefinition):
+        return {"trackers_raw": {"ops": {"plan_landing": config}}}
+    return {"trackers_raw": config}
 
 
 def _outcome(result, paths, loaded) -> SyncOutcome:

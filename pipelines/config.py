@@ -383,6 +383,27 @@ class WarehouseConfig(_Model):
         return v.strip()
 
 
+class LandingSettings(_Model):
+    """Scale-out: the night's projects fetched by ``processes`` shards at once, each its own Dagster
+    step (and process, on the multiprocess, docker, k8s or celery executor), landing their writes
+    in ``store``; one step then writes them into the warehouse (warehouse/landing.py)."""
+
+    # 1: one step fetches and writes, the fastest on one machine; N: N shards and a merge step
+    processes: Annotated[int, Field(ge=1, le=64)] = 1
+    # a folder (relative to program.yaml; default: 'landing' beside the warehouse) or an fsspec
+    # URL such as s3://bucket/prefix (endpoint and keys from the environment: AWS_ENDPOINT_URL,
+    # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); steps on other machines need a store they share
+    store: str | None = None
+
+    @field_validator("store")
+    @classmethod
+    def _no_secrets_in_url(cls, v: str | None) -> str | None:
+        if v is not None and re.match(r"^[a-z0-9+]+://[^/@\s]*:[^/@\s]*@", v):
+            raise ValueError("a store URL must not carry credentials; give them in the environment "
+                             "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and write s3://bucket/prefix")
+        return v
+
+
 class SyncSettings(_Model):
     """How incremental syncs reach back and how often they look for deletions."""
 
@@ -399,6 +420,7 @@ class SyncSettings(_Model):
     # The Dagster check every_project_synced_recently fails (severity ERROR) naming every project
     # whose last successful sync is older than this: a nightly sync and two hours' grace by default.
     freshness_hours: Annotated[int, Field(ge=1, le=720)] = 26
+    landing: LandingSettings = LandingSettings()
 
 
 class MetricsSettings(_Model):
@@ -622,6 +644,11 @@ class PulseConfig(_Model):
                                 f"sandbox serves only " + ", ".join(f"{n} ({k})" for n, k in SANDBOX_SITES.items()))
             problems.extend(_deployment_problems(name, site))
         uses_sandbox = any(s.url == SANDBOX_URL for s in self.sites.values())
+        if uses_sandbox and self.sync.landing.processes > 1:
+            problems.append(f"sync.landing.processes: found {self.sync.landing.processes} with a site whose url is "
+                            "'sandbox'; the built-in sandbox lives inside one process, so shards in other processes "
+                            "cannot reach it. Run `pulse sandbox --port 8080` and give the sites its URLs "
+                            "(http://127.0.0.1:8080/<site>), or set processes: 1")
         if uses_sandbox and self.sandbox is None:
             problems.append("sandbox: a site has url 'sandbox' but there is no 'sandbox:' section; expected "
                             "sandbox: {scenario: demo, seed: 7, as_of: YYYY-MM-DD}")
@@ -654,6 +681,18 @@ class LoadedConfig:
     def warehouse_path(self) -> Path:
         p = Path(self.config.warehouse.path)
         return p if p.is_absolute() else (self.path.parent / p)
+
+    @property
+    def landing_url(self) -> str:
+        """The landing store: a URL as given, a folder relative to program.yaml, by default
+        'landing' beside the warehouse."""
+        store = self.config.sync.landing.store
+        if store is None:
+            return str(self.warehouse_path.parent / "landing")
+        if "://" in store:
+            return store
+        p = Path(store)
+        return str(p if p.is_absolute() else self.path.parent / p)
 
     @property
     def report_path(self) -> Path:

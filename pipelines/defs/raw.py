@@ -1,6 +1,7 @@
 """Ingest assets: each tracker's raw API objects, landed in ``raw.*`` of the work database."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -9,10 +10,13 @@ from connectors.github_source import GithubSource
 from connectors.jira_source import JiraSource
 from pipelines.config import PulseConfig
 from pipelines.defs.partitions import SOURCES, source_key
-from pipelines.defs.resources import PulseResource, Trackers
+from pipelines.defs.resources import PulseResource, Trackers, config_at_load
 from pipelines.defs.schedules import TRANSIENT_RETRY
 from pipelines.failures import explain
-from pipelines.ingest import SiteResult, SyncPolicy, site_failed, sync_github_site, sync_jira_site, sync_sites
+from pipelines.ingest import (
+    SiteResult, SyncPolicy, replay_landed, site_failed, sync_github_site, sync_jira_site, sync_sites,
+)
+from warehouse.landing import LandingStore
 from warehouse.writer import Writer
 
 JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs", "jira_remote_links",
@@ -90,19 +94,33 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
     and report one result per raw table (for every partition of the run)."""
     program = _only(pulse.load().config, set(context.partition_keys))
     policy = SyncPolicy.from_settings(program.sync, full=config.full, reconcile=config.reconcile)
-    publishes = dg.AssetKey(["meta", "snapshots"]) in context.job_def.asset_layer.selected_asset_keys
     with pulse.trackers() as trackers, pulse.warehouse(ingest=True) as con:
         _start_sync(con, context.run.run_id, program.clock(), context.instance)
         results = sync_sites(con, _jira_sites(con, trackers, program, context.run.run_id, policy)
                              + _github_sites(con, trackers, program, context.run.run_id, policy))
-        outcome = _result(con, context.run.run_id, program, results)
-        projects = [p for r in results for p in r.projects]
-        alone_failed = len(context.partition_keys) == 1 and bool(projects) and all(p.error for p in projects)
-        if alone_failed:
-            _finish_unpublished(con, context.run.run_id, projects, "its one project failed: nothing published")
-        elif not publishes:
-            _finish_unpublished(con, context.run.run_id, projects,
-                                "landed only: this run stops at raw; the next pulse_sync run builds and publishes it")
+        concluded = _conclude(context, con, program, results)
+    for table, metadata in _report(context, *concluded):
+        yield dg.MaterializeResult(asset_key=["raw", table], metadata=metadata)
+
+
+def _conclude(context, con, program: PulseConfig, results: list[SiteResult]):
+    """Record the sync's outcome in the work database: (the tables' metadata, every project's
+    result, whether the run's one project failed alone)."""
+    outcome = _result(con, context.run.run_id, program, results)
+    projects = [p for r in results for p in r.projects]
+    publishes = dg.AssetKey(["meta", "snapshots"]) in context.job_def.asset_layer.selected_asset_keys
+    alone_failed = len(context.partition_keys) == 1 and bool(projects) and all(p.error for p in projects)
+    if alone_failed:
+        _finish_unpublished(con, context.run.run_id, projects, "its one project failed: nothing published")
+    elif not publishes:
+        _finish_unpublished(con, context.run.run_id, projects,
+                            "landed only: this run stops at raw; the next pulse_sync run builds and publishes it")
+    return outcome, projects, alone_failed
+
+
+def _report(context, outcome: dg.MaterializeResult, projects: list, alone_failed: bool):
+    """Tell the run what the sync did: a warning per stale project, each project's figures on its
+    own partition, and (table, metadata) for every raw table; or the run's failure."""
     failures = outcome.metadata["failures"].value if outcome.metadata else []
     for line in failures:
         context.log.warning(f"kept stale: {line}")
@@ -119,8 +137,7 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
         # Not retried: the connectors already retried what waiting cures (429, 5xx, resets).
         raise dg.Failure(description="; ".join(failures) or "the project's sync failed",
                          metadata=outcome.metadata, allow_retries=False)
-    for table in JIRA_TABLES + GITHUB_TABLES:
-        yield dg.MaterializeResult(asset_key=["raw", table], metadata=outcome.metadata)
+    return [(table, outcome.metadata) for table in JIRA_TABLES + GITHUB_TABLES]
 
 
 def _only(program: PulseConfig, keys: set[str]) -> PulseConfig:
@@ -158,10 +175,112 @@ def _github_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str,
             if (repos := [p.repo for _, p in program.projects() if p.site == name and p.repo])]
 
 
-@dg.multi_asset(specs=_specs(JIRA_TABLES, "jira") + _specs(GITHUB_TABLES, "github"), pool="duckdb",
-                name="trackers_raw", retry_policy=TRANSIENT_RETRY, partitions_def=SOURCES, backfill_policy=ONE_RUN)
-def trackers_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
-    """Every configured Jira project and GitHub repo, every site at once (a thread each, one
-    writer): Jira's site metadata, versions, issues with complete changelogs and the active and
-    future sprints of its boards; GitHub's issues, events, milestones, sub-issues, dependencies."""
-    yield from _ingest(context, config, pulse)
+def _one_process() -> dg.AssetsDefinition:
+    @dg.multi_asset(specs=_specs(JIRA_TABLES, "jira") + _specs(GITHUB_TABLES, "github"), pool="duckdb",
+                    name="trackers_raw", retry_policy=TRANSIENT_RETRY, partitions_def=SOURCES,
+                    backfill_policy=ONE_RUN)
+    def trackers_raw(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseResource):
+        """Every configured Jira project and GitHub repo, every site at once (a thread each, one
+        writer): Jira's site metadata, versions, issues with complete changelogs and the active and
+        future sprints of its boards; GitHub's issues, events, milestones, sub-issues, dependencies."""
+        yield from _ingest(context, config, pulse)
+
+    return trackers_raw
+
+
+# -- Scale-out (sync.landing.processes > 1) ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Shard:
+    """A share of the run's projects (partition keys), fetched by one step into its journal."""
+
+    index: int
+    keys: tuple[str, ...]
+    full: bool
+    reconcile: bool
+
+
+def shares(keys: list[str], processes: int) -> list[tuple[str, ...]]:
+    """The keys dealt round-robin into at most ``processes`` shares, none empty: neighbours in
+    program.yaml (often one site's projects, one team's repos) go to different shards, so each
+    shard's requests spread over the sites and no site's limits are spent by one shard alone."""
+    count = max(1, min(processes, len(keys)))
+    return [tuple(keys[i::count]) for i in range(count)]
+
+
+@dg.op(out=dg.DynamicOut(Shard), pool="duckdb", retry_policy=TRANSIENT_RETRY)
+def plan_landing(context: dg.OpExecutionContext, config: SyncConfig, pulse: PulseResource):
+    """Record the run, copy the state the shards read to the landing store (the warehouse's as the
+    night began), and deal the run's projects into shards."""
+    loaded = pulse.load()
+    program = _only(loaded.config, set(context.partition_keys))
+    store = LandingStore(loaded.landing_url)
+    store.clear(context.run.run_id)  # a retried run starts from a clean folder
+    with pulse.warehouse(ingest=True) as con:
+        _start_sync(con, context.run.run_id, program.clock(), context.instance)
+        copied = store.export_state(con, context.run.run_id)
+    keys = [source_key(p.site, p.project_key) for _, p in program.projects()]
+    context.log.info(f"{len(keys)} projects in {loaded.config.sync.landing.processes} shards; "
+                     f"state copied to {loaded.landing_url}: {copied} rows")
+    for index, keys_of_shard in enumerate(shares(keys, loaded.config.sync.landing.processes)):
+        yield dg.DynamicOutput(Shard(index, keys_of_shard, config.full, config.reconcile),
+                               mapping_key=f"shard_{index}")
+
+
+@dg.op(retry_policy=TRANSIENT_RETRY)
+def land_shard(context: dg.OpExecutionContext, shard: Shard, pulse: PulseResource) -> Shard:
+    """Fetch the shard's projects, every site at once, reading the state copy and recording every
+    write in the shard's journal; the warehouse is not opened (another step may be writing it)."""
+    loaded = pulse.load()
+    program = _only(loaded.config, set(shard.keys))
+    policy = SyncPolicy.from_settings(program.sync, full=shard.full, reconcile=shard.reconcile)
+    store, run_id = LandingStore(loaded.landing_url), context.run.run_id
+    with pulse.trackers() as trackers, store.state(run_id) as reader, store.journal(run_id, shard.index) as journal:
+        results = sync_sites(reader, _jira_sites(reader, trackers, program, run_id, policy)
+                             + _github_sites(reader, trackers, program, run_id, policy), writer=journal)
+        journal.finish(results)
+    projects = [p for r in results for p in r.projects]
+    context.add_output_metadata({"projects": len(projects), "items": sum(p.items for p in projects),
+                                 "requests": sum(p.requests for p in projects),
+                                 "failed": sum(1 for p in projects if p.error)})
+    return shard
+
+
+@dg.op(out={table: dg.Out(dg.Nothing) for table in JIRA_TABLES + GITHUB_TABLES}, pool="duckdb",
+       retry_policy=TRANSIENT_RETRY)
+def merge_landed(context: dg.OpExecutionContext, shards: list[Shard], pulse: PulseResource):
+    """Write every shard's journal into the work database through the one writer, then record the
+    sync's outcome as a sync of one process does."""
+    loaded = pulse.load()
+    program = _only(loaded.config, set(context.partition_keys))
+    store = LandingStore(loaded.landing_url)
+    with pulse.warehouse(ingest=True) as con:
+        results = replay_landed(con, store, context.run.run_id)
+        concluded = _conclude(context, con, program, results)
+    store.clear(context.run.run_id)  # committed: a retry of this step would find nothing to write
+    for table, metadata in _report(context, *concluded):
+        yield dg.Output(None, output_name=table, metadata=metadata)
+
+
+def _scaled_out() -> dg.AssetsDefinition:
+    outs = {table: dg.AssetOut(key=["raw", table], group_name="raw", kinds={kind, "duckdb"})
+            for tables, kind in ((JIRA_TABLES, "jira"), (GITHUB_TABLES, "github")) for table in tables}
+
+    @dg.graph_multi_asset(outs=outs, name="trackers_raw", partitions_def=SOURCES, backfill_policy=ONE_RUN)
+    def trackers_raw():
+        """Every configured project, fetched by sync.landing.processes shards at once (a step each:
+        a process each on the multiprocess executor, a container on docker or k8s) into the landing
+        store, then written into the work database by one step."""
+        landed = plan_landing().map(land_shard).collect()
+        return dict(zip(JIRA_TABLES + GITHUB_TABLES, merge_landed(landed)))
+
+    return trackers_raw
+
+
+def scaled_out(config: PulseConfig | None) -> bool:
+    """Whether the code location loads the scaled-out ingest: program.yaml (PULSE_CONFIG, read when
+    the code location loads) asks for more than one landing process."""
+    return config is not None and config.sync.landing.processes > 1
+
+
+trackers_raw = _scaled_out() if scaled_out(config_at_load()) else _one_process()
