@@ -54,6 +54,15 @@ class Limits:
         """Jira publishes no numbers (Cloud's burst limits answer 429 with Retry-After)."""
         return cls(max_in_flight=100)
 
+    def share(self, processes: int) -> Limits:
+        """One of ``processes`` equal shares: a site's limits are its token's, whichever process
+        spends them, so N processes that each kept the whole budget would spend N times it
+        (a scaled-out sync's shards: warehouse/landing.py)."""
+        n = max(1, processes)
+        return Limits(max_in_flight=max(1, self.max_in_flight // n),
+                      points=None if self.points is None else max(1, self.points // n),
+                      window_seconds=self.window_seconds)
+
 
 class Pacer:
     """Admits a site's requests within its ``Limits`` and holds every thread back when told to."""

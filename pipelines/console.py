@@ -140,7 +140,7 @@ STEP_LABELS = {"core__programs": ("programs", "from program.yaml"),
                "transforms": ("transform", "staging, core and marts tables"),
                "meta__notifications": ("escalations", "verdicts turned red, slipped milestones"),
                "meta__snapshots": ("publish", "the snapshot, atomically")}
-INGEST_STEPS = frozenset({"trackers_raw"})
+INGEST_STEPS = frozenset({"trackers_raw"})  # and its plan, shard and merge steps when scaled out
 TRANSFORM_STEP = "transforms"
 
 
@@ -268,7 +268,7 @@ class SyncDisplay:
         import dagster as dg
 
         event = entry.dagster_event
-        if event is None or event.step_key is None or event.step_key in INGEST_STEPS:
+        if event is None or event.step_key is None or event.step_key.split(".")[0] in INGEST_STEPS:
             return
         kind, key = event.event_type, event.step_key
         with self._lock:

@@ -40,9 +40,9 @@ from connectors.github_source import GithubSource
 from connectors.jira_source import BULK_CHANGELOG_ISSUES, JiraSource
 from pipelines.config import SyncSettings
 from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced, emit
-from warehouse.landing import Call, Journal, Land, LandingStore
+from warehouse.landing import Call, Journal, LandingStore
 from warehouse.store import upsert
-from warehouse.writer import Writer
+from warehouse.writer import Land, Writer
 
 log = logging.getLogger(__name__)
 

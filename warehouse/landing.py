@@ -40,6 +40,7 @@ import duckdb
 import fsspec
 
 from warehouse.store import connect
+from warehouse.writer import Land
 
 T = TypeVar("T")
 
@@ -57,17 +58,6 @@ _STATE_TABLES = {
     "raw.github_issues": ("SELECT site, repo, number, issue_id, json_object('state', payload->>'state') AS payload "
                           "FROM raw.github_issues"),
 }
-
-
-@dataclass(frozen=True)
-class Land:
-    """Rows for ``warehouse.store.upsert`` into ``table`` (``Writer.land``)."""
-
-    table: str
-    rows: Sequence[dict[str, Any]]
-    json_columns: tuple[str, ...]
-    project: str | None
-    before: Callable[[duckdb.DuckDBPyConnection], None] | None
 
 
 @dataclass(frozen=True)
@@ -223,6 +213,14 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def deal(keys: Sequence[str], shards: int) -> list[tuple[str, ...]]:
+    """The keys dealt round-robin into at most ``shards`` shares, none empty: neighbours in
+    program.yaml (often one site's projects, one team's repos) go to different shards, so each
+    shard's requests spread over the sites and no site's limits are spent by one shard alone."""
+    count = max(1, min(shards, len(keys)))
+    return [tuple(keys[i::count]) for i in range(count)]
 
 
 def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:

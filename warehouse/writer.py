@@ -42,7 +42,9 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class _Land:
+class Land:
+    """Rows for ``warehouse.store.upsert`` into ``table``, after ``before`` (both a project's)."""
+
     table: str
     rows: Sequence[dict[str, Any]]
     json_columns: tuple[str, ...]
@@ -82,7 +84,7 @@ class Writer:
              before: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> int:
         """Queue rows for ``warehouse.store.upsert`` into ``table``; returns how many."""
         if rows or before is not None:
-            self._put(_Land(table, rows, tuple(json_columns), project, before))
+            self._put(Land(table, rows, tuple(json_columns), project, before))
         return len(rows)
 
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> Future:
@@ -144,15 +146,15 @@ class Writer:
                 if isinstance(op, _Call):
                     op.future.set_exception(exc)
 
-    def _more_pages(self, rows: int) -> list[_Land]:
+    def _more_pages(self, rows: int) -> list[Land]:
         """The pages queued right behind the first, up to ``batch_rows`` rows in all."""
-        batch: list[_Land] = []
+        batch: list[Land] = []
         while rows < self._batch_rows:
             try:
                 op = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if not isinstance(op, _Land):
+            if not isinstance(op, Land):
                 self._pending.append(op)
                 break
             batch.append(op)
@@ -169,7 +171,7 @@ class Writer:
             self._fail(op.project, exc)
             op.future.set_exception(exc)
 
-    def _land(self, batch: list[_Land]) -> None:
+    def _land(self, batch: list[Land]) -> None:
         batch = [op for op in batch if op.project is None or op.project not in self._failed]
         ready = []
         for op in batch:
@@ -180,7 +182,7 @@ class Writer:
                     self._fail(op.project, exc)
                     continue
             ready.append(op)
-        tables: dict[tuple[str, tuple[str, ...]], list[_Land]] = {}
+        tables: dict[tuple[str, tuple[str, ...]], list[Land]] = {}
         for op in ready:
             if op.rows:
                 tables.setdefault((op.table, op.json_columns), []).append(op)

@@ -16,7 +16,7 @@ from pipelines.failures import explain
 from pipelines.ingest import (
     SiteResult, SyncPolicy, replay_landed, site_failed, sync_github_site, sync_jira_site, sync_sites,
 )
-from warehouse.landing import LandingStore
+from warehouse.landing import LandingStore, deal
 from warehouse.writer import Writer
 
 JIRA_TABLES = ("jira_sites", "jira_issues", "jira_versions", "jira_changelogs", "jira_remote_links",
@@ -195,17 +195,10 @@ class Shard:
     """A share of the run's projects (partition keys), fetched by one step into its journal."""
 
     index: int
+    of: int  # how many shards the run has (each paces its requests to this share of a site's limits)
     keys: tuple[str, ...]
     full: bool
     reconcile: bool
-
-
-def shares(keys: list[str], processes: int) -> list[tuple[str, ...]]:
-    """The keys dealt round-robin into at most ``processes`` shares, none empty: neighbours in
-    program.yaml (often one site's projects, one team's repos) go to different shards, so each
-    shard's requests spread over the sites and no site's limits are spent by one shard alone."""
-    count = max(1, min(processes, len(keys)))
-    return [tuple(keys[i::count]) for i in range(count)]
 
 
 @dg.op(out=dg.DynamicOut(Shard), pool="duckdb", retry_policy=TRANSIENT_RETRY)
@@ -222,8 +215,9 @@ def plan_landing(context: dg.OpExecutionContext, config: SyncConfig, pulse: Puls
     keys = [source_key(p.site, p.project_key) for _, p in program.projects()]
     context.log.info(f"{len(keys)} projects in {loaded.config.sync.landing.processes} shards; "
                      f"state copied to {loaded.landing_url}: {copied} rows")
-    for index, keys_of_shard in enumerate(shares(keys, loaded.config.sync.landing.processes)):
-        yield dg.DynamicOutput(Shard(index, keys_of_shard, config.full, config.reconcile),
+    dealt = deal(keys, loaded.config.sync.landing.processes)
+    for index, keys_of_shard in enumerate(dealt):
+        yield dg.DynamicOutput(Shard(index, len(dealt), keys_of_shard, config.full, config.reconcile),
                                mapping_key=f"shard_{index}")
 
 
@@ -235,7 +229,8 @@ def land_shard(context: dg.OpExecutionContext, shard: Shard, pulse: PulseResourc
     program = _only(loaded.config, set(shard.keys))
     policy = SyncPolicy.from_settings(program.sync, full=shard.full, reconcile=shard.reconcile)
     store, run_id = LandingStore(loaded.landing_url), context.run.run_id
-    with pulse.trackers() as trackers, store.state(run_id) as reader, store.journal(run_id, shard.index) as journal:
+    with pulse.trackers() as every, store.state(run_id) as reader, store.journal(run_id, shard.index) as journal:
+        trackers = every.shared(shard.of)  # the shards run at once on the same tokens: each paces to its share
         results = sync_sites(reader, _jira_sites(reader, trackers, program, run_id, policy)
                              + _github_sites(reader, trackers, program, run_id, policy), writer=journal)
         journal.finish(results)

@@ -7,7 +7,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
@@ -45,6 +45,11 @@ class Trackers:
 
     jira: dict[str, JiraSite]
     github: dict[str, GithubSite]
+
+    def shared(self, processes: int) -> Trackers:
+        """The same sites, each paced to one of ``processes`` shares of its limits."""
+        return Trackers({n: replace(s, limits=s.limits.share(processes)) for n, s in self.jira.items()},
+                        {n: replace(s, limits=s.limits.share(processes)) for n, s in self.github.items()})
 
 
 class PulseResource(dg.ConfigurableResource):

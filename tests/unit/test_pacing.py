@@ -81,3 +81,12 @@ def test_the_bench_knows_the_default_concurrency():
     assert SITE_CONCURRENCY == {JIRA_CLOUD: JiraSite("j", "u", "t").concurrency,
                                 JIRA_DC: JiraSite("j", "u", "t").concurrency,
                                 GITHUB: GithubSite("g", "u", "t").concurrency}
+
+
+def test_shards_split_a_sites_limits_so_that_together_they_keep_within_them():
+    github = Limits.github()
+    for n in (1, 2, 3, 4, 7):
+        share = github.share(n)
+        assert share.points * n <= github.points and share.max_in_flight * n <= github.max_in_flight
+        assert share.window_seconds == github.window_seconds
+    assert Limits.jira().share(4).points is None and Limits(max_in_flight=2, points=3).share(8) == Limits(1, 1, 60.0)
