@@ -211,6 +211,9 @@ class SandboxApp:
     def _reset_stats(self, request: Request) -> Response:
         self.stats.reset()
         self.github_limits.reset_counts()
+        for api in self.world.apis.values():
+            if (reset_budget := getattr(api, "reset_budget", None)) is not None:
+                reset_budget()
         self.faults.reset_counts()
         return json_response({"ok": True})
 

@@ -65,3 +65,18 @@ def test_the_sandbox_refuses_a_client_that_ignores_the_limits(tmp_path):
     careless = GithubSite("g", "u", "t", limits=Limits(max_in_flight=100, points=None))
     limits, _ = github_sync(tmp_path, tight, careless)
     assert limits["refused"] > 0
+
+
+def test_a_stats_reset_gives_the_token_its_hourly_budget_back():
+    """Runs a benchmark measures one after another are nights apart: the second must not find the
+    first's hour of budget spent (two full syncs of 100,000 items spend more than 5,000)."""
+    with serve(SCENARIO) as sandbox:
+        headers = {"Authorization": f"token {SANDBOX_TOKEN}"}
+        url = sandbox.site_url(GITHUB)
+        for _ in range(3):
+            requests.get(f"{url}/repos/{REPOS[0]}", headers=headers, timeout=10)
+        core = requests.get(f"{url}/rate_limit", headers=headers, timeout=10).json()["resources"]["core"]
+        assert core["remaining"] == core["limit"] - 3
+        requests.post(f"{sandbox.url}/_sandbox/stats/reset", timeout=10)
+        core = requests.get(f"{url}/rate_limit", headers=headers, timeout=10).json()["resources"]["core"]
+        assert core["remaining"] == core["limit"] == 5000
