@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow unit e2e sandbox dev check-defs docs bench bench-rebuild bench-sync-memory bench-backtest bench-report clean
+.PHONY: install demo test test-slow unit e2e sandbox dev check-defs docs bench bench-rebuild bench-sync-memory bench-backtest bench-report bench-scale-out clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Program Pulse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -65,7 +65,8 @@ check-defs: $(STAMP)
 # Then the sandbox's own throughput for cached pages (bench-output/throughput.md), then the
 # transforms' rebuild and nights beside the DuckDB floor (bench-rebuild), then a whole `pulse sync`'s
 # peak RSS (bench-sync-memory), then how often the forecasts came true (bench-backtest), then the
-# status report's wall time on the demo (bench-report; bench-rebuild times it at 100k items).
+# status report's wall time on the demo (bench-report; bench-rebuild times it at 100k items), then
+# a full sync by N landing processes against one (bench-scale-out).
 BENCH_SIZES ?= 10000,100000
 bench: $(STAMP)
 	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m bench.run
@@ -74,6 +75,16 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sync_memory
 	$(BIN)/python -m bench.backtest
 	$(BIN)/python -m bench.report
+	BENCH_SCALE_OUT_ITEMS=$(BENCH_SCALE_OUT_ITEMS) BENCH_SCALE_OUT_PROCESSES=$(BENCH_SCALE_OUT_PROCESSES) \
+		$(BIN)/python -m bench.scale_out
+
+# A full sync of the portfolio by N landing processes (plan, N shards at once, one merge) against
+# the one-process ingest, same sandbox, same raw tables; writes bench-output/scale_out.md and .json.
+BENCH_SCALE_OUT_ITEMS ?= 100000
+BENCH_SCALE_OUT_PROCESSES ?= 2,4
+bench-scale-out: $(STAMP)
+	BENCH_SCALE_OUT_ITEMS=$(BENCH_SCALE_OUT_ITEMS) BENCH_SCALE_OUT_PROCESSES=$(BENCH_SCALE_OUT_PROCESSES) \
+		$(BIN)/python -m bench.scale_out
 
 # The status report's wall time on the demo (`pulse report` as a process, median of 3; issue #15:
 # < 3 s); writes bench-output/report.md. bench-rebuild times it at 100k items (< 20 s).
