@@ -7,14 +7,45 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from connectors.github_source import GithubSite, GithubSource
 from connectors.jira_source import JiraSite, JiraSource
+from connectors.pacing import Limits
 from pipelines.config import WarehouseConfig
-from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site, sync_sites
+from pipelines.ingest import SiteResult, SyncPolicy, sync_github_site, sync_jira_site, sync_sites
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER
+from warehouse.landing import Journal
 from warehouse.store import connect, migrate
+from warehouse.writer import Writer
+
+
+def sandbox_sites(con, url: str, keys: dict[str, list[str]], sync_id: str, policy: SyncPolicy,
+                  shares: int = 1) -> list[Callable[[Writer | Journal], SiteResult]]:
+    """The sandbox's sites as ``sync_sites`` takes them, every site at once as pulse sync runs
+    them (pipelines/defs/raw.py): ``keys`` by site (Jira project keys, GitHub owner/name), each
+    site paced to one of ``shares`` shares of its limits (a scaled-out sync's shard)."""
+    sites = []
+    for site in ("jira-cloud", "jira-dc"):
+        if projects := keys.get(site):
+            user = SANDBOX_USER if site == "jira-cloud" else None
+            source = JiraSource(JiraSite(site, f"{url}/{site}", SANDBOX_TOKEN, user=user,
+                                         limits=Limits.jira().share(shares)))
+            sites.append(lambda writer, source=source, projects=projects: sync_jira_site(
+                con, source, [(k, None) for k in projects], sync_id, policy, writer))
+    if repos := keys.get("github"):
+        source = GithubSource(GithubSite("github", f"{url}/github", SANDBOX_TOKEN, limits=Limits.github().share(shares)))
+        sites.append(lambda writer: sync_github_site(con, source, repos, sync_id, policy, writer))
+    return sites
+
+
+def report(results: list[SiteResult]) -> int:
+    """Print the one JSON line the bench reads (items, requests, per-project errors); the exit code."""
+    projects = [p for site in results for p in site.projects]
+    print(json.dumps({"items": sum(r.items for r in projects), "requests": sum(r.requests for r in projects),
+                      "errors": [f"{r.site}/{r.project_key}: {r.error}" for r in projects if r.error]}))
+    return 1 if any(r.error for r in projects) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,23 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-limit", default=WarehouseConfig().ingest_memory_limit,
                    help="DuckDB memory_limit (program.yaml's warehouse.ingest_memory_limit)")
     args = p.parse_args(argv)
-    policy = SyncPolicy(full=args.full)
-    sites = []  # every site at once, one writer, as pulse sync runs them (pipelines/defs/raw.py)
-    for site, keys in (("jira-cloud", args.jira_cloud), ("jira-dc", args.jira_dc)):
-        if keys := [k for k in keys.split(",") if k]:
-            user = SANDBOX_USER if site == "jira-cloud" else None
-            source = JiraSource(JiraSite(site, f"{args.url}/{site}", SANDBOX_TOKEN, user=user))
-            sites.append(lambda writer, source=source, keys=keys: sync_jira_site(
-                con, source, [(k, None) for k in keys], args.sync_id, policy, writer))
-    if repos := [r for r in args.repos.split(",") if r]:
-        source = GithubSource(GithubSite("github", f"{args.url}/github", SANDBOX_TOKEN))
-        sites.append(lambda writer: sync_github_site(con, source, repos, args.sync_id, policy, writer))
+    keys = {site: [k for k in given.split(",") if k]
+            for site, given in (("jira-cloud", args.jira_cloud), ("jira-dc", args.jira_dc), ("github", args.repos))}
     with connect(Path(args.db), memory_limit=args.memory_limit) as con:
         migrate(con)
-        results = [p for site in sync_sites(con, sites) for p in site.projects]
-    print(json.dumps({"items": sum(r.items for r in results), "requests": sum(r.requests for r in results),
-                      "errors": [f"{r.site}/{r.project_key}: {r.error}" for r in results if r.error]}))
-    return 1 if any(r.error for r in results) else 0
+        results = sync_sites(con, sandbox_sites(con, args.url, keys, args.sync_id, SyncPolicy(full=args.full)))
+    return report(results)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
@@ -446,19 +446,17 @@ def replay_landed(con: duckdb.DuckDBPyConnection, store: LandingStore, run_id: s
                 else:
                     results.extend(record.results)
     failed = writer.failures()
-    out = []
-    for site in results:
-        projects = []
-        for p in site.projects:
-            exc = failed.get(f"{p.site}/{p.project_key}")
-            if exc is not None and p.error is None:
-                p = ProjectResult(p.site, p.project_key, p.source, 0, p.requests, p.mode, describe(exc))
-                con.execute("UPDATE meta.source_syncs SET status = 'failed', items = 0, error = ? "
-                            "WHERE sync_id = ? AND site = ? AND project_key = ?",
-                            [p.error, run_id, p.site, p.project_key])
-            projects.append(p)
-        out.append(SiteResult(site.site, tuple(projects)))
-    return out
+
+    def merged(p: ProjectResult) -> ProjectResult:
+        exc = failed.get(f"{p.site}/{p.project_key}")
+        if exc is None or p.error is not None:
+            return p
+        p = replace(p, items=0, error=describe(exc))
+        con.execute("UPDATE meta.source_syncs SET status = 'failed', items = 0, error = ? "
+                    "WHERE sync_id = ? AND site = ? AND project_key = ?", [p.error, run_id, p.site, p.project_key])
+        return p
+
+    return [replace(site, projects=tuple(merged(p) for p in site.projects)) for site in results]
 
 
 # -- Jira --------------------------------------------------------------------------------------

@@ -213,9 +213,9 @@ def plan_landing(context: dg.OpExecutionContext, config: SyncConfig, pulse: Puls
         _start_sync(con, context.run.run_id, program.clock(), context.instance)
         copied = store.export_state(con, context.run.run_id)
     keys = [source_key(p.site, p.project_key) for _, p in program.projects()]
-    context.log.info(f"{len(keys)} projects in {loaded.config.sync.landing.processes} shards; "
-                     f"state copied to {loaded.landing_url}: {copied} rows")
     dealt = deal(keys, loaded.config.sync.landing.processes)
+    context.log.info(f"{len(keys)} projects in {len(dealt)} shards; state copied to {loaded.landing_url}: "
+                     f"{copied} rows")
     for index, keys_of_shard in enumerate(dealt):
         yield dg.DynamicOutput(Shard(index, len(dealt), keys_of_shard, config.full, config.reconcile),
                                mapping_key=f"shard_{index}")

@@ -24,6 +24,12 @@ AS_OF = date(2026, 11, 27)
 JIRA = {JIRA_CLOUD: ["PAY"], JIRA_DC: ["CART", "ID"]}
 REPOS = ["acme/web", "acme/platform-api"]
 EVERY_PROJECT = [key for keys in JIRA.values() for key in keys] + REPOS
+# Every raw table a sync lands, with the column that names its project (None: site-wide or by
+# issue id), as ``snapshot`` takes them.
+RAW_TABLES = {"raw.jira_sites": None, "raw.jira_issues": "project_key", "raw.jira_versions": "project_key",
+              "raw.jira_changelogs": None, "raw.jira_remote_links": None, "raw.jira_board_sprints": "project_key",
+              "raw.github_repos": "repo", "raw.github_issues": "repo", "raw.github_issue_events": "repo",
+              "raw.github_milestones": "repo", "raw.github_issue_relations": "repo"}
 # The token as it travels: GitHub and Jira DC send it as it is, Jira Cloud inside basic auth.
 SECRETS = (SANDBOX_TOKEN, base64.b64encode(f"{SANDBOX_USER}:{SANDBOX_TOKEN}".encode()).decode())
 

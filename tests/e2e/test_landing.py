@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from demo_world import (GITHUB, JIRA, REPOS, failures, github_source, jira_source, record_run, snapshot, sync)
+from demo_world import (GITHUB, JIRA, RAW_TABLES, REPOS, failures, github_source, jira_source, record_run, snapshot,
+                        sync)
 from pipelines.ingest import SyncPolicy, replay_landed, sync_github_site, sync_jira_site, sync_sites
 from sandbox.scenario import build
 from sandbox.server import serve
@@ -23,10 +24,6 @@ from warehouse.store import connect, migrate
 
 pytestmark = pytest.mark.e2e
 
-RAW = {"raw.jira_sites": None, "raw.jira_issues": "project_key", "raw.jira_versions": "project_key",
-       "raw.jira_changelogs": None, "raw.jira_remote_links": None, "raw.jira_board_sprints": "project_key",
-       "raw.github_repos": "repo", "raw.github_issues": "repo", "raw.github_issue_events": "repo",
-       "raw.github_milestones": "repo", "raw.github_issue_relations": "repo"}
 # Three shards that split each Jira site's projects: an issue moved between two projects of a site
 # is landed by one shard and found missing by another.
 SHARDS = [[("jira-cloud", "PAY"), ("jira-dc", "CART")], [("jira-dc", "ID"), ("github", REPOS[0])],
@@ -36,7 +33,7 @@ SHARDS = [[("jira-cloud", "PAY"), ("jira-dc", "CART")], [("jira-dc", "ID"), ("gi
 def state(path: Path) -> dict:
     """Everything a sync decides: raw rows by project, cursors, ETags and tombstones."""
     with connect(path) as con:
-        held = snapshot(con, RAW)
+        held = snapshot(con, RAW_TABLES)
         held["cursors"] = sorted(con.execute(
             "SELECT site, project_key, source, cursor_at, reconciled_at IS NOT NULL FROM meta.sync_cursors").fetchall())
         held["etags"] = sorted(con.execute("SELECT site, request, etag FROM meta.http_etags").fetchall())

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from demo_world import snapshot
+from demo_world import RAW_TABLES, snapshot
 from pipelines.cli import demo_config
 from pipelines.config import dump, load
 from pipelines.defs.partitions import SOURCES, configured_keys, range_tags, register
@@ -24,10 +24,6 @@ from warehouse.store import WarehousePaths, connect
 pytestmark = pytest.mark.e2e
 
 SEED, AS_OF = 7, date(2026, 11, 27)
-RAW = {"raw.jira_sites": None, "raw.jira_issues": "project_key", "raw.jira_versions": "project_key",
-       "raw.jira_changelogs": None, "raw.jira_remote_links": None, "raw.jira_board_sprints": "project_key",
-       "raw.github_repos": "repo", "raw.github_issues": "repo", "raw.github_issue_events": "repo",
-       "raw.github_milestones": "repo", "raw.github_issue_relations": "repo"}
 
 
 def program_yaml(folder: Path, url: str, processes: int) -> Path:
@@ -56,7 +52,7 @@ def ingest_job() -> dg.JobDefinition:
 
     importlib.reload(pipelines.defs.raw)
     return defs().resolve_job_def(SYNC_JOB).get_subset(asset_selection=set(
-        dg.AssetKey(["raw", table.split(".")[1]]) for table in RAW))
+        dg.AssetKey(["raw", table.split(".")[1]]) for table in RAW_TABLES))
 
 
 @pytest.fixture()
@@ -101,7 +97,7 @@ def one_process(program: Path) -> dict:
         results = sync_sites(con, _jira_sites(con, trackers, config, "one", SyncPolicy())
                              + _github_sites(con, trackers, config, "one", SyncPolicy()))
         assert [p.error for r in results for p in r.projects if p.error] == []
-        return snapshot(con, RAW)
+        return snapshot(con, RAW_TABLES)
 
 
 def test_shards_run_in_parallel_processes_and_land_what_one_process_lands(tmp_path, configured):
@@ -135,7 +131,7 @@ def test_shards_run_in_parallel_processes_and_land_what_one_process_lands(tmp_pa
 
         projects = len(configured_keys(load(program).config))
         with connect(WarehousePaths(folder / "pulse.duckdb").work) as con:
-            assert snapshot(con, RAW) == held_by_one
+            assert snapshot(con, RAW_TABLES) == held_by_one
             assert con.execute("SELECT count(*), count(*) FILTER (WHERE status = 'succeeded') "
                                "FROM meta.source_syncs").fetchall()[0] == (projects, projects)
         assert sum(rows for rows, _ in held_by_one.values()) > 1000
