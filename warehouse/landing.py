@@ -185,7 +185,7 @@ class Journal:
              json_columns: Sequence[str] = ("payload",),
              before: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> int:
         if rows or before is not None:
-            self._dump(Land(table, list(rows), tuple(json_columns), project, before))
+            self._dump(Land.of(table, rows, json_columns, project, before))
         return len(rows)
 
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> Future:

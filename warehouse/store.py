@@ -113,6 +113,20 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
+class JsonText(str):
+    """A value already serialised as JSON text (``json_text``): ``upsert`` writes it as it is."""
+
+    __slots__ = ()
+
+
+def json_text(value: Any) -> JsonText | None:
+    """``value`` as the JSON text a raw table's JSON column holds (orjson: the text the standard
+    library writes, compact and unescaped, ten times faster); None stays NULL."""
+    if value is None or isinstance(value, JsonText):
+        return value
+    return JsonText(orjson.dumps(value).decode())
+
+
 def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]],
            json_columns: Sequence[str] = ("payload",), *, transaction: bool = True) -> int:
     """Merge rows into a raw table by its primary key (a rerun writes no duplicate).
@@ -126,14 +140,14 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
 
     Set-based: each column goes to DuckDB as one list parameter and is unnested there, so a page
     costs a handful of statements, not a DataFrame. ``table`` is one of our own ``raw.*`` names,
-    never tracker text. JSON columns are serialised here once (orjson: the text the standard
-    library writes, compact and unescaped, ten times faster); DuckDB parses them once on insert.
+    never tracker text. JSON columns are serialised once (``json_text``, here or where the rows
+    were queued); DuckDB parses them once on insert.
     """
     if not rows:
         return 0
     columns = list(rows[0])
     types = _column_types(con, table)
-    lists = [[(None if (v := row.get(c)) is None else orjson.dumps(v).decode()) for row in rows]
+    lists = [[json_text(row.get(c)) for row in rows]
              if c in json_columns else [row.get(c) for row in rows] for c in columns]
     key = _primary_key(con, table)
     cast = ", ".join(f"CAST(unnest(?) AS {types[c]}) AS {c}" for c in columns)

@@ -8,11 +8,15 @@ page at once; other writes (a cursor, a deletion check) are queued as calls (``r
 that keep their order behind the pages queued before them. One writer also means no two
 transactions of a sync ever touch the same rows.
 
-- **Bounded memory**: the queue holds at most ``queue_pages`` operations; a fetching thread that
-  finds it full waits (back-pressure), so the ingest's memory is the queue and the pages in
-  flight, whatever the portfolio's size.
+- **Bounded memory**: a page is queued as JSON text (``Land.of`` serialises it in the fetching
+  thread, which then drops the parsed page), and the queue holds at most ``queue_bytes`` of that
+  text and ``queue_pages`` operations; a fetching thread that finds it full waits
+  (back-pressure), so the ingest's memory is the queue and the pages in flight, whatever the
+  portfolio's size. Bounded in pages alone, a queue of large pages (100 Jira issues with their
+  changelogs, parsed) held several hundred MB.
 - **Batches**: the pages waiting when the writer comes round are merged per table, up to
-  ``batch_rows`` rows, into one set-based ``upsert`` and one commit (a commit writes the WAL).
+  ``batch_rows`` rows and ``batch_bytes`` of JSON text, into one set-based ``upsert`` and one
+  commit (a commit writes the WAL).
 - **Order**: operations run in the order they were queued. A page's ``before`` step (the
   tombstones of moved issues) runs just before its rows are written. A project's cursor, queued
   after its pages, is written only once they are committed.
@@ -34,7 +38,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from warehouse.store import upsert
+from warehouse.store import json_text, upsert
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +47,25 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Land:
-    """Rows for ``warehouse.store.upsert`` into ``table``, after ``before`` (both a project's)."""
+    """Rows for ``warehouse.store.upsert`` into ``table``, after ``before`` (both a project's);
+    ``size`` is the bytes of JSON text they hold (what the writer's queue is bounded by)."""
 
     table: str
     rows: Sequence[dict[str, Any]]
     json_columns: tuple[str, ...]
     project: str | None
     before: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+    size: int = 0
+
+    @classmethod
+    def of(cls, table: str, rows: Sequence[dict[str, Any]], json_columns: Sequence[str], project: str | None,
+           before: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> Land:
+        """The rows with their JSON columns as text: serialised once, here, so what waits in a
+        queue or a journal is compact text, not the parsed page."""
+        columns = tuple(json_columns)
+        texts = [{**row, **{c: json_text(row.get(c)) for c in columns if c in row}} for row in rows]
+        size = sum(len(t) for row in texts for c in columns if (t := row.get(c)) is not None)
+        return cls(table, texts, columns, project, before, size)
 
 
 @dataclass(frozen=True)
@@ -65,13 +81,18 @@ _STOP = object()
 class Writer:
     """Writes a sync's pages and state through one cursor of ``con``, in one thread, in order."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, queue_pages: int = 32, batch_rows: int = 5000) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, queue_pages: int = 32, queue_bytes: int = 32 << 20,
+                 batch_rows: int = 5000, batch_bytes: int = 2 << 20) -> None:
         self._cur = con.cursor()
         # DuckDB checkpoints when the WAL passes 16 MB, inside whichever commit passes it: a sync
         # lands hundreds of MB, so that was a checkpoint every few pages. Fewer, larger ones.
         self._cur.execute("SET checkpoint_threshold = '256MB'")
         self._queue: queue.Queue = queue.Queue(maxsize=queue_pages)
+        self._queue_bytes = queue_bytes
+        self._queued_bytes = 0  # JSON text queued or in the batch being written
+        self._room = threading.Condition()
         self._batch_rows = batch_rows
+        self._batch_bytes = batch_bytes
         self._failed: dict[str, BaseException] = {}
         self._pending: list[Any] = []  # taken from the queue, not yet run (a batch stops before it)
         self._broken: BaseException | None = None
@@ -84,7 +105,7 @@ class Writer:
              before: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> int:
         """Queue rows for ``warehouse.store.upsert`` into ``table``; returns how many."""
         if rows or before is not None:
-            self._put(Land(table, rows, tuple(json_columns), project, before))
+            self._put(Land.of(table, rows, json_columns, project, before))
         return len(rows)
 
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> Future:
@@ -115,14 +136,29 @@ class Writer:
         self.close()
 
     def _put(self, op: Any) -> None:
+        size = op.size if isinstance(op, Land) else 0
+        with self._room:  # a page larger than the whole budget still goes, alone
+            while self._queued_bytes and self._queued_bytes + size > self._queue_bytes:
+                self._check_alive()
+                self._room.wait(timeout=1)
+            self._queued_bytes += size
         while True:
-            if self._broken is not None or not self._thread.is_alive():
-                raise RuntimeError(f"the warehouse writer stopped: {self._broken!r}")
+            self._check_alive()
             try:
                 self._queue.put(op, timeout=1)
                 return
             except queue.Full:
                 continue
+
+    def _check_alive(self) -> None:
+        if self._broken is not None or not self._thread.is_alive():
+            raise RuntimeError(f"the warehouse writer stopped: {self._broken!r}")
+
+    def _written(self, batch: list[Land]) -> None:
+        """Give the queue's budget back for a batch written (or skipped)."""
+        with self._room:
+            self._queued_bytes -= sum(op.size for op in batch)
+            self._room.notify_all()
 
     # -- the writer thread ------------------------------------------------------------------------
     def _next(self) -> Any:
@@ -134,7 +170,11 @@ class Writer:
                 if isinstance(op, _Call):
                     self._call(op)
                 else:
-                    self._land([op, *self._more_pages(len(op.rows))])
+                    batch = [op, *self._more_pages(len(op.rows), op.size)]
+                    try:
+                        self._land(batch)
+                    finally:
+                        self._written(batch)
         except BaseException as exc:  # never leave a fetching thread waiting on a dead writer
             self._broken = exc
             log.exception("the warehouse writer stopped")
@@ -146,10 +186,12 @@ class Writer:
                 if isinstance(op, _Call):
                     op.future.set_exception(exc)
 
-    def _more_pages(self, rows: int) -> list[Land]:
-        """The pages queued right behind the first, up to ``batch_rows`` rows in all."""
+    def _more_pages(self, rows: int, size: int) -> list[Land]:
+        """The pages queued right behind the first, up to ``batch_rows`` rows and ``batch_bytes``
+        of JSON text in all: DuckDB holds a batch several times over while it writes it (the
+        list parameters, their unnested vectors, the parsed JSON), so its bytes bound the peak."""
         batch: list[Land] = []
-        while rows < self._batch_rows:
+        while rows < self._batch_rows and size < self._batch_bytes:
             try:
                 op = self._queue.get_nowait()
             except queue.Empty:
@@ -159,6 +201,7 @@ class Writer:
                 break
             batch.append(op)
             rows += len(op.rows)
+            size += op.size
         return batch
 
     def _call(self, op: _Call) -> None:

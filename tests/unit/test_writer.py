@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 import pytest
 
 from warehouse.store import connect, migrate, upsert
-from warehouse.writer import Writer
+from warehouse.writer import Land, Writer
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 T1 = datetime(2026, 11, 2, tzinfo=timezone.utc)
@@ -57,3 +58,28 @@ def test_a_failed_page_fails_its_project_only(con):
             writer.call(lambda w: None, project="j/BAD")
         assert writer.call(lambda w: "ran", project="j/GOOD") == "ran"
     assert [v for v, *_ in held(con)] == ["2"]
+
+
+def test_the_queue_is_bounded_by_the_bytes_of_its_pages(con):
+    """Pages wait as JSON text, at most ``queue_bytes`` of it; a fetching thread that finds no room
+    waits until the writer has written what is ahead; a page larger than the budget goes alone."""
+    page = [version(n, "x" * 1000) for n in range(10)]  # about 10 KB of payload text
+    size = Land.of("raw.jira_versions", page, ("payload",), "j/P").size
+    assert 10_000 < size < 11_000
+    assert all(isinstance(row["payload"], str) for row in Land.of("raw.jira_versions", page, ("payload",), None).rows)
+    gate = threading.Event()
+    with Writer(con, queue_bytes=int(size * 2.5)) as writer:
+        writer.run(lambda w: gate.wait(10))  # the writer is busy: nothing queued is written
+        landed = []
+        fetching = threading.Thread(target=lambda: [landed.append(writer.land(
+            "raw.jira_versions", [{**r, "version_id": f"{i}-{r['version_id']}"} for r in page], project="j/P"))
+            for i in range(4)])
+        fetching.start()
+        fetching.join(timeout=1)
+        assert fetching.is_alive() and len(landed) == 2  # two pages fit, the third waits for room
+        gate.set()
+        fetching.join(timeout=10)
+        assert len(landed) == 4
+        with Writer(con, queue_bytes=100) as small:  # larger than the whole budget: queued alone
+            small.land("raw.jira_versions", [version(99, "y" * 1000)], project="j/P")
+    assert con.execute("SELECT count(*) FROM raw.jira_versions").fetchone()[0] == 41
