@@ -55,18 +55,37 @@ def file_lock(database: Path) -> Path:
 STORAGE_VERSION = "v1.4.0"
 
 
+# What a WAL left by a killed writer is replayed with when the caller's limit cannot hold it:
+# the Writer checkpoints at 256MB of WAL, whose replay was measured at up to 472 MB.
+RECOVERY_MEMORY_LIMIT = "2GB"
+
+
 @contextmanager
 def connect(path: Path, *, memory_limit: str = "2GB", threads: int = 2, read_only: bool = False,
             storage_version: str = STORAGE_VERSION) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection with the settings every pipeline step needs (UTC, bounded memory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only, config={
-        "memory_limit": memory_limit,
-        "threads": threads,
-        # Row order is never relied on; without this DuckDB buffers far more memory on big inserts.
-        "preserve_insertion_order": False,
-        **({} if read_only else {"storage_compatibility_version": storage_version}),
-    })
+
+    def open_with(limit: str) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(path), read_only=read_only, config={
+            "memory_limit": limit,
+            "threads": threads,
+            # Row order is never relied on; without this DuckDB buffers far more memory on big inserts.
+            "preserve_insertion_order": False,
+            **({} if read_only else {"storage_compatibility_version": storage_version}),
+        })
+
+    try:
+        con = open_with(memory_limit)
+    except duckdb.Error as exc:
+        if "replaying WAL" not in str(exc):
+            raise
+        # A killed writer left a WAL, which DuckDB replays on open with the indexes it grows held
+        # in memory: a sync's small limit may not hold them (a 156 MiB WAL of 2M changelog rows
+        # needs about 230 MB, more than 128MB). Replayed once at the recovery limit, the WAL is
+        # checkpointed into the file, and the caller's limit opens it.
+        open_with(RECOVERY_MEMORY_LIMIT).close()
+        con = open_with(memory_limit)
     try:
         con.execute("SET TimeZone = 'UTC'")  # after connect: the setting needs the ICU extension loaded
         yield con
