@@ -152,27 +152,30 @@ def run_sync(loaded: LoadedConfig, full: bool = False, reconcile: bool = False, 
         with hold(paths.run_lock, timeout=wait, what=what):
             remove_stale_temp_files(paths)  # a run killed while publishing left its copy behind
             os.environ[CONFIG_ENV] = str(loaded.path)
-            instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-            definitions = defs()
-            job = definitions.resolve_job_def(SYNC_JOB)
-            keys = register(instance, loaded.config)  # the 'sources' partitions: the configured projects
-            selected = {"partition_key": project} if project else {"tags": range_tags(keys)}
-            ingest = {"config": {"full": full, "reconcile": reconcile}}
-            # Dagster's own event log goes to the console only with --verbose; failures are told in
-            # one line each below, their tracebacks in a log file.
-            level = "DEBUG" if verbose else "CRITICAL"
-            run_id = str(uuid.uuid4())
-            with ExitStack() as watching:
-                if watch is not None:
-                    watch.start(frozenset(c.node_def.name for c in definitions.asset_checks or ()))
-                    watching.callback(watch.close)
-                    watching.enter_context(progress.listening(watch.on_progress))
-                    # the run's events as they happen (steps started, finished, failed)
-                    instance.add_event_listener(run_id, watch.on_dagster)
-                result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config={
-                    "ops": _ingest_config(job, ingest),
-                    "loggers": {"console": {"config": {"log_level": level}}}}, **selected)
-            return _outcome(result, paths, loaded)
+            # Disposed when the sync ends: a process that syncs again (the tests, a notebook) must
+            # not leave SQLite storage for a garbage collection in some other thread to close.
+            with dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral() \
+                    as instance:
+                definitions = defs()
+                job = definitions.resolve_job_def(SYNC_JOB)
+                keys = register(instance, loaded.config)  # the 'sources' partitions: the configured projects
+                selected = {"partition_key": project} if project else {"tags": range_tags(keys)}
+                ingest = {"config": {"full": full, "reconcile": reconcile}}
+                # Dagster's own event log goes to the console only with --verbose; failures are told in
+                # one line each below, their tracebacks in a log file.
+                level = "DEBUG" if verbose else "CRITICAL"
+                run_id = str(uuid.uuid4())
+                with ExitStack() as watching:
+                    if watch is not None:
+                        watch.start(frozenset(c.node_def.name for c in definitions.asset_checks or ()))
+                        watching.callback(watch.close)
+                        watching.enter_context(progress.listening(watch.on_progress))
+                        # the run's events as they happen (steps started, finished, failed)
+                        instance.add_event_listener(run_id, watch.on_dagster)
+                    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config={
+                        "ops": _ingest_config(job, ingest),
+                        "loggers": {"console": {"config": {"log_level": level}}}}, **selected)
+                return _outcome(result, paths, loaded)
     except LockTimeout as busy:
         holder = busy.holder.describe() if busy.holder else "another process"
         raise SyncBusy(f"another sync is running on {paths.published}: {holder}; waited {busy.waited:.0f} s. "

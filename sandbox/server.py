@@ -103,13 +103,19 @@ class RequestStats:
         }
 
 
+# A tracker route's endpoint in the URL map: (site, rule, methods). It names the route, not the
+# handler, so one compiled map serves every world and the world supplies the handler.
+RouteKey = tuple[str, str, tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class World:
-    """One scenario (or replay data) with the tracker APIs and routes built from it: a request is
-    served by one world from start to end, and time travel replaces the world whole."""
+    """One scenario (or replay data) with the tracker APIs and their handlers: a request is served by
+    one world from start to end, and time travel replaces the world whole."""
 
     scenario: Scenario | ReplayData
     apis: dict[str, TrackerApi]
+    handlers: dict[RouteKey, Callable[..., Response]]
     url_map: Map
 
 
@@ -138,6 +144,22 @@ class SandboxApp:
             JIRA_DC: JiraApi(scenario, JIRA_DC, self._token),
             GITHUB: GithubApi(scenario, self._token),
         } if isinstance(scenario, Scenario) else replay_apis(scenario, self._token)
+        handlers = {(site, SITE_PREFIX[site] + route.path, tuple(route.methods)): route.handler
+                    for site, api in apis.items() for route in api.routes()}
+        previous: World | None = getattr(self, "world", None)
+        if previous is not None and previous.handlers.keys() == handlers.keys():
+            url_map = previous.url_map  # same routes: keep the compiled map (see _url_map)
+        else:
+            url_map = self._url_map(handlers)
+        return World(scenario, apis, handlers, url_map)
+
+    def _url_map(self, handlers: dict[RouteKey, Callable[..., Response]]) -> Map:
+        """Compile the routes, once per set of routes rather than once per world. Werkzeug compiles
+        each rule with ``ast.parse``. On CPython 3.11 before 3.11.8, ``ast.parse`` is not re-entrant
+        (gh-106905): a garbage collection inside it that runs a finalizer which formats a traceback
+        (traceback formatting parses too) fails the outer parse with "AST constructor recursion depth
+        mismatch". So time travel and the update fault, which build worlds in request threads, must
+        not compile anything. A CI run lost an advance to it."""
         rules = [
             Rule("/_sandbox/stats", methods=["GET"], endpoint=("control", self._stats)),
             Rule("/_sandbox/stats/reset", methods=["POST"], endpoint=("control", self._reset_stats)),
@@ -145,11 +167,9 @@ class SandboxApp:
             Rule("/_sandbox/faults", methods=["GET", "PUT", "DELETE"], endpoint=("control", self.faults.control)),
             Rule("/_sandbox/advance", methods=["POST"], endpoint=("control", self._advance)),
         ]
-        for site, api in apis.items():
-            for route in api.routes():
-                rules.append(Rule(SITE_PREFIX[site] + route.path, methods=list(route.methods),
-                                  endpoint=(site, route.handler), strict_slashes=False))
-        return World(scenario, apis, Map(rules))
+        rules += [Rule(rule, methods=list(methods), endpoint=(site, rule, methods), strict_slashes=False)
+                  for site, rule, methods in handlers]
+        return Map(rules)
 
     @property
     def scenario(self) -> Scenario | ReplayData:
@@ -181,13 +201,13 @@ class SandboxApp:
             if site is None:
                 return json_response({"message": "Not Found"}, 404), "(unmatched)"
             return world.apis[site].not_found(request), SITE_PREFIX[site] + "/(unmatched)"
-        owner, handler = rule.endpoint
-        if owner != "control":
-            denied = world.apis[owner].authenticate(request)
-            if denied is not None:
-                return denied, rule.rule
+        owner = rule.endpoint[0]
         if owner == "control":
-            return handler(request, **values), rule.rule
+            return rule.endpoint[1](request, **values), rule.rule
+        handler = world.handlers[rule.endpoint]
+        denied = world.apis[owner].authenticate(request)
+        if denied is not None:
+            return denied, rule.rule
         if owner == GITHUB:
             if (broken := self.github_limits.enter(request.method)) is not None:
                 return secondary_limit_response(broken, self.github_limits.limits.window_seconds), rule.rule

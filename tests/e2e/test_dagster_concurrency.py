@@ -65,16 +65,16 @@ def launch(home: str, settings: dict, program: str) -> str:
     """One run of the job, orchestrated in this process like a run ``dagster dev`` launches; its
     run id. The config path is run config: forkserver children inherit the server's environment,
     not the caller's, so PULSE_CONFIG is not something to rely on here."""
-    instance = dg.DagsterInstance.local_temp(home, overrides=settings)
-    # dg.reconstructable(pulse_sync_job) with this folder as the working directory: Dagster drops
-    # sys.path[0] (where pytest put this folder) when a step process imports the job's module.
-    job = dg.build_reconstructable_job(__name__, pulse_sync_job.__name__,
-                                       reconstructor_working_directory=str(Path(__file__).parent))
-    result = dg.execute_job(job, instance=instance, raise_on_error=False,
-                            tags=dict(range_tags(instance.get_dynamic_partitions(SOURCES.name))),
-                            run_config={"execution": {"config": EXECUTION},
-                                        "resources": {"pulse": {"config": {"config_path": program}}}})
-    return result.run_id
+    with dg.DagsterInstance.local_temp(home, overrides=settings) as instance:
+        # dg.reconstructable(pulse_sync_job) with this folder as the working directory: Dagster drops
+        # sys.path[0] (where pytest put this folder) when a step process imports the job's module.
+        job = dg.build_reconstructable_job(__name__, pulse_sync_job.__name__,
+                                           reconstructor_working_directory=str(Path(__file__).parent))
+        result = dg.execute_job(job, instance=instance, raise_on_error=False,
+                                tags=dict(range_tags(instance.get_dynamic_partitions(SOURCES.name))),
+                                run_config={"execution": {"config": EXECUTION},
+                                            "resources": {"pulse": {"config": {"config_path": program}}}})
+        return result.run_id
 
 
 def run_worker(home: str, settings: dict, program: str, todo, done) -> None:
@@ -86,11 +86,12 @@ def run_worker(home: str, settings: dict, program: str, todo, done) -> None:
             done.put(f"no run: {e!r}")
 
 
-def test_concurrent_runs_all_succeed_and_publish(program, tmp_path):
+def test_concurrent_runs_all_succeed_and_publish(program, tmp_path, request):
     settings = yaml.safe_load((ROOT / "dagster.yaml").read_text(encoding="utf-8"))
     assert settings["concurrency"]["pools"]["default_limit"] == 1
     started = time.monotonic()
     instance = dg.DagsterInstance.local_temp(str(tmp_path), overrides=settings)
+    request.addfinalizer(instance.dispose)  # its SQLite storage is closed here, not by a collection
     register(instance, load(program).config)  # every run is a night's: all the projects' partitions
     # A process per run in flight, as Dagster's run launcher has it: runs orchestrated from
     # threads of one process deadlock in Dagster itself (every run start calls

@@ -10,6 +10,7 @@ import pytest
 import requests
 from github import Auth, Github, GithubException
 from jira import JIRA, JIRAError
+from werkzeug.routing import Rule
 
 from sandbox.scenario import GITHUB, JIRA_CLOUD, Scenario, demo
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox, serve
@@ -123,3 +124,21 @@ def test_a_deleted_github_issue_answers_gone(running, night):
         gh.get_repo(repo).get_issue(number)
     assert error.value.status == 410
     assert number not in {i.number for i in gh.get_repo(repo).get_issues(state="all")}
+
+
+def test_a_night_compiles_no_routes(before, monkeypatch):
+    """Time travel keeps the route map compiled at start. Werkzeug compiles a rule with
+    ``ast.parse``, which CPython 3.11.7 cannot re-enter from a garbage collection (gh-106905). A
+    CI run's advance failed with a 500 that way. With rule compiling broken, a night still works."""
+    with serve(before) as sandbox:
+        compiled = sandbox.app.url_map
+
+        def no_compile(rule):
+            raise RuntimeError(f"an advance compiled the route {rule.rule}")
+
+        monkeypatch.setattr(Rule, "compile", no_compile)
+        response = requests.post(sandbox.url + "/_sandbox/advance", json={"days": 1}, timeout=30)
+        assert response.status_code == 200, response.text
+        assert sandbox.app.url_map is compiled and sandbox.app.world.scenario.as_of > before.as_of
+        project = before.projects_on(GITHUB)[0].key
+        assert github(sandbox).get_repo(project).get_issues(state="all").totalCount > 0

@@ -100,7 +100,7 @@ def one_process(program: Path) -> dict:
         return snapshot(con, RAW_TABLES)
 
 
-def test_shards_run_in_parallel_processes_and_land_what_one_process_lands(tmp_path, configured):
+def test_shards_run_in_parallel_processes_and_land_what_one_process_lands(tmp_path, configured, request):
     with serve(build("demo", SEED, AS_OF)) as sandbox:
         baseline = tmp_path / "one"
         baseline.mkdir()
@@ -111,6 +111,7 @@ def test_shards_run_in_parallel_processes_and_land_what_one_process_lands(tmp_pa
         program = program_yaml(folder, sandbox.url, 2)
         configured(program)
         result, instance = run_ingest(folder / "dagster", program)
+        request.addfinalizer(instance.dispose)  # its SQLite storage is closed here, not by a collection
         events = list(result.all_events)
         failures = [e.event_specific_data.error.to_string() for e in events if e.is_step_failure]
         assert result.success, failures
