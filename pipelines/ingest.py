@@ -439,8 +439,7 @@ def replay_landed(con: duckdb.DuckDBPyConnection, store: LandingStore, run_id: s
         for path in store.journals(run_id):
             for record in store.records(path):
                 if isinstance(record, Land):
-                    writer.land(record.table, record.rows, project=record.project,
-                                json_columns=record.json_columns, before=record.before)
+                    writer.put(record)  # serialised when it was journalled
                 elif isinstance(record, Call):
                     writer.run(record.fn, project=record.project)
                 else:

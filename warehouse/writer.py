@@ -29,8 +29,8 @@ transactions of a sync ever touch the same rows.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -87,14 +87,14 @@ class Writer:
         # DuckDB checkpoints when the WAL passes 16 MB, inside whichever commit passes it: a sync
         # lands hundreds of MB, so that was a checkpoint every few pages. Fewer, larger ones.
         self._cur.execute("SET checkpoint_threshold = '256MB'")
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_pages)
+        self._queued: deque[Any] = deque()  # operations not yet taken by the writer thread
+        self._queue_pages = queue_pages
         self._queue_bytes = queue_bytes
         self._queued_bytes = 0  # JSON text queued or in the batch being written
-        self._room = threading.Condition()
+        self._room = threading.Condition()  # guards both; notified when either changes
         self._batch_rows = batch_rows
         self._batch_bytes = batch_bytes
         self._failed: dict[str, BaseException] = {}
-        self._pending: list[Any] = []  # taken from the queue, not yet run (a batch stops before it)
         self._broken: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="pulse-writer", daemon=True)
         self._thread.start()
@@ -105,8 +105,12 @@ class Writer:
              before: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> int:
         """Queue rows for ``warehouse.store.upsert`` into ``table``; returns how many."""
         if rows or before is not None:
-            self._put(Land.of(table, rows, json_columns, project, before))
+            self.put(Land.of(table, rows, json_columns, project, before))
         return len(rows)
+
+    def put(self, land: Land) -> None:
+        """Queue rows already serialised (a scaled-out sync's journal holds them so)."""
+        self._put(land)
 
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> Future:
         """Queue ``fn(cursor)`` behind what is queued; its future holds the result or the error."""
@@ -125,7 +129,9 @@ class Writer:
     def close(self) -> None:
         """Write what is queued, then stop the thread."""
         if self._thread.is_alive():
-            self._queue.put(_STOP)
+            with self._room:  # never waits for room: the writer needs it to drain the queue
+                self._queued.append(_STOP)
+                self._room.notify_all()
             self._thread.join()
         self._cur.close()
 
@@ -136,19 +142,19 @@ class Writer:
         self.close()
 
     def _put(self, op: Any) -> None:
+        """Queue ``op`` once there is room: fewer than ``queue_pages`` operations queued and its JSON
+        text within ``queue_bytes`` of what is queued or being written. A page larger than the
+        whole budget still goes, alone."""
         size = op.size if isinstance(op, Land) else 0
-        with self._room:  # a page larger than the whole budget still goes, alone
-            while self._queued_bytes and self._queued_bytes + size > self._queue_bytes:
+        with self._room:
+            while (len(self._queued) >= self._queue_pages
+                   or (self._queued_bytes and self._queued_bytes + size > self._queue_bytes)):
                 self._check_alive()
                 self._room.wait(timeout=1)
-            self._queued_bytes += size
-        while True:
             self._check_alive()
-            try:
-                self._queue.put(op, timeout=1)
-                return
-            except queue.Full:
-                continue
+            self._queued.append(op)
+            self._queued_bytes += size
+            self._room.notify_all()
 
     def _check_alive(self) -> None:
         if self._broken is not None or not self._thread.is_alive():
@@ -162,7 +168,12 @@ class Writer:
 
     # -- the writer thread ------------------------------------------------------------------------
     def _next(self) -> Any:
-        return self._pending.pop(0) if self._pending else self._queue.get()
+        with self._room:
+            while not self._queued:
+                self._room.wait()
+            op = self._queued.popleft()
+            self._room.notify_all()
+            return op
 
     def _loop(self) -> None:
         try:
@@ -178,30 +189,26 @@ class Writer:
         except BaseException as exc:  # never leave a fetching thread waiting on a dead writer
             self._broken = exc
             log.exception("the warehouse writer stopped")
-            while True:
-                try:
-                    op = self._pending.pop(0) if self._pending else self._queue.get_nowait()
-                except (IndexError, queue.Empty):
-                    break
-                if isinstance(op, _Call):
-                    op.future.set_exception(exc)
+            with self._room:
+                for op in self._queued:
+                    if isinstance(op, _Call):
+                        op.future.set_exception(exc)
+                self._queued.clear()
+                self._room.notify_all()
 
     def _more_pages(self, rows: int, size: int) -> list[Land]:
         """The pages queued right behind the first, up to ``batch_rows`` rows and ``batch_bytes``
         of JSON text in all: DuckDB holds a batch several times over while it writes it (the
         list parameters, their unnested vectors, the parsed JSON), so its bytes bound the peak."""
         batch: list[Land] = []
-        while rows < self._batch_rows and size < self._batch_bytes:
-            try:
-                op = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if not isinstance(op, Land):
-                self._pending.append(op)
-                break
-            batch.append(op)
-            rows += len(op.rows)
-            size += op.size
+        with self._room:  # a batch stops before the first operation that is not a page
+            while rows < self._batch_rows and size < self._batch_bytes and self._queued \
+                    and isinstance(self._queued[0], Land):
+                op = self._queued.popleft()
+                batch.append(op)
+                rows += len(op.rows)
+                size += op.size
+            self._room.notify_all()
         return batch
 
     def _call(self, op: _Call) -> None:

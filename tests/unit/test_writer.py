@@ -83,3 +83,21 @@ def test_the_queue_is_bounded_by_the_bytes_of_its_pages(con):
         with Writer(con, queue_bytes=100) as small:  # larger than the whole budget: queued alone
             small.land("raw.jira_versions", [version(99, "y" * 1000)], project="j/P")
     assert con.execute("SELECT count(*) FROM raw.jira_versions").fetchone()[0] == 41
+
+
+def test_the_queue_is_bounded_by_its_operations_too(con):
+    """However small the pages, at most ``queue_pages`` operations wait; then a fetching thread does."""
+    busy, gate = threading.Event(), threading.Event()
+    with Writer(con, queue_pages=2) as writer:
+        writer.run(lambda w: (busy.set(), gate.wait(10)))
+        assert busy.wait(10)  # the writer took the call off the queue and is held in it
+        landed = []
+        fetching = threading.Thread(target=lambda: [landed.append(writer.land(
+            "raw.jira_versions", [version(n, "tiny")], project="j/P")) for n in range(5)])
+        fetching.start()
+        fetching.join(timeout=1)
+        assert fetching.is_alive() and len(landed) == 2
+        gate.set()
+        fetching.join(timeout=10)
+        assert len(landed) == 5
+    assert con.execute("SELECT count(*) FROM raw.jira_versions").fetchone()[0] == 5
