@@ -117,7 +117,8 @@ keyed AS (
     FROM entity_events
     WHERE scope <> 0 OR done <> 0 OR unestimated <> 0 OR wip <> 0 OR scope_points <> 0 OR done_points <> 0
 ),
-spans AS (
+spans AS (  -- eid: a dense integer key per entity, so the window and ASOF join below sort integers
+    SELECT *, row_number() OVER () AS eid FROM (
     -- a milestone's burn-up starts at its start date, else its first item's arrival, and runs to as_of,
     -- or for a released or closed one to its last change (or due date, or closing) when that is earlier;
     -- a project's and a program's from their first item's creation to as_of
@@ -129,10 +130,10 @@ spans AS (
                            greatest(max(k.day), any_value(m.due_date), CAST(timezone('UTC', any_value(m.closed_at)) AS DATE)))
                 ELSE any_value(a.as_of_day) END AS last_day
     FROM keyed k CROSS JOIN as_of a LEFT JOIN core.milestones m ON m.milestone_id = k.milestone_id
-    GROUP BY k.entity
+    GROUP BY k.entity)
 ),
 day_changes AS (  -- changes before the first day fold into it; scope added and removed count only from it
-    SELECT k.entity, greatest(k.day, s.first_day) AS day,
+    SELECT s.eid, greatest(k.day, s.first_day) AS day,
            sum(k.scope) AS scope, sum(k.done) AS done, sum(k.unestimated) AS unestimated, sum(k.wip) AS wip,
            sum(k.scope_points) AS scope_points, sum(k.done_points) AS done_points,
            count(*) FILTER (WHERE k.scope > 0 AND k.day >= s.first_day) AS added,
@@ -142,14 +143,14 @@ day_changes AS (  -- changes before the first day fold into it; scope added and 
     GROUP BY ALL
 ),
 running AS (  -- what is true at each changing day's end
-    SELECT entity, day, added, removed,
+    SELECT eid, day, added, removed,
            sum(scope) OVER w AS scope, sum(done) OVER w AS done, sum(unestimated) OVER w AS unestimated,
            sum(wip) OVER w AS wip, sum(scope_points) OVER w AS scope_points, sum(done_points) OVER w AS done_points
     FROM day_changes
-    WINDOW w AS (PARTITION BY entity ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    WINDOW w AS (PARTITION BY eid ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 spine AS (
-    SELECT s.entity, s.level, s.program_id, s.project_key, s.milestone_id, CAST(g.day AS DATE) AS day
+    SELECT s.eid, s.level, s.program_id, s.project_key, s.milestone_id, CAST(g.day AS DATE) AS day
     FROM spans s,
     LATERAL generate_series(CAST(s.first_day AS TIMESTAMP), CAST(s.last_day AS TIMESTAMP), INTERVAL 1 DAY) AS g(day)
 )
@@ -164,7 +165,7 @@ SELECT s.level, s.program_id, s.project_key, s.milestone_id, s.day,
        CAST(CASE WHEN r.day = s.day THEN r.added ELSE 0 END AS INTEGER)             AS scope_added_items,
        CAST(CASE WHEN r.day = s.day THEN r.removed ELSE 0 END AS INTEGER)           AS scope_removed_items
 FROM spine s
-ASOF LEFT JOIN running r ON r.entity = s.entity AND s.day >= r.day;
+ASOF LEFT JOIN running r ON r.eid = s.eid AND s.day >= r.day;
 
 COMMENT ON TABLE marts.burnup IS 'Daily burn-up per milestone, project and program (METRICS.md "Burn-up"): for each UTC day from the start to as_of''s day, scope and done by count and by points at that day''s end, reconstructed from field history (core.item_history), so it exists on the first sync and a past day shows what the trackers showed then. Scope: items other than epics, not discarded; a milestone''s scope is the items that held it that day (an item moved in is scope added, moved out or discarded is scope removed). An item deleted or moved out of the synced projects (core.tombstones) counts on the days it existed and is scope removed on the day a sync found it gone (vanished_at); one moved to another synced project leaves its old milestone as its history says, and its old project on the day it moved (scope removed there, added in the new one). The last day (as_of''s) agrees with marts.progress.';
 COMMENT ON COLUMN marts.burnup.level IS 'milestone, project or program.';
