@@ -18,6 +18,7 @@ from pipelines.cli import demo_config
 from pipelines.config import dump, load
 from pipelines.defs.partitions import SOURCES, configured_keys, range_tags, register
 from sandbox.scenario import build
+from sandbox.faults import parse_spec
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_TOKEN_ENV, SANDBOX_USER, SANDBOX_USER_ENV, serve
 from warehouse.store import WarehousePaths, connect
 
@@ -110,6 +111,9 @@ def test_shards_run_in_parallel_processes_and_land_what_one_process_lands(tmp_pa
         folder.mkdir()
         program = program_yaml(folder, sandbox.url, 2)
         configured(program)
+        # each request slower, so each shard outlasts the other's start even on a loaded machine
+        # (two spawned processes' start-up differs by up to a second there)
+        sandbox.app.faults.set(parse_spec("latency:ms=200"))
         result, instance = run_ingest(folder / "dagster", program)
         request.addfinalizer(instance.dispose)  # its SQLite storage is closed here, not by a collection
         events = list(result.all_events)
