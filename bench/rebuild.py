@@ -301,8 +301,8 @@ def table(results: list[dict]) -> str:
 
 
 # The program metrics (issue "Program metrics from history"): their share of a build is held to 10%.
-METRICS_TABLES = ("core.item_history", "marts.progress", "marts.burnup", "marts.item_flow", "marts.throughput",
-                  "marts.flow", "marts.forecasts")
+METRICS_TABLES = ("core.item_history", "core.burnup_events", "marts.progress", "marts.burnup", "marts.item_flow",
+                  "marts.throughput", "marts.flow", "marts.forecasts")
 
 
 # Risk and health (issue "Program risk and explainable health"): people, tombstones, slips,

@@ -23,8 +23,10 @@ import duckdb
 
 from transforms.build import PYTHON_STEPS, STEP, STEPS, _sections, render, set_as_of, sql_for
 
-# The marts the health needs, in build order; health_history and what reads it are not replayed.
-REPLAYED = (STEP["core.program_milestone_items"],) + tuple(
+# What a replay builds from the rolled-back core, in build order: the item-scoped tables the marts
+# read that replay_core_as_of.sql does not roll back (whole: every item's history is replayed),
+# and the marts the health needs; health_history and what reads it are not replayed.
+REPLAYED = (STEP["core.program_milestone_items"], STEP["core.burnup_events"]) + tuple(
     s for s in STEPS[:[s.name for s in STEPS].index("marts.health") + 1] if s.schema == "marts")
 DIMENSIONS = ("critical_path", "forecast", "schedule", "slip", "dependencies", "blocked_stale", "aging_wip",
               "scope", "people", "signals", "freshness")
@@ -156,6 +158,10 @@ def replay_catalog(con: duckdb.DuckDBPyConnection) -> Iterator[Callable[..., Non
                     if step.name in PYTHON_STEPS:
                         con.execute(_sections(sql)["inputs"])
                         PYTHON_STEPS[step.name](con, instant)
+                    elif step.scoped:  # every item: the replayed history is all new
+                        con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS true")
+                        con.execute(_sections(sql)["rows"])
+                        con.execute(f"CREATE OR REPLACE TABLE {step.name} AS SELECT * FROM _rows")
                     else:
                         con.execute(sql)
             finally:

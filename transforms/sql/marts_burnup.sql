@@ -1,10 +1,9 @@
 -- marts.burnup: a daily burn-up per milestone, project and program, reconstructed from field
--- history (core.item_history), so it exists on the first sync (METRICS.md "Burn-up").
--- Each item's life is cut into segments where its status category, resolution or points stay the
--- same; a segment (or, for a milestone, the part of it inside the item's membership) adds to the
--- day it starts and takes away from the day it ends. A running sum over the days on which
--- something changed gives what was true at each day's end, and every other day takes the figures
--- of the latest changing day before it (ASOF join): set-based, no per-day join of items.
+-- history, so it exists on the first sync (METRICS.md "Burn-up"). What each item adds and takes
+-- away on each day is core.burnup_events (item-scoped: a night recomputes only the items it
+-- changed); here a running sum over the days on which something changed gives what was true at
+-- each day's end, and every other day takes the figures of the latest changing day before it
+-- (ASOF join): set-based, no per-day join of items.
 -- the spine's size is unknown to the planner (generate_series per entity): without this it may
 -- take the ASOF join below for a small one and run it as a nested loop
 SET asof_loop_join_threshold = 0;
@@ -12,110 +11,15 @@ CREATE OR REPLACE TABLE marts.burnup AS
 WITH as_of AS (
     SELECT CAST(timezone('UTC', getvariable('as_of')) AS DATE) AS as_of_day
 ),
-items AS (  -- ik: a dense integer key, so the aggregates and windows below hash and sort integers
-    SELECT item_id, row_number() OVER () AS ik, program_id, project_key FROM (
-        SELECT item_id, program_id, project_key FROM core.work_items WHERE item_type IS DISTINCT FROM 'epic'
-        UNION ALL  -- vanished items count until they vanished, in the project they left (core.tombstones)
-        SELECT item_id, program_id, project_before FROM core.tombstones
-        WHERE is_last AND NOT still_synced AND program_id IS NOT NULL AND item_type IS DISTINCT FROM 'epic')
-),
-states AS (  -- from here on item_id is the integer key
-    SELECT i.ik AS item_id, h.field, h.value, h.value_number, h.valid_from, h.valid_to
-    FROM core.item_history h JOIN items i ON i.item_id = h.item_id
-    WHERE h.field IN ('status', 'status_category', 'resolution', 'story_points')  -- status covers the whole life
-),
-memberships AS (
-    SELECT i.ik AS item_id, h.value_id, h.valid_from, h.valid_to
-    FROM core.item_history h JOIN items i ON i.item_id = h.item_id
-    WHERE h.field = 'milestone'
-),
-moves AS (  -- an item that left a project for a synced one (core.tombstones) counted there until it left
-    SELECT i.ik AS item_id, t.program_id, t.project_before AS project_key, t.vanished_at,
-           lag(t.vanished_at) OVER (PARTITION BY t.item_id ORDER BY t.vanished_at) AS since
-    FROM core.tombstones t JOIN items i ON i.item_id = t.item_id
-    WHERE t.still_synced OR NOT t.is_last
-),
-placements AS (  -- the project and program an item counts in, from when (null: creation) until when
-    SELECT item_id, program_id, project_key, since AS placed_from, vanished_at AS placed_to FROM moves
-    UNION ALL
-    SELECT i.ik, i.program_id, i.project_key, m.placed_from, NULL
-    FROM items i LEFT JOIN (SELECT item_id, max(vanished_at) AS placed_from FROM moves GROUP BY item_id) m
-      ON m.item_id = i.ik
-),
-bounds AS (
-    SELECT item_id, valid_from AS moment FROM states
-    UNION
-    SELECT item_id, valid_to FROM states WHERE valid_to IS NOT NULL
-    UNION  -- a move cuts a segment: its project changes there
-    SELECT item_id, vanished_at FROM moves
-),
-segments AS (
-    SELECT item_id, moment AS seg_from, lead(moment) OVER (PARTITION BY item_id ORDER BY moment) AS seg_to
-    FROM bounds
-),
-segment_states AS (
-    SELECT s.item_id, s.seg_from, s.seg_to,
-           any_value(r.value) FILTER (WHERE r.field = 'status_category') AS category,
-           any_value(r.value) FILTER (WHERE r.field = 'resolution') AS resolution,
-           any_value(r.value_number) FILTER (WHERE r.field = 'story_points') AS points
-    FROM segments s
-    JOIN states r ON r.item_id = s.item_id AND r.valid_from <= s.seg_from
-                 AND (r.valid_to IS NULL OR r.valid_to > s.seg_from)
-    GROUP BY s.item_id, s.seg_from, s.seg_to
-),
-flags AS (
-    SELECT item_id, seg_from, seg_to, points,
-           NOT coalesce(category = 'done' AND lower(resolution) IN (SELECT resolution FROM meta.discarded_resolutions), false) AS counted,
-           coalesce(category = 'done', false) AS done,
-           coalesce(category = 'in_progress', false) AS wip
-    FROM segment_states
-),
-item_events AS (  -- per item, project and UTC day, the net change of each figure (a re-estimate is -1 and +1 the same day)
-    SELECT item_id, program_id, project_key, day,
-           sum(sign * CAST(counted AS INTEGER))                                AS scope,
-           sum(sign * CAST(counted AND done AS INTEGER))                       AS done,
-           sum(sign * CAST(counted AND points IS NULL AS INTEGER))             AS unestimated,
-           sum(sign * CAST(wip AS INTEGER))                                    AS wip,
-           sum(sign * CASE WHEN counted THEN points ELSE 0 END)                AS scope_points,
-           sum(sign * CASE WHEN counted AND done THEN points ELSE 0 END)       AS done_points
-    FROM (SELECT f.*, p.program_id, p.project_key, e.day, e.sign FROM flags f
-          JOIN placements p ON p.item_id = f.item_id AND (p.placed_from IS NULL OR f.seg_from >= p.placed_from)
-                           AND (p.placed_to IS NULL OR f.seg_from < p.placed_to),
-          LATERAL (VALUES (CAST(timezone('UTC', seg_from) AS DATE), 1), (CAST(timezone('UTC', seg_to) AS DATE), -1)) AS e(day, sign)
-          WHERE e.day IS NOT NULL AND p.program_id IS NOT NULL)
-    GROUP BY item_id, program_id, project_key, day
-),
-milestone_events AS (  -- the same for the pieces of a segment inside the item's membership of a milestone
-    SELECT h.value_id AS milestone_id, f.item_id, e.day,
-           sum(e.sign * CAST(f.counted AS INTEGER))                            AS scope,
-           sum(e.sign * CAST(f.counted AND f.done AS INTEGER))                 AS done,
-           sum(e.sign * CAST(f.counted AND f.points IS NULL AS INTEGER))       AS unestimated,
-           sum(e.sign * CAST(f.wip AS INTEGER))                                AS wip,
-           sum(e.sign * CASE WHEN f.counted THEN f.points ELSE 0 END)          AS scope_points,
-           sum(e.sign * CASE WHEN f.counted AND f.done THEN f.points ELSE 0 END) AS done_points
-    FROM memberships h
-    JOIN flags f ON f.item_id = h.item_id AND (f.seg_to IS NULL OR f.seg_to > h.valid_from)
-                AND (h.valid_to IS NULL OR h.valid_to > f.seg_from),
-    -- least() and greatest() skip nulls: an open end is no bound
-    LATERAL (VALUES (CAST(timezone('UTC', greatest(h.valid_from, f.seg_from)) AS DATE), 1),
-                    (CAST(timezone('UTC', least(h.valid_to, f.seg_to)) AS DATE), -1)) AS e(day, sign)
-    WHERE e.day IS NOT NULL
-    GROUP BY h.value_id, f.item_id, e.day
-),
-entity_events AS (  -- by level: an entity is one milestone, project or program
-    SELECT 'milestone' AS level, m.program_id, m.project_key, e.milestone_id, e.*  EXCLUDE (milestone_id)
-    FROM milestone_events e JOIN core.milestones m USING (milestone_id)
-    UNION ALL
-    SELECT 'project', e.program_id, e.project_key, NULL, e.* EXCLUDE (program_id, project_key) FROM item_events e
-    UNION ALL  -- a move between two projects of one program nets out in it
-    SELECT 'program', program_id, NULL, NULL, item_id, day, sum(scope), sum(done), sum(unestimated), sum(wip),
-           sum(scope_points), sum(done_points)
-    FROM item_events GROUP BY program_id, item_id, day
-),
-keyed AS (
-    SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, *  -- a key without nulls
-    FROM entity_events
-    WHERE scope <> 0 OR done <> 0 OR unestimated <> 0 OR wip <> 0 OR scope_points <> 0 OR done_points <> 0
+keyed AS (  -- every item's events (core.burnup_events); a milestone's program and project are core.milestones'
+    SELECT concat_ws('|', e.level, coalesce(m.program_id, e.program_id), coalesce(m.project_key, e.project_key),
+                     e.milestone_id) AS entity,  -- a key without nulls
+           e.level, coalesce(m.program_id, e.program_id) AS program_id,
+           coalesce(m.project_key, e.project_key) AS project_key, e.milestone_id, e.item_id, e.day,
+           e.scope, e.done, e.unestimated, e.wip, e.scope_points, e.done_points
+    FROM core.burnup_events e
+    LEFT JOIN core.milestones m ON e.level = 'milestone' AND m.milestone_id = e.milestone_id
+    WHERE e.level <> 'milestone' OR m.milestone_id IS NOT NULL
 ),
 spans AS (  -- eid: a dense integer key per entity, so the window and ASOF join below sort integers
     SELECT *, row_number() OVER () AS eid FROM (
@@ -167,7 +71,7 @@ SELECT s.level, s.program_id, s.project_key, s.milestone_id, s.day,
 FROM spine s
 ASOF LEFT JOIN running r ON r.eid = s.eid AND s.day >= r.day;
 
-COMMENT ON TABLE marts.burnup IS 'Daily burn-up per milestone, project and program (METRICS.md "Burn-up"): for each UTC day from the start to as_of''s day, scope and done by count and by points at that day''s end, reconstructed from field history (core.item_history), so it exists on the first sync and a past day shows what the trackers showed then. Scope: items other than epics, not discarded; a milestone''s scope is the items that held it that day (an item moved in is scope added, moved out or discarded is scope removed). An item deleted or moved out of the synced projects (core.tombstones) counts on the days it existed and is scope removed on the day a sync found it gone (vanished_at); one moved to another synced project leaves its old milestone as its history says, and its old project on the day it moved (scope removed there, added in the new one). The last day (as_of''s) agrees with marts.progress.';
+COMMENT ON TABLE marts.burnup IS 'Daily burn-up per milestone, project and program (METRICS.md "Burn-up"): for each UTC day from the start to as_of''s day, scope and done by count and by points at that day''s end, reconstructed from field history (core.item_history: what each item added and took away each day is core.burnup_events), so it exists on the first sync and a past day shows what the trackers showed then. Scope: items other than epics, not discarded; a milestone''s scope is the items that held it that day (an item moved in is scope added, moved out or discarded is scope removed). An item deleted or moved out of the synced projects (core.tombstones) counts on the days it existed and is scope removed on the day a sync found it gone (vanished_at); one moved to another synced project leaves its old milestone as its history says, and its old project on the day it moved (scope removed there, added in the new one). The last day (as_of''s) agrees with marts.progress.';
 COMMENT ON COLUMN marts.burnup.level IS 'milestone, project or program.';
 COMMENT ON COLUMN marts.burnup.program_id IS 'core.programs.program_id.';
 COMMENT ON COLUMN marts.burnup.project_key IS 'Jira project key or GitHub owner/name; null on program rows.';
