@@ -115,6 +115,24 @@ def history_ends_where_core_is(pulse: PulseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=not off, metadata={"items": [o[0] for o in off]})
 
 
+# An item is in an entity's scope or not, done or not, in progress or not: its events there net to
+# 0 or 1. An item merged twice by a night, or a segment counted twice, nets to 2 (or -1).
+UNBALANCED_BURNUP_EVENTS = """
+    SELECT item_id || ' in ' || level || ' ' || coalesce(milestone_id, project_key, program_id)
+    FROM core.burnup_events GROUP BY item_id, level, program_id, project_key, milestone_id
+    HAVING sum(scope) NOT IN (0, 1) OR sum(done) NOT IN (0, 1) OR sum(unestimated) NOT IN (0, 1)
+        OR sum(wip) NOT IN (0, 1) OR sum(done) > sum(scope)
+    LIMIT 20"""
+
+
+@dg.asset_check(asset=dg.AssetKey(["core", "burnup_events"]), pool="duckdb")
+def burnup_events_net_to_one_state(pulse: PulseResource) -> dg.AssetCheckResult:
+    """Each item's events in each burn-up sum to where it is now (in scope or not, done or not):
+    what an item-scoped merge that doubled or lost half an item would break."""
+    off = _rows(pulse, UNBALANCED_BURNUP_EVENTS)
+    return dg.AssetCheckResult(passed=not off, metadata={"items": [o[0] for o in off]})
+
+
 @dg.asset_check(asset=dg.AssetKey(["marts", "burnup"]), pool="duckdb")
 def burnup_ends_at_progress(pulse: PulseResource) -> dg.AssetCheckResult:
     """The burn-up is rebuilt from history and the progress from the present: on as_of's day they

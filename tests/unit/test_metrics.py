@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from pipelines.defs.checks import UNBALANCED_BURNUP_EVENTS
 from transforms.build import MetricSettings, ProgramRow, ProjectRow, build_all, write_program_structure
 from warehouse.store import connect, migrate, upsert
 
@@ -298,6 +299,16 @@ def test_burnup_and_progress_invariants(tmp_path_factory, issues):
              "updated_at": i["fields"]["updated"], "payload": i, "synced_at": SYNCED, "sync_id": "s1"} for i in issues])
         write_program_structure(con, [ProgramRow("p", "Program", None)], [ProjectRow("p", "cloud", "jira", "PAY", None)])
         build_all(con, AS_OF)
+        # each item's burn-up events net to one state per entity (the Dagster check's question),
+        # and an item merged twice would be found
+        assert con.execute(UNBALANCED_BURNUP_EVENTS).fetchall() == []
+        in_scope = con.execute("""SELECT item_id FROM core.burnup_events WHERE level = 'program'
+                                  GROUP BY item_id HAVING sum(scope) = 1 LIMIT 1""").fetchall()
+        if in_scope:
+            con.execute("BEGIN")
+            con.execute("INSERT INTO core.burnup_events SELECT * FROM core.burnup_events WHERE item_id = ?", in_scope[0])
+            assert con.execute(UNBALANCED_BURNUP_EVENTS).fetchall() != []
+            con.execute("ROLLBACK")
         # progress in [0, 1]
         assert con.execute("""SELECT count(*) FROM marts.progress WHERE progress_by_count NOT BETWEEN 0 AND 1
                               OR progress_by_points NOT BETWEEN 0 AND 1 OR done_items > scope_items""").fetchone()[0] == 0
