@@ -161,6 +161,13 @@ def _sections(sql: str) -> dict[str, str]:
     return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
+def rebuild_scoped(con: duckdb.DuckDBPyConnection, step: Step, parts: dict[str, str]) -> None:
+    """An item-scoped table whole, every item in scope: its [rows] view, then the table from it."""
+    con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS true")
+    con.execute(parts["rows"])
+    con.execute(f"CREATE OR REPLACE TABLE {step.name} AS SELECT * FROM _rows")
+
+
 def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: datetime) -> int:
     """(Re)build one table from its SQL file, whole; returns its row count."""
     return build_step(con, STEP[f"{schema}.{table}"], as_of, force=True).rows
@@ -216,9 +223,7 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
         if step.scoped:
             parts = _sections(sql)
             if whole:
-                con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS true")
-                con.execute(parts["rows"])
-                con.execute(f'CREATE OR REPLACE TABLE {step.name} AS SELECT * FROM _rows')
+                rebuild_scoped(con, step, parts)
                 con.execute(parts["comments"])
             else:
                 con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT DISTINCT item_id FROM meta.item_deltas "

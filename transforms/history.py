@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 import duckdb
 
-from transforms.build import PYTHON_STEPS, STEP, STEPS, _sections, render, set_as_of, sql_for
+from transforms.build import PYTHON_STEPS, STEP, STEPS, _sections, rebuild_scoped, render, set_as_of, sql_for
 
 # What a replay builds from the rolled-back core, in build order: the item-scoped tables the marts
 # read that replay_core_as_of.sql does not roll back (whole: every item's history is replayed),
@@ -159,9 +159,7 @@ def replay_catalog(con: duckdb.DuckDBPyConnection) -> Iterator[Callable[..., Non
                         con.execute(_sections(sql)["inputs"])
                         PYTHON_STEPS[step.name](con, instant)
                     elif step.scoped:  # every item: the replayed history is all new
-                        con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS true")
-                        con.execute(_sections(sql)["rows"])
-                        con.execute(f"CREATE OR REPLACE TABLE {step.name} AS SELECT * FROM _rows")
+                        rebuild_scoped(con, step, _sections(sql))
                     else:
                         con.execute(sql)
             finally:

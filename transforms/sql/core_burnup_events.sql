@@ -109,13 +109,12 @@ entity_events AS (  -- by level: an entity is one milestone, project or program;
     SELECT 'program', program_id, NULL, NULL, item_id, day, sum(scope), sum(done), sum(unestimated), sum(wip),
            sum(scope_points), sum(done_points)
     FROM item_events GROUP BY program_id, item_id, day
-),
-ids AS (SELECT ik, item_id FROM items)
+)
 SELECT i.item_id, e.level, e.program_id, e.project_key, e.milestone_id, e.day,
        CAST(e.scope AS INTEGER) AS scope, CAST(e.done AS INTEGER) AS done,
        CAST(e.unestimated AS INTEGER) AS unestimated, CAST(e.wip AS INTEGER) AS wip,
        e.scope_points, e.done_points
-FROM entity_events e JOIN ids i ON i.ik = e.item_id
+FROM entity_events e JOIN items i ON i.ik = e.item_id
 WHERE e.scope <> 0 OR e.done <> 0 OR e.unestimated <> 0 OR e.wip <> 0 OR e.scope_points <> 0 OR e.done_points <> 0;
 
 -- [comments]
