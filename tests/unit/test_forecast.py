@@ -111,6 +111,52 @@ def test_sampled_distribution_matches_the_exact_one(throughput, remaining):
         assert abs(f.p_on_time - cdf[n]) < 0.025, (n, f.p_on_time, cdf[n])
 
 
+@pytest.mark.parametrize("throughput, goals", [
+    ((0, 5), (5, 10, 15)),
+    ((0, 1, 2, 3), (3, 40, 41)),     # the first weeks only summed for the smallest goal
+    ((0,) * 11 + (9,), (9, 30)),
+])
+def test_a_pool_draws_once_and_each_member_keeps_its_exact_distribution(throughput, goals):
+    """Members of a pool read the same weeks in each trial; each one's own distribution is still
+    the exact one for its remaining items."""
+    horizon = 80
+    pool = [Target(f"m{g}", throughput, g, week(n), pool="team") for g in goals for n in (horizon // 4,)]
+    for n in range(0, horizon + 1, 4):
+        results = simulate([replace(t, due=week(n)) for t in pool], AS_OF, Settings(horizon_weeks=horizon))
+        for target, f in zip(pool, results):
+            cdf = exact_cdf(throughput, target.remaining, horizon)
+            assert abs(f.p_on_time - cdf[n]) < 0.025, (target.remaining, n, f.p_on_time, cdf[n])
+
+
+def test_a_pool_finishes_its_queue_in_order_in_every_trial():
+    # A team's queue: "late" holds "early"'s items and more. On shared weeks "late" finishes on or
+    # after "early" in every trial, so a roll-up of the two is decided by "late" in every trial
+    # (ties go to the first named); drawn apart, "early" would be the later one in some trials.
+    throughput = (0, 1, 2, 3, 4, 5)
+    early, late = Target("early", throughput, 6, None), Target("late", throughput, 8, None)
+    rollup = Target("rollup", (), 0, None, blocked_by=("early", "late"))
+
+    def decided(pool):
+        members = [replace(early, pool=pool), replace(late, pool=pool), rollup]
+        return {f.target_id: f for f in simulate(members, AS_OF, SMALL)}["rollup"]
+
+    apart = decided(None)
+    assert apart.decided_by == "late" and apart.decided_share < 0.9
+    shared = decided("team")
+    ties = decided("team")  # reruns agree
+    assert shared == ties
+    # "late" decides unless it ties with "early" (the first named wins a tie): never the other way
+    assert shared.decided_by == "late"
+    with_ties = simulate([replace(early, pool="team"), replace(late, pool="team", target_id="aaa-late"),
+                          Target("rollup", (), 0, None, blocked_by=("aaa-late", "early"))], AS_OF, SMALL)
+    assert with_ties[2].decided_by == "aaa-late" and with_ties[2].decided_share == 1.0
+
+
+def test_a_pool_has_one_throughput_window():
+    with pytest.raises(ValueError, match="pool 'team'"):
+        simulate([Target("a", (1, 2), 3, None, pool="team"), Target("b", (2, 2), 3, None, pool="team")], AS_OF)
+
+
 def test_trials_left_unfinished_by_the_horizon():
     # One item a fortnight on average, 100 left, a one-year horizon: no trial finishes.
     f = one(Target("m", (0, 0, 0, 1), 100, week(60)), Settings(horizon_weeks=52))
