@@ -316,16 +316,11 @@ def write_forecasts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
                     f.p_on_time, f.trials, len(pool) if pool is not None else None,
                     sum(pool) / len(pool) if pool else None,
                     ", ".join(target.blocked_by) or None, f.reason, f.decided_by, f.decided_share])
-    if out:  # one set-based insert (executemany inserts row by row: 3 s for 1,500 rows)
-        import pandas as pd
-
-        frame = pd.DataFrame(out, columns=[c for (c,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'marts' AND table_name = 'forecasts' "
-            "ORDER BY column_index").fetchall()])
-        con.register("_forecast_rows", frame)
-        con.execute("INSERT INTO marts.forecasts SELECT * FROM _forecast_rows")
-        con.unregister("_forecast_rows")
+    if out:  # one set-based insert: a list per column, unnested side by side (executemany inserts
+        # row by row: 3 s for 1,500 rows; a pandas frame costs its import, 0.25 s, in a fresh process)
+        columns = list(zip(*out))
+        con.execute(f"INSERT INTO marts.forecasts SELECT {', '.join(f'unnest(${i + 1})' for i in range(len(columns)))}",
+                    [list(c) for c in columns])
 
 
 def write_health_history(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
