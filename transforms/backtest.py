@@ -117,8 +117,10 @@ def replay(con: duckdb.DuckDBPyConnection, as_of: datetime, weeks_back: int = 26
         JOIN throughput t USING (day, program_id, project_key)
         LEFT JOIN finished f USING (milestone_id, day)
         ORDER BY o.day, o.milestone_id""", [int(window)]).fetchall()
-    targets = [Target(f"{m}@{d.isoformat()}", tuple(weekly), int(remaining), None)
-               for m, _, _, d, remaining, weekly, _ in rows]
+    # as marts.forecasts does: the milestones a project queued on a day share that day's drawn weeks
+    targets = [Target(f"{m}@{d.isoformat()}", tuple(weekly), int(remaining), None,
+                      pool=f"project:{program}|{project}@{d.isoformat()}")
+               for m, program, project, d, remaining, weekly, _ in rows]
     results = {f.target_id: f for f in simulate(targets, today, Settings(trials=int(trials), seed=int(seed)))}
     replays = []
     for (m, program, project, d, remaining, _, finished), target in zip(rows, targets):
