@@ -139,20 +139,20 @@ member_states AS (
     FULL JOIN current_members c USING (item_id, field, member)
     JOIN items i ON i.item_id = coalesce(c.item_id, l.item_id)
 ),
-member_flips AS (  -- keep the moments where membership flips
-    SELECT item_id, field, member, moment, k, is_member
-    FROM (SELECT *, lag(is_member) OVER (PARTITION BY item_id, field, member ORDER BY moment, k) AS was
-          FROM member_states)
-    WHERE was IS DISTINCT FROM is_member
+member_runs AS (  -- a spell of membership starts where it turns true and lasts until the next state
+    -- that is not a membership (one window, one sort)
+    SELECT item_id, field, member, moment, is_member, lag(is_member) OVER w AS was,
+           min(moment) FILTER (WHERE NOT is_member) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS ended
+    FROM member_states
+    WINDOW w AS (PARTITION BY item_id, field, member ORDER BY moment, k)
 ),
 members AS (
     SELECT f.item_id, f.field, coalesce(m.name, s.name) AS value, f.member AS value_id,
-           f.moment AS valid_from,
-           lead(f.moment) OVER (PARTITION BY f.item_id, f.field, f.member ORDER BY f.moment, f.k) AS valid_to,
-           f.is_member
-    FROM member_flips f
+           f.moment AS valid_from, f.ended AS valid_to
+    FROM member_runs f
     LEFT JOIN core.milestones m ON f.field = 'milestone' AND m.milestone_id = f.member
     LEFT JOIN core.sprints s ON f.field = 'sprint' AND s.sprint_id = f.member
+    WHERE f.is_member AND f.was IS DISTINCT FROM true
 ),
 -- blocked: per blocker, from when the dependency appeared (a Jira Link changelog item on either end
 -- naming the other; else the later creation of the two) while the blocker is not done, until the
@@ -212,7 +212,7 @@ blocked AS (
 all_rows AS (
     SELECT * FROM single WHERE value IS NOT NULL
     UNION ALL SELECT * FROM status_rows WHERE value IS NOT NULL
-    UNION ALL SELECT * EXCLUDE (is_member) FROM members WHERE is_member
+    UNION ALL SELECT * FROM members
     UNION ALL SELECT * FROM blocked
 ),
 normalised AS (  -- one spelling per value: points as numbers, due dates as ISO dates
