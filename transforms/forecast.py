@@ -50,7 +50,8 @@ trials), and a trial vector is released once everything it blocks has been compu
 run over targets, components, chunks and the weeks of a chunk, never over trials or items.
 
 Measured at the bench's 100,000 items (1,560 targets, 1,000 of them milestones with items left in
-500 project pools): 0.54-0.68 s, against 0.78-1.24 s when each milestone drew its own weeks.
+500 project pools), warm in one process: 0.54-0.68 s, against 0.78 s when each milestone drew its
+own weeks (a first call in a process costs about 0.3 s more: glibc growing its heap).
 Measured on a shared 2-core box (numpy 2.4, Python 3.11), without pools: 2,000 targets × 10,000 trials in
 2.4-3.0 s (5 runs; up to ~4.5 s while other jobs ran), with 1,600 milestones (0-120 items
 left, 12-week Poisson throughput of mean 0.5-8, up to 2 blockers each), 350 projects (50-600
