@@ -201,15 +201,15 @@ class _OwnWeeks:
             target = self._targets[i]
             members = self._members[_draws_of(target)]
             vectors = _weeks_to_cover([self._targets[m].remaining for m in members], target.throughput,
-                                      ":".join(_draws_of(target)) if target.pool is not None else target.target_id,
-                                      self._settings)
+                                      _draws_of(target)[1], self._settings)
             self._held.update(zip(members, vectors))
         return self._held.pop(i)
 
 
 def _draws_of(target: Target) -> tuple[str, str]:
-    """Whose draws a target reads: its pool's, or its own."""
-    return ("pool", target.pool) if target.pool is not None else ("target", target.target_id)
+    """Whose draws a target reads, its pool's or its own, and the key they are seeded by (the kind
+    keeps a pool apart from a target whose id happens to read "pool:...")."""
+    return ("pool", f"pool:{target.pool}") if target.pool is not None else ("target", target.target_id)
 
 
 def _decider(own: np.ndarray, blockers: list[np.ndarray]) -> tuple[int | None, float]:

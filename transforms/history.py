@@ -13,7 +13,6 @@ replay SQL's header).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -160,10 +159,7 @@ def replay_catalog(con: duckdb.DuckDBPyConnection) -> Iterator[Callable[..., Non
                         con.execute(_sections(sql)["inputs"])
                         PYTHON_STEPS[step.name](con, instant)
                     elif step.scoped:  # every item: the replayed history is all new
-                        # in one pass: the scratch catalog is in memory, where a table grown by
-                        # INSERTs stays resident (at 1M items core.burnup_events held 1.1 GiB in
-                        # passes, 0.3 GiB in one, and the third replayed day ran out of 2GB)
-                        rebuild_scoped(con, dataclasses.replace(step, pass_items=0), _sections(sql))
+                        rebuild_scoped(con, step, _sections(sql))  # in memory: one pass
                     else:
                         con.execute(sql)
             finally:

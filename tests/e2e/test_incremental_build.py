@@ -52,11 +52,15 @@ def tables(path: Path) -> dict[str, str]:
             columns = sorted(c for (c,) in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
                 [schema, table]).fetchall() if c != "recorded_at")  # health_history's wall clock
-            row = ", ".join(f'"{c}"' for c in columns)
-            digests[f"{schema}.{table}"] = con.execute(
-                f"SELECT count(*) || ':' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '') "
-                f"FROM (SELECT CAST(({row}) AS VARCHAR) AS r FROM {schema}.{table})").fetchall()[0][0]
+            digests[f"{schema}.{table}"] = digest(con, f"{schema}.{table}", columns)
         return digests
+
+
+def digest(con, name: str, columns: list[str] | None = None) -> str:
+    """A table's rows (those columns, or all) as one digest: its row count and an md5 of the rows."""
+    row = ", ".join(f'"{c}"' for c in columns) if columns is not None else "t"
+    return con.execute(f"SELECT count(*) || ':' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '') "
+                       f"FROM (SELECT CAST(({row}) AS VARCHAR) AS r FROM {name} t)").fetchall()[0][0]
 
 
 def from_scratch(path: Path, copy: Path, as_of: datetime) -> dict[str, str]:
@@ -137,11 +141,6 @@ def test_a_table_built_in_passes_equals_it_built_in_one(published_demo, tmp_path
             assert build_step(con, replace(step, pass_items=150), as_of, force=True).how == "rebuilt"
             assert round(items / 150) >= 6  # passes
             assert digest(con, step.name) == one
-
-
-def digest(con, name: str) -> str:
-    return con.execute(f"SELECT count(*) || ':' || md5(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR))) "
-                       f"FROM {name} t").fetchone()[0]
 
 
 def test_a_night_without_changes_transforms_nothing(tmp_path, capsys):
