@@ -218,8 +218,10 @@ def test_the_changelog_completeness_check_names_issues_short_of_their_total(con)
     from pipelines.defs.checks import INCOMPLETE_CHANGELOGS
 
     assert con.execute(INCOMPLETE_CHANGELOGS).fetchall() == []  # every embedded changelog is whole
-    con.execute("""UPDATE raw.jira_issues SET payload = json_merge_patch(payload, '{"changelog": {"total": 5}}')
-                   WHERE issue_key = 'PAY-1'""")
+    # PAY-1 landed again with a cut changelog (its total above the 2 it embeds), then staged as a run does
+    con.execute("""UPDATE raw.jira_issues SET payload = json_merge_patch(payload, '{"changelog": {"total": 5}}'),
+                   synced_at = synced_at + INTERVAL 1 DAY WHERE issue_key = 'PAY-1'""")
+    build_table(con, "staging", "jira_issues", AS_OF)
     assert con.execute(INCOMPLETE_CHANGELOGS).fetchall() == [("cloud", "PAY-1", 5, 2)]
     upsert(con, "raw.jira_changelogs", [{"site": "cloud", "issue_id": "101", "history_id": h, "payload": {"id": h},
                                         "synced_at": AS_OF, "sync_id": "s1"} for h in ("9001", "8001", "8002", "8003")])

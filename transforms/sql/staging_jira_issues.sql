@@ -40,7 +40,7 @@ WITH parsed AS (
                "created": "VARCHAR", "updated": "VARCHAR", "resolutiondate": "VARCHAR", "duedate": "VARCHAR",
                "parent": {"key": "VARCHAR"}, "fixVersions": [{"id": "VARCHAR", "name": "VARCHAR"}],
                "issuelinks": ["JSON"], "description": "JSON"{{JIRA_CUSTOM_FIELDS_SCHEMA}}},
-             "changelog": {"histories": [{"id": "VARCHAR", "created": "VARCHAR",
+             "changelog": {"total": "INTEGER", "histories": [{"id": "VARCHAR", "created": "VARCHAR",
                "author": {"displayName": "VARCHAR", "name": "VARCHAR"},
                "items": [{"fieldtype": "VARCHAR", "fieldId": "VARCHAR", "field": "VARCHAR", "from": "VARCHAR",
                           "fromString": "VARCHAR", "to": "VARCHAR", "toString": "VARCHAR"}]}]}}') AS j
@@ -79,5 +79,5 @@ SELECT site, issue_id, project_key, issue_key, issue_synced_at, roles_hash,
                 array_to_string(regexp_extract_all(f.description::VARCHAR, '"(?:text|url)"\s*:\s*"((?:[^"\\]|\\.)*)"', 1), ' ')
             ELSE f.description->>'$'   -- wiki text (Server/DC, API v2)
        END AS description_text,
-       j.changelog.histories AS histories
+       j.changelog.histories AS histories, j.changelog.total AS changelog_total
 FROM typed;
