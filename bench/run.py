@@ -37,7 +37,7 @@ import resource
 
 # Kept small on purpose: on Linux a child's ru_maxrss starts at this process's peak RSS (exec keeps
 # the high-water mark of the image it replaces), so the scenario is built in a subprocess.
-from bench.floor import GITHUB, JIRA_CLOUD, JIRA_DC, as_json, floor, from_json
+from bench.floor import GITHUB, JIRA_CLOUD, JIRA_DC, ProjectFloor, as_json, floor, from_json
 
 SANDBOX_TOKEN = "pulse-sandbox-token"  # sandbox.server.SANDBOX_TOKEN
 
@@ -242,11 +242,18 @@ def run_perceval(sandbox: Sandbox, selection: list[tuple[str, str]], work: Path,
 
 # -- one size -----------------------------------------------------------------------------------
 
+def scenario_floors(items: int) -> dict[tuple[str, str], ProjectFloor]:
+    """Every project of the portfolio at ``items`` (the sandbox's seed and as-of) with its request
+    floor, computed in a subprocess: building the scenario would make this process large, and a
+    child's ru_maxrss starts at its parent's peak."""
+    return from_json(json.loads(subprocess.run([PY, "-m", "bench.floor", str(items), str(SEED), AS_OF.isoformat()],
+                                               cwd=ROOT, check=True, capture_output=True).stdout))
+
+
 def bench_size(items: int) -> dict:
     print(f"\n== portfolio, {items:,} items, {LATENCY} ms per request ==", flush=True)
     t = time.perf_counter()
-    floors = from_json(json.loads(subprocess.run([PY, "-m", "bench.floor", str(items), str(SEED), AS_OF.isoformat()],
-                                                 cwd=ROOT, check=True, capture_output=True).stdout))
+    floors = scenario_floors(items)
     print(f"floor computed in {time.perf_counter() - t:.1f} s", flush=True)
     everything = sorted(floors)
     dc = sorted(k for k in floors if k[0] == JIRA_DC)

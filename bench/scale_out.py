@@ -17,8 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.floor import from_json
-from bench.run import AS_OF, LATENCY, OUT, PY, ROOT, SEED, Sandbox, measure, requests_of, run_pulse, wait
+from bench.run import LATENCY, OUT, PY, ROOT, Sandbox, measure, requests_of, run_pulse, scenario_floors, wait
 from warehouse.landing import deal
 
 ITEMS = int(os.environ.get("BENCH_SCALE_OUT_ITEMS") or 100_000)
@@ -85,9 +84,7 @@ def scaled(sandbox: Sandbox, keys: list[str], processes: int, work: Path, sync_i
 
 def main() -> int:
     print(f"== scale-out: portfolio, {ITEMS:,} items, {LATENCY} ms per request ==", flush=True)
-    floors = from_json(json.loads(subprocess.run([PY, "-m", "bench.floor", str(ITEMS), str(SEED), AS_OF.isoformat()],
-                                                 cwd=ROOT, check=True, capture_output=True).stdout))
-    selection = sorted(floors)
+    selection = sorted(scenario_floors(ITEMS))
     keys = [f"{site}/{key}" for site, key in selection]
     work = OUT / "work" / f"scale-out-{ITEMS}"
     subprocess.run(["rm", "-rf", str(work)], check=True)

@@ -21,8 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.floor import from_json  # neither imports DuckDB nor pandas: this process stays small
-from bench.rebuild import run
+from bench.rebuild import run  # imports neither DuckDB nor pandas: this process stays small
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-output"
@@ -43,10 +42,9 @@ def write_config(folder: Path) -> None:
 
 def apart(runs: dict) -> None:
     """pulse sync against `pulse sandbox` in its own process, every project of the scenario."""
-    from bench.run import Sandbox, run_pulse_sync
+    from bench.run import Sandbox, run_pulse_sync, scenario_floors
 
-    floors = from_json(json.loads(subprocess.run([sys.executable, "-m", "bench.floor", str(ITEMS), str(SEED), AS_OF],
-                                                 cwd=ROOT, check=True, capture_output=True).stdout))
+    floors = scenario_floors(ITEMS)
     work = WORK / "apart"
     work.mkdir(parents=True)
     sandbox = Sandbox(ITEMS, work / "sandbox.log", latency_ms=0)
