@@ -770,7 +770,7 @@ def _land_issues(writer: Writer, project: str, site: str, repo: str, issues: lis
     arrivals = [(str(i["id"]), f"{repo}#{i['number']}") for i in issues]
     return writer.land("raw.github_issues", [{
         "site": site, "repo": repo, "number": i["number"], "issue_id": i["id"], "updated_at": i.get("updated_at"),
-        "payload": i, "synced_at": synced, "sync_id": sync_id} for i in issues], project=project,
+        "state": i.get("state"), "payload": i, "synced_at": synced, "sync_id": sync_id} for i in issues], project=project,
         # an issue whose id we hold in another repository, or tombstoned there, was transferred here
         before=partial(_note_arrivals, table="raw.github_issues", site=site, project=repo, landing=arrivals,
                        sync_id=sync_id))
@@ -782,11 +782,11 @@ def _open_count_disagrees(con: duckdb.DuckDBPyConnection, site: str, repo: str, 
     held from before this sync, except the ones it landed (``landed``: number -> open), whose
     state is this sync's. So the count is right whether or not the writer has committed tonight's
     pages yet, and a landing process (``warehouse.landing``) that reads only the state as the
-    night began gets the same answer."""
+    night began gets the same answer. It reads the typed ``state`` column: no payload is parsed."""
     if repository.items is None:
         return False  # 304: the repository, its open count included, is as it was
     before = con.execute("""SELECT count(*) FROM raw.github_issues
-                            WHERE site = ? AND repo = ? AND payload->>'state' = 'open'
+                            WHERE site = ? AND repo = ? AND state = 'open'
                             AND number NOT IN (SELECT unnest(?::BIGINT[]))""",
                          [site, repo, list(landed)]).fetchall()[0][0]
     held = before + sum(landed.values())

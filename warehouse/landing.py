@@ -49,14 +49,13 @@ STATE = "state.duckdb"
 
 # What the fetching code reads from the warehouse (pipelines.ingest: read_cursor, _etag,
 # _changed_issues, _incomplete_changelogs, _open_count_disagrees), with the columns it reads. The
-# issues' payloads stay behind: only a GitHub issue's state is read, kept as the same JSON path.
+# issues' payloads stay behind: a GitHub issue's state is a column of its own.
 _STATE_TABLES = {
     "meta.sync_cursors": "SELECT * FROM meta.sync_cursors",
     "meta.http_etags": "SELECT * FROM meta.http_etags",
     "raw.jira_issues": "SELECT site, project_key, issue_id, updated_at FROM raw.jira_issues",
     "raw.jira_changelogs": "SELECT site, issue_id FROM raw.jira_changelogs",
-    "raw.github_issues": ("SELECT site, repo, number, issue_id, json_object('state', payload->>'state') AS payload "
-                          "FROM raw.github_issues"),
+    "raw.github_issues": "SELECT site, repo, number, issue_id, state FROM raw.github_issues",
 }
 
 
