@@ -4,6 +4,7 @@ instance, on a copy of the published demo."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -52,6 +53,31 @@ def test_one_project_syncs_alone_and_its_partition_shows_it(demo):
         assert observed["requests"].value == 2 and observed["error"].value == ""
         assert instance.get_latest_materialization_event(dg.AssetKey(["meta", "snapshots"])) is not None
     # a night's run over every partition: tests/e2e/test_postgres_storage.py (the schedule's run)
+
+
+def planned(instance: dg.DagsterInstance, run_id: str, table: str) -> list:
+    """The run's "materialization planned" events of raw/<table>."""
+    return [r.event_log_entry.dagster_event.event_specific_data for r in instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records
+        if r.event_log_entry.dagster_event.asset_key == dg.AssetKey(["raw", table])]
+
+
+def test_a_night_plans_each_raw_table_once_and_a_project_run_its_partition(demo):
+    """Each event is a write to Dagster's event log: a night over every project plans each raw
+    table once with the run's partitions, not once per partition; one project's run plans its
+    partition, which is what marks it failed when it fails."""
+    assert main(["sync", "--config", str(demo / "program.yaml")]) == 0
+    with dg.DagsterInstance.get() as instance:
+        night = instance.get_runs(limit=1)[0].run_id
+        (plan,) = planned(instance, night, "jira_issues")
+        assert plan.partition is None and sorted(plan.partitions_subset.get_partition_keys()) == sorted(KEYS)
+        # every partition of every raw table is still materialized, each its own event
+        assert instance.get_materialized_partitions(dg.AssetKey(["raw", "github_issues"])) == set(KEYS)
+    assert main(["sync", "--config", str(demo / "program.yaml"), "--project", "jira-dc/CART"]) == 0
+    with dg.DagsterInstance.get() as instance:
+        (plan,) = planned(instance, instance.get_runs(limit=1)[0].run_id, "jira_issues")
+        assert plan.partition == "jira-dc/CART" and plan.partitions_subset is None
+    assert "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS" not in os.environ  # set for the night's run only
 
 
 def test_a_project_that_fails_alone_fails_its_run_and_publishes_nothing(demo, monkeypatch):
