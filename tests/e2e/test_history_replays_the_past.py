@@ -13,14 +13,15 @@ later warehouse keeps, so they and their milestones are compared too.
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from demo_world import failures, record_run, sync, sync_nights, write_program
 from sandbox.scenario import build
 from sandbox.server import serve
-from transforms.build import build_all
+from transforms.build import STEP, _sections, build_all, rebuild_scoped, render, sql_for
+from transforms.history import replay_catalog
 from warehouse.store import connect, migrate
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +47,11 @@ AS_OF_FIRST = """
     GROUP BY w.item_id"""
 
 
-def test_a_later_sync_reconstructs_what_the_sandbox_served_on_a_past_day(tmp_path):
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory):
+    """The first sync as of 2026-11-27 and a copy synced 3 sandbox nights later, both built:
+    (first, later, the later as_of, what the first served, its milestones' progress)."""
+    tmp_path = tmp_path_factory.mktemp("history")
     with serve(build("demo", 7, date(2026, 11, 27))) as sandbox:
         first = tmp_path / "first.duckdb"
         with connect(first) as con:
@@ -64,13 +69,19 @@ def test_a_later_sync_reconstructs_what_the_sandbox_served_on_a_past_day(tmp_pat
         as_of = sync_nights(sandbox, later, 3)
         with connect(later) as con:
             build_all(con, as_of)
-            remembered = {r[0]: (r[1], r[2], r[3], r[4] or []) for r in con.execute(AS_OF_FIRST, {"t": FIRST}).fetchall()}
-            present = {r[0]: r[1] for r in con.execute("SELECT item_id, project_key FROM core.work_items").fetchall()}
-            # a closed milestone's line stops at its last change: its latest day on or before 11-26
-            burnup = {r[0]: r[1:] for r in con.execute("""
-                SELECT milestone_id, scope_items, done_items, scope_points, done_points FROM marts.burnup
-                WHERE level = 'milestone' AND day <= DATE '2026-11-26'
-                QUALIFY day = max(day) OVER (PARTITION BY milestone_id)""").fetchall()}
+    return first, later, as_of, served, progress
+
+
+def test_a_later_sync_reconstructs_what_the_sandbox_served_on_a_past_day(synced):
+    first, later, as_of, served, progress = synced
+    with connect(later) as con:
+        remembered = {r[0]: (r[1], r[2], r[3], r[4] or []) for r in con.execute(AS_OF_FIRST, {"t": FIRST}).fetchall()}
+        present = {r[0]: r[1] for r in con.execute("SELECT item_id, project_key FROM core.work_items").fetchall()}
+        # a closed milestone's line stops at its last change: its latest day on or before 11-26
+        burnup = {r[0]: r[1:] for r in con.execute("""
+            SELECT milestone_id, scope_items, done_items, scope_points, done_points FROM marts.burnup
+            WHERE level = 'milestone' AND day <= DATE '2026-11-26'
+            QUALIFY day = max(day) OVER (PARTITION BY milestone_id)""").fetchall()}
     with connect(first) as con:
         before = {r[0]: r[1] for r in con.execute("SELECT item_id, project_key FROM core.work_items").fetchall()}
     gone = {i for i, project in before.items() if present.get(i) != project}  # deleted, or moved away
@@ -89,3 +100,32 @@ def test_a_later_sync_reconstructs_what_the_sandbox_served_on_a_past_day(tmp_pat
         compared += 1
     assert compared >= 5 and touched & set(progress)
 
+
+def test_a_replayed_days_burnup_events_are_todays_cut_at_the_instant(synced):
+    """The replay takes core.burnup_events from today's table (transforms.history
+    replay_burnup_events) instead of rebuilding it from the rolled-back history: the same rows,
+    at midnight and within days on which items changed, were deleted or moved (the nights)."""
+    _, later, as_of, _, _ = synced
+    step = STEP["core.burnup_events"]
+    parts = _sections(render_for(later, step))
+    instants = [FIRST, FIRST + timedelta(hours=13, minutes=7), as_of - timedelta(days=1, hours=5),
+                as_of - timedelta(hours=9), FIRST - timedelta(days=20, hours=2)]
+    compared = 0
+    with connect(later) as con:
+        with replay_catalog(con) as rebuild:
+            for instant in instants:
+                rebuild(instant, steps=(STEP["core.program_milestone_items"], step))
+                cut = con.execute("SELECT * FROM replay.core.burnup_events ORDER BY ALL").fetchall()
+                changed = con.execute("SELECT count(*) FROM _later_that_day").fetchone()[0]
+                con.execute("USE replay")
+                rebuild_scoped(con, step, parts)  # whole, from the rolled-back history
+                con.execute("USE later")
+                whole = con.execute("SELECT * FROM replay.core.burnup_events ORDER BY ALL").fetchall()
+                assert cut == whole, instant
+                compared += len(whole) if changed else 0
+    assert compared > 0  # some instant had items whose events were recomputed
+
+
+def render_for(path, step) -> str:
+    with connect(path) as con:
+        return render(con, sql_for(step.schema, step.table))
