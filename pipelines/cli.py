@@ -174,7 +174,7 @@ def run_sync(loaded: LoadedConfig, full: bool = False, reconcile: bool = False, 
                         watching.enter_context(progress.listening(watch.on_progress))
                         # the run's events as they happen (steps started, finished, failed)
                         instance.add_event_listener(run_id, watch.on_dagster)
-                    if not project:
+                    if not project and len(keys) > 1:
                         watching.enter_context(_planned_once_per_asset())
                     result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config={
                         "ops": _ingest_config(job, ingest),
@@ -197,9 +197,9 @@ def _planned_once_per_asset() -> Iterator[None]:
     every event of a run in its event log one write at a time, about 10 ms each on SQLite: 11 raw
     tables x 32 projects were 352 planned events, 3-4 s of a night. What it gives up: a run whose
     ingest step fails as a whole does not mark every partition failed (the run is failed, and
-    meta.sync_runs says why). A run of one project (``--project``) keeps the per-partition event,
-    so its failure still marks its partition failed. Set for this run only: the variable is read
-    when the run is created."""
+    meta.sync_runs says why). A run of one project (``--project``, or a program of one project)
+    keeps the per-partition event, so its failure still marks its partition failed. Set for this
+    run only: the variable is read when the run is created."""
     before = os.environ.get(PLANNED_SUBSET_ENV)
     os.environ[PLANNED_SUBSET_ENV] = "true"
     try:
