@@ -356,3 +356,50 @@ def test_replaying_the_present_gives_the_present_and_replays_agree(con):
     first = con.execute(f"SELECT {verdicts} FROM replayed WHERE day = DATE '2026-11-08' ORDER BY 1").fetchall()
     replay_health(con, [past], into="replayed")
     assert first and con.execute(f"SELECT {verdicts} FROM replayed WHERE day = DATE '2026-11-08' ORDER BY 1").fetchall() == first
+
+
+# Two more issues on a site of their own, each a case the six above do not have:
+# PAY-7  created 11-01 10:00; In Progress 11-02 10:00; Done (resolution Done) 11-04 10:00; moved on
+#        to Closed, also done, 11-10 10:00: still done at 11-04, its last entry into done.
+# PAY-8  created 11-01 10:00; Done 11-05 10:00 with no resolution (a workflow without a resolution
+#        screen): done, not discarded.
+STATUSES["Closed"], CATEGORY["Closed"] = "6", "done"
+DONE_CASES = [
+    issue(7, "11-01T10:00", "Closed", [], 2, [("11-02T10:00", [status("To Do", "In Progress")]),
+                                               ("11-04T10:00", [status("In Progress", "Done"), resolution("Done")]),
+                                               ("11-10T10:00", [status("Done", "Closed")])], res="Done"),
+    issue(8, "11-01T10:00", "Done", [], 1, [("11-05T10:00", [status("To Do", "Done")])]),
+]
+
+
+@pytest.fixture(scope="module")
+def done_cases(tmp_path_factory):
+    with connect(tmp_path_factory.mktemp("done") / "work.duckdb") as con:
+        migrate(con)
+        upsert(con, "raw.jira_sites", [{
+            "site": "cloud", "base_url": "https://cloud.example", "myself": {}, "fields": [], "link_types": [],
+            "statuses": SITE_STATUSES + [{"id": "6", "name": "Closed", "statusCategory": {"key": "done"}}],
+            "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"},
+            "field_roles": {"story_points": "customfield_10016"}, "synced_at": SYNCED, "sync_id": "s1"}],
+            json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+        upsert(con, "raw.jira_issues", [
+            {"site": "cloud", "project_key": "PAY", "issue_id": i["id"], "issue_key": i["key"],
+             "updated_at": i["fields"]["updated"], "payload": i, "synced_at": SYNCED, "sync_id": "s1"}
+            for i in DONE_CASES])
+        write_program_structure(con, [ProgramRow("p", "Program", None)], [ProjectRow("p", "cloud", "jira", "PAY", None)],
+                                metrics=MetricSettings(throughput_weeks=2, forecast_trials=2000, forecast_seed=3))
+        build_all(con, AS_OF)
+        yield con
+
+
+def test_done_is_the_last_entry_into_done_and_needs_no_resolution(done_cases):
+    rows = {r[0]: r[1:] for r in done_cases.execute("""
+        SELECT key, done_at, round(lead_time_days, 4), round(cycle_time_days, 4), discarded FROM marts.item_flow
+        ORDER BY key""").fetchall()}
+    assert rows == {
+        "PAY-7": (datetime(2026, 11, 4, 10, tzinfo=timezone.utc), 3.0, 2.0, False),  # Done -> Closed is no new entry
+        "PAY-8": (datetime(2026, 11, 5, 10, tzinfo=timezone.utc), 4.0, None, False)}  # no resolution: not discarded
+    assert done_cases.execute("""SELECT week_start, done_items FROM marts.throughput WHERE level = 'project'
+                                 ORDER BY week_start""").fetchall() == [(date(2026, 10, 26), 0), (date(2026, 11, 2), 2)]
+    assert done_cases.execute("""SELECT scope_items, done_items, discarded_items, scope_points, done_points
+                                 FROM marts.progress WHERE level = 'project'""").fetchall() == [(2, 2, 0, 3, 3)]

@@ -7,14 +7,16 @@ WITH settings AS (SELECT * FROM meta.metric_settings),
 items AS (
     SELECT w.item_id, w.key, w.program_id, w.project_key, w.milestone_id, w.source, w.item_type,
            w.status, w.status_category, w.resolution, w.assignee, w.created_at, w.updated_at,
-           w.status_category = 'done' AND lower(w.resolution) IN (SELECT resolution FROM meta.discarded_resolutions) AS discarded
+           coalesce(w.status_category = 'done' AND lower(w.resolution) IN (SELECT resolution FROM meta.discarded_resolutions), false)
+               AS discarded  -- done without a resolution: not discarded (NULL would drop it from every count)
     FROM core.work_items w
     WHERE w.item_type IS DISTINCT FROM 'epic'
 ),
 moments AS (  -- started: first entry into in_progress; done: the last entry into done, if done now
     SELECT item_id,
            min(changed_at) FILTER (WHERE to_category = 'in_progress') AS started_at,
-           max(changed_at) FILTER (WHERE to_category = 'done') AS last_done_at
+           -- a move within done (Done -> Closed) is no entry into done
+           max(changed_at) FILTER (WHERE to_category = 'done' AND from_category IS DISTINCT FROM 'done') AS last_done_at
     FROM core.status_transitions GROUP BY item_id
 ),
 spans AS (  -- the span a blocked or flagged day can fall in: from creation until done, or as_of

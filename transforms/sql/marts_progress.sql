@@ -7,7 +7,8 @@
 CREATE OR REPLACE TABLE marts.progress AS
 WITH items AS (
     SELECT w.item_id, w.program_id, w.project_key, w.status_category, w.story_points,
-           w.status_category = 'done' AND lower(w.resolution) IN (SELECT resolution FROM meta.discarded_resolutions) AS discarded
+           coalesce(w.status_category = 'done' AND lower(w.resolution) IN (SELECT resolution FROM meta.discarded_resolutions), false)
+               AS discarded  -- done without a resolution: not discarded (NULL would drop it from every count)
     FROM core.work_items w
     WHERE w.item_type IS DISTINCT FROM 'epic'
 ),

@@ -47,7 +47,8 @@ changed AS (
 ),
 finished AS (
     SELECT item_id, max(changed_at) AS done_at FROM {src}.core.status_transitions
-    WHERE changed_at <= getvariable('replay_at') AND to_category = 'done' GROUP BY item_id
+    WHERE changed_at <= getvariable('replay_at') AND to_category = 'done' AND from_category IS DISTINCT FROM 'done'
+    GROUP BY item_id
 )
 SELECT w.* REPLACE (
            coalesce(pl.key, w.key) AS key, coalesce(pl.project_key, w.project_key) AS project_key,
