@@ -9,8 +9,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -191,24 +189,17 @@ def run_sync(loaded: LoadedConfig, full: bool = False, reconcile: bool = False, 
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
-@contextmanager
-def _planned_once_per_asset() -> Iterator[None]:
+def _planned_once_per_asset():
     """A night over every project plans each raw table once, not once per project. Dagster stores
     every event of a run in its event log one write at a time, about 10 ms each on SQLite: 11 raw
     tables x 32 projects were 352 planned events, 3-4 s of a night. What it gives up: a run whose
     ingest step fails as a whole does not mark every partition failed (the run is failed, and
     meta.sync_runs says why). A run of one project (``--project``, or a program of one project)
     keeps the per-partition event, so its failure still marks its partition failed. Set for this
-    run only: the variable is read when the run is created."""
-    before = os.environ.get(PLANNED_SUBSET_ENV)
-    os.environ[PLANNED_SUBSET_ENV] = "true"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(PLANNED_SUBSET_ENV, None)
-        else:
-            os.environ[PLANNED_SUBSET_ENV] = before
+    run only (restored on exit): the variable is read when the run is created."""
+    from unittest import mock
+
+    return mock.patch.dict(os.environ, {PLANNED_SUBSET_ENV: "true"})
 
 
 def _ingest_config(job, config: dict) -> dict:

@@ -782,13 +782,12 @@ def _open_count_disagrees(con: duckdb.DuckDBPyConnection, site: str, repo: str, 
     held from before this sync, except the ones it landed (``landed``: number -> open), whose
     state is this sync's. So the count is right whether or not the writer has committed tonight's
     pages yet, and a landing process (``warehouse.landing``) that reads only the state as the
-    night began gets the same answer. It reads the typed ``state`` column; a payload is parsed
-    only where the column is null (a row written by a journal of an older release), which DuckDB's
-    coalesce evaluates for those rows alone."""
+    night began gets the same answer. It reads the typed ``state`` column (migration 020): no
+    payload is parsed."""
     if repository.items is None:
         return False  # 304: the repository, its open count included, is as it was
     before = con.execute("""SELECT count(*) FROM raw.github_issues
-                            WHERE site = ? AND repo = ? AND coalesce(state, payload->>'state') = 'open'
+                            WHERE site = ? AND repo = ? AND state = 'open'
                             AND number NOT IN (SELECT unnest(?::BIGINT[]))""",
                          [site, repo, list(landed)]).fetchall()[0][0]
     held = before + sum(landed.values())

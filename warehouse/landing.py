@@ -55,8 +55,7 @@ _STATE_TABLES = {
     "meta.http_etags": "SELECT * FROM meta.http_etags",
     "raw.jira_issues": "SELECT site, project_key, issue_id, updated_at FROM raw.jira_issues",
     "raw.jira_changelogs": "SELECT site, issue_id FROM raw.jira_changelogs",
-    "raw.github_issues": ("SELECT site, repo, number, issue_id, coalesce(state, payload->>'state') AS state, "
-                          "NULL::JSON AS payload FROM raw.github_issues"),
+    "raw.github_issues": "SELECT site, repo, number, issue_id, state FROM raw.github_issues",
 }
 
 

@@ -25,13 +25,13 @@ from warehouse.store import connect, migrate, upsert
 
 AS_OF = datetime(2026, 11, 14, tzinfo=timezone.utc)
 SYNCED = datetime(2026, 11, 14, tzinfo=timezone.utc)
-STATUSES = {"Triage": "9", "To Do": "1", "In Progress": "3", "Done": "10001"}
+STATUSES = {"Triage": "9", "To Do": "1", "In Progress": "3", "Done": "10001", "Closed": "6"}
 SITE_STATUSES = [  # the site's status list: Triage is not on it
     {"id": "1", "name": "To Do", "statusCategory": {"key": "new"}},
     {"id": "3", "name": "In Progress", "statusCategory": {"key": "indeterminate"}},
     {"id": "10001", "name": "Done", "statusCategory": {"key": "done"}},
 ]
-CATEGORY = {"To Do": "new", "In Progress": "indeterminate", "Done": "done", "Triage": "new"}
+CATEGORY = {"To Do": "new", "In Progress": "indeterminate", "Done": "done", "Triage": "new", "Closed": "done"}
 VERSIONS = {"100": "PAY 1.0", "101": "PAY 2.0"}
 
 
@@ -106,29 +106,35 @@ ISSUES = [
 def con(tmp_path_factory):
     path = tmp_path_factory.mktemp("metrics") / "work.duckdb"
     with connect(path) as con:
-        migrate(con)
-        upsert(con, "raw.jira_sites", [{
-            "site": "cloud", "base_url": "https://cloud.example", "myself": {}, "fields": [], "statuses": SITE_STATUSES,
-            "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"}, "link_types": [],
-            "field_roles": {"story_points": "customfield_10016", "flagged": "customfield_10021"},
-            "synced_at": SYNCED, "sync_id": "s1"}],
-            json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
-        upsert(con, "raw.jira_versions", [
+        land_and_build(con, ISSUES, SITE_STATUSES, versions=[
             {"site": "cloud", "project_key": "PAY", "version_id": "100", "synced_at": SYNCED, "sync_id": "s1",
              "payload": {"id": "100", "name": "PAY 1.0", "startDate": "2026-11-02", "releaseDate": "2026-11-20",
                          "released": False, "archived": False}},
             {"site": "cloud", "project_key": "PAY", "version_id": "101", "synced_at": SYNCED, "sync_id": "s1",
              "payload": {"id": "101", "name": "PAY 2.0", "releaseDate": "2026-12-18", "released": False,
-                         "archived": False}}], json_columns=("payload",))
-        upsert(con, "raw.jira_issues", [
-            {"site": "cloud", "project_key": "PAY", "issue_id": i["id"], "issue_key": i["key"],
-             "updated_at": i["fields"]["updated"], "payload": i, "synced_at": SYNCED, "sync_id": "s1"}
-            for i in ISSUES])
-        write_program_structure(con, [ProgramRow("p", "Program", None)],
-                                [ProjectRow("p", "cloud", "jira", "PAY", None)],
-                                metrics=MetricSettings(throughput_weeks=2, forecast_trials=2000, forecast_seed=3))
-        build_all(con, AS_OF)
+                         "archived": False}}])
         yield con
+
+
+def land_and_build(con, issues: list[dict], statuses: list[dict], versions: list[dict] = ()) -> None:
+    """Land one Jira Cloud site (its status list ``statuses``), ``versions`` and ``issues`` of project
+    PAY in program p, and build every table as of AS_OF."""
+    migrate(con)
+    upsert(con, "raw.jira_sites", [{
+        "site": "cloud", "base_url": "https://cloud.example", "myself": {}, "fields": [], "statuses": statuses,
+        "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"}, "link_types": [],
+        "field_roles": {"story_points": "customfield_10016", "flagged": "customfield_10021"},
+        "synced_at": SYNCED, "sync_id": "s1"}],
+        json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+    upsert(con, "raw.jira_versions", list(versions), json_columns=("payload",))
+    upsert(con, "raw.jira_issues", [
+        {"site": "cloud", "project_key": "PAY", "issue_id": i["id"], "issue_key": i["key"],
+         "updated_at": i["fields"]["updated"], "payload": i, "synced_at": SYNCED, "sync_id": "s1"}
+        for i in issues])
+    write_program_structure(con, [ProgramRow("p", "Program", None)],
+                            [ProjectRow("p", "cloud", "jira", "PAY", None)],
+                            metrics=MetricSettings(throughput_weeks=2, forecast_trials=2000, forecast_seed=3))
+    build_all(con, AS_OF)
 
 
 def at(con, table: str, where: str, columns: str):
@@ -363,7 +369,6 @@ def test_replaying_the_present_gives_the_present_and_replays_agree(con):
 #        to Closed, also done, 11-10 10:00: still done at 11-04, its last entry into done.
 # PAY-8  created 11-01 10:00; Done 11-05 10:00 with no resolution (a workflow without a resolution
 #        screen): done, not discarded.
-STATUSES["Closed"], CATEGORY["Closed"] = "6", "done"
 DONE_CASES = [
     issue(7, "11-01T10:00", "Closed", [], 2, [("11-02T10:00", [status("To Do", "In Progress")]),
                                                ("11-04T10:00", [status("In Progress", "Done"), resolution("Done")]),
@@ -375,20 +380,7 @@ DONE_CASES = [
 @pytest.fixture(scope="module")
 def done_cases(tmp_path_factory):
     with connect(tmp_path_factory.mktemp("done") / "work.duckdb") as con:
-        migrate(con)
-        upsert(con, "raw.jira_sites", [{
-            "site": "cloud", "base_url": "https://cloud.example", "myself": {}, "fields": [], "link_types": [],
-            "statuses": SITE_STATUSES + [{"id": "6", "name": "Closed", "statusCategory": {"key": "done"}}],
-            "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"},
-            "field_roles": {"story_points": "customfield_10016"}, "synced_at": SYNCED, "sync_id": "s1"}],
-            json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
-        upsert(con, "raw.jira_issues", [
-            {"site": "cloud", "project_key": "PAY", "issue_id": i["id"], "issue_key": i["key"],
-             "updated_at": i["fields"]["updated"], "payload": i, "synced_at": SYNCED, "sync_id": "s1"}
-            for i in DONE_CASES])
-        write_program_structure(con, [ProgramRow("p", "Program", None)], [ProjectRow("p", "cloud", "jira", "PAY", None)],
-                                metrics=MetricSettings(throughput_weeks=2, forecast_trials=2000, forecast_seed=3))
-        build_all(con, AS_OF)
+        land_and_build(con, DONE_CASES, SITE_STATUSES + [{"id": "6", "name": "Closed", "statusCategory": {"key": "done"}}])
         yield con
 
 
