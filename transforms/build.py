@@ -360,13 +360,13 @@ def write_health_history(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Non
 def reconstruct_health_history(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[int, float]:
     """Replay the window's missing days into marts.health_history; (days, seconds). Outside any
     transaction: a DuckDB transaction writes to one attached database, and a replay writes two."""
-    from transforms.history import missing_days, replay_health
+    from transforms.history import missing_days, replay_health, replay_streams
 
     started = time.perf_counter()
     days = missing_days(con, as_of)
     if days:
         try:
-            replay_health(con, days)
+            replay_health(con, days, streams=replay_streams(con))
         except duckdb.Error as exc:  # the night's own health is recorded: the past waits for the next night
             log.warning("reconstructing marts.health_history failed, retried next build: %s", exc)
             return 0, time.perf_counter() - started

@@ -10,7 +10,7 @@ reconstructed the weeks before it, a rebuild of the same day changes nothing.
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -58,6 +58,17 @@ def test_a_reconstructed_day_is_what_the_sync_of_that_day_computed(tmp_path):
             con.execute("CREATE TEMP TABLE replayed AS SELECT * FROM marts.health_history LIMIT 0")
             replay_health(con, [FIRST], into="replayed")
             replayed = {r[0]: r[1:] for r in con.execute(f"SELECT target_id, {VERDICTS} FROM replayed").fetchall()}
+            # replays run two at a time (each its own cursor and catalog) give what one at a time gives
+            days = [FIRST - timedelta(days=7 * k) for k in range(4)]
+            streamed = {}
+            for streams in (1, 2):
+                con.execute(f"CREATE TABLE streams_{streams} AS SELECT * FROM marts.health_history LIMIT 0")
+                replay_health(con, days, into=f"streams_{streams}", streams=streams)
+                streamed[streams] = con.execute(f"SELECT day, target_id, {VERDICTS}, headline, reasons::VARCHAR "
+                                                f"FROM streams_{streams} ORDER BY ALL").fetchall()
+            left_attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name LIKE 'replay%'"
+                                        ).fetchone()[0]
+    assert streamed[1] == streamed[2] and len({r[0] for r in streamed[2]}) == 4 and left_attached == 0
     different = {t: (on_the_day[t], replayed.get(t)) for t in on_the_day if on_the_day[t] != replayed.get(t)}
     assert different == {}, [(t, [(c, a, b) for c, a, b in zip(VERDICTS.split(", "), *d) if a != b]) for t, d in different.items()]
     assert set(replayed) == set(on_the_day)
