@@ -12,7 +12,7 @@ from pathlib import Path
 
 from connectors.github_source import GithubSite, GithubSource
 from connectors.jira_source import JiraSite, JiraSource
-from connectors.pacing import Limits
+from connectors.pacing import Lanes, Limits
 from pipelines.config import WarehouseConfig
 from pipelines.ingest import SiteResult, SyncPolicy, sync_github_site, sync_jira_site, sync_sites
 from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER
@@ -25,17 +25,19 @@ def sandbox_sites(con, url: str, keys: dict[str, list[str]], sync_id: str, polic
                   shares: int = 1) -> list[Callable[[Writer | Journal], SiteResult]]:
     """The sandbox's sites as ``sync_sites`` takes them, every site at once as pulse sync runs
     them (pipelines/defs/raw.py): ``keys`` by site (Jira project keys, GitHub owner/name), each
-    site paced to one of ``shares`` shares of its limits (a scaled-out sync's shard)."""
-    sites = []
+    site paced to one of ``shares`` shares of its limits (a scaled-out sync's shard), all of them
+    within one ``Lanes`` of the default size, as pulse sync's sites are."""
+    sites, lanes = [], Lanes()
     for site in ("jira-cloud", "jira-dc"):
         if projects := keys.get(site):
             user = SANDBOX_USER if site == "jira-cloud" else None
             source = JiraSource(JiraSite(site, f"{url}/{site}", SANDBOX_TOKEN, user=user,
-                                         limits=Limits.jira().share(shares)))
+                                         limits=Limits.jira().share(shares)), lanes=lanes)
             sites.append(lambda writer, source=source, projects=projects: sync_jira_site(
                 con, source, [(k, None) for k in projects], sync_id, policy, writer))
     if repos := keys.get("github"):
-        source = GithubSource(GithubSite("github", f"{url}/github", SANDBOX_TOKEN, limits=Limits.github().share(shares)))
+        source = GithubSource(GithubSite("github", f"{url}/github", SANDBOX_TOKEN, limits=Limits.github().share(shares)),
+                              lanes=lanes)
         sites.append(lambda writer: sync_github_site(con, source, repos, sync_id, policy, writer))
     return sites
 

@@ -55,15 +55,17 @@ def env_int(name: str, default: int) -> int:
 SIZES = [int(s) for s in (os.environ.get("BENCH_SIZES") or "10000,100000").replace(" ", "").split(",") if s]
 PEER_LIMIT = env_int("BENCH_PEER_LIMIT", 6)
 PARALLEL = env_int("BENCH_PARALLEL", 1)
-# Program Pulse's default concurrency per site (JiraSite.concurrency, GithubSite.concurrency; a
-# unit test checks they agree): the latency floor of a run is its requests x the latency / the
-# requests it can have in flight, sum over the sites of min(concurrency, the site's projects).
-SITE_CONCURRENCY = {JIRA_CLOUD: 4, JIRA_DC: 4, GITHUB: 4}
+# Program Pulse's defaults (JiraSite.concurrency, GithubSite.concurrency: projects a site reads at
+# once; sync.requests_in_flight: the lanes every site shares; a unit test checks they agree): the
+# latency floor of a run is its requests x the latency / the requests it can have in flight, the
+# lanes or, with fewer projects, the sum over the sites of min(concurrency, the site's projects).
+SITE_CONCURRENCY = {JIRA_CLOUD: 16, JIRA_DC: 16, GITHUB: 16}
+REQUESTS_IN_FLIGHT = 8
 
 
 def in_flight(selection: list[tuple[str, str]]) -> int:
-    return sum(min(SITE_CONCURRENCY[site], sum(1 for s, _ in selection if s == site))
-               for site in {s for s, _ in selection})
+    return min(REQUESTS_IN_FLIGHT, sum(min(SITE_CONCURRENCY[site], sum(1 for s, _ in selection if s == site))
+                                       for site in {s for s, _ in selection}))
 LATENCY = env_int("BENCH_LATENCY_MS", 50)
 
 
@@ -366,8 +368,9 @@ def main() -> int:
         "Ratios: against Perceval on the same projects (Perceval = 1.00×). Errors: Program Pulse's failed "
         "projects; Perceval's `Error!` log lines (it exits 0).",
         "Latency floor: the run's requests × the latency ÷ the requests it can have in flight (Program Pulse: "
-        "the sum over its sites of min(the site's concurrency, 4 by default, and its projects); Perceval: its "
-        "processes at a time). Program Pulse runs with its default settings: every site at once, GitHub paced "
+        "its sync's lanes, 8 by default, or with fewer projects the sum over its sites of min(the site's "
+        "concurrency, 16 by default, and its projects); Perceval: its processes at a time). Program Pulse "
+        "runs with its default settings: every site at once, GitHub paced "
         "by its documented limits (which the sandbox enforces), no fixed spacing.",
         "Program Pulse rows: its ingest alone (bench/pulse_client.py: the connectors and the writer into a DuckDB "
         "file); `pulse sync` rows: the whole night as a user runs it on a program.yaml naming Perceval's projects "

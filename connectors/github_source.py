@@ -22,7 +22,7 @@ from github.Requester import RequestsResponse
 from urllib3.response import BaseHTTPResponse
 
 from connectors.http import CheckedJsonAdapter, loads
-from connectors.pacing import Limits, Pacer
+from connectors.pacing import PROJECTS_AT_ONCE, Lanes, Limits, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,9 @@ class GithubSite:
     # PyGithub's fixed spacing of a client's requests (it offers 0.25 s). Off: the site's Pacer
     # keeps within GitHub's documented secondary limits instead (``limits``).
     seconds_between_requests: float = 0.0
-    # Repositories read at once, each by its own thread (so at most this many requests in flight).
-    concurrency: int = 4
+    # Repositories read at once, each by its own thread; the sync's ``Lanes`` bound the requests
+    # in flight over every site.
+    concurrency: int = PROJECTS_AT_ONCE
     # GitHub's documented secondary limits: 100 requests in flight, 900 points a minute
     limits: Limits = field(default_factory=Limits.github)
     # seconds; 5xx and dropped connections wait 0, 2x, 4x, 8x ... this; corrupt 200 bodies 1x, 2x, 4x
@@ -83,10 +84,10 @@ class Page:
 class GithubSource:
     """Reads repositories of one GitHub site. Create it once per sync."""
 
-    def __init__(self, site: GithubSite, pacer: Pacer | None = None) -> None:
+    def __init__(self, site: GithubSite, pacer: Pacer | None = None, lanes: Lanes | None = None) -> None:
         self.site = site
-        # one per site, shared by every thread that reads it
-        self.pacer = pacer or Pacer(site.name, site.limits)
+        # one per site, shared by every thread that reads it (and the sync's lanes by every site)
+        self.pacer = pacer or Pacer(site.name, site.limits, lanes=lanes)
         self.client = Github(
             base_url=site.url, auth=Auth.Token(site.token), per_page=site.page_size, timeout=60,
             retry=RateLimitRetry(total=5, backoff_factor=site.retry_backoff), seconds_between_requests=site.seconds_between_requests or None,

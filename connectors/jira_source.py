@@ -19,7 +19,7 @@ from jira import JIRA, JIRAError
 from urllib3.util.retry import Retry
 
 from connectors.http import CheckedJsonAdapter
-from connectors.pacing import Limits, Pacer
+from connectors.pacing import PROJECTS_AT_ONCE, Lanes, Limits, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class JiraSite:
     deployment: str = "auto"  # "auto" | "cloud" | "server"
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: int = 100
-    concurrency: int = 4  # projects read at once, each by its own thread
+    concurrency: int = PROJECTS_AT_ONCE  # projects read at once, each by its own thread
     # Jira publishes no numbers: Retry-After on a 429 holds every thread back (``limits`` caps the
     # requests in flight and, where an admin set one, a budget per window)
     limits: Limits = field(default_factory=Limits.jira)
@@ -120,10 +120,10 @@ class JiraSource:
     another, for a second thread, without asking the site about itself again)."""
 
     def __init__(self, site: JiraSite, _known: tuple[dict[str, Any], SiteMetadata | None] | None = None,
-                 pacer: Pacer | None = None) -> None:
+                 pacer: Pacer | None = None, lanes: Lanes | None = None) -> None:
         self.site = site
-        # one per site, shared by every thread that reads it
-        self.pacer = pacer or Pacer(site.name, site.limits)
+        # one per site, shared by every thread that reads it (and the sync's lanes by every site)
+        self.pacer = pacer or Pacer(site.name, site.limits, lanes=lanes)
         auth: dict[str, Any] = (
             {"basic_auth": (site.user, site.token)} if site.user else {"token_auth": site.token}
         )

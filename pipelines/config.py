@@ -20,7 +20,7 @@ from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator,
 )
 
-from connectors.pacing import Limits
+from connectors.pacing import PROJECTS_AT_ONCE, REQUESTS_IN_FLIGHT, Limits
 from transforms.health import HealthThresholds
 
 SANDBOX_URL = "sandbox"  # a site whose url is this is served by the built-in tracker sandbox
@@ -127,7 +127,7 @@ class JiraSiteConfig(_Model):
     token_env: str = Field(description="env var with the API token or personal access token")
     story_points_fields: tuple[str, ...] = ("Story point estimate", "Story Points")
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
-    concurrency: Annotated[int, Field(ge=1, le=16)] = 4  # projects read at once
+    concurrency: Annotated[int, Field(ge=1, le=64)] = PROJECTS_AT_ONCE  # projects read at once, a thread each
     # Jira publishes no numbers: its 429s say how long to wait (Retry-After), and every thread waits.
     # An admin's Data Center limit can be written here (points: requests per window_seconds).
     limits: LimitsConfig = LimitsConfig()
@@ -191,8 +191,8 @@ class GithubSiteConfig(_Model):
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
     # PyGithub's fixed spacing between requests (it offers 0.25 s); `limits` paces instead.
     seconds_between_requests: Annotated[float, Field(ge=0, le=60)] = 0.0
-    # Repositories read at once, a request in flight each.
-    concurrency: Annotated[int, Field(ge=1, le=16)] = 4
+    # Repositories read at once, a thread each (sync.requests_in_flight bounds their requests).
+    concurrency: Annotated[int, Field(ge=1, le=64)] = PROJECTS_AT_ONCE
     # GitHub's documented secondary limits: 100 requests in flight, 900 points a minute (a GET 1).
     limits: LimitsConfig = LimitsConfig(points=900)
     labels: LabelRules = LabelRules()
@@ -420,6 +420,9 @@ class SyncSettings(_Model):
     # The Dagster check every_project_synced_recently fails (severity ERROR) naming every project
     # whose last successful sync is older than this: a nightly sync and two hours' grace by default.
     freshness_hours: Annotated[int, Field(ge=1, le=720)] = 26
+    # Requests in flight at once over every site (a sync process's own budget, shared: a site that
+    # is done leaves its share to the others). Each site also keeps within its own `limits`.
+    requests_in_flight: Annotated[int, Field(ge=1, le=100)] = REQUESTS_IN_FLIGHT
     landing: LandingSettings = LandingSettings()
 
 

@@ -156,7 +156,7 @@ def _jira_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str,
         def run(writer: Writer) -> SiteResult:
             started = datetime.now(timezone.utc)
             try:
-                source = JiraSource(site)  # asks the site for serverInfo
+                source = JiraSource(site, lanes=trackers.lanes)  # asks the site for serverInfo
             except Exception as exc:  # a site that is down stops none of the others
                 return site_failed(writer, sync_id, name, "jira", [k for k, _ in projects], exc, 1, started)
             return sync_jira_site(con, source, projects, sync_id, policy, writer)
@@ -169,8 +169,8 @@ def _jira_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str,
 def _github_sites(con, trackers: Trackers, program: PulseConfig, sync_id: str,
                   policy: SyncPolicy) -> list[Callable[[Writer], SiteResult]]:
     """The run's GitHub sites, each a sync waiting for the writer."""
-    return [lambda writer, site=site, repos=repos: sync_github_site(con, GithubSource(site), repos, sync_id, policy,
-                                                                    writer)
+    return [lambda writer, site=site, repos=repos: sync_github_site(con, GithubSource(site, lanes=trackers.lanes), repos,
+                                                                    sync_id, policy, writer)
             for name, site in trackers.github.items()
             if (repos := [p.repo for _, p in program.projects() if p.site == name and p.repo])]
 

@@ -7,13 +7,14 @@ import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from connectors.github_source import GithubSite
+from connectors.pacing import Lanes
 from connectors.jira_source import JiraSite
 from pipelines.config import (
     SANDBOX_URL, ConfigError, GithubSiteConfig, JiraSiteConfig, LoadedConfig, PulseConfig, load, secret,
@@ -41,15 +42,19 @@ def config_at_load() -> PulseConfig | None:
 
 @dataclass(frozen=True)
 class Trackers:
-    """Connection settings for every configured site, with 'sandbox' resolved to a live URL."""
+    """Connection settings for every configured site, with 'sandbox' resolved to a live URL, and
+    the sync's lanes (sync.requests_in_flight), which every site's reader shares."""
 
     jira: dict[str, JiraSite]
     github: dict[str, GithubSite]
+    lanes: Lanes = field(default_factory=Lanes)
 
     def shared(self, processes: int) -> Trackers:
-        """The same sites, each paced to one of ``processes`` shares of its limits."""
+        """The same sites, each paced to one of ``processes`` shares of its limits (the lanes are
+        this process's own)."""
         return Trackers({n: replace(s, limits=s.limits.share(processes)) for n, s in self.jira.items()},
-                        {n: replace(s, limits=s.limits.share(processes)) for n, s in self.github.items()})
+                        {n: replace(s, limits=s.limits.share(processes)) for n, s in self.github.items()},
+                        self.lanes)
 
 
 class PulseResource(dg.ConfigurableResource):
@@ -115,7 +120,7 @@ class PulseResource(dg.ConfigurableResource):
                                               page_size=site.page_size,
                                               seconds_between_requests=site.seconds_between_requests,
                                               concurrency=site.concurrency, limits=site.limits.limits())
-            yield Trackers(jira, github)
+            yield Trackers(jira, github, Lanes(config.sync.requests_in_flight))
 
 
 @contextmanager

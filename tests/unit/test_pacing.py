@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from connectors.pacing import Limits, Pacer
+import threading
+import time
+
+from connectors.pacing import Lanes, Limits, Pacer
 
 
 class FakeTime:
@@ -71,16 +74,48 @@ def test_no_budget_means_no_waiting():
     assert t.now == 1000.0
 
 
+def test_sites_share_the_syncs_lanes_and_a_thread_held_back_holds_none():
+    """Two sites' threads within one Lanes(2): never more than two requests in flight in all; a
+    thread that waits for its site's budget holds no lane, so the other site's requests go on."""
+    lanes = Lanes(2)
+    busy = Pacer("jira", Limits(), lanes=lanes)
+    starved = Pacer("github", Limits(points=1, window_seconds=3600.0), lanes=lanes)
+    with starved.request("GET"):
+        pass  # its one point is spent: the next request waits for the hour to pass
+    lock, in_flight, most, sent = threading.Lock(), [0], [0], []
+
+    def send(pacer: Pacer) -> None:
+        with pacer.request("GET"):
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(0.01)
+            with lock:
+                in_flight[0] -= 1
+                sent.append(pacer.site)
+
+    waiting = threading.Thread(target=send, args=(starved,), daemon=True)  # stays held back
+    waiting.start()
+    threads = [threading.Thread(target=send, args=(busy,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert sent == ["jira"] * 8 and most[0] == 2 and waiting.is_alive()
+
+
 def test_the_bench_knows_the_default_concurrency():
     """bench/run.py's latency floor divides by the requests in flight at the default settings."""
-    from bench.run import SITE_CONCURRENCY
+    from bench.run import REQUESTS_IN_FLIGHT, SITE_CONCURRENCY
     from connectors.github_source import GithubSite
     from connectors.jira_source import JiraSite
+    from pipelines.config import SyncSettings
     from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
 
     assert SITE_CONCURRENCY == {JIRA_CLOUD: JiraSite("j", "u", "t").concurrency,
                                 JIRA_DC: JiraSite("j", "u", "t").concurrency,
                                 GITHUB: GithubSite("g", "u", "t").concurrency}
+    assert REQUESTS_IN_FLIGHT == SyncSettings().requests_in_flight == Lanes().lanes
 
 
 def test_shards_split_a_sites_limits_so_that_together_they_keep_within_them():
