@@ -43,6 +43,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
+from sandbox.httpd import json_bytes
 from sandbox.scenario import DONE, GITHUB, IN_PROGRESS, REVIEW, Change, Item, Project, Release, Scenario
 from sandbox.server import SITE_PREFIX, Route
 
@@ -569,7 +570,7 @@ class _Reply:
     @classmethod
     def of(cls, data: object, status: int = 200, *, last_modified: datetime | None = None,
            link: str | None = None) -> _Reply:
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        body = json_bytes(data)
         etag = hashlib.sha256(body).hexdigest()
         headers: list[tuple[str, str]] = []
         if status == 200:

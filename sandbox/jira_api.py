@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from werkzeug.wrappers import Request, Response
 
 from sandbox.faults import hide_unindexed
+from sandbox.httpd import json_bytes
 from sandbox.scenario import (DONE, IMPEDIMENT, IN_PROGRESS, JIRA_CLOUD, REVIEW, TODO, Change, Item, Person,
                               Project, Release, RemoteLink, Scenario, Sprint)
 from sandbox.server import PUBLIC_ROOT, SITE_PREFIX, Route, json_response
@@ -319,7 +320,7 @@ class _View:
                     "key": _key(item.ref), "fields": fields}
             if changelog:
                 body["changelog"] = self.embedded_changelog(item)
-            text = self._json[cache_key] = _dumps(body).encode()
+            text = self._json[cache_key] = json_bytes(body)
         return text
 
     def fields(self, item: Item) -> dict[str, Any]:
@@ -1242,7 +1243,7 @@ def _digest(text: str) -> str:
 
 
 def _dumps(body: object) -> str:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return json_bytes(body).decode()
 
 
 def _json_bytes(data: bytes) -> Response:
