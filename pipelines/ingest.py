@@ -24,6 +24,7 @@ others go on.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -728,31 +729,71 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project:
                         repo: str, since: str | None, sync_id: str, full: bool,
                         etags: dict[str, str]) -> tuple[int, datetime | None, dict[int, bool]]:
     """Issues updated since ``since`` with their events and relations; (items written, newest
-    update, whether each issue landed is open, by number)."""
+    update, whether each issue landed is open, by number). The events are a page chain of their
+    own, read by a second reader of the site beside the issues and relations once the first issues
+    page says something changed: a repository's requests are then the longer of two chains, not
+    their sum (the sync's lanes still bound what is in flight)."""
     site = source.site.name
     request = source.issues_request(repo, since)
     count, seen, landed = 0, None, {}
     changed: list[tuple[int, bool, bool]] = []  # (number, has sub-issues, is blocked): not whole payloads
-    for page in source.issue_pages(repo, since, etag=None if full else _etag(con, site, request)):
-        if page.items is None:  # 304: nothing changed since the same request last time
-            return 0, None, {}
-        _keep(etags, page)
-        count += _land_issues(writer, project, site, repo, page.items, sync_id)
-        emit(ItemsLanded(site, repo, len(page.items)))
-        landed.update((i["number"], i.get("state") == "open") for i in page.items)
-        changed.extend((i["number"], (i.get("sub_issues_summary") or {}).get("total", 0) > 0,
-                        (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0)
-                       for i in page.items)
-        for issue in page.items:
-            updated = _ts(issue.get("updated_at"))
-            seen = updated if seen is None or (updated and updated > seen) else seen
-    for events in source.event_pages(repo, since):
-        writer.land("raw.github_issue_events", [{
-            "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
-            "created_at": e.get("created_at"), "payload": _without_issue(e), "synced_at": _now(), "sync_id": sync_id}
-            for e in events], project=project)
-    _refresh_relations(writer, project, source, site, repo, changed, sync_id, full)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="events") as beside:
+        events = None
+        stop = threading.Event()  # the issues failed: the events stop at their next page
+        try:
+            for page in source.issue_pages(repo, since, etag=None if full else _etag(con, site, request)):
+                if page.items is None:  # 304: nothing changed since the same request last time
+                    return 0, None, {}
+                if events is None:
+                    events = beside.submit(_land_github_events, writer, project, source.worker(), site, repo, since,
+                                           sync_id, stop)
+                _keep(etags, page)
+                count += _land_issues(writer, project, site, repo, page.items, sync_id)
+                emit(ItemsLanded(site, repo, len(page.items)))
+                landed.update((i["number"], i.get("state") == "open") for i in page.items)
+                changed.extend((i["number"], (i.get("sub_issues_summary") or {}).get("total", 0) > 0,
+                                (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0)
+                               for i in page.items)
+                for issue in page.items:
+                    updated = _ts(issue.get("updated_at"))
+                    seen = updated if seen is None or (updated and updated > seen) else seen
+            _refresh_relations(writer, project, source, site, repo, changed, sync_id, full)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            if events is not None:  # waited for either way: nothing lands for a repository after it ended
+                source.requests += _events_requests(events, failed=stop.is_set())
     return count, seen, landed
+
+
+def _events_requests(events, failed: bool) -> int:
+    """The requests the events reader sent, counted with the repository's. Its error fails the
+    repository; when the issues failed first, theirs is the one raised."""
+    try:
+        return events.result().requests
+    except Exception as exc:
+        if not failed:
+            raise
+        return getattr(exc, "requests", 0)
+
+
+def _land_github_events(writer: Writer, project: str, source: GithubSource, site: str, repo: str,
+                        since: str | None, sync_id: str, stop: threading.Event) -> GithubSource:
+    """Repo-level issue events newest first down to ``since``, each page landed as it comes;
+    returns the reader, whose ``requests`` the repository's count takes."""
+    try:
+        for events in source.event_pages(repo, since):
+            if stop.is_set():
+                break
+            writer.land("raw.github_issue_events", [{
+                "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
+                "created_at": e.get("created_at"), "payload": _without_issue(e), "synced_at": _now(),
+                "sync_id": sync_id} for e in events], project=project)
+    except Exception as exc:
+        exc.requests = source.requests  # type: ignore[attr-defined]
+        raise
+    return source
 
 
 def _without_issue(event: dict[str, Any]) -> dict[str, Any]:

@@ -93,6 +93,28 @@ def test_one_project_failing_publishes_the_others_and_keeps_its_last_good_data_m
     assert program[0][0] in ("red", "amber", "unknown") and program[0][1]
 
 
+def test_a_repositorys_events_failing_beside_its_issues_fail_it_alone_and_move_no_cursor(sandbox, config, capsys):
+    """A repository's events are read by a second reader beside its issues: the events' error is
+    the repository's, which keeps its cursor and its last good data; the other repository syncs."""
+    assert sync(config, capsys)[0] == 0
+    # a full sync that commits a repository's cursor records it as reconciled then
+    cursors = "SELECT project_key, (cursor_at, reconciled_at) FROM meta.sync_cursors WHERE site = 'github' ORDER BY 1"
+    before = query(config, cursors)
+    items = "SELECT count(*) FROM core.work_items WHERE project_key = 'acme/web'"
+    items_before = query(config, items)
+    sandbox.app.faults.set(parse_spec("404@github/repos/<owner>/<repo>/issues/events:project=acme/web"))
+    code, output = sync(config, capsys, "--full")
+    assert code == cli.EXIT_PARTIAL, output
+    assert "acme/web" in output and "404" in output and "Traceback" not in output
+    assert query(config, items) == items_before
+    after = dict(query(config, cursors))
+    assert after["acme/web"] == dict(before)["acme/web"]
+    assert after["acme/platform-api"][1] > dict(before)["acme/platform-api"][1]
+    assert query(config, "SELECT project_key, status FROM meta.source_syncs WHERE site = 'github' AND sync_id = "
+                         "(SELECT sync_id FROM meta.sync_runs ORDER BY started_at DESC LIMIT 1) ORDER BY 1") \
+        == [("acme/platform-api", "succeeded"), ("acme/web", "failed")]
+
+
 def test_a_site_that_is_down_records_every_project_and_stops_no_other_site(sandbox, config, capsys):
     assert sync(config, capsys)[0] == 0
     sandbox.app.faults.set(parse_spec("404@jira-dc"))  # serverInfo and everything else
