@@ -223,6 +223,13 @@ def test_flow_of_items(con):
     assert rows["PAY-2"] == (None, None, True, round(6 + 14 / 24, 4), True, 0.0, False, False)
     assert rows["PAY-3"][-1] is True
     assert rows["PAY-5"][0] is None and rows["PAY-5"][5:7] == (2.0, False)  # reopened: not done; 2 flagged days
+    # one cycle time in the window: PAY has no P85, so whether its 3 items in progress (PAY-2, PAY-5
+    # reopened, PAY-6) are aging is unknown, not false, and so is the count of aging items; an item
+    # not in progress is not aging
+    aging = dict(con.execute("SELECT key, is_aging FROM marts.item_flow WHERE key IN ('PAY-1', 'PAY-2')").fetchall())
+    assert aging == {"PAY-1": False, "PAY-2": None}
+    assert con.execute("SELECT level, wip_items, aging_wip_items, cycle_time_p85_days FROM marts.flow "
+                       "ORDER BY level").fetchall() == [("program", 3, None, None), ("project", 3, None, None)]
 
 
 def test_throughput_counts_full_weeks_with_zeros(con):

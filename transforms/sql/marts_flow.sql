@@ -15,6 +15,7 @@ figures AS (
            quantile_cont(lead_time_days, [0.5, 0.85, 0.95]) FILTER (WHERE done_in_window)  AS lead,
            count(*) FILTER (WHERE is_wip)                                             AS wip_items,
            count(*) FILTER (WHERE is_aging)                                           AS aging_wip_items,
+           count(is_aging) FILTER (WHERE is_wip)                                      AS judged_wip_items,
            max(age_days)                                                              AS oldest_wip_days,
            count(*) FILTER (WHERE is_blocked)                                         AS blocked_items,
            count(*) FILTER (WHERE is_flagged AND status_category <> 'done')           AS flagged_items,
@@ -46,7 +47,7 @@ SELECT l.level, l.program_id, l.project_key, getvariable('as_of') AS as_of,
        coalesce(w.weeks, 0) AS throughput_weeks,
        coalesce(w.weeks_with_done, 0) AS throughput_weeks_with_done,
        coalesce(f.wip_items, 0) AS wip_items,
-       coalesce(f.aging_wip_items, 0) AS aging_wip_items,
+       CASE WHEN f.judged_wip_items > 0 OR coalesce(f.wip_items, 0) = 0 THEN coalesce(f.aging_wip_items, 0) END AS aging_wip_items,
        f.oldest_wip_days,
        coalesce(f.blocked_items, 0) AS blocked_items,
        coalesce(f.flagged_items, 0) AS flagged_items,
@@ -73,7 +74,7 @@ COMMENT ON COLUMN marts.flow.throughput_per_week IS 'Mean items done per full IS
 COMMENT ON COLUMN marts.flow.throughput_weeks IS 'Weeks the throughput is over (meta.metric_settings.throughput_weeks).';
 COMMENT ON COLUMN marts.flow.throughput_weeks_with_done IS 'Of those weeks, the ones in which something was done: 0 means no forecast is possible.';
 COMMENT ON COLUMN marts.flow.wip_items IS 'Items in progress now (METRICS.md WIP).';
-COMMENT ON COLUMN marts.flow.aging_wip_items IS 'Items in progress longer than their project''s P85 cycle time (METRICS.md aging WIP).';
+COMMENT ON COLUMN marts.flow.aging_wip_items IS 'Items in progress longer than their project''s P85 cycle time (METRICS.md aging WIP), counted over the items whose project has a P85; null when items are in progress and none of their projects has one (fewer than 5 cycle times in the window): unknown, not zero.';
 COMMENT ON COLUMN marts.flow.oldest_wip_days IS 'Age in days of the oldest item in progress; null when nothing is.';
 COMMENT ON COLUMN marts.flow.blocked_items IS 'Items not done that have a blocker not done now.';
 COMMENT ON COLUMN marts.flow.flagged_items IS 'Items not done with the Jira Flagged field set now.';

@@ -70,7 +70,7 @@ SELECT f.item_id, f.key, f.program_id, f.project_key, f.milestone_id, f.source, 
        f.status_category, f.discarded, f.assignee, f.created_at, f.started_at, f.done_at,
        f.lead_time_days, f.cycle_time_days, f.done_in_window, f.is_wip, f.age_days,
        p.p85 AS project_p85_cycle_days,
-       coalesce(f.is_wip AND f.age_days > p.p85, false) AS is_aging,
+       CASE WHEN f.is_wip THEN f.age_days > p.p85 ELSE false END AS is_aging,  -- unknown without a P85
        coalesce(b.blocked_days, 0) AS blocked_days,
        f.item_id IN (SELECT item_id FROM blocked_now) AND f.status_category <> 'done' AS is_blocked,
        coalesce(fl.flagged_days, 0) AS flagged_days,
@@ -104,7 +104,7 @@ COMMENT ON COLUMN marts.item_flow.done_in_window IS 'Done, not discarded, within
 COMMENT ON COLUMN marts.item_flow.is_wip IS 'In the in_progress category now (METRICS.md WIP).';
 COMMENT ON COLUMN marts.item_flow.age_days IS 'as_of - started_at in days for items in progress (METRICS.md age; from creation when no start was recorded); null otherwise.';
 COMMENT ON COLUMN marts.item_flow.project_p85_cycle_days IS 'P85 cycle time of the item''s project over the window (marts.flow); null with fewer than 5 items done in the window.';
-COMMENT ON COLUMN marts.item_flow.is_aging IS 'In progress with an age above its project''s P85 cycle time (METRICS.md aging WIP); false when the P85 is unknown.';
+COMMENT ON COLUMN marts.item_flow.is_aging IS 'In progress with an age above its project''s P85 cycle time (METRICS.md aging WIP); null (unknown, not false) for an item in progress whose project has no P85 (fewer than 5 cycle times in the window); false for items not in progress.';
 COMMENT ON COLUMN marts.item_flow.blocked_days IS 'Days the item was blocked between creation and done (or as_of): the union of its core.item_history blocked spells, so two blockers at once count once (METRICS.md "Blocked").';
 COMMENT ON COLUMN marts.item_flow.is_blocked IS 'Not done and has a blocker that is not done now.';
 COMMENT ON COLUMN marts.item_flow.flagged_days IS 'Days the Jira Flagged field was set between creation and done (or as_of); 0 on GitHub.';
