@@ -22,7 +22,7 @@ from github.Requester import RequestsResponse
 from urllib3.response import BaseHTTPResponse
 
 from connectors.http import CheckedJsonAdapter, loads
-from connectors.pacing import PROJECTS_AT_ONCE, Lanes, Limits, Pacer
+from connectors.pacing import PROJECTS_AT_ONCE, LaneFreeSleep, Lanes, Limits, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ class GithubSite:
     # PyGithub's fixed spacing of a client's requests (it offers 0.25 s). Off: the site's Pacer
     # keeps within GitHub's documented secondary limits instead (``limits``).
     seconds_between_requests: float = 0.0
-    # Repositories read at once, each by its own thread; the sync's ``Lanes`` bound the requests
-    # in flight over every site.
+    # Repositories read at once, each by its own thread (and a second for its events); the sync's
+    # ``Lanes`` bound the requests in flight over every site.
     concurrency: int = PROJECTS_AT_ONCE
     # GitHub's documented secondary limits: 100 requests in flight, 900 points a minute
     limits: Limits = field(default_factory=Limits.github)
@@ -49,7 +49,7 @@ class GithubSite:
     retry_backoff: float = 0.5
 
 
-class RateLimitRetry(GithubRetry):
+class RateLimitRetry(LaneFreeSleep, GithubRetry):
     """``GithubRetry`` waits out GitHub's rate limits (primary: until ``X-RateLimit-Reset``, plus a
     second; secondary: ``Retry-After``, else ``secondary_rate_wait``) and logs the wait ("Setting
     next backoff to 1.4s", logger ``github.GithubRetry``), but reads them only from a 403. GitHub

@@ -19,7 +19,7 @@ from jira import JIRA, JIRAError
 from urllib3.util.retry import Retry
 
 from connectors.http import CheckedJsonAdapter
-from connectors.pacing import PROJECTS_AT_ONCE, Lanes, Limits, Pacer
+from connectors.pacing import PROJECTS_AT_ONCE, LaneFreeSleep, Lanes, Limits, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ FIELD_ROLES = {
 }
 
 
-class ServerErrorRetry(Retry):
+class ServerErrorRetry(LaneFreeSleep, Retry):
     """Retries the 5xx answers the ``jira`` library's own ``ResilientSession`` gives up on at once
     (it retries 429, a 503 with ``Retry-After`` and dropped connections: those stay its job), with
     exponential backoff, and logs each wait."""

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,11 @@ PROJECTS_AT_ONCE = 16
 class Lanes:
     """A sync's budget of requests in flight, shared by every site's ``Pacer``: a site whose
     projects are done leaves its lanes to the sites still reading, so the sync's requests keep
-    the client busy until the last one."""
+    the client busy until the last one. A thread that waits inside a request (the HTTP layer's
+    retry backoff, a ``Retry-After``: ``set_aside``) gives its lane back meanwhile, so a site told
+    to wait, even for an hour, holds none of the lanes the other sites read with."""
+
+    _held = threading.local()  # the Lanes whose lane the current thread holds, if any
 
     def __init__(self, lanes: int = REQUESTS_IN_FLIGHT) -> None:
         self.lanes = lanes
@@ -58,9 +63,35 @@ class Lanes:
 
     def __enter__(self) -> None:
         self._free.acquire()
+        Lanes._held.lanes = self
 
     def __exit__(self, *exc: object) -> None:
+        Lanes._held.lanes = None
         self._free.release()
+
+    @staticmethod
+    @contextmanager
+    def set_aside() -> Iterator[None]:
+        """The calling thread's lane given back for the ``with`` block (a wait), and one taken again
+        after it; nothing when the thread holds none."""
+        lanes = getattr(Lanes._held, "lanes", None)
+        if lanes is None:
+            yield
+            return
+        lanes.__exit__()
+        try:
+            yield
+        finally:
+            lanes.__enter__()
+
+
+class LaneFreeSleep:
+    """A urllib3 ``Retry`` mixin: its waits (backoff, ``Retry-After``) happen inside a request,
+    and so inside the lane the request took; they give the lane back while they last."""
+
+    def sleep(self, response: Any = None) -> None:
+        with Lanes.set_aside():
+            super().sleep(response)  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -115,6 +146,7 @@ class Pacer:
         try:
             spent = self._admit(5 if method.upper() in WRITE_METHODS else 1)
             with self.lanes or nullcontext():
+                self._hold_if_told()
                 yield
         finally:
             if spent is not None:
@@ -123,6 +155,14 @@ class Pacer:
                 with self._lock:
                     spent[0] = self._clock()
             self._slots.release()
+
+    def _hold_if_told(self) -> None:
+        """A wait the site asked for while this thread queued for a lane: kept, without the lane
+        (admitted before the answer that said wait, the request would otherwise go out inside it)."""
+        while (wait := self._resume_at - self._clock()) > 0:
+            self.waited += min(wait, 1.0)
+            with Lanes.set_aside():
+                self._sleep(min(wait, 1.0))
 
     def spend(self, points: int) -> None:
         """Count requests the HTTP layer sent by itself (its retries) against the budget."""

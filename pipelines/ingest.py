@@ -763,19 +763,19 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project:
             raise
         finally:
             if events is not None:  # waited for either way: nothing lands for a repository after it ended
-                source.requests += _events_requests(events, failed=stop.is_set())
+                _join_events(source, events, failed=stop.is_set())
     return count, seen, landed
 
 
-def _events_requests(events, failed: bool) -> int:
-    """The requests the events reader sent, counted with the repository's. Its error fails the
-    repository; when the issues failed first, theirs is the one raised."""
+def _join_events(source: GithubSource, events, failed: bool) -> None:
+    """Wait for the events reader; its requests count with the repository's, whether it failed
+    or not. Its error fails the repository; when the issues failed first, theirs is raised."""
     try:
-        return events.result().requests
+        source.requests += events.result().requests
     except Exception as exc:
+        source.requests += getattr(exc, "requests", 0)
         if not failed:
             raise
-        return getattr(exc, "requests", 0)
 
 
 def _land_github_events(writer: Writer, project: str, source: GithubSource, site: str, repo: str,

@@ -13,6 +13,7 @@ replay SQL's header).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -24,6 +25,8 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 
 from transforms.build import PYTHON_STEPS, STEP, STEPS, _sections, rebuild_scoped, render, set_as_of, sql_for
+
+log = logging.getLogger(__name__)
 
 # What a replay builds from the rolled-back core, in build order: the item-scoped tables the marts
 # read that replay_core_as_of.sql does not roll back (whole: every item's history is replayed),
@@ -116,25 +119,40 @@ def replay_health(con: duckdb.DuckDBPyConnection, instants: list[datetime],
     else:
         timezone_of = con.execute("SELECT current_setting('TimeZone')").fetchone()[0].replace("'", "''")
         with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="replay") as pool:
-            for done in [pool.submit(stream, share, f"replay_{n}") for n, share in enumerate(shares)]:
-                done.result()
+            futures = [pool.submit(stream, share, f"replay_{n}") for n, share in enumerate(shares)]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        for other in errors[1:]:  # the first is raised; a second stream's own failure is told too
+            log.warning("another replay stream failed too: %s", other)
+        if errors:
+            raise errors[0]
     return [seconds[i] for i in instants if i in seconds]
 
 
-# Up to this many items two replays run at once (replay_streams); above, two rolled-back copies
-# of core would not fit the default memory_limit.
-REPLAY_STREAMS_UP_TO = 200_000
+# What a replay stream holds per item of the warehouse: its rolled-back core in its in-memory
+# catalog. Measured: the second stream raised a 100,000-item first sync's peak by 523 MiB.
+REPLAY_BYTES_PER_ITEM = 5_500
+_UNITS = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50, "eib": 2**60,
+          "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 
 
 def replay_streams(con: duckdb.DuckDBPyConnection) -> int:
-    """How many replays run at once: two where DuckDB has two threads or more and the warehouse
-    holds up to REPLAY_STREAMS_UP_TO items, one above. Twelve weekly replays on 2 cores: 10,000
-    items 7.5 -> 5.0 s (one stream kept 1.2 cores busy), 100,000 items 11.8 -> 9.1 s for four, at
-    +485 MiB peak: each stream holds its own rolled-back core, within the one memory_limit, so
-    at 1M items (2.3 GiB for one replay) a second stream would not fit the default."""
+    """How many replays run at once: two where DuckDB has two threads or more and two streams'
+    rolled-back cores fit the memory_limit (REPLAY_BYTES_PER_ITEM each per item: up to about
+    175,000 items at the default 2GB, 58,000 at 640MB), else one. Twelve weekly replays on 2
+    cores: 10,000 items 7.5 -> 5.0 s (one stream kept 1.2 cores busy); 100,000 items 29.9 ->
+    25.9 s, at +523 MiB peak. A stream that runs out of memory fails the night's reconstruction,
+    which the next build retries: with one stream the history would fill, with two never."""
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
     items = con.execute("SELECT count(*) FROM core.work_items").fetchone()[0]
-    return 2 if threads >= 2 and items <= REPLAY_STREAMS_UP_TO else 1
+    limit = _bytes(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    return 2 if threads >= 2 and limit is not None and 2 * items * REPLAY_BYTES_PER_ITEM <= limit else 1
+
+
+def _bytes(setting: str) -> int | None:
+    """DuckDB's memory_limit as it shows it ('1.8 GiB', '610.3 MiB') in bytes; None if unreadable."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]+)\s*", setting or "")
+    unit = _UNITS.get(match.group(2).lower()) if match else None
+    return int(float(match.group(1)) * unit) if unit else None
 
 
 def replay_burnup_events(con: duckdb.DuckDBPyConnection, src: str, parts: dict[str, str]) -> None:

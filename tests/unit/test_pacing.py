@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from connectors.pacing import Lanes, Limits, Pacer
+from connectors.pacing import LaneFreeSleep, Lanes, Limits, Pacer
 
 
 class FakeTime:
@@ -102,6 +102,56 @@ def test_sites_share_the_syncs_lanes_and_a_thread_held_back_holds_none():
     for t in threads:
         t.join(timeout=10)
     assert sent == ["jira"] * 8 and most[0] == 2 and waiting.is_alive()
+
+
+def test_a_wait_inside_a_request_gives_the_lane_back():
+    """The HTTP layer's retry waits (backoff, Retry-After) happen inside a request: the lane goes
+    back for the wait, so another site's thread can send; and both retry policies do so."""
+    from connectors.github_source import RateLimitRetry
+    from connectors.jira_source import ServerErrorRetry
+
+    lanes, free_while_waiting = Lanes(1), []
+
+    class Waits:
+        def sleep(self, response=None) -> None:
+            got = lanes._free.acquire(blocking=False)  # another thread taking the one lane
+            free_while_waiting.append(got)
+            if got:
+                lanes._free.release()
+
+    class Retry(LaneFreeSleep, Waits):
+        pass
+
+    with lanes:
+        Retry().sleep()
+        assert not lanes._free.acquire(blocking=False)  # taken again after the wait
+    Retry().sleep()  # a thread without a lane just waits
+    assert free_while_waiting == [True, True]
+    assert issubclass(RateLimitRetry, LaneFreeSleep) and issubclass(ServerErrorRetry, LaneFreeSleep)
+
+
+def test_a_wait_told_while_queued_for_a_lane_is_kept():
+    """Admitted by its site, then queued for a lane while an answer told the site to wait 30 s: the
+    request goes out only after the wait, and holds no lane during it."""
+    lanes = Lanes(1)
+    p, t = pacer(Limits(points=None))
+    p.lanes = lanes
+    sent, lock = [], threading.Lock()
+
+    def send() -> None:
+        with p.request("GET"):
+            with lock:
+                sent.append(t.now)
+
+    lanes.__enter__()  # another site's request holds the one lane
+    queued = threading.Thread(target=send)
+    queued.start()
+    time.sleep(0.05)  # admitted (no budget), now waiting for the lane
+    p.observe(429, {"Retry-After": "30"})
+    told = t.now
+    lanes.__exit__()
+    queued.join(timeout=10)
+    assert sent and sent[0] >= told + 30
 
 
 def test_the_bench_knows_the_default_concurrency():
