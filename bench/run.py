@@ -58,13 +58,16 @@ PARALLEL = env_int("BENCH_PARALLEL", 1)
 # Program Pulse's defaults (JiraSite.concurrency, GithubSite.concurrency: projects a site reads at
 # once; sync.requests_in_flight: the lanes every site shares; a unit test checks they agree): the
 # latency floor of a run is its requests x the latency / the requests it can have in flight, the
-# lanes or, with fewer projects, the sum over the sites of min(concurrency, the site's projects).
+# lanes or, with fewer projects, the sum over the sites of min(concurrency, the site's projects),
+# twice that for GitHub (a repository's events are read beside its issues).
 SITE_CONCURRENCY = {JIRA_CLOUD: 16, JIRA_DC: 16, GITHUB: 16}
+READERS_PER_PROJECT = {JIRA_CLOUD: 1, JIRA_DC: 1, GITHUB: 2}
 REQUESTS_IN_FLIGHT = 8
 
 
 def in_flight(selection: list[tuple[str, str]]) -> int:
-    return min(REQUESTS_IN_FLIGHT, sum(min(SITE_CONCURRENCY[site], sum(1 for s, _ in selection if s == site))
+    return min(REQUESTS_IN_FLIGHT, sum(READERS_PER_PROJECT[site] * min(SITE_CONCURRENCY[site],
+                                                                       sum(1 for s, _ in selection if s == site))
                                        for site in {s for s, _ in selection}))
 LATENCY = env_int("BENCH_LATENCY_MS", 50)
 
@@ -369,7 +372,8 @@ def main() -> int:
         "projects; Perceval's `Error!` log lines (it exits 0).",
         "Latency floor: the run's requests × the latency ÷ the requests it can have in flight (Program Pulse: "
         "its sync's lanes, 8 by default, or with fewer projects the sum over its sites of min(the site's "
-        "concurrency, 16 by default, and its projects); Perceval: its processes at a time). Program Pulse "
+        "concurrency, 16 by default, and its projects), twice that for GitHub, whose repositories' events are "
+        "read beside their issues; Perceval: its processes at a time). Program Pulse "
         "runs with its default settings: every site at once, GitHub paced "
         "by its documented limits (which the sandbox enforces), no fixed spacing.",
         "Program Pulse rows: its ingest alone (bench/pulse_client.py: the connectors and the writer into a DuckDB "
