@@ -124,6 +124,20 @@ def test_program_milestones_roll_up_their_members_and_a_configured_baseline_wins
     assert members == (2, 0)
 
 
+def test_program_milestones_have_their_progress(con):
+    """GA spans PAY-1 (done), PAY-2, PAY-5 and the discarded PAY-4; Beta PAY-3 and PAY-6: rows of
+    their own in marts.progress, with no project and no tracker state."""
+    rows = con.execute("""SELECT milestone_id, project_key, name, due_date, state, scope_items, done_items,
+                                 discarded_items, open_items FROM marts.progress
+                          WHERE milestone_id LIKE 'program:%' ORDER BY milestone_id""").fetchall()
+    assert rows == [(BETA, None, "Beta", date(2026, 12, 20), None, 2, 0, 0, 2),
+                    (GA, None, "GA", date(2026, 12, 31), None, 3, 1, 1, 2)]
+    # the forecasts and the health still read each program milestone once, as before
+    assert con.execute("SELECT count(*) FROM marts.forecasts WHERE milestone_id = ?", [GA]).fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM marts.health_reasons WHERE milestone_id = ? AND dimension = 'overall'",
+                       [GA]).fetchone()[0] == 1
+
+
 def test_a_due_date_moved_twice_is_two_moves_and_its_slip(con):
     land_versions(con, "2026-11-27", "s2", DAY2)
     build_all(con, DAY2)

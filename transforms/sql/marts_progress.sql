@@ -3,7 +3,8 @@
 -- and discarded items (done with a resolution in meta.discarded_resolutions). Points are summed
 -- over estimated items only; unestimated items are counted and shown apart, never as zero points.
 -- A milestone's items are those whose history holds it now (core.item_history), so every fix
--- version of a Jira issue counts, as the burn-up does; its last day agrees with this table.
+-- version of a Jira issue counts, as the burn-up does; its last day agrees with this table. A
+-- program milestone of program.yaml has the items it spans now (core.program_milestone_items).
 CREATE OR REPLACE TABLE marts.progress AS
 WITH items AS (
     SELECT w.item_id, w.program_id, w.project_key, w.status_category, w.story_points,
@@ -17,6 +18,9 @@ members AS (  -- each item at every level it counts in
     FROM items i
     JOIN core.item_history h ON h.item_id = i.item_id AND h.field = 'milestone' AND h.valid_to IS NULL
     JOIN core.milestones m ON m.milestone_id = h.value_id
+    UNION ALL  -- program milestones: their members' items and their epics' children, once each
+    SELECT 'milestone', pm.program_id, NULL, pm.milestone_id, i.*
+    FROM items i JOIN core.program_milestone_items pm ON pm.item_id = i.item_id
     UNION ALL
     SELECT 'project', program_id, project_key, NULL, * FROM items
     UNION ALL
@@ -37,6 +41,8 @@ figures AS (
 ),
 levels AS (  -- every milestone, project and program, also those without items
     SELECT 'milestone' AS level, program_id, project_key, milestone_id, name, due_date, state FROM core.milestones
+    UNION ALL  -- a program milestone has a date from program.yaml and no tracker state
+    SELECT 'milestone', program_id, NULL, milestone_id, name, due_date, NULL FROM meta.program_milestones
     UNION ALL
     SELECT 'project', program_id, project_key, NULL, project_name, NULL, NULL FROM core.projects
     UNION ALL
@@ -61,14 +67,14 @@ LEFT JOIN figures f ON f.level = l.level AND f.program_id = l.program_id
                    AND f.project_key IS NOT DISTINCT FROM l.project_key
                    AND f.milestone_id IS NOT DISTINCT FROM l.milestone_id;
 
-COMMENT ON TABLE marts.progress IS 'Progress of every milestone, project and program as of as_of, by count and by points (METRICS.md "Scope and progress": progress by count = done / scope; by points = done points / estimated points in scope). Scope: work items other than epics, not discarded. One row per level entity: level milestone (Jira fix version or GitHub milestone; an item in several fix versions counts in each), project, program.';
+COMMENT ON TABLE marts.progress IS 'Progress of every milestone, project and program as of as_of, by count and by points (METRICS.md "Scope and progress": progress by count = done / scope; by points = done points / estimated points in scope). Scope: work items other than epics, not discarded. One row per level entity: level milestone (Jira fix version or GitHub milestone; an item in several fix versions counts in each; and each program milestone of program.yaml, with no project, over the items it spans now: core.program_milestone_items), project, program.';
 COMMENT ON COLUMN marts.progress.level IS 'milestone, project or program.';
 COMMENT ON COLUMN marts.progress.program_id IS 'core.programs.program_id.';
-COMMENT ON COLUMN marts.progress.project_key IS 'Jira project key or GitHub owner/name; null on program rows.';
-COMMENT ON COLUMN marts.progress.milestone_id IS 'core.milestones.milestone_id on milestone rows; null otherwise.';
+COMMENT ON COLUMN marts.progress.project_key IS 'Jira project key or GitHub owner/name; null on program rows and on program milestone rows.';
+COMMENT ON COLUMN marts.progress.milestone_id IS 'core.milestones.milestone_id on milestone rows, or program:<program id>:<name> for a program milestone of program.yaml (meta.program_milestones); null otherwise.';
 COMMENT ON COLUMN marts.progress.name IS 'Milestone, project or program name (tracker text: escape before rendering).';
-COMMENT ON COLUMN marts.progress.due_date IS 'Milestone due date (Jira releaseDate, GitHub due_on); null on project and program rows and when not set.';
-COMMENT ON COLUMN marts.progress.state IS 'Milestone state (Jira open, released or archived; GitHub open or closed); null on project and program rows.';
+COMMENT ON COLUMN marts.progress.due_date IS 'Milestone due date (Jira releaseDate, GitHub due_on; a program milestone''s from program.yaml); null on project and program rows and when not set.';
+COMMENT ON COLUMN marts.progress.state IS 'Milestone state (Jira open, released or archived; GitHub open or closed); null on project and program rows and on program milestone rows (program.yaml gives them a date, no state).';
 COMMENT ON COLUMN marts.progress.as_of IS 'The instant the figures describe (METRICS.md "Time and status").';
 COMMENT ON COLUMN marts.progress.scope_items IS 'Items in scope: not epics, not discarded (METRICS.md "Discarded": done with a resolution in meta.discarded_resolutions).';
 COMMENT ON COLUMN marts.progress.done_items IS 'Of scope_items, those whose status category is done.';
