@@ -123,12 +123,21 @@ class PulseResource(dg.ConfigurableResource):
             yield Trackers(jira, github, Lanes(config.sync.requests_in_flight))
 
 
+# The embedded sandbox's ports, one per warehouse: [20000, 32000), below every ephemeral range.
+STABLE_PORTS = (20000, 32000)
+
+
 @contextmanager
 def _serve_on_a_stable_port(serve, scenario, work: Path):
     """The embedded sandbox on the same port every run for one warehouse when it is free: its
     answers carry their own URLs, so a new port each run would make every object look changed
-    (new ETags, every payload landed and parsed again) and no night would ever be quiet."""
-    port = 20000 + int(hashlib.sha256(str(work.resolve()).encode()).hexdigest(), 16) % 40000
+    (new ETags, every payload landed and parsed again) and no night would ever be quiet. The port
+    is below the operating systems' ephemeral ranges (Linux 32768-60999, macOS and Windows from
+    49152): an outgoing connection of any process takes its local port from there, and one that
+    held this port would make the bind fail. Within 20000-59999 that happened under load (a test
+    run's other worker syncing with 30-odd connections open), and the night rebuilt everything."""
+    port = STABLE_PORTS[0] + int(hashlib.sha256(str(work.resolve()).encode()).hexdigest(), 16) % (
+        STABLE_PORTS[1] - STABLE_PORTS[0])
     with ExitStack() as stack:
         try:
             running = stack.enter_context(serve(scenario, port=port))
