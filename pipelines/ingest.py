@@ -738,15 +738,16 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project:
     count, seen, landed = 0, None, {}
     changed: list[tuple[int, bool, bool]] = []  # (number, has sub-issues, is blocked): not whole payloads
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="events") as beside:
-        events = None
+        events = reader = None
         stop = threading.Event()  # the issues failed: the events stop at their next page
         try:
             for page in source.issue_pages(repo, since, etag=None if full else _etag(con, site, request)):
                 if page.items is None:  # 304: nothing changed since the same request last time
                     return 0, None, {}
                 if events is None:
-                    events = beside.submit(_land_github_events, writer, project, source.worker(), site, repo, since,
-                                           sync_id, stop)
+                    reader = source.worker()  # its own connection and request count
+                    events = beside.submit(_land_github_events, writer, project, reader, site, repo, since, sync_id,
+                                           stop)
                 _keep(etags, page)
                 count += _land_issues(writer, project, site, repo, page.items, sync_id)
                 emit(ItemsLanded(site, repo, len(page.items)))
@@ -763,37 +764,32 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project:
             raise
         finally:
             if events is not None:  # waited for either way: nothing lands for a repository after it ended
-                _join_events(source, events, failed=stop.is_set())
+                _join_events(source, reader, events, failed=stop.is_set())
     return count, seen, landed
 
 
-def _join_events(source: GithubSource, events, failed: bool) -> None:
+def _join_events(source: GithubSource, reader: GithubSource, events, failed: bool) -> None:
     """Wait for the events reader; its requests count with the repository's, whether it failed
     or not. Its error fails the repository; when the issues failed first, theirs is raised."""
     try:
-        source.requests += events.result().requests
-    except Exception as exc:
-        source.requests += getattr(exc, "requests", 0)
+        events.result()
+    except Exception:
         if not failed:
             raise
+    finally:
+        source.requests += reader.requests
 
 
 def _land_github_events(writer: Writer, project: str, source: GithubSource, site: str, repo: str,
-                        since: str | None, sync_id: str, stop: threading.Event) -> GithubSource:
-    """Repo-level issue events newest first down to ``since``, each page landed as it comes;
-    returns the reader, whose ``requests`` the repository's count takes."""
-    try:
-        for events in source.event_pages(repo, since):
-            if stop.is_set():
-                break
-            writer.land("raw.github_issue_events", [{
-                "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
-                "created_at": e.get("created_at"), "payload": _without_issue(e), "synced_at": _now(),
-                "sync_id": sync_id} for e in events], project=project)
-    except Exception as exc:
-        exc.requests = source.requests  # type: ignore[attr-defined]
-        raise
-    return source
+                        since: str | None, sync_id: str, stop: threading.Event) -> None:
+    """Repo-level issue events newest first down to ``since``, each page landed as it comes."""
+    for events in source.event_pages(repo, since):
+        if stop.is_set():
+            break
+        writer.land("raw.github_issue_events", [{
+            "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
+            "created_at": e.get("created_at"), "payload": _without_issue(e), "synced_at": _now(),
+            "sync_id": sync_id} for e in events], project=project)
 
 
 def _without_issue(event: dict[str, Any]) -> dict[str, Any]:

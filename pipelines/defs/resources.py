@@ -14,8 +14,8 @@ import dagster as dg
 import duckdb
 
 from connectors.github_source import GithubSite
-from connectors.pacing import Lanes
 from connectors.jira_source import JiraSite
+from connectors.pacing import Lanes
 from pipelines.config import (
     SANDBOX_URL, ConfigError, GithubSiteConfig, JiraSiteConfig, LoadedConfig, PulseConfig, load, secret,
 )
