@@ -177,6 +177,8 @@ def run_pulse_sync(sandbox: Sandbox, selection: list[tuple[str, str]], work: Pat
     env = {**os.environ, "PULSE_SANDBOX_TOKEN": SANDBOX_TOKEN, "PULSE_SANDBOX_USER": "pulse@example.com",
            "DAGSTER_HOME": str(config.parent / ".dagster")}
     Path(env["DAGSTER_HOME"]).mkdir(exist_ok=True)
+    # The instance as `make dev` and the Docker image set it up: the project's dagster.yaml.
+    shutil.copy(ROOT / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
     sandbox.reset()
     log = work / f"pulse_sync_{mode}.log"
     with open(log, "wb") as handle:

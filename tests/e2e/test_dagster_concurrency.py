@@ -89,6 +89,8 @@ def run_worker(home: str, settings: dict, program: str, todo, done) -> None:
 def test_concurrent_runs_all_succeed_and_publish(program, tmp_path, request):
     settings = yaml.safe_load((ROOT / "dagster.yaml").read_text(encoding="utf-8"))
     assert settings["concurrency"]["pools"]["default_limit"] == 1
+    # The project's event log class, where DagsterInstance.local_temp has no DAGSTER_HOME to find it.
+    settings["event_log_storage"]["config"] = {"base_dir": str(tmp_path / "history" / "runs")}
     started = time.monotonic()
     instance = dg.DagsterInstance.local_temp(str(tmp_path), overrides=settings)
     request.addfinalizer(instance.dispose)  # its SQLite storage is closed here, not by a collection
