@@ -167,7 +167,7 @@ def run_sync(loaded: LoadedConfig, full: bool = False, reconcile: bool = False, 
                 run_id = str(uuid.uuid4())
                 with ExitStack() as watching:
                     if watch is not None:
-                        watch.start(frozenset(c.node_def.name for c in definitions.asset_checks or ()))
+                        watch.start({c.node_def.name: len(c.check_keys) for c in definitions.asset_checks or ()})
                         watching.callback(watch.close)
                         watching.enter_context(progress.listening(watch.on_progress))
                         # the run's events as they happen (steps started, finished, failed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,15 +205,17 @@ class SyncDisplay:
         self._landed: dict[tuple[str, str], int] = defaultdict(int)
         self._running: dict[str, list[str]] = defaultdict(list)
         self._steps: dict[str, TaskID] = {}
-        self._checks: frozenset[str] = frozenset()
+        self._checks: dict[str, int] = {}
         self._check_task: TaskID | None = None
         self._checks_done = self._checks_failed = 0
+        self._evaluated: dict[str, int] = defaultdict(int)
         for name in self._sites:
             self._show_site(name)
 
-    def start(self, checks: frozenset[str] = frozenset()) -> None:
-        """Show the bars; ``checks``: the step keys of the run's asset checks (counted on one line)."""
-        self._checks = checks
+    def start(self, checks: Mapping[str, int] | None = None) -> None:
+        """Show the bars; ``checks``: the step keys of the run's asset checks, each with how many
+        checks it evaluates (``model_checks`` runs ten); they are counted on one line."""
+        self._checks = dict(checks or {})
         self.progress.start()
 
     # -- ingest events (pipelines.progress) --
@@ -273,7 +275,7 @@ class SyncDisplay:
         kind, key = event.event_type, event.step_key
         with self._lock:
             if key in self._checks:
-                self._on_check(kind, event)
+                self._on_check(kind, event, key)
                 return
             if kind == dg.DagsterEventType.STEP_START:
                 label, detail = STEP_LABELS.get(key, (key, ""))
@@ -288,19 +290,25 @@ class SyncDisplay:
                 self.progress.update(self._steps[key], total=1, completed=0, state="failed")
                 self.progress.stop_task(self._steps[key])
 
-    def _on_check(self, kind: Any, event: Any) -> None:
+    def _on_check(self, kind: Any, event: Any, key: str) -> None:
+        """A check is run when it is evaluated; a check step that fails fails the checks it had
+        not evaluated yet."""
         import dagster as dg
 
+        total = sum(self._checks.values())
         if self._check_task is None:
             if kind != dg.DagsterEventType.STEP_START:  # e.g. the evaluations planned at the run's start
                 return
-            self._check_task = self.progress.add_task("checks", total=len(self._checks), detail="", timed=False)
-        if kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION and not event.event_specific_data.passed:
-            self._checks_failed += 1
-        elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            self._check_task = self.progress.add_task("checks", total=total, detail="", timed=False)
+        if kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            self._evaluated[key] += 1
             self._checks_done += 1
-            self._checks_failed += kind == dg.DagsterEventType.STEP_FAILURE
-        detail = Text(f"{self._checks_done}/{len(self._checks)} asset checks run")
+            self._checks_failed += not event.event_specific_data.passed
+        elif kind == dg.DagsterEventType.STEP_FAILURE:
+            left = max(self._checks[key] - self._evaluated[key], 0)
+            self._checks_done += left
+            self._checks_failed += left
+        detail = Text(f"{self._checks_done}/{total} asset checks run")
         if self._checks_failed:
             detail.append(f"  {self._checks_failed} failed", style="bold red")
         self.progress.update(self._check_task, completed=self._checks_done, detail=detail)

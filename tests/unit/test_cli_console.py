@@ -108,7 +108,7 @@ def dagster(kind: dg.DagsterEventType, step: str, passed: bool = True) -> Simple
 def test_the_bars_count_projects_items_requests_and_failures_per_site():
     console = Console(file=io.StringIO(), width=120, color_system=None)
     display = SyncDisplay(console, {"github": (2, "repos"), "jira-dc": (2, "projects"), "idle": (1, "projects")})
-    display.start(frozenset({"check_a", "check_b"}))
+    display.start({"check_a": 1, "model_checks": 3})
     with progress.listening(display.on_progress):  # as run_sync registers it
         progress.emit(ProjectStarted("github", "acme/web"))
         progress.emit(ItemsLanded("github", "acme/web", 100))
@@ -127,6 +127,9 @@ def test_the_bars_count_projects_items_requests_and_failures_per_site():
                   dagster(dg.DagsterEventType.STEP_START, "check_a"),
                   dagster(dg.DagsterEventType.ASSET_CHECK_EVALUATION, "check_a", passed=False),
                   dagster(dg.DagsterEventType.STEP_SUCCESS, "check_a"),
+                  dagster(dg.DagsterEventType.STEP_START, "model_checks"),
+                  dagster(dg.DagsterEventType.ASSET_CHECK_EVALUATION, "model_checks"),
+                  dagster(dg.DagsterEventType.STEP_FAILURE, "model_checks"),  # two left: failed
                   dagster(dg.DagsterEventType.STEP_START, "meta__snapshots"),
                   dagster(dg.DagsterEventType.STEP_FAILURE, "meta__snapshots")):
         display.on_dagster(event)
@@ -138,7 +141,7 @@ def test_the_bars_count_projects_items_requests_and_failures_per_site():
     assert jira.startswith("✗ jira-dc") and "2 failed" in jira  # every project failed
     assert idle.startswith("– idle") and "0/1" in idle  # never started: skipped
     assert transform.startswith("✓ transform") and "staging, core and marts" in transform
-    assert checks.startswith("– checks") and "1/2 asset checks run  1 failed" in checks
+    assert checks.startswith("✓ checks") and "4/4 asset checks run  3 failed" in checks
     assert publish.startswith("✗ publish")
     assert not any("trackers_raw" in line for line in lines)  # ingest is the site bars
 

@@ -236,3 +236,34 @@ def test_freshness_is_checked_per_project_and_on_the_published_snapshot(definiti
     # ... and the check runs in the sync job, after the publish it describes
     job = definitions.resolve_job_def("pulse_sync")
     assert "meta__snapshots_every_project_synced_recently" in {n.name for n in job.graph.node_defs}
+
+
+def test_the_models_checks_run_as_one_step_and_the_blocking_ones_still_block(definitions):
+    job = definitions.resolve_job_def("pulse_sync")
+    checks = {c.node_def.name: c for c in definitions.asset_checks}
+    model = checks["model_checks"]
+    assert len(model.check_keys) == 10 and set(checks) == {"model_checks", "meta__snapshots_every_project_synced_recently"}
+    assert "model_checks" in {n.name for n in job.graph.node_defs}
+    blocking = {(tuple(s.asset_key.path), s.name) for s in model.check_specs if s.blocking}
+    assert blocking == {(("core", "work_items"), "work_items_have_unique_ids"),
+                        (("marts", "project_health"), "every_verdict_has_reasons"),
+                        (("marts", "health"), "health_is_explained_and_never_greener_than_its_critical_path")}
+
+
+def test_a_failed_blocking_check_of_a_multi_asset_check_stops_what_is_downstream():
+    """What model_checks relies on from Dagster: a blocking spec of a multi-asset check that fails
+    keeps the assets downstream of its asset from running, as a blocking check step of its own does."""
+    @dg.asset
+    def built() -> None: ...
+
+    @dg.asset(deps=[built])
+    def published() -> None: ...
+
+    @dg.multi_asset_check(specs=[dg.AssetCheckSpec("fine", asset=built), dg.AssetCheckSpec("broken", asset=built, blocking=True)])
+    def both():
+        yield dg.AssetCheckResult(asset_key=built.key, check_name="fine", passed=True)
+        yield dg.AssetCheckResult(asset_key=built.key, check_name="broken", passed=False)
+
+    result = dg.materialize([built, published, both], raise_on_error=False)
+    ran = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+    assert not result.success and "built" in ran and "published" not in ran
