@@ -9,12 +9,20 @@ engines of the few databases in use (the index and the latest runs'), so each ev
 statements and the commit. The files, their schema and their migrations are Dagster's own:
 an instance can switch to or from this class, and the webserver and daemon read the same history.
 
+Two things Dagster's class got from closing its connection after every block are kept: a run's
+events reach its ``.db`` file at once (a passive WAL checkpoint after each write: the webserver
+watches that file, not its ``-wal``, to show a running run's events), and ``wipe`` finds no
+connection open on the files it deletes.
+
 dagster.yaml names it (``event_log_storage``), so every process of the instance uses it; without
 ``base_dir`` it keeps the event logs where Dagster's default SQLite storage does,
-``$DAGSTER_HOME/history/runs``.
+``$DAGSTER_HOME/history/runs``, or, for an instance without a home (``dagster dev`` run without
+DAGSTER_HOME makes a temporary one), in a temporary folder removed with the instance.
 """
 
 import os
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -28,8 +36,8 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import Engine, create_engine
 
-# Engines kept open at once: the index and the runs being written or watched. A webserver that
-# pages through many old runs opens each one's file only while it reads it, as Dagster does.
+# Engines kept open at once: the index and the runs being written or read; a process that reads
+# more runs than that (the webserver paging through old ones) closes the least recently used.
 KEPT_ENGINES = 8
 
 
@@ -40,7 +48,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
-        super().__init__(base_dir or _default_base_dir(), inst_data=inst_data)
+        home = os.environ.get("DAGSTER_HOME")
+        self._temporary = None if base_dir or home else tempfile.mkdtemp(prefix="pulse-dagster-events-")
+        base = base_dir or self._temporary or os.path.join(os.path.abspath(os.path.expanduser(home)), "history", "runs")
+        super().__init__(base, inst_data=inst_data)
 
     @classmethod
     def config_type(cls):
@@ -73,8 +84,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
-            with engine.connect() as conn, conn.begin():
-                yield conn
+            with engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+                if shard != INDEX_SHARD_NAME:
+                    # into the run's .db file now, as Dagster's last close did: its watchers see it
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def has_table(self, table_name: str) -> bool:
         # Not under _db_lock: Dagster asks while it holds it, inside an index transaction. The
@@ -83,17 +98,20 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         with engine.connect() as conn:
             return bool(engine.dialect.has_table(conn, table_name))
 
-    def dispose(self) -> None:
-        super().dispose()
+    def _close_engines(self) -> None:
         with self._engines_lock:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
 
+    def wipe(self) -> None:
+        """Dagster's wipe deletes the run files: no connection of ours may stay open on them."""
+        with self._db_lock:
+            self._close_engines()
+        super().wipe()
 
-def _default_base_dir() -> str:
-    """Where Dagster's default SQLite storage keeps run event logs: $DAGSTER_HOME/history/runs."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise check.CheckError("PooledSqliteEventLogStorage needs base_dir in dagster.yaml, or DAGSTER_HOME set")
-    return os.path.join(os.path.abspath(os.path.expanduser(home)), "history", "runs")
+    def dispose(self) -> None:
+        super().dispose()
+        self._close_engines()
+        if self._temporary:
+            shutil.rmtree(self._temporary, ignore_errors=True)

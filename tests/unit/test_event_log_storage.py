@@ -47,3 +47,59 @@ def test_without_base_dir_it_keeps_the_event_logs_where_dagsters_default_storage
         assert (tmp_path / "history" / "runs" / "index.db").exists()
     finally:
         storage.dispose()
+
+
+def _entry(run_id: str, n: int):
+    import logging
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+    return EventLogEntry(error_info=None, level=logging.INFO, user_message=f"event {n}", run_id=run_id,
+                         timestamp=time.time(), step_key=None, job_name=None, dagster_event=None)
+
+
+def test_a_watcher_of_the_runs_file_sees_each_event_as_it_is_stored(tmp_path):
+    """The webserver shows a running run's events by watching its .db file (Dagster's watchdog
+    watcher): with the connection kept open, each write must still reach that file."""
+    import threading
+    import time
+
+    writer = PooledSqliteEventLogStorage(str(tmp_path))
+    reader = PooledSqliteEventLogStorage(str(tmp_path))
+    seen, arrived = [], threading.Event()
+    try:
+        writer.store_event(_entry("run-1", 0))  # the run's file exists before it is watched
+        reader.watch("run-1", None, lambda entry, cursor: (seen.append(entry.user_message),
+                                                           len(seen) == 5 and arrived.set()))
+        time.sleep(0.5)  # the watchdog observer starts
+        for n in range(1, 6):
+            writer.store_event(_entry("run-1", n))
+            time.sleep(0.05)
+        assert arrived.wait(10), f"the watcher saw {seen}"
+        assert seen[-1] == "event 5"
+    finally:
+        reader.dispose()
+        writer.dispose()
+
+
+def test_wipe_leaves_no_connection_on_the_files_it_deletes(tmp_path):
+    storage = PooledSqliteEventLogStorage(str(tmp_path))
+    try:
+        storage.store_event(_entry("run-1", 0))
+        assert len(storage.get_logs_for_run("run-1")) == 1
+        storage.wipe()
+        assert storage.get_logs_for_run("run-1") == []
+        storage.store_event(_entry("run-1", 1))  # a new file, not the deleted one
+        assert [e.user_message for e in SqliteEventLogStorage(str(tmp_path)).get_logs_for_run("run-1")] == ["event 1"]
+    finally:
+        storage.dispose()
+
+
+def test_an_instance_without_a_home_keeps_its_event_log_in_a_folder_removed_with_it(monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    storage = PooledSqliteEventLogStorage()
+    folder = storage._base_dir
+    storage.store_event(_entry("run-1", 0))
+    storage.dispose()
+    import os
+    assert not os.path.exists(folder)
