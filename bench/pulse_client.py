@@ -22,12 +22,12 @@ from warehouse.writer import Writer
 
 
 def sandbox_sites(con, url: str, keys: dict[str, list[str]], sync_id: str, policy: SyncPolicy,
-                  shares: int = 1) -> list[Callable[[Writer | Journal], SiteResult]]:
+                  shares: int = 1, lanes: Lanes | None = None) -> list[Callable[[Writer | Journal], SiteResult]]:
     """The sandbox's sites as ``sync_sites`` takes them, every site at once as pulse sync runs
     them (pipelines/defs/raw.py): ``keys`` by site (Jira project keys, GitHub owner/name), each
     site paced to one of ``shares`` shares of its limits (a scaled-out sync's shard), all of them
     within one ``Lanes`` of the default size, as pulse sync's sites are."""
-    sites, lanes = [], Lanes()
+    sites, lanes = [], lanes or Lanes()
     for site in ("jira-cloud", "jira-dc"):
         if projects := keys.get(site):
             user = SANDBOX_USER if site == "jira-cloud" else None
@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             for site, given in (("jira-cloud", args.jira_cloud), ("jira-dc", args.jira_dc), ("github", args.repos))}
     with connect(Path(args.db), memory_limit=args.memory_limit) as con:
         migrate(con)
-        results = sync_sites(con, sandbox_sites(con, args.url, keys, args.sync_id, SyncPolicy(full=args.full)))
+        lanes = Lanes()
+        results = sync_sites(con, sandbox_sites(con, args.url, keys, args.sync_id, SyncPolicy(full=args.full),
+                                                lanes=lanes), lanes=lanes)
     return report(results)
 
 

@@ -60,10 +60,26 @@ class Lanes:
     def __init__(self, lanes: int = REQUESTS_IN_FLIGHT) -> None:
         self.lanes = lanes
         self._free = threading.BoundedSemaphore(lanes)
+        self._admit: Callable[[], None] | None = None
 
     def __enter__(self) -> None:
+        if (admit := self._admit) is not None:
+            admit()
         self._free.acquire()
         Lanes._held.lanes = self
+
+    @contextmanager
+    def admitting(self, wait: Callable[[], None]) -> Iterator[None]:
+        """Every request first waits for ``wait`` (the writer's queue to have room), holding no
+        lane. A fetched page waits in its thread until the writer's queue takes it; with 16
+        projects a site read at once, a writer behind held a page in each of those threads, and
+        the more projects a portfolio has, the more of them were busy. Asked only when there is
+        room, the pages in hand are at most the lanes', whatever the portfolio."""
+        self._admit = wait
+        try:
+            yield
+        finally:
+            self._admit = None
 
     def __exit__(self, *exc: object) -> None:
         Lanes._held.lanes = None

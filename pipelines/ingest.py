@@ -27,6 +27,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -38,6 +39,7 @@ from jira import JIRAError
 
 from connectors.github_source import GithubSource
 from connectors.jira_source import BULK_CHANGELOG_ISSUES, JiraSource
+from connectors.pacing import Lanes
 from pipelines.config import SyncSettings
 from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced, emit
 from warehouse.landing import Call, Journal, LandingStore
@@ -413,19 +415,23 @@ def _in_parallel(con: duckdb.DuckDBPyConnection, source: Any, keys: list[str], c
 
 
 def sync_sites(con: duckdb.DuckDBPyConnection, sites: list[Callable[[Writer], SiteResult]],
-               writer: Writer | Journal | None = None) -> list[SiteResult]:
+               writer: Writer | Journal | None = None, lanes: Lanes | None = None) -> list[SiteResult]:
     """Every site at once, each in a thread of its own (and its projects in a pool of their own),
     all writing through one ``Writer``: the sites' requests overlap, and no two of them ever
     contend for the warehouse. ``sites`` are ``sync_jira_site``/``sync_github_site`` calls
     waiting for the writer; the results come back in their order. With a landing ``Journal`` for
     ``writer`` (a shard of a scaled-out sync), ``con`` is the night's state copy and nothing is
-    written until ``replay_landed``."""
+    written until ``replay_landed``. With the sites' ``lanes``, a request waits for room in the
+    writer's queue before it takes one (``Lanes.admitting``): the pages in hand stay bounded
+    however many projects are read at once."""
     if not sites:
         return []
     if writer is None:
         with Writer(con) as own:
-            return sync_sites(con, sites, own)
-    with ThreadPoolExecutor(max_workers=len(sites), thread_name_prefix="site") as pool:
+            return sync_sites(con, sites, own, lanes)
+    admitting = lanes.admitting(writer.wait_for_room) if lanes is not None and isinstance(writer, Writer) \
+        else nullcontext()
+    with admitting, ThreadPoolExecutor(max_workers=len(sites), thread_name_prefix="site") as pool:
         return list(pool.map(lambda site: site(writer), sites))
 
 

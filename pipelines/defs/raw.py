@@ -97,7 +97,8 @@ def _ingest(context: dg.AssetExecutionContext, config: SyncConfig, pulse: PulseR
     with pulse.trackers() as trackers, pulse.warehouse(ingest=True) as con:
         _start_sync(con, context.run.run_id, program.clock(), context.instance)
         results = sync_sites(con, _jira_sites(con, trackers, program, context.run.run_id, policy)
-                             + _github_sites(con, trackers, program, context.run.run_id, policy))
+                             + _github_sites(con, trackers, program, context.run.run_id, policy),
+                             lanes=trackers.lanes)
         concluded = _conclude(context, con, program, results)
     for table, metadata in _report(context, *concluded):
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=metadata)

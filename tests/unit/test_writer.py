@@ -101,3 +101,32 @@ def test_the_queue_is_bounded_by_its_operations_too(con):
         fetching.join(timeout=10)
         assert len(landed) == 5
     assert con.execute("SELECT count(*) FROM raw.jira_versions").fetchone()[0] == 5
+
+
+def test_a_request_waits_for_room_in_the_queue_before_it_takes_a_lane(con):
+    """With the sync's lanes admitting through the writer, a thread asks for no page while the
+    queue is full (so it holds no page the queue cannot take), and holds no lane meanwhile."""
+    from connectors.pacing import Lanes
+
+    lanes, busy, gate = Lanes(2), threading.Event(), threading.Event()
+    with Writer(con, queue_pages=1) as writer, lanes.admitting(writer.wait_for_room):
+        writer.run(lambda w: (busy.set(), gate.wait(10)))
+        assert busy.wait(10)
+        writer.land("raw.jira_versions", [version(1, "queued")], project="j/P")  # the queue is full
+        sent = []
+
+        def request() -> None:
+            with lanes:
+                sent.append(True)
+
+        asking = threading.Thread(target=request)
+        asking.start()
+        asking.join(timeout=1)
+        assert asking.is_alive() and not sent  # waiting for room ...
+        assert lanes._free.acquire(blocking=False) and lanes._free.acquire(blocking=False)  # ... on no lane
+        lanes._free.release(), lanes._free.release()
+        gate.set()
+        asking.join(timeout=10)
+        assert sent == [True]
+    with lanes:  # no longer admitting through the closed writer
+        pass
