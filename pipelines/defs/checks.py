@@ -206,12 +206,24 @@ def forecast_percentiles_are_ordered(con: duckdb.DuckDBPyConnection) -> dict:
     return dict(passed=not bad, metadata={"violations": [b[0] for b in bad]})
 
 
+def evaluate(con: duckdb.DuckDBPyConnection, checks: list[ModelCheck]) -> Iterator[dg.AssetCheckResult]:
+    """Each check's result. A check whose query fails has failed (its error in the result), and
+    the others still run: as steps of their own, one check's error stopped no other, and a
+    check that does not block could not keep the night from publishing."""
+    for check in checks:
+        try:
+            outcome = check.decide(con)
+        except duckdb.Error as exc:
+            outcome = {"passed": False, "description": f"its query failed: {exc}",
+                       "metadata": {"error": f"{type(exc).__name__}: {exc}"}}
+        yield dg.AssetCheckResult(asset_key=check.spec.asset_key, check_name=check.spec.name, **outcome)
+
+
 @dg.multi_asset_check(specs=[c.spec for c in MODEL_CHECKS], name="model_checks", pool="duckdb")
 def model_checks(pulse: PulseResource) -> Iterator[dg.AssetCheckResult]:
     """Every check of the model, in one step on one read-only connection."""
     with pulse.warehouse(read_only=True) as con:
-        for check in MODEL_CHECKS:
-            yield dg.AssetCheckResult(asset_key=check.spec.asset_key, check_name=check.spec.name, **check.decide(con))
+        yield from evaluate(con, MODEL_CHECKS)
 
 
 # Each project's last successful sync, as marts.project_health.last_synced_at reads it.

@@ -267,3 +267,18 @@ def test_a_failed_blocking_check_of_a_multi_asset_check_stops_what_is_downstream
     result = dg.materialize([built, published, both], raise_on_error=False)
     ran = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
     assert not result.success and "built" in ran and "published" not in ran
+
+
+def test_a_model_check_whose_query_fails_has_failed_and_the_others_still_run():
+    import duckdb
+
+    from pipelines.defs.checks import ModelCheck, evaluate
+
+    def check(name: str, decide) -> ModelCheck:
+        return ModelCheck(dg.AssetCheckSpec(name, asset=dg.AssetKey(["core", "work_items"])), decide)
+
+    results = list(evaluate(duckdb.connect(), [
+        check("broken", lambda con: {"passed": not con.execute("SELECT * FROM no_such_table").fetchall()}),
+        check("fine", lambda con: {"passed": con.execute("SELECT 1").fetchall() == [(1,)]})]))
+    assert [(r.check_name, r.passed) for r in results] == [("broken", False), ("fine", True)]
+    assert "no_such_table" in results[0].description
