@@ -60,28 +60,39 @@ class Lanes:
     def __init__(self, lanes: int = REQUESTS_IN_FLIGHT) -> None:
         self.lanes = lanes
         self._free = threading.BoundedSemaphore(lanes)
-        self._admit: Callable[[], None] | None = None
+        self._room: tuple[Callable[[], bool], Callable[[], None]] | None = None
 
     def __enter__(self) -> None:
-        if (admit := self._admit) is not None:
-            admit()
-        self._free.acquire()
+        while True:
+            self._free.acquire()
+            try:
+                ready = (room := self._room) is None or room[0]()
+            except BaseException:  # the writer stopped: no lane taken
+                self._free.release()
+                raise
+            if ready:
+                break
+            self._free.release()  # the writer's queue is full: wait for room on no lane, then again
+            room[1]()
         Lanes._held.lanes = self
 
     @contextmanager
-    def admitting(self, wait: Callable[[], None]) -> Iterator[None]:
-        """Every request first waits for ``wait`` (the writer's queue to have room), holding no
-        lane. A fetched page waits in its thread until the writer's queue takes it; with 16
-        projects a site read at once, a writer behind held a page in each of those threads, and
-        the more projects a portfolio has, the more of them were busy. Asked only when there is
-        room, the pages in hand are at most the lanes', whatever the portfolio."""
-        self._admit = wait
+    def admitting(self, has_room: Callable[[], bool], wait_for_room: Callable[[], None]) -> Iterator[None]:
+        """A lane is taken only while ``has_room()`` (the writer's queue can take a page); else it
+        is given back until ``wait_for_room`` returns. A fetched page waits in its thread until the
+        writer's queue takes it: with 16 projects a site read at once, a writer behind held a page
+        in each of those threads, and the more projects a portfolio has, the more of them were
+        busy. Now a page is asked for only when there was room as its lane was taken, so the
+        pages held beside the queue are about the lanes', whatever the portfolio."""
+        self._room = (has_room, wait_for_room)
         try:
             yield
         finally:
-            self._admit = None
+            self._room = None
 
     def __exit__(self, *exc: object) -> None:
+        if getattr(Lanes._held, "lanes", None) is not self:
+            return  # never taken: set_aside's retaking failed (the writer stopped), nothing to give
         Lanes._held.lanes = None
         self._free.release()
 

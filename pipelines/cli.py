@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -113,9 +114,10 @@ class SyncBusy(Exception):
 
 class SyncWatch(Protocol):
     """Whoever shows a sync's progress (pipelines.console.SyncDisplay): told the run's asset-check
-    steps when it starts, then every ingest progress event and every Dagster event of the run."""
+    steps (and how many checks each runs) when it starts, then every ingest progress event and
+    every Dagster event of the run."""
 
-    def start(self, checks: frozenset[str]) -> None: ...
+    def start(self, checks: Mapping[str, int]) -> None: ...
 
     def on_progress(self, event: Event) -> None: ...
 

@@ -429,8 +429,8 @@ def sync_sites(con: duckdb.DuckDBPyConnection, sites: list[Callable[[Writer], Si
     if writer is None:
         with Writer(con) as own:
             return sync_sites(con, sites, own, lanes)
-    admitting = lanes.admitting(writer.wait_for_room) if lanes is not None and isinstance(writer, Writer) \
-        else nullcontext()
+    admitting = lanes.admitting(writer.has_room, writer.wait_for_room) \
+        if lanes is not None and isinstance(writer, Writer) else nullcontext()
     with admitting, ThreadPoolExecutor(max_workers=len(sites), thread_name_prefix="site") as pool:
         return list(pool.map(lambda site: site(writer), sites))
 

@@ -122,15 +122,17 @@ class Writer:
         """``run`` and wait: also how a project learns that one of its queued pages failed."""
         return self.run(fn, project=project).result()
 
+    def has_room(self) -> bool:
+        """Whether the queue is under its budgets: a fetching thread asks for a page only then
+        (``connectors.pacing.Lanes.admitting``), so that it seldom holds one the queue cannot take."""
+        self._check_alive()
+        return len(self._queued) < self._queue_pages and self._queued_bytes < self._queue_bytes
+
     def wait_for_room(self) -> None:
-        """Return once the queue is under its budgets: what a fetching thread waits for before it
-        asks for a page (``connectors.pacing.Lanes.admitting``), so that it never holds a page
-        the queue cannot take."""
+        """Return once ``has_room`` (raises if the writer stopped)."""
         with self._room:
-            while len(self._queued) >= self._queue_pages or self._queued_bytes >= self._queue_bytes:
-                self._check_alive()
+            while not self.has_room():
                 self._room.wait(timeout=1)
-            self._check_alive()
 
     def failures(self) -> dict[str, BaseException]:
         """The projects whose writes failed, with the first error of each (complete once closed)."""

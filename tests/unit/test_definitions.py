@@ -282,3 +282,16 @@ def test_a_model_check_whose_query_fails_has_failed_and_the_others_still_run():
         check("fine", lambda con: {"passed": con.execute("SELECT 1").fetchall() == [(1,)]})]))
     assert [(r.check_name, r.passed) for r in results] == [("broken", False), ("fine", True)]
     assert "no_such_table" in results[0].description
+
+
+def test_a_run_of_some_model_tables_selects_only_their_checks(definitions):
+    """Materializing one table or a group from the UI, or one check from its page, plans a run of
+    a subset: the one step of the model's checks must be subsettable, to the selected ones."""
+    job = definitions.resolve_implicit_global_asset_job_def()
+    health = dg.AssetKey(["marts", "health"])
+    subset = job.get_subset(asset_selection={health},
+                            asset_check_selection={dg.AssetCheckKey(health, "health_is_explained_and_never_greener_than_its_critical_path")})
+    assert subset.asset_layer.asset_graph.asset_check_keys >= {
+        dg.AssetCheckKey(health, "health_is_explained_and_never_greener_than_its_critical_path")}
+    only_check = job.get_subset(asset_check_selection={dg.AssetCheckKey(dg.AssetKey(["core", "work_items"]), "statuses_are_mapped")})
+    assert only_check is not None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from connectors.pacing import LaneFreeSleep, Lanes, Limits, Pacer
 
 
@@ -175,3 +177,17 @@ def test_shards_split_a_sites_limits_so_that_together_they_keep_within_them():
         assert share.points * n <= github.points and share.max_in_flight * n <= github.max_in_flight
         assert share.window_seconds == github.window_seconds
     assert Limits.jira().share(4).points is None and Limits(max_in_flight=2, points=3).share(8) == Limits(1, 1, 60.0)
+
+
+def test_a_lane_that_could_not_be_taken_again_is_not_given_back_twice():
+    """The writer stopped while a request slept inside its lane: taking the lane again fails, and
+    the request's end gives back nothing more (one lane stays one lane)."""
+    lanes = Lanes(1)
+
+    def stopped():
+        raise RuntimeError("the warehouse writer stopped")
+
+    with pytest.raises(RuntimeError, match="writer stopped"):
+        with lanes, lanes.admitting(stopped, stopped), Lanes.set_aside():
+            pass
+    assert lanes._free.acquire(blocking=False) and not lanes._free.acquire(blocking=False)
