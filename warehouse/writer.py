@@ -123,10 +123,12 @@ class Writer:
         return self.run(fn, project=project).result()
 
     def has_room(self) -> bool:
-        """Whether the queue is under its budgets: a fetching thread asks for a page only then
-        (``connectors.pacing.Lanes.admitting``), so that it seldom holds one the queue cannot take."""
+        """Whether the queue's bytes are under their budget: a fetching thread asks for a page only
+        then (``connectors.pacing.Lanes.admitting``), so that it seldom holds one the queue cannot
+        take. Bytes, not operations: a queue full of small calls and pages holds little memory,
+        and the operations' budget still holds each thread back as it queues."""
         self._check_alive()
-        return len(self._queued) < self._queue_pages and self._queued_bytes < self._queue_bytes
+        return self._queued_bytes < self._queue_bytes
 
     def wait_for_room(self) -> None:
         """Return once ``has_room`` (raises if the writer stopped)."""

@@ -109,10 +109,10 @@ def test_a_request_waits_for_room_in_the_queue_before_it_takes_a_lane(con):
     from connectors.pacing import Lanes
 
     lanes, busy, gate = Lanes(2), threading.Event(), threading.Event()
-    with Writer(con, queue_pages=1) as writer, lanes.admitting(writer.has_room, writer.wait_for_room):
+    with Writer(con, queue_bytes=100) as writer, lanes.admitting(writer.has_room, writer.wait_for_room):
         writer.run(lambda w: (busy.set(), gate.wait(10)))
         assert busy.wait(10)
-        writer.land("raw.jira_versions", [version(1, "queued")], project="j/P")  # the queue is full
+        writer.land("raw.jira_versions", [version(1, "x" * 200)], project="j/P")  # its bytes fill the queue
         sent = []
 
         def request() -> None:
