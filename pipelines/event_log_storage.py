@@ -42,8 +42,9 @@ KEPT_ENGINES = 8
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
-    """``SqliteEventLogStorage`` that reuses one engine (and its one connection) per database file
-    for the few files in use, instead of building and disposing of an engine per statement block."""
+    """``SqliteEventLogStorage`` that reuses one engine (and its pooled connections) per database
+    file for the few files in use, instead of building and disposing of an engine per statement
+    block."""
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
@@ -65,12 +66,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         """The shard's engine, built on first use; the least recently used is closed beyond
         KEPT_ENGINES. Its pool keeps the file's connection open between events."""
         with self._engines_lock:
-            engine = self._engines.pop(shard, None)
+            engine = self._engines.get(shard)
             if engine is None:
-                engine = create_engine(self.conn_string_for_shard(shard),
-                                       connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
-                                                     "check_same_thread": False})
-            self._engines[shard] = engine
+                engine = self._engines[shard] = create_engine(
+                    self.conn_string_for_shard(shard),
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
+            self._engines.move_to_end(shard)
             while len(self._engines) > KEPT_ENGINES:
                 _, evicted = self._engines.popitem(last=False)
                 evicted.dispose()

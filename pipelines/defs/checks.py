@@ -20,13 +20,14 @@ from pipelines.config import PulseConfig
 from pipelines.defs.resources import PulseResource
 
 
-def _rows(pulse: PulseResource, sql: str) -> list[tuple]:
-    with pulse.warehouse(read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
 def _all(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return con.execute(sql).fetchall()
+
+
+def _rows(pulse: PulseResource, sql: str) -> list[tuple]:
+    """``_all`` on a read-only connection of its own (a check of its own step)."""
+    with pulse.warehouse(read_only=True) as con:
+        return _all(con, sql)
 
 
 @dataclass(frozen=True)

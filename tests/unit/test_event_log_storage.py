@@ -1,7 +1,13 @@
 """The project's SQLite event log (pipelines/event_log_storage.py) stores what Dagster's own does,
 in the same files, and keeps only a bounded number of database engines open."""
 
+import logging
+import os
+import threading
+import time
+
 import dagster as dg
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from pipelines.event_log_storage import KEPT_ENGINES, PooledSqliteEventLogStorage
@@ -49,11 +55,7 @@ def test_without_base_dir_it_keeps_the_event_logs_where_dagsters_default_storage
         storage.dispose()
 
 
-def _entry(run_id: str, n: int):
-    import logging
-    import time
-
-    from dagster._core.events.log import EventLogEntry
+def _entry(run_id: str, n: int) -> EventLogEntry:
     return EventLogEntry(error_info=None, level=logging.INFO, user_message=f"event {n}", run_id=run_id,
                          timestamp=time.time(), step_key=None, job_name=None, dagster_event=None)
 
@@ -61,9 +63,6 @@ def _entry(run_id: str, n: int):
 def test_a_watcher_of_the_runs_file_sees_each_event_as_it_is_stored(tmp_path):
     """The webserver shows a running run's events by watching its .db file (Dagster's watchdog
     watcher): with the connection kept open, each write must still reach that file."""
-    import threading
-    import time
-
     writer = PooledSqliteEventLogStorage(str(tmp_path))
     reader = PooledSqliteEventLogStorage(str(tmp_path))
     seen, arrived = [], threading.Event()
@@ -101,5 +100,4 @@ def test_an_instance_without_a_home_keeps_its_event_log_in_a_folder_removed_with
     folder = storage._base_dir
     storage.store_event(_entry("run-1", 0))
     storage.dispose()
-    import os
     assert not os.path.exists(folder)
