@@ -43,7 +43,7 @@ from connectors.pacing import Lanes
 from pipelines.config import SyncSettings
 from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced, emit
 from warehouse.landing import Call, Journal, LandingStore
-from warehouse.store import upsert
+from warehouse.store import KeysHeld, upsert
 from warehouse.writer import Land, Writer
 
 log = logging.getLogger(__name__)
@@ -325,12 +325,15 @@ def _note_arrivals(con: duckdb.DuckDBPyConnection, table: str, site: str, projec
         return
     column = "project_key" if table == "raw.jira_issues" else "repo"
     ids = [i for i, _ in landing]
-    elsewhere = con.execute(f"""
-        SELECT count(*) FROM {table} WHERE site = ? AND {column} <> ?
-        AND CAST(issue_id AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))""", [site, project, ids]).fetchall()[0][0]
-    buried = con.execute("""
-        SELECT count(*) FROM raw.tombstones WHERE site = ? AND source = ? AND kind = 'deleted'
-        AND issue_id IN (SELECT unnest(?::VARCHAR[]))""", [site, _SOURCE[table], ids]).fetchall()[0][0]
+    # One statement for both questions: it runs on the writer's thread before every page, and each
+    # statement there waits for Python's lock behind the fetching threads' parsing.
+    elsewhere, buried = con.execute(f"""
+        WITH landing AS (SELECT unnest(?::VARCHAR[]) AS issue_id)
+        SELECT (SELECT count(*) FROM {table} WHERE site = ? AND {column} <> ?
+                AND CAST(issue_id AS VARCHAR) IN (SELECT issue_id FROM landing)),
+               (SELECT count(*) FROM raw.tombstones WHERE site = ? AND source = ? AND kind = 'deleted'
+                AND issue_id IN (SELECT issue_id FROM landing))""",
+        [ids, site, project, site, _SOURCE[table]]).fetchone()
     if not elsewhere and not buried:
         return
     con.execute("BEGIN")
@@ -633,14 +636,20 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, where: str, params
                   rows: list[dict[str, Any]]) -> None:
     """Replace the rows of ``table`` that ``where`` selects (one issue's set) with ``rows``, in
     one transaction."""
-    con.execute("BEGIN")
-    try:
-        con.execute(f"DELETE FROM {table} WHERE {where}", params)
-        upsert(con, table, rows, transaction=False)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    for attempt in range(2):
+        con.execute("BEGIN")
+        try:
+            con.execute(f"DELETE FROM {table} WHERE {where}", params)
+            upsert(con, table, rows, transaction=False)
+            con.execute("COMMIT")
+            return
+        except KeysHeld:
+            con.execute("ROLLBACK")  # another issue's link of the same id: merge, in a new transaction
+            if attempt:
+                raise
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
 
 def _forget_missing(con: duckdb.DuckDBPyConnection, site: str, key: str, ids: set[str], sync_id: str) -> None:

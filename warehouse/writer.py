@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from warehouse.store import json_text, upsert
+from warehouse.store import KeysHeld, json_text, rollback, upsert
 
 log = logging.getLogger(__name__)
 
@@ -235,11 +235,13 @@ class Writer:
             self._fail(op.project, exc)
             op.future.set_exception(exc)
 
-    def _land(self, batch: list[Land]) -> None:
+    def _land(self, batch: list[Land], hooks: bool = True) -> None:
+        """Write a batch in one transaction, after each page's ``before`` (``hooks=False``: a
+        retry of pages whose hooks ran)."""
         batch = [op for op in batch if op.project is None or op.project not in self._failed]
         ready = []
         for op in batch:
-            if op.before is not None:
+            if op.before is not None and hooks:
                 try:
                     op.before(self._cur)
                 except Exception as exc:
@@ -250,18 +252,27 @@ class Writer:
         for op in ready:
             if op.rows:
                 tables.setdefault((op.table, op.json_columns), []).append(op)
-        try:
-            self._cur.execute("BEGIN")
-            for (table, json_columns), ops in tables.items():
-                upsert(self._cur, table, [row for op in ops for row in op.rows], json_columns, transaction=False)
-            self._cur.execute("COMMIT")
-        except Exception as exc:
-            self._cur.execute("ROLLBACK")
-            if len(ready) == 1:
-                self._fail(ready[0].project, exc)
+        if not tables:
+            return
+        for _ in range(len(tables) + 1):  # each KeysHeld turns one table to merging
+            try:
+                for n, ((table, json_columns), ops) in enumerate(tables.items()):
+                    # the first upsert opens the batch's transaction with its first statement
+                    upsert(self._cur, table, [row for op in ops for row in op.rows], json_columns,
+                           transaction=False, opens=n == 0)
+                self._cur.execute("COMMIT")
                 return
-            for op in ready:  # one bad page must not fail the others merged with it: each alone
-                self._land([op])
+            except KeysHeld:
+                rollback(self._cur)  # a table held some of the keys: the batch again, that table merging
+            except Exception as exc:
+                rollback(self._cur)
+                if len(ready) == 1:
+                    self._fail(ready[0].project, exc)
+                    return
+                for op in ready:  # one bad page must not fail the others merged with it: each alone
+                    self._land([op], hooks=False)
+                return
+        self._fail(ready[0].project, RuntimeError("the batch kept meeting held keys"))
 
     def _fail(self, project: str | None, exc: BaseException) -> None:
         log.error("writing %s failed: %s", project or "a site's data", exc)

@@ -50,6 +50,25 @@ def test_unchanged_rows_only_move_sync_and_changed_ones_are_replaced(con):
     assert held(con) == [("1", "a", "s2", T0), ("2", "B", "s2", T1), ("3", "c", "s2", T1)]
 
 
+def test_a_batch_meeting_held_keys_is_written_again_merging(con):
+    """The all-new way is a plain INSERT, which the primary key refuses when a key is held; DuckDB
+    then aborts the batch's transaction, and the batch is written again, merging: nothing is lost
+    and no project fails."""
+    upsert(con, "raw.jira_versions", [version(1, "a")])  # all new: the next page tries the INSERT
+    hooks, go = [], threading.Event()
+    with Writer(con) as writer:
+        writer.run(lambda w: go.wait(5))  # hold the writer, so both pages wait in one batch
+        writer.land("raw.jira_versions", [version(2, "b", "s2", T1)], project="j/P",
+                    before=lambda w: hooks.append("P"))
+        writer.land("raw.jira_versions", [version(1, "A", "s2", T1), version(3, "c", "s2", T1)], project="j/Q",
+                    before=lambda w: hooks.append("Q"))
+        go.set()
+        assert writer.call(lambda w: "ran", project="j/P") == "ran"
+        assert writer.call(lambda w: "ran", project="j/Q") == "ran"
+    assert held(con) == [("1", "A", "s2", T1), ("2", "b", "s2", T1), ("3", "c", "s2", T1)]
+    assert hooks == ["P", "Q"]  # each page's before ran once
+
+
 def test_a_failed_page_fails_its_project_only(con):
     with Writer(con) as writer:
         writer.land("raw.jira_versions", [{**version(1, "x"), "no_such_column": 1}], project="j/BAD")
