@@ -43,7 +43,7 @@ def project_floors(scenario) -> dict[tuple[str, str], ProjectFloor]:
     from sandbox import jira_api
     from sandbox.github_api import GithubApi
     from sandbox.jira_api import EMBEDDED_HISTORIES, JiraApi
-    from sandbox.server import SANDBOX_TOKEN
+    from sandbox.credentials import SANDBOX_TOKEN
 
     assert jira_api.PAGE_CAP == PAGE_CAP
     floors: dict[tuple[str, str], ProjectFloor] = {}

@@ -15,7 +15,7 @@ from connectors.jira_source import JiraSite, JiraSource
 from connectors.pacing import Lanes, Limits
 from pipelines.config import WarehouseConfig
 from pipelines.ingest import SiteResult, SyncPolicy, sync_github_site, sync_jira_site, sync_sites
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
 from warehouse.landing import Journal
 from warehouse.store import connect, migrate
 from warehouse.writer import Writer

@@ -99,7 +99,8 @@ def sync_seed(path: Path, items: int, *, seed: int = SEED, as_of: date = AS_OF,
     from pipelines.config import WarehouseConfig
     from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site
     from sandbox.scenario import build
-    from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
+    from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
+    from sandbox.server import serve
     from transforms.build import ProgramRow, ProjectRow, write_program_structure
     from warehouse.store import connect, migrate
 

@@ -39,7 +39,7 @@ import resource
 # the high-water mark of the image it replaces), so the scenario is built in a subprocess.
 from bench.floor import GITHUB, JIRA_CLOUD, JIRA_DC, ProjectFloor, as_json, floor, from_json
 
-SANDBOX_TOKEN = "pulse-sandbox-token"  # sandbox.server.SANDBOX_TOKEN
+SANDBOX_TOKEN = "pulse-sandbox-token"  # sandbox.credentials.SANDBOX_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-output"

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.run import OUT, Sandbox
-from sandbox.server import SANDBOX_TOKEN
+from sandbox.credentials import SANDBOX_TOKEN
 
 SECONDS = 2.0  # per page; GitHub's sandbox rate limit (5,000 an hour) must not be reached
 CONNECTIONS = 4

@@ -33,7 +33,7 @@ def demo_config(seed: int, as_of: date, scenario_name: str = "demo") -> PulseCon
     """The program config of a sandbox scenario (the demo, or the 10,000-item portfolio), served
     by the built-in sandbox."""
     from sandbox.scenario import build
-    from sandbox.server import SANDBOX_TOKEN_ENV, SANDBOX_USER_ENV
+    from sandbox.credentials import SANDBOX_TOKEN_ENV, SANDBOX_USER_ENV
 
     scenario = build(scenario_name, seed, as_of)
     sites = {
@@ -515,7 +515,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.faults import LATENCY, FaultRule
     from sandbox.scenario import SITES, build
-    from sandbox.server import SANDBOX_TOKEN, serve
+    from sandbox.credentials import SANDBOX_TOKEN
+    from sandbox.server import serve
 
     try:
         if args.data:

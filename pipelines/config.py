@@ -895,7 +895,7 @@ def _warehouse_problems(loaded: LoadedConfig) -> list[str]:
 def _secret_problems(config: PulseConfig) -> list[str]:
     public: set[str] = set()
     if any(site.url == SANDBOX_URL for site in config.sites.values()):
-        from sandbox.server import SANDBOX_TOKEN_ENV, SANDBOX_USER_ENV  # defaulted when the sandbox starts
+        from sandbox.credentials import SANDBOX_TOKEN_ENV, SANDBOX_USER_ENV  # defaulted when the sandbox starts
 
         public = {SANDBOX_TOKEN_ENV, SANDBOX_USER_ENV}
     problems = []

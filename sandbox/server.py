@@ -25,6 +25,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+# The one credential the sandbox accepts lives in sandbox/credentials.py; named here too.
+from sandbox.credentials import SANDBOX_TOKEN
 from sandbox.faults import GITHUB_DOCS, GITHUB_SECONDARY, Faults
 from sandbox.limits import SecondaryLimiter, SecondaryLimits
 from sandbox.httpd import WsgiServer
@@ -34,12 +36,6 @@ from sandbox.timetravel import advance, difference, touch
 if TYPE_CHECKING:
     from sandbox.replay import ReplayData
 
-# The one credential the sandbox accepts. It guards nothing real; it exists so that the
-# connectors' authentication code runs exactly as it does against a real tracker.
-SANDBOX_TOKEN = "pulse-sandbox-token"
-SANDBOX_TOKEN_ENV = "PULSE_SANDBOX_TOKEN"
-SANDBOX_USER = "pulse-bot@acme.example"  # Jira Cloud basic auth pairs an e-mail with the token
-SANDBOX_USER_ENV = "PULSE_SANDBOX_USER"
 
 SITE_PREFIX = {JIRA_CLOUD: "/jira-cloud", JIRA_DC: "/jira-dc", GITHUB: "/github"}
 CONTROL_PREFIX = "/_sandbox/"  # control endpoints: not tracker requests, never counted

@@ -92,7 +92,8 @@ class PulseResource(dg.ConfigurableResource):
     def trackers(self) -> Iterator[Trackers]:
         """Site settings with secrets from the environment; starts the built-in sandbox if a site needs it."""
         from sandbox.scenario import build
-        from sandbox.server import SANDBOX_TOKEN, SANDBOX_TOKEN_ENV, SANDBOX_USER, SANDBOX_USER_ENV, serve
+        from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_TOKEN_ENV, SANDBOX_USER, SANDBOX_USER_ENV
+        from sandbox.server import serve
 
         config = self.load().config
         with ExitStack() as stack:

@@ -16,7 +16,8 @@ from connectors.github_source import GithubSite, GithubSource
 from connectors.jira_source import JiraSite, JiraSource
 from pipelines.ingest import ProjectResult, SyncPolicy, sync_github_site, sync_jira_site
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
+from sandbox.server import RunningSandbox
 from transforms.build import ProgramRow, ProjectRow, write_program_structure
 from warehouse.store import connect, migrate
 

@@ -13,7 +13,8 @@ import pytest
 import connectors.jira_source as jira_source
 from connectors.jira_source import JiraSite, JiraSource
 from sandbox.scenario import JIRA_CLOUD, JIRA_DC, build
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
+from sandbox.server import serve
 
 pytestmark = pytest.mark.e2e
 BULK = f"/{JIRA_CLOUD}/rest/api/3/changelog/bulkfetch"

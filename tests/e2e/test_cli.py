@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from demo_world import AS_OF
-from sandbox.server import SANDBOX_TOKEN_ENV
+from sandbox.credentials import SANDBOX_TOKEN_ENV
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,8 @@ from demo_world import (EVERY_PROJECT, SECRETS, failures, fresh, github_source, 
                         snapshot, sync, warehouse)
 from sandbox.faults import parse_spec
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
-from sandbox.server import SANDBOX_TOKEN, RunningSandbox
+from sandbox.credentials import SANDBOX_TOKEN
+from sandbox.server import RunningSandbox
 
 pytestmark = pytest.mark.e2e
 

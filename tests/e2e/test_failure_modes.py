@@ -25,7 +25,8 @@ from pipelines.cli import demo_config
 from pipelines.config import dump
 from sandbox.faults import parse_spec
 from sandbox.scenario import build
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_TOKEN_ENV, SANDBOX_USER, SANDBOX_USER_ENV, RunningSandbox, serve
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_TOKEN_ENV, SANDBOX_USER, SANDBOX_USER_ENV
+from sandbox.server import RunningSandbox, serve
 from warehouse.locks import hold, read_holder
 from warehouse.store import WarehousePaths, publish, remove_stale_temp_files
 

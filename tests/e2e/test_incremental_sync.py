@@ -13,7 +13,8 @@ from connectors.github_source import GithubSite, GithubSource
 from connectors.jira_source import JiraSite, JiraSource
 from pipelines.ingest import SyncPolicy, sync_github_site, sync_jira_site
 from sandbox.scenario import build
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, serve
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
+from sandbox.server import serve
 from transforms.build import ProgramRow, ProjectRow, build_core, write_program_structure
 from warehouse.store import connect, migrate
 

@@ -16,7 +16,8 @@ from connectors.pacing import Limits
 from pipelines.ingest import sync_github_site
 from sandbox.limits import SecondaryLimits
 from sandbox.scenario import GITHUB, build
-from sandbox.server import SANDBOX_TOKEN, serve
+from sandbox.credentials import SANDBOX_TOKEN
+from sandbox.server import serve
 from warehouse.store import connect, migrate
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,8 @@ from github import Auth, Github, GithubRetry
 from jira import JIRA
 
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
+from sandbox.server import RunningSandbox
 
 pytestmark = pytest.mark.e2e
 

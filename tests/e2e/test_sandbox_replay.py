@@ -15,7 +15,8 @@ from jira import JIRA
 
 from sandbox.replay import build_from_corpus, load
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox, serve
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
+from sandbox.server import RunningSandbox, serve
 
 pytestmark = pytest.mark.e2e
 

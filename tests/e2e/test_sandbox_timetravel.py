@@ -13,7 +13,8 @@ from jira import JIRA, JIRAError
 from werkzeug.routing import Rule
 
 from sandbox.scenario import GITHUB, JIRA_CLOUD, Scenario, demo
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, RunningSandbox, serve
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
+from sandbox.server import RunningSandbox, serve
 from sandbox.timetravel import advance
 
 pytestmark = pytest.mark.e2e

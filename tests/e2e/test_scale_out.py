@@ -19,7 +19,8 @@ from pipelines.config import dump, load
 from pipelines.defs.partitions import SOURCES, configured_keys, range_tags, register
 from sandbox.scenario import build
 from sandbox.faults import parse_spec
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_TOKEN_ENV, SANDBOX_USER, SANDBOX_USER_ENV, serve
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_TOKEN_ENV, SANDBOX_USER, SANDBOX_USER_ENV
+from sandbox.server import serve
 from warehouse.store import WarehousePaths, connect
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.defs.partitions import SOURCES
-from sandbox.server import SANDBOX_TOKEN_ENV
+from sandbox.credentials import SANDBOX_TOKEN_ENV
 
 pytestmark = pytest.mark.e2e
 

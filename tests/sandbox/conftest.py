@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from sandbox.scenario import GITHUB, JIRA_CLOUD, JIRA_DC, Scenario, demo
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, SITE_PREFIX, RunningSandbox, serve
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
+from sandbox.server import SITE_PREFIX, RunningSandbox, serve
 
 SEED, AS_OF = 7, date(2026, 11, 27)
 

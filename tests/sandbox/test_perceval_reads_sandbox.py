@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.scenario import GITHUB, JIRA_DC
-from sandbox.server import SANDBOX_TOKEN
+from sandbox.credentials import SANDBOX_TOKEN
 
 pytest.importorskip("perceval", reason="Perceval comes with the dev extra: pip install -e '.[dev]'")
 from perceval.backends.core.github import GitHubCommand  # noqa: E402

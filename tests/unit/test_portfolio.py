@@ -14,7 +14,8 @@ from jira import JIRA
 from sandbox.portfolio import _HOSTILE_TITLES, LATE, SLIPPED, portfolio
 from sandbox.scenario import (CREEP_WEEKS, DONE, GITHUB, IMPEDIMENT, IN_PROGRESS, JIRA_CLOUD, JIRA_DC, REVIEW,
                               TODO, Scenario, build)
-from sandbox.server import SANDBOX_TOKEN, serve
+from sandbox.credentials import SANDBOX_TOKEN
+from sandbox.server import serve
 
 AS_OF = date(2026, 11, 27)
 

@@ -13,7 +13,8 @@ import pytest
 from werkzeug.test import Client
 
 from sandbox.replay import build_from_corpus, load
-from sandbox.server import SANDBOX_TOKEN, SANDBOX_USER, SandboxApp
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_USER
+from sandbox.server import SandboxApp
 
 BASIC = {"Authorization": "Basic " + base64.b64encode(f"{SANDBOX_USER}:{SANDBOX_TOKEN}".encode()).decode()}
 BEARER = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}

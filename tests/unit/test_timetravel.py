@@ -15,7 +15,8 @@ from dataclasses import replace
 import requests
 
 from sandbox.scenario import DONE, GITHUB, IMPEDIMENT, IN_PROGRESS, REVIEW, TODO, Item, Scenario, demo
-from sandbox.server import SANDBOX_TOKEN, serve
+from sandbox.credentials import SANDBOX_TOKEN
+from sandbox.server import serve
 from sandbox.timetravel import advance, difference
 
 AS_OF = date(2026, 11, 27)
