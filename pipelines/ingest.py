@@ -644,7 +644,9 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, where: str, params
             con.execute("COMMIT")
             return
         except KeysHeld:
-            con.execute("ROLLBACK")  # another issue's link of the same id: merge, in a new transaction
+            # The rows were deleted just before, so its keys cannot be held; handled as the
+            # writer does all the same (roll back, again merging), should a key ever be.
+            con.execute("ROLLBACK")
             if attempt:
                 raise
         except BaseException:

@@ -201,7 +201,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
                 con.execute(first(f"INSERT INTO {table} BY NAME {select()}"), lists)
                 added = len(rows)
             except duckdb.ConstraintException as exc:
-                if "Duplicate key" not in str(exc):
+                if "duplicate key" not in str(exc).lower():  # "duplicate key" against this transaction's rows
                     raise
                 _NEW_LAST_TIME[table] = False  # DuckDB aborted the transaction: merge, in a new one
                 if not transaction:
@@ -228,7 +228,7 @@ class KeysHeld(Exception):
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
     """ROLLBACK, where a transaction is open: a statement that carried BEGIN may have failed
-    before the BEGIN ran (a syntax error fails the whole text first)."""
+    before it ran (a KeyError building the statement's rows, for one)."""
     try:
         con.execute("ROLLBACK")
     except duckdb.TransactionException as exc:

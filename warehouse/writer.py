@@ -254,7 +254,7 @@ class Writer:
                 tables.setdefault((op.table, op.json_columns), []).append(op)
         if not tables:
             return
-        for _ in range(len(tables) + 1):  # each KeysHeld turns one table to merging
+        for _ in range(len(tables) + 1):  # each KeysHeld turns a table to merging
             try:
                 for n, ((table, json_columns), ops) in enumerate(tables.items()):
                     # the first upsert opens the batch's transaction with its first statement
@@ -269,10 +269,15 @@ class Writer:
                 if len(ready) == 1:
                     self._fail(ready[0].project, exc)
                     return
-                for op in ready:  # one bad page must not fail the others merged with it: each alone
-                    self._land([op], hooks=False)
+                break
+        else:
+            # Still meeting held keys: one table in two groups (two JSON column sets), the first
+            # merging all-new rows and so turning the table back to the INSERT for the second.
+            if len(ready) == 1:
+                self._fail(ready[0].project, RuntimeError("the page kept meeting held keys"))
                 return
-        self._fail(ready[0].project, RuntimeError("the batch kept meeting held keys"))
+        for op in ready:  # one bad page must not fail the others merged with it: each alone
+            self._land([op], hooks=False)
 
     def _fail(self, project: str | None, exc: BaseException) -> None:
         log.error("writing %s failed: %s", project or "a site's data", exc)

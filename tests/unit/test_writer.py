@@ -69,6 +69,23 @@ def test_a_batch_meeting_held_keys_is_written_again_merging(con):
     assert hooks == ["P", "Q"]  # each page's before ran once
 
 
+def test_one_table_in_two_groups_meeting_held_keys_is_written_page_by_page(con):
+    """Pages of one table with two sets of JSON columns are two upserts in the batch: the first,
+    all new, merges and turns the table back to the INSERT, which the second's held key refuses,
+    on every try. The pages are then written one by one: none is lost, no project fails."""
+    upsert(con, "raw.jira_versions", [version(1, "a")])
+    go = threading.Event()
+    with Writer(con) as writer:
+        writer.run(lambda w: go.wait(5))
+        writer.land("raw.jira_versions", [version(5, "e", "s2", T1)], project="j/P")
+        writer.land("raw.jira_versions", [version(1, "A", "s2", T1)], project="j/Q",
+                    json_columns=("payload", "no_such_json_column"))
+        go.set()
+        assert writer.call(lambda w: "ran", project="j/P") == "ran"
+        assert writer.call(lambda w: "ran", project="j/Q") == "ran"
+    assert held(con) == [("1", "A", "s2", T1), ("5", "e", "s2", T1)]
+
+
 def test_a_failed_page_fails_its_project_only(con):
     with Writer(con) as writer:
         writer.land("raw.jira_versions", [{**version(1, "x"), "no_such_column": 1}], project="j/BAD")
