@@ -43,7 +43,7 @@ from connectors.pacing import Lanes
 from pipelines.config import SyncSettings
 from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced, emit
 from warehouse.landing import Call, Journal, LandingStore
-from warehouse.store import KeysHeld, upsert
+from warehouse.store import upsert
 from warehouse.writer import Land, Writer
 
 log = logging.getLogger(__name__)
@@ -636,22 +636,15 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, where: str, params
                   rows: list[dict[str, Any]]) -> None:
     """Replace the rows of ``table`` that ``where`` selects (one issue's set) with ``rows``, in
     one transaction."""
-    for attempt in range(2):
-        con.execute("BEGIN")
-        try:
-            con.execute(f"DELETE FROM {table} WHERE {where}", params)
-            upsert(con, table, rows, transaction=False)
-            con.execute("COMMIT")
-            return
-        except KeysHeld:
-            # The issue's rows were deleted just before, so its keys cannot be held; handled as the
-            # writer does all the same (roll back, again merging), should a key ever be.
-            con.execute("ROLLBACK")
-            if attempt:
-                raise
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    con.execute("BEGIN")
+    try:
+        con.execute(f"DELETE FROM {table} WHERE {where}", params)
+        # the issue's keys were deleted just above, so upsert's all-new INSERT meets none (KeysHeld)
+        upsert(con, table, rows, transaction=False)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _forget_missing(con: duckdb.DuckDBPyConnection, site: str, key: str, ids: set[str], sync_id: str) -> None:

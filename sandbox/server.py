@@ -25,7 +25,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-# The one credential the sandbox accepts lives in sandbox/credentials.py; named here too.
+# The one credential the sandbox accepts (sandbox/credentials.py).
 from sandbox.credentials import SANDBOX_TOKEN
 from sandbox.faults import GITHUB_DOCS, GITHUB_SECONDARY, Faults
 from sandbox.limits import SecondaryLimiter, SecondaryLimits

@@ -184,12 +184,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
 
     unique = len(set(zip(*(lists[columns.index(c)] for c in key)))) == len(rows)
     merge = "payload" in columns and "sync_id" in columns
-    opening = ["BEGIN; "] if transaction or opens else [""]
-
-    def first(sql: str) -> str:
-        """The first statement carries the BEGIN, if this call opens the transaction."""
-        return opening.pop() + sql if opening else sql
-
+    begin = "BEGIN; " if transaction or opens else ""  # carried by this call's first statement
     try:
         added = 0
         if merge and unique and _NEW_LAST_TIME.get(table, True):
@@ -198,8 +193,8 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
             # index refuses if it holds a key: ON CONFLICT DO NOTHING took 2.4 times as long
             # (9.7 against 4.0 ms for 250 events of 1.6 KB).
             try:
-                con.execute(first(f"INSERT INTO {table} BY NAME {select()}"), lists)
-                added = len(rows)
+                con.execute(f"{begin}INSERT INTO {table} BY NAME {select()}", lists)
+                added, begin = len(rows), ""
             except duckdb.ConstraintException as exc:
                 if "duplicate key" not in str(exc).lower():  # "duplicate key" against this transaction's rows
                     raise
@@ -208,8 +203,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
                     raise KeysHeld(table) from exc
                 rollback(con)
                 return upsert(con, table, rows, json_columns)
-        held = (_merge_held(con, table, key, select, lists, unique, merge, hashed, first)
-                if added < len(rows) else 0)
+        held = _merge_held(con, table, key, select, lists, unique, merge, hashed, begin) if added < len(rows) else 0
         if merge:
             _NEW_LAST_TIME[table] = held == 0
         if transaction:
@@ -237,16 +231,15 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _merge_held(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], select: Callable[..., str],
-                lists: list[list[Any]], unique: bool, merge: bool, hashed: bool,
-                first: Callable[[str], str]) -> int:
+                lists: list[list[Any]], unique: bool, merge: bool, hashed: bool, begin: str) -> int:
     """The part of ``upsert`` for rows whose key the table holds (or may hold); returns how many
-    the table held (unchanged or changed). ``first`` prefixes upsert's BEGIN, if it has not run."""
+    the table held (unchanged or changed). ``begin``: upsert's BEGIN, if it has not run yet."""
     if unique:
-        con.execute(first(f"CREATE OR REPLACE TEMP TABLE _incoming AS {select()}"), lists)
+        con.execute(f"{begin}CREATE OR REPLACE TEMP TABLE _incoming AS {select()}", lists)
     else:  # the same key twice (a batch of pages): the last one stands
-        con.execute(first(f"""CREATE OR REPLACE TEMP TABLE _incoming AS
+        con.execute(f"""{begin}CREATE OR REPLACE TEMP TABLE _incoming AS
                         SELECT * EXCLUDE (_seq) FROM ({select(", unnest(?) AS _seq")})
-                        QUALIFY row_number() OVER (PARTITION BY {", ".join(key)} ORDER BY _seq DESC) = 1"""),
+                        QUALIFY row_number() OVER (PARTITION BY {", ".join(key)} ORDER BY _seq DESC) = 1""",
                     [*lists, list(range(len(lists[0])))])
     match = " AND ".join(f"t.{c} = i.{c}" for c in key)
     if merge:

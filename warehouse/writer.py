@@ -254,7 +254,8 @@ class Writer:
                 tables.setdefault((op.table, op.json_columns), []).append(op)
         if not tables:
             return
-        for _ in range(len(tables) + 1):  # each KeysHeld turns a table to merging
+        failure: Exception = RuntimeError("the page kept meeting held keys")
+        for _ in range(2):  # a KeysHeld turns its table to merging: the batch once more
             try:
                 for n, ((table, json_columns), ops) in enumerate(tables.items()):
                     # the first upsert opens the batch's transaction with its first statement
@@ -263,20 +264,18 @@ class Writer:
                 self._cur.execute("COMMIT")
                 return
             except KeysHeld:
-                rollback(self._cur)  # a table held some of the keys: the batch again, that table merging
+                rollback(self._cur)
             except Exception as exc:
                 rollback(self._cur)
-                if len(ready) == 1:
-                    self._fail(ready[0].project, exc)
-                    return
+                failure = exc
                 break
-        else:
-            # Still meeting held keys: one table in two groups (two JSON column sets), the first
-            # merging all-new rows and so turning the table back to the INSERT for the second.
-            if len(ready) == 1:
-                self._fail(ready[0].project, RuntimeError("the page kept meeting held keys"))
-                return
-        for op in ready:  # one bad page must not fail the others merged with it: each alone
+        if len(ready) == 1:
+            self._fail(ready[0].project, failure)
+            return
+        # One bad page must not fail the others merged with it, and a batch still meeting held keys
+        # (one table in two groups, the first merging all-new rows and so turning the table back to
+        # the INSERT for the second) is no failure: each page alone.
+        for op in ready:
             self._land([op], hooks=False)
 
     def _fail(self, project: str | None, exc: BaseException) -> None:
