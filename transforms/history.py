@@ -189,6 +189,15 @@ def replay_burnup_events(con: duckdb.DuckDBPyConnection, src: str, parts: dict[s
 # What a status report of a past day reads: the replayed marts and the week's changes.
 REPORTED = REPLAYED + (STEP["marts.changes_since"],)
 
+# A table's COMMENT ON statements: a scratch catalog needs no documentation, and a replay of the
+# marts ran 274 of them, 0.11 of its 0.94 s at 10,000 items (each is a statement of its own).
+_COMMENT_ON = re.compile(r"^\s*COMMENT ON (?:TABLE|COLUMN|VIEW) [\w.\"]+ IS '(?:[^']|'')*';[ \t]*$", re.MULTILINE)
+
+
+def without_comments(sql: str) -> str:
+    """A step's SQL without its COMMENT ON statements (what a replay runs)."""
+    return _COMMENT_ON.sub("", sql)
+
 
 @contextmanager
 def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> Iterator[Callable[..., None]]:
@@ -199,7 +208,7 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
     src = con.execute("SELECT current_database()").fetchone()[0]
     quoted = '"' + src.replace('"', '""') + '"'
     core_sql = re.sub(r"\breplay\.", f"{catalog}.", render(con, sql_for("replay", "core_as_of"))).replace("{src}", quoted)
-    sql_of = {step.name: render(con, sql_for(step.schema, step.table)) for step in REPORTED}
+    sql_of = {step.name: without_comments(render(con, sql_for(step.schema, step.table))) for step in REPORTED}
     previous = con.execute("SELECT getvariable('as_of')").fetchone()[0]
     con.execute(f"ATTACH ':memory:' AS {catalog}")
     try:
