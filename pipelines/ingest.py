@@ -381,7 +381,9 @@ def _guarded(writer: Writer, sync_id: str, site: str, project_key: str, source: 
     except Exception as exc:  # one project's failure must not stop the others
         log.error("sync of %s on %s failed: %s", project_key, site, describe(exc))
         result = ProjectResult(site, project_key, source, 0, requests() - before, mode, describe(exc))
-    writer.call(partial(_record, sync_id=sync_id, result=result, started=started))
+    # not skipped when the project failed (project=None), yet ordered with its pages only: a
+    # call of no order would hold back every project's events in the writer's side lane
+    writer.call(partial(_record, sync_id=sync_id, result=result, started=started), order=f"{site}/{project_key}")
     emit(ProjectSynced(site, project_key, result.items, result.requests, result.error))
     return result
 
@@ -450,7 +452,7 @@ def replay_landed(con: duckdb.DuckDBPyConnection, store: LandingStore, run_id: s
                 if isinstance(record, Land):
                     writer.put(record)  # serialised when it was journalled
                 elif isinstance(record, Call):
-                    writer.run(record.fn, project=record.project)
+                    writer.run(record.fn, project=record.project, order=record.order)
                 else:
                     results.extend(record.results)
     failed = writer.failures()

@@ -65,6 +65,7 @@ class Call:
 
     fn: Callable[[duckdb.DuckDBPyConnection], Any]
     project: str | None
+    order: str | None = None  # Writer.run's order
 
 
 @dataclass(frozen=True)
@@ -187,14 +188,16 @@ class Journal:
             self._dump(Land.of(table, rows, json_columns, project, before))
         return len(rows)
 
-    def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> Future:
-        self._dump(Call(fn, project))
+    def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None,
+            order: str | None = None) -> Future:
+        self._dump(Call(fn, project, order))
         done: Future = Future()
         done.set_result(None)
         return done
 
-    def call(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> None:
-        self.run(fn, project=project)
+    def call(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None,
+             order: str | None = None) -> None:
+        self.run(fn, project=project, order=order)
 
     def finish(self, results: Any) -> None:
         """The shard's last record, then the file is closed (uploaded, on an object store)."""

@@ -147,7 +147,8 @@ def json_text(value: Any) -> JsonText | None:
 
 
 def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]],
-           json_columns: Sequence[str] = ("payload",), *, transaction: bool = True, opens: bool = False) -> int:
+           json_columns: Sequence[str] = ("payload",), *, transaction: bool = True, opens: bool = False,
+           new_first: bool = True) -> int:
     """Merge rows into a raw table by its primary key (a rerun writes no duplicate).
 
     A row whose ``payload`` is what the table holds already (an overlap re-read, a version that did
@@ -157,7 +158,9 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
     Rows of the same key in one call (a batch of pages: ``warehouse.writer``) keep the last.
     ``transaction=False``: the caller holds a transaction (DuckDB aborts one on a second BEGIN);
     with ``opens=True`` too, this call's first statement opens it, and the caller commits it. Such
-    a caller handles ``KeysHeld`` by rolling back and running its transaction again.
+    a caller handles ``KeysHeld`` by rolling back and running its transaction again, with
+    ``new_first=False`` for that table (``KeysHeld.table``): then it merges whatever other
+    callers' pages taught the table's flag meanwhile (the writer's two lanes share it).
     BEGIN travels with the first statement rather than alone: on the writer's thread every
     statement waits for Python's lock behind the fetching threads (2-3 ms a statement measured
     at 10k items, against 0.1 ms for BEGIN itself).
@@ -187,7 +190,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
     begin = "BEGIN; " if transaction or opens else ""  # carried by this call's first statement
     try:
         added = 0
-        if merge and unique and _NEW_LAST_TIME.get(table, True):
+        if merge and unique and new_first and _NEW_LAST_TIME.get(table, True):
             # What is new goes straight in: most pages of a first sync, in one statement. Tried
             # while the table's last page was all new. A plain INSERT, which the primary key's
             # index refuses if it holds a key: ON CONFLICT DO NOTHING took 2.4 times as long
@@ -217,7 +220,11 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, 
 
 class KeysHeld(Exception):
     """``upsert``'s all-new way met a key the table holds, in the caller's transaction, which
-    DuckDB has aborted: roll it back and run it again; the table's rows then merge."""
+    DuckDB has aborted: roll it back and run it again, ``table`` merging."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(table)
+        self.table = table
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:

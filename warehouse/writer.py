@@ -1,29 +1,38 @@
-"""The one thread that writes a sync's pages into the work database, fed through a bounded queue.
+"""The writer: two threads that write a sync's pages into the work database, fed through one
+bounded queue.
 
 Fetching is waiting on the network; landing is DuckDB work. Done in the fetching thread, every
 page's landing held the next request back (a sync spent a third of its time with no request in
 flight). So the threads that fetch only read the warehouse (each through its own cursor) and hand
 every write to a ``Writer``: pages are queued (``land``) and the fetching thread asks for its next
 page at once; other writes (a cursor, a deletion check) are queued as calls (``run``, ``call``)
-that keep their order behind the pages queued before them. One writer also means no two
-transactions of a sync ever touch the same rows.
+that keep their order behind the pages queued before them.
 
+- **Two lanes**: the main lane (one thread, one cursor) writes every call and most pages; the side
+  lane writes the pages of ``SIDE_TABLES`` (a repository's events and relations, about half of a
+  sync's JSON) beside it, through a cursor of its own: DuckDB appends to two tables from two
+  transactions at once. No table is written by both lanes' pages, so two transactions of a sync
+  never touch the same rows.
 - **Bounded memory**: a page is queued as JSON text (``Land.of`` serialises it in the fetching
   thread, which then drops the parsed page), and the queue holds at most ``queue_bytes`` of that
-  text and ``queue_pages`` operations; a fetching thread that finds it full waits
-  (back-pressure), so the ingest's memory is the queue and the pages in flight, whatever the
+  text and ``queue_pages`` operations (both lanes together); a fetching thread that finds it full
+  waits (back-pressure), so the ingest's memory is the queue and the pages in flight, whatever the
   portfolio's size. Bounded in pages alone, a queue of large pages (100 Jira issues with their
   changelogs, parsed) held several hundred MB.
-- **Batches**: the pages waiting when the writer comes round are merged per table, up to
-  ``batch_rows`` rows and ``batch_bytes`` of JSON text, into one set-based ``upsert`` and one
+- **Batches**: the pages waiting in a lane when its thread comes round are merged per table, up
+  to ``batch_rows`` rows and ``batch_bytes`` of JSON text, into one set-based ``upsert`` and one
   commit (a commit writes the WAL).
-- **Order**: operations run in the order they were queued. A page's ``before`` step (the
-  tombstones of moved issues) runs just before its rows are written. A project's cursor, queued
-  after its pages, is written only once they are committed.
+- **Order**: within a lane, a project's operations run in the order they were queued (the main
+  lane runs everything in order). Across lanes, order is kept per project: a call runs once the
+  side lane has written the pages of its project (``order``) queued before it, and the side lane
+  starts no page of a project while a call of that project queued before it is pending; a call of
+  no project waits for everything before it, and holds back everything after it. A page's
+  ``before`` step (the tombstones of moved issues) runs just before its rows are written. A
+  project's cursor, queued after its pages, is written only once they are committed.
 - **Failures are the project's**: an operation that fails marks its project failed; the
-  project's later operations are skipped with the same error, which the project's next ``call``
-  raises (a sync waits on its cursor write, so it learns of it and records the project failed).
-  A page of one project never stops another project's.
+  project's later calls and main-lane pages are skipped with the same error, which the project's
+  next ``call`` raises (a sync waits on its cursor write, so it learns of it and records the
+  project failed). A page of one project never stops another project's.
 """
 
 from __future__ import annotations
@@ -71,33 +80,74 @@ class Land:
 @dataclass(frozen=True)
 class _Call:
     fn: Callable[[duckdb.DuckDBPyConnection], Any]
-    project: str | None
+    project: str | None  # whose failure skips it
+    order: str | None  # whose pages it keeps its order with (None: everything's)
     future: Future = field(default_factory=Future)
 
 
 _STOP = object()
 
+# What the side lane lands: a repository's events and relations, about half of a sync's JSON
+# (10,000-item peer sync: issues 53 MB, events 34 MB, relations 13 MB). DuckDB appends to two
+# tables from two transactions at once, so a second thread writes them beside the issues.
+SIDE_TABLES = frozenset({"raw.github_issue_events", "raw.github_issue_relations"})
+
+
+@dataclass
+class _Lane:
+    """One writing thread: its cursor, its operations queued and those it is writing, each as
+    (sequence number, operation)."""
+
+    name: str
+    cursor: duckdb.DuckDBPyConnection
+    queued: deque[tuple[int, Any]] = field(default_factory=deque)
+    writing: list[tuple[int, Any]] = field(default_factory=list)
+    thread: threading.Thread | None = None
+
+
+def _ordered(a: str | None, b: str | None) -> bool:
+    """Whether two operations in different lanes keep the order they were queued in: those of one
+    project, and any of the site's own (no project) with anything."""
+    return a is None or b is None or a == b
+
+
+def _project(op: Any) -> str | None:
+    """Whose operations ``op`` keeps its order with across lanes (None: everything's)."""
+    if isinstance(op, _Call):
+        return op.order
+    return op.project if isinstance(op, Land) else None
+
 
 class Writer:
-    """Writes a sync's pages and state through one cursor of ``con``, in one thread, in order."""
+    """Writes a sync's pages and state in order: every call and most pages through one cursor of
+    ``con`` in one thread (the main lane), the pages of ``SIDE_TABLES`` through a second (the side
+    lane, ``lanes=2``). Order across the two is kept per project (``_ordered``): a call runs once
+    the side lane has written every page of its project queued before it, and the side lane
+    starts no page of a project while a call of that project queued before it is not done. So a
+    project's cursor is still written after all its pages, and a call (a deletion, a replaced set
+    of rows) never runs beside a write of its project. Within a lane a project's operations keep
+    their order; the side lane may write one project's page while another's waits for a call."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, *, queue_pages: int = 32, queue_bytes: int = 32 << 20,
-                 batch_rows: int = 5000, batch_bytes: int = 2 << 20) -> None:
-        self._cur = con.cursor()
+                 batch_rows: int = 5000, batch_bytes: int = 2 << 20, lanes: int = 2) -> None:
+        self._lanes = [_Lane(name, con.cursor()) for name in ("main", "side")[:max(1, min(2, lanes))]]
         # DuckDB checkpoints when the WAL passes 16 MB, inside whichever commit passes it: a sync
         # lands hundreds of MB, so that was a checkpoint every few pages. Fewer, larger ones.
-        self._cur.execute("SET checkpoint_threshold = '256MB'")
-        self._queued: deque[Any] = deque()  # operations not yet taken by the writer thread
+        self._lanes[0].cursor.execute("SET checkpoint_threshold = '256MB'")
+        self._sequence = 0  # numbers the operations in the order they were queued
+        self._calls: deque[tuple[int, str | None]] = deque()  # calls queued and not yet done: (number, project)
         self._queue_pages = queue_pages
         self._queue_bytes = queue_bytes
         self._queued_bytes = 0  # JSON text queued or in the batch being written
-        self._room = threading.Condition()  # guards both; notified when either changes
+        self._room = threading.Condition()  # guards all the above; notified when any of it changes
         self._batch_rows = batch_rows
         self._batch_bytes = batch_bytes
         self._failed: dict[str, BaseException] = {}
         self._broken: BaseException | None = None
-        self._thread = threading.Thread(target=self._loop, name="pulse-writer", daemon=True)
-        self._thread.start()
+        for lane in self._lanes:
+            lane.thread = threading.Thread(target=self._loop, args=(lane,), name=f"pulse-writer-{lane.name}",
+                                           daemon=True)
+            lane.thread.start()
 
     # -- what fetching threads call ----------------------------------------------------------------
     def land(self, table: str, rows: Sequence[dict[str, Any]], *, project: str | None,
@@ -112,15 +162,19 @@ class Writer:
         """Queue rows already serialised (a scaled-out sync's journal holds them so)."""
         self._put(land)
 
-    def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> Future:
-        """Queue ``fn(cursor)`` behind what is queued; its future holds the result or the error."""
-        op = _Call(fn, project)
+    def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None,
+            order: str | None = None) -> Future:
+        """Queue ``fn(cursor)`` behind what is queued; its future holds the result or the error.
+        It is skipped (its future holds the error) if ``project`` failed; it keeps its order with
+        the operations of ``order`` (default ``project``; None: with every operation)."""
+        op = _Call(fn, project, order if order is not None else project)
         self._put(op)
         return op.future
 
-    def call(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None) -> T:
+    def call(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, project: str | None = None,
+             order: str | None = None) -> T:
         """``run`` and wait: also how a project learns that one of its queued pages failed."""
-        return self.run(fn, project=project).result()
+        return self.run(fn, project=project, order=order).result()
 
     def has_room(self) -> bool:
         """Whether the queue's bytes are under their budget: a fetching thread asks for a page only
@@ -141,13 +195,17 @@ class Writer:
         return dict(self._failed)
 
     def close(self) -> None:
-        """Write what is queued, then stop the thread."""
-        if self._thread.is_alive():
-            with self._room:  # never waits for room: the writer needs it to drain the queue
-                self._queued.append(_STOP)
-                self._room.notify_all()
-            self._thread.join()
-        self._cur.close()
+        """Write what is queued, then stop the threads."""
+        with self._room:  # never waits for room: the writer needs it to drain the queue
+            for lane in self._lanes:
+                if lane.thread is not None and lane.thread.is_alive():
+                    self._sequence += 1
+                    lane.queued.append((self._sequence, _STOP))
+            self._room.notify_all()
+        for lane in self._lanes:
+            if lane.thread is not None:
+                lane.thread.join()
+            lane.cursor.close()
 
     def __enter__(self) -> Writer:
         return self
@@ -155,87 +213,163 @@ class Writer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _lane_of(self, op: Any) -> _Lane:
+        if isinstance(op, Land) and op.table in SIDE_TABLES:
+            if op.before is not None:  # it would run on the main lane, out of order with the side's pages
+                raise ValueError(f"a page of {op.table} (a side-lane table) cannot have a before step")
+            return self._lanes[-1]
+        return self._lanes[0]
+
     def _put(self, op: Any) -> None:
         """Queue ``op`` once there is room: fewer than ``queue_pages`` operations queued and its JSON
         text within ``queue_bytes`` of what is queued or being written. A page larger than the
         whole budget still goes, alone."""
         size = op.size if isinstance(op, Land) else 0
+        lane = self._lane_of(op)
         with self._room:
-            while (len(self._queued) >= self._queue_pages
+            while (sum(len(lane.queued) for lane in self._lanes) >= self._queue_pages
                    or (self._queued_bytes and self._queued_bytes + size > self._queue_bytes)):
                 self._check_alive()
                 self._room.wait(timeout=1)
             self._check_alive()
-            self._queued.append(op)
+            self._sequence += 1
+            lane.queued.append((self._sequence, op))
+            if isinstance(op, _Call):
+                self._calls.append((self._sequence, op.order))
             self._queued_bytes += size
             self._room.notify_all()
 
     def _check_alive(self) -> None:
-        if self._broken is not None or not self._thread.is_alive():
+        if self._broken is not None or not all(lane.thread.is_alive() for lane in self._lanes if lane.thread):
             raise RuntimeError(f"the warehouse writer stopped: {self._broken!r}")
 
-    def _written(self, batch: list[Land]) -> None:
+    def _written(self, lane: _Lane, batch: list[Land]) -> None:
         """Give the queue's budget back for a batch written (or skipped)."""
         with self._room:
             self._queued_bytes -= sum(op.size for op in batch)
+            lane.writing = []
             self._room.notify_all()
 
-    # -- the writer thread ------------------------------------------------------------------------
-    def _next(self) -> Any:
+    # -- the writer threads -----------------------------------------------------------------------
+    def _may_start(self, lane: _Lane, number: int, op: Any) -> bool:
+        """A call once no other lane holds an operation queued before it that it is ``_ordered``
+        with; a side-lane operation once no such call is pending; a main-lane page at once (the
+        main lane keeps its own order)."""
+        if isinstance(op, _Call):
+            return not any(n < number and _ordered(_project(o), op.order)
+                           for other in self._lanes if other is not lane for n, o in (*other.writing, *other.queued))
+        if lane is not self._lanes[0]:
+            return not any(n < number and _ordered(p, _project(op)) for n, p in self._calls)
+        return True
+
+    def _startable(self, lane: _Lane) -> list[int]:
+        """The positions in ``lane.queued`` of what may be written now, in order: the main lane's
+        operations from its first up to one that must wait; the side lane's operations that may
+        start and follow no waiting operation of their project, up to the first waiting one of no
+        project (and the stop, only first)."""
+        if lane is self._lanes[0]:
+            ready = []
+            for i, (number, op) in enumerate(lane.queued):
+                if (i and not isinstance(op, Land)) or not self._may_start(lane, number, op):
+                    break  # what follows the first operation is for its batch: pages only
+                ready.append(i)
+            return ready
+        ready: list[int] = []
+        waiting: set[str] = set()
+        for i, (number, op) in enumerate(lane.queued):
+            project = _project(op)
+            if op is _STOP:
+                return ready or ([0] if i == 0 and self._may_start(lane, number, op) else [])
+            if project in waiting:
+                continue
+            if self._may_start(lane, number, op):
+                ready.append(i)
+            elif project is None:
+                break
+            else:
+                waiting.add(project)
+        return ready
+
+    def _next(self, lane: _Lane) -> tuple[int, Any]:
         with self._room:
-            while not self._queued:
+            while not (ready := self._startable(lane)):
                 self._room.wait()
-            op = self._queued.popleft()
+            number, op = lane.queued[ready[0]]
+            del lane.queued[ready[0]]
+            lane.writing = [(number, op)]
             self._room.notify_all()
-            return op
+            return number, op
 
-    def _loop(self) -> None:
+    def _loop(self, lane: _Lane) -> None:
         try:
-            while (op := self._next()) is not _STOP:
+            while (taken := self._next(lane))[1] is not _STOP:
+                number, op = taken
                 if isinstance(op, _Call):
-                    self._call(op)
-                else:
-                    batch = [op, *self._more_pages(len(op.rows), op.size)]
                     try:
-                        self._land(batch)
+                        self._call(lane.cursor, op)
                     finally:
-                        self._written(batch)
+                        with self._room:
+                            if self._calls and self._calls[0][0] == number:  # (gone if the other lane died)
+                                self._calls.popleft()  # calls run in order, all on the main lane
+                            lane.writing = []
+                            self._room.notify_all()
+                else:
+                    batch = [op, *self._more_pages(lane, len(op.rows), op.size)]
+                    try:
+                        self._land(lane.cursor, batch)
+                    finally:
+                        self._written(lane, batch)
         except BaseException as exc:  # never leave a fetching thread waiting on a dead writer
-            self._broken = exc
             log.exception("the warehouse writer stopped")
             with self._room:
-                for op in self._queued:
-                    if isinstance(op, _Call):
-                        op.future.set_exception(exc)
-                self._queued.clear()
+                if self._broken is None:  # the first cause, not the other lane's stopping after it
+                    self._broken = exc
+                for other in self._lanes:
+                    for _, queued in other.queued:
+                        if isinstance(queued, _Call):
+                            queued.future.set_exception(exc)
+                    # the other lane stops too (nothing else would wake it)
+                    other.queued.clear()
+                    if other is not lane:
+                        self._sequence += 1
+                        other.queued.append((self._sequence, _STOP))
+                self._calls.clear()
                 self._room.notify_all()
 
-    def _more_pages(self, rows: int, size: int) -> list[Land]:
-        """The pages queued right behind the first, up to ``batch_rows`` rows and ``batch_bytes``
-        of JSON text in all: DuckDB holds a batch several times over while it writes it (the
-        list parameters, their unnested vectors, the parsed JSON), so its bytes bound the peak."""
+    def _more_pages(self, lane: _Lane, rows: int, size: int) -> list[Land]:
+        """More pages for the batch of the one ``_next`` gave, from what may start now in its
+        lane, up to ``batch_rows`` rows and ``batch_bytes`` of JSON text in all: DuckDB holds a
+        batch several times over while it writes it (the list parameters, their unnested vectors,
+        the parsed JSON), so its bytes bound the peak. A batch stops before the first operation
+        that is not a page."""
         batch: list[Land] = []
-        with self._room:  # a batch stops before the first operation that is not a page
-            while rows < self._batch_rows and size < self._batch_bytes and self._queued \
-                    and isinstance(self._queued[0], Land):
-                op = self._queued.popleft()
+        with self._room:
+            taken = []
+            for i in self._startable(lane):
+                op = lane.queued[i][1]
+                if not isinstance(op, Land) or rows >= self._batch_rows or size >= self._batch_bytes:
+                    break
+                taken.append(i)
                 batch.append(op)
                 rows += len(op.rows)
                 size += op.size
+            for i in reversed(taken):
+                lane.writing.append(lane.queued[i])
+                del lane.queued[i]
             self._room.notify_all()
         return batch
 
-    def _call(self, op: _Call) -> None:
+    def _call(self, cur: duckdb.DuckDBPyConnection, op: _Call) -> None:
         if op.project is not None and op.project in self._failed:
             op.future.set_exception(self._failed[op.project])
             return
         try:
-            op.future.set_result(op.fn(self._cur))
+            op.future.set_result(op.fn(cur))
         except Exception as exc:
             self._fail(op.project, exc)
             op.future.set_exception(exc)
 
-    def _land(self, batch: list[Land], hooks: bool = True) -> None:
+    def _land(self, cur: duckdb.DuckDBPyConnection, batch: list[Land], hooks: bool = True) -> None:
         """Write a batch in one transaction, after each page's ``before`` (``hooks=False``: a
         retry of pages whose hooks ran)."""
         batch = [op for op in batch if op.project is None or op.project not in self._failed]
@@ -243,7 +377,7 @@ class Writer:
         for op in batch:
             if op.before is not None and hooks:
                 try:
-                    op.before(self._cur)
+                    op.before(cur)
                 except Exception as exc:
                     self._fail(op.project, exc)
                     continue
@@ -255,28 +389,29 @@ class Writer:
         if not tables:
             return
         failure: Exception = RuntimeError("the page kept meeting held keys")
-        for _ in range(2):  # a KeysHeld turns its table to merging: the batch once more
+        merging: set[str] = set()
+        for _ in range(2):  # a KeysHeld: the batch once more, its table merging
             try:
                 for n, ((table, json_columns), ops) in enumerate(tables.items()):
                     # the first upsert opens the batch's transaction with its first statement
-                    upsert(self._cur, table, [row for op in ops for row in op.rows], json_columns,
-                           transaction=False, opens=n == 0)
-                self._cur.execute("COMMIT")
+                    upsert(cur, table, [row for op in ops for row in op.rows], json_columns,
+                           transaction=False, opens=n == 0, new_first=table not in merging)
+                cur.execute("COMMIT")
                 return
-            except KeysHeld:
-                rollback(self._cur)
+            except KeysHeld as held:
+                rollback(cur)
+                merging.add(held.table)
             except Exception as exc:
-                rollback(self._cur)
+                rollback(cur)
                 failure = exc
                 break
         if len(ready) == 1:
             self._fail(ready[0].project, failure)
             return
-        # One bad page must not fail the others merged with it, and a batch still meeting held keys
-        # (one table in two groups, the first merging all-new rows and so turning the table back to
-        # the INSERT for the second) is no failure: each page alone.
+        # One bad page must not fail the others merged with it, and a batch meeting held keys in a
+        # second table on its retry is no failure: each page alone.
         for op in ready:
-            self._land([op], hooks=False)
+            self._land(cur, [op], hooks=False)
 
     def _fail(self, project: str | None, exc: BaseException) -> None:
         log.error("writing %s failed: %s", project or "a site's data", exc)

@@ -69,10 +69,10 @@ def test_a_batch_meeting_held_keys_is_written_again_merging(con):
     assert hooks == ["P", "Q"]  # each page's before ran once
 
 
-def test_one_table_in_two_groups_meeting_held_keys_is_written_page_by_page(con):
+def test_one_table_in_two_groups_meeting_held_keys_is_written(con):
     """Pages of one table with two sets of JSON columns are two upserts in the batch: the first,
-    all new, merges and turns the table back to the INSERT, which the second's held key refuses,
-    on every try. The pages are then written one by one: none is lost, no project fails."""
+    all new, would turn the table back to the INSERT, which the second's held key refuses. The
+    retry merges the table in both: none is lost, no project fails."""
     upsert(con, "raw.jira_versions", [version(1, "a")])
     go = threading.Event()
     with Writer(con) as writer:
@@ -166,3 +166,185 @@ def test_a_request_waits_for_room_in_the_queue_before_it_takes_a_lane(con):
         assert sent == [True]
     with lanes:  # no longer admitting through the closed writer
         pass
+
+
+def event(n: int, sync: str = "s1") -> dict:
+    return {"site": "gh", "repo": "o/r", "event_id": n, "issue_number": 1, "created_at": T0,
+            "payload": {"id": n, "event": "labeled"}, "synced_at": T0, "sync_id": sync}
+
+
+def events_held(con) -> int:
+    return con.cursor().execute("SELECT count(*) FROM raw.github_issue_events").fetchone()[0]
+
+
+def test_events_land_beside_the_main_lane(con):
+    """A repository's events go to the side lane: they are written while the main lane is held
+    (here by a page's ``before``), so issues and events land at once."""
+    gate = threading.Event()
+    with Writer(con) as writer:
+        writer.land("raw.jira_versions", [version(1, "v1")], project="j/P", before=lambda w: gate.wait(10))
+        writer.land("raw.github_issue_events", [event(n) for n in range(3)], project="gh/o/r")
+        deadline = datetime.now(timezone.utc).timestamp() + 10
+        while events_held(con) < 3 and datetime.now(timezone.utc).timestamp() < deadline:
+            threading.Event().wait(0.01)
+        assert events_held(con) == 3 and not held(con)  # the events are in, the held page is not
+        gate.set()
+    assert [v for v, *_ in held(con)] == ["1"]
+
+
+def test_a_call_waits_for_the_side_lanes_pages_queued_before_it(con):
+    """A project's cursor is written after all its pages, in both lanes; a call of no project
+    after everything's."""
+    count = "SELECT count(*) FROM raw.github_issue_events WHERE repo = 'o/r'"
+    with Writer(con, queue_pages=4) as writer:
+        for page in range(40):
+            writer.land("raw.github_issue_events", [event(page * 25 + n) for n in range(25)], project="gh/o/r")
+        assert writer.call(lambda w: w.execute(count).fetchone()[0], project="gh/o/r") == 1000
+        for page in range(40):
+            writer.land("raw.github_issue_events", [{**event(page * 25 + n), "repo": "o/s"} for n in range(25)],
+                        project="gh/o/s")
+        assert writer.call(lambda w: w.execute("SELECT count(*) FROM raw.github_issue_events").fetchone()[0]) == 2000
+
+
+def test_a_projects_call_does_not_wait_for_another_projects_side_pages(con, monkeypatch):
+    """Order across lanes is per project: a call of one project runs while the side lane is
+    still writing another project's pages; a call of that project waits for them."""
+    import warehouse.writer as module
+
+    land, gate, busy = module.Writer._land, threading.Event(), threading.Event()
+
+    def slow(self, cur, batch, hooks=True):
+        if any(op.project == "gh/o/b" for op in batch):
+            busy.set()
+            gate.wait(10)
+        return land(self, cur, batch, hooks)
+
+    monkeypatch.setattr(module.Writer, "_land", slow)
+    with Writer(con) as writer:
+        writer.land("raw.github_issue_events", [{**event(1), "repo": "o/b"}], project="gh/o/b")
+        assert busy.wait(10)  # the side lane is writing o/b's page
+        assert writer.run(lambda w: "ran", project="gh/o/a").result(5) == "ran"  # not held back by it
+        b = writer.run(lambda w: w.execute("SELECT count(*) FROM raw.github_issue_events").fetchone()[0],
+                       project="gh/o/b")
+        threading.Event().wait(0.2)
+        assert not b.done()  # o/b's call waits for o/b's page
+        gate.set()
+        assert b.result(10) == 1
+
+
+def test_a_recorded_outcome_keeps_order_with_its_project_only_and_runs_when_it_failed(con):
+    """``order`` without ``project``: the call is not skipped for the project's failure, and it
+    waits only for that project's pages."""
+    with Writer(con) as writer:
+        writer.land("raw.github_issue_events", [{**event(1), "no_such_column": 1}], project="gh/o/bad")
+        with pytest.raises(Exception, match="no_such_column"):
+            writer.call(lambda w: None, project="gh/o/bad")
+        assert writer.call(lambda w: "recorded", order="gh/o/bad") == "recorded"
+
+
+def test_a_dying_lane_stops_the_writer_with_its_own_error(con, monkeypatch):
+    """A lane that dies (anything but an Exception, which fails a project) stops the other lane
+    too, and the writer reports the first cause, not the other lane's stopping after it."""
+    import warehouse.writer as module
+
+    land = module.Writer._land
+
+    def dying(self, cur, batch, hooks=True):
+        if any(op.table in module.SIDE_TABLES for op in batch):
+            raise SystemExit("the side lane died")
+        return land(self, cur, batch, hooks)
+
+    monkeypatch.setattr(module.Writer, "_land", dying)
+    gate, busy = threading.Event(), threading.Event()
+    writer = Writer(con)
+    running = writer.run(lambda w: (busy.set(), gate.wait(10), "ran")[2], project="gh/o/a")
+    assert busy.wait(10)
+    writer.land("raw.github_issue_events", [{**event(1), "repo": "o/b"}], project="gh/o/b")
+    for _ in range(500):  # until the side lane has died
+        if writer._broken is not None:
+            break
+        threading.Event().wait(0.01)
+    gate.set()
+    assert running.result(10) == "ran"  # the call that was running finishes
+    for lane in writer._lanes:
+        lane.thread.join(10)  # and then the main lane stops too
+    assert not any(lane.thread.is_alive() for lane in writer._lanes)
+    with pytest.raises(RuntimeError, match="the side lane died"):
+        writer.land("raw.jira_versions", [version(1, "v1")], project="j/P")
+    writer.close()
+
+
+def test_a_side_table_page_with_a_before_step_is_refused(con):
+    with Writer(con) as writer, pytest.raises(ValueError, match="side-lane table"):
+        writer.land("raw.github_issue_events", [event(1)], project="gh/o/r", before=lambda w: None)
+
+
+def test_a_side_lane_page_queued_after_a_call_waits_for_it(con):
+    """A call (a deletion, a replaced set of rows) never runs beside a side-lane write queued after it."""
+    gate, busy = threading.Event(), threading.Event()
+    with Writer(con) as writer:
+        done = writer.run(lambda w: (busy.set(), gate.wait(10), w.execute(
+            "SELECT count(*) FROM raw.github_issue_events").fetchone()[0])[2])
+        assert busy.wait(10)
+        writer.land("raw.github_issue_events", [event(1)], project="gh/o/r")
+        threading.Event().wait(0.3)
+        assert events_held(con) == 0  # waiting for the call
+        gate.set()
+        assert done.result(10) == 0  # the call saw nothing of the page queued after it
+    assert events_held(con) == 1
+
+
+def test_another_projects_side_lane_page_does_not_wait_for_a_call(con):
+    """Order across lanes is kept per project: while a call of one project holds its pages back,
+    another project's pages are written."""
+    gate, busy = threading.Event(), threading.Event()
+    with Writer(con) as writer:
+        writer.run(lambda w: (busy.set(), gate.wait(10)), project="gh/o/a")
+        assert busy.wait(10)
+        writer.land("raw.github_issue_events", [event(1)], project="gh/o/a")
+        writer.land("raw.github_issue_events", [{**event(2), "repo": "o/b"}], project="gh/o/b")
+        deadline = datetime.now(timezone.utc).timestamp() + 10
+        while events_held(con) < 1 and datetime.now(timezone.utc).timestamp() < deadline:
+            threading.Event().wait(0.01)
+        threading.Event().wait(0.2)
+        assert con.cursor().execute("SELECT repo FROM raw.github_issue_events").fetchall() == [("o/b",)]
+        gate.set()
+    assert events_held(con) == 2
+
+
+def test_a_failed_side_lane_page_fails_its_projects_next_call(con):
+    with Writer(con) as writer:
+        writer.land("raw.github_issue_events", [{**event(1), "no_such_column": 1}], project="gh/o/bad")
+        writer.land("raw.github_issue_events", [event(2)], project="gh/o/good")
+        with pytest.raises(Exception, match="no_such_column"):
+            writer.call(lambda w: None, project="gh/o/bad")
+        assert writer.call(lambda w: "ran", project="gh/o/good") == "ran"
+    assert events_held(con) == 1
+
+
+def test_one_lane_keeps_every_write_on_one_thread(con):
+    gate = threading.Event()
+    with Writer(con, lanes=1) as writer:
+        writer.land("raw.jira_versions", [version(1, "v1")], project="j/P", before=lambda w: gate.wait(10))
+        writer.land("raw.github_issue_events", [event(1)], project="gh/o/r")
+        threading.Event().wait(0.3)
+        assert events_held(con) == 0  # behind the held page
+        gate.set()
+    assert events_held(con) == 1
+
+
+def test_the_retry_merges_whatever_the_tables_flag_says_meanwhile(con, monkeypatch):
+    """A batch that met held keys is written again with its table merging, even if another lane's
+    all-new page set the table's shared flag back to "new" in between (here: always)."""
+    import warehouse.store as store
+
+    class AlwaysNew(dict):
+        def get(self, key, default=None):
+            return True
+
+    upsert(con, "raw.jira_versions", [version(1, "a")])
+    monkeypatch.setattr(store, "_NEW_LAST_TIME", AlwaysNew())
+    with Writer(con) as writer:
+        writer.land("raw.jira_versions", [version(1, "A", "s2", T1)], project="j/P")
+        assert writer.call(lambda w: "ran", project="j/P") == "ran"
+    assert held(con) == [("1", "A", "s2", T1)]
