@@ -138,8 +138,10 @@ def _commit_state(con: duckdb.DuckDBPyConnection, site: str, project_key: str, s
     try:
         if forget is not None:
             forget(con)
-        for request, etag in (etags or {}).items():
-            con.execute("INSERT OR REPLACE INTO meta.http_etags VALUES (?, ?, ?, ?)", [site, request, etag, _now()])
+        if etags:  # one statement: each on the writer's thread waits for Python's lock
+            con.execute("INSERT OR REPLACE INTO meta.http_etags "
+                        "SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), ?",
+                        [site, list(etags), list(etags.values()), _now()])
         _write_cursor(con, site, project_key, source, cursor, full)
         con.execute("COMMIT")
     except BaseException:
