@@ -397,7 +397,7 @@ def site_failed(writer: Writer, sync_id: str, site: str, source: str, keys: list
     results = tuple(ProjectResult(site, key, source, 0, requests if n == 0 else 0, None, describe(exc))
                     for n, key in enumerate(keys))
     for result in results:
-        writer.call(partial(_record, sync_id=sync_id, result=result, started=started))
+        writer.call(partial(_record, sync_id=sync_id, result=result, started=started), order=f"{site}/{result.project_key}")
         emit(ProjectSynced(site, result.project_key, 0, result.requests, result.error))
     return SiteResult(site, results)
 
@@ -507,7 +507,8 @@ def sync_jira_site(con: duckdb.DuckDBPyConnection, source: JiraSource,
     # each against what the other committed.
     results = _in_parallel(con, source, list(jqls), source.site.concurrency, one)
     # Once per site, after its projects: histories and remote links of issues no longer held go too.
-    writer.call(partial(_forget_orphans, site=site))
+    # ordered with the site's own operations only (all on the main lane): no repository's events wait for it
+    writer.call(partial(_forget_orphans, site=site), order=site)
     return SiteResult(site, results)
 
 

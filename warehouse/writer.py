@@ -30,9 +30,11 @@ that keep their order behind the pages queued before them.
   ``before`` step (the tombstones of moved issues) runs just before its rows are written. A
   project's cursor, queued after its pages, is written only once they are committed.
 - **Failures are the project's**: an operation that fails marks its project failed; the
-  project's later calls and main-lane pages are skipped with the same error, which the project's
-  next ``call`` raises (a sync waits on its cursor write, so it learns of it and records the
-  project failed). A page of one project never stops another project's.
+  project's operations that come to be written after that, in either lane, are skipped with the
+  same error, which the project's next ``call`` raises (a sync waits on its cursor write, so it
+  learns of it and records the project failed). A side-lane page queued after a failed main-lane
+  page may already be written: harmless, as the project's cursor stays and a rerun writes the
+  same rows. A page of one project never stops another project's.
 """
 
 from __future__ import annotations
@@ -368,6 +370,9 @@ class Writer:
         except Exception as exc:
             self._fail(op.project, exc)
             op.future.set_exception(exc)
+        except BaseException as exc:  # the lane stops; whoever waits on this call is told, not left waiting
+            op.future.set_exception(exc)
+            raise
 
     def _land(self, cur: duckdb.DuckDBPyConnection, batch: list[Land], hooks: bool = True) -> None:
         """Write a batch in one transaction, after each page's ``before`` (``hooks=False``: a

@@ -232,14 +232,35 @@ def test_a_projects_call_does_not_wait_for_another_projects_side_pages(con, monk
         assert b.result(10) == 1
 
 
-def test_a_recorded_outcome_keeps_order_with_its_project_only_and_runs_when_it_failed(con):
+def test_a_recorded_outcome_keeps_order_with_its_project_only_and_runs_when_it_failed(con, monkeypatch):
     """``order`` without ``project``: the call is not skipped for the project's failure, and it
-    waits only for that project's pages."""
+    waits only for that project's pages, not for another project's still being written."""
+    import warehouse.writer as module
+
+    land, gate, busy = module.Writer._land, threading.Event(), threading.Event()
+
+    def slow(self, cur, batch, hooks=True):
+        if any(op.project == "gh/o/other" for op in batch):
+            busy.set()
+            gate.wait(10)
+        return land(self, cur, batch, hooks)
+
+    monkeypatch.setattr(module.Writer, "_land", slow)
     with Writer(con) as writer:
         writer.land("raw.github_issue_events", [{**event(1), "no_such_column": 1}], project="gh/o/bad")
         with pytest.raises(Exception, match="no_such_column"):
             writer.call(lambda w: None, project="gh/o/bad")
-        assert writer.call(lambda w: "recorded", order="gh/o/bad") == "recorded"
+        writer.land("raw.github_issue_events", [{**event(2), "repo": "o/other"}], project="gh/o/other")
+        assert busy.wait(10)  # the side lane is writing the other project's page
+        assert writer.run(lambda w: "recorded", order="gh/o/bad").result(5) == "recorded"
+        gate.set()
+
+
+def test_a_call_that_stops_its_lane_tells_its_caller(con):
+    """A call raising what is not an Exception stops the lane; its caller gets it, not a wait."""
+    with Writer(con) as writer:
+        with pytest.raises(SystemExit):
+            writer.run(lambda w: (_ for _ in ()).throw(SystemExit("stop")), project="j/P").result(10)
 
 
 def test_a_dying_lane_stops_the_writer_with_its_own_error(con, monkeypatch):
