@@ -206,20 +206,27 @@ def test_a_call_waits_for_the_side_lanes_pages_queued_before_it(con):
         assert writer.call(lambda w: w.execute("SELECT count(*) FROM raw.github_issue_events").fetchone()[0]) == 2000
 
 
-def test_a_projects_call_does_not_wait_for_another_projects_side_pages(con, monkeypatch):
-    """Order across lanes is per project: a call of one project runs while the side lane is
-    still writing another project's pages; a call of that project waits for them."""
+def holding_pages_of(monkeypatch, project: str) -> tuple[threading.Event, threading.Event]:
+    """Make the writer hold any batch with a page of ``project`` until ``gate`` is set; ``busy``
+    is set once it holds one."""
     import warehouse.writer as module
 
     land, gate, busy = module.Writer._land, threading.Event(), threading.Event()
 
     def slow(self, cur, batch, hooks=True):
-        if any(op.project == "gh/o/b" for op in batch):
+        if any(op.project == project for op in batch):
             busy.set()
             gate.wait(10)
         return land(self, cur, batch, hooks)
 
     monkeypatch.setattr(module.Writer, "_land", slow)
+    return gate, busy
+
+
+def test_a_projects_call_does_not_wait_for_another_projects_side_pages(con, monkeypatch):
+    """Order across lanes is per project: a call of one project runs while the side lane is
+    still writing another project's pages; a call of that project waits for them."""
+    gate, busy = holding_pages_of(monkeypatch, "gh/o/b")
     with Writer(con) as writer:
         writer.land("raw.github_issue_events", [{**event(1), "repo": "o/b"}], project="gh/o/b")
         assert busy.wait(10)  # the side lane is writing o/b's page
@@ -235,17 +242,7 @@ def test_a_projects_call_does_not_wait_for_another_projects_side_pages(con, monk
 def test_a_recorded_outcome_keeps_order_with_its_project_only_and_runs_when_it_failed(con, monkeypatch):
     """``order`` without ``project``: the call is not skipped for the project's failure, and it
     waits only for that project's pages, not for another project's still being written."""
-    import warehouse.writer as module
-
-    land, gate, busy = module.Writer._land, threading.Event(), threading.Event()
-
-    def slow(self, cur, batch, hooks=True):
-        if any(op.project == "gh/o/other" for op in batch):
-            busy.set()
-            gate.wait(10)
-        return land(self, cur, batch, hooks)
-
-    monkeypatch.setattr(module.Writer, "_land", slow)
+    gate, busy = holding_pages_of(monkeypatch, "gh/o/other")
     with Writer(con) as writer:
         writer.land("raw.github_issue_events", [{**event(1), "no_such_column": 1}], project="gh/o/bad")
         with pytest.raises(Exception, match="no_such_column"):
