@@ -38,8 +38,7 @@ import resource
 # Kept small on purpose: on Linux a child's ru_maxrss starts at this process's peak RSS (exec keeps
 # the high-water mark of the image it replaces), so the scenario is built in a subprocess.
 from bench.floor import GITHUB, JIRA_CLOUD, JIRA_DC, ProjectFloor, as_json, floor, from_json
-
-SANDBOX_TOKEN = "pulse-sandbox-token"  # sandbox.credentials.SANDBOX_TOKEN
+from sandbox.credentials import SANDBOX_TOKEN, SANDBOX_TOKEN_ENV, SANDBOX_USER_ENV  # constants only: no server
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-output"
@@ -167,14 +166,14 @@ def run_pulse_sync(sandbox: Sandbox, selection: list[tuple[str, str]], work: Pat
     if not config.exists():
         config.parent.mkdir(parents=True)
         sites = {site: f"  {site}: {{kind: {'github' if site == GITHUB else 'jira'}, url: '{sandbox.url}/{site}', "
-                       f"token_env: PULSE_SANDBOX_TOKEN"
-                       + (", user_env: PULSE_SANDBOX_USER" if site == JIRA_CLOUD else "") + "}"
+                       f"token_env: {SANDBOX_TOKEN_ENV}"
+                       + (f", user_env: {SANDBOX_USER_ENV}" if site == JIRA_CLOUD else "") + "}"
                  for site in sorted({s for s, _ in selection})}
         projects = "\n".join(f"      - {{site: {site}, {'repo' if site == GITHUB else 'key'}: '{key}'}}"
                              for site, key in selection)
         config.write_text("version: 1\nwarehouse: {path: pulse.duckdb}\nsites:\n" + "\n".join(sites.values())
                           + f"\nprograms:\n  - id: bench\n    name: Perceval's projects\n    projects:\n{projects}\n")
-    env = {**os.environ, "PULSE_SANDBOX_TOKEN": SANDBOX_TOKEN, "PULSE_SANDBOX_USER": "pulse@example.com",
+    env = {**os.environ, SANDBOX_TOKEN_ENV: SANDBOX_TOKEN, SANDBOX_USER_ENV: "pulse@example.com",
            "DAGSTER_HOME": str(config.parent / ".dagster")}
     Path(env["DAGSTER_HOME"]).mkdir(exist_ok=True)
     # The instance as `make dev` and the Docker image set it up: the project's dagster.yaml.

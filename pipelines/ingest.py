@@ -373,6 +373,12 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(text.split())}"[:500]
 
 
+def _project(site: str, key: str) -> str:
+    """A project (Jira project key or GitHub owner/repo) as the writer names it: its pages, calls
+    and failures, and the order a call keeps with them, all go by this name."""
+    return f"{site}/{key}"
+
+
 def _guarded(writer: Writer, sync_id: str, site: str, project_key: str, source: str,
              mode: str, requests: Callable[[], int], work: Callable[[], int]) -> ProjectResult:
     started, before = _now(), requests()
@@ -385,7 +391,7 @@ def _guarded(writer: Writer, sync_id: str, site: str, project_key: str, source: 
         result = ProjectResult(site, project_key, source, 0, requests() - before, mode, describe(exc))
     # not skipped when the project failed (project=None), yet ordered with its pages only: a
     # call of no order would hold back every project's events in the writer's side lane
-    writer.call(partial(_record, sync_id=sync_id, result=result, started=started), order=f"{site}/{project_key}")
+    writer.call(partial(_record, sync_id=sync_id, result=result, started=started), order=_project(site, project_key))
     emit(ProjectSynced(site, project_key, result.items, result.requests, result.error))
     return result
 
@@ -397,7 +403,8 @@ def site_failed(writer: Writer, sync_id: str, site: str, source: str, keys: list
     results = tuple(ProjectResult(site, key, source, 0, requests if n == 0 else 0, None, describe(exc))
                     for n, key in enumerate(keys))
     for result in results:
-        writer.call(partial(_record, sync_id=sync_id, result=result, started=started), order=f"{site}/{result.project_key}")
+        writer.call(partial(_record, sync_id=sync_id, result=result, started=started),
+                    order=_project(site, result.project_key))
         emit(ProjectSynced(site, result.project_key, 0, result.requests, result.error))
     return SiteResult(site, results)
 
@@ -460,7 +467,7 @@ def replay_landed(con: duckdb.DuckDBPyConnection, store: LandingStore, run_id: s
     failed = writer.failures()
 
     def merged(p: ProjectResult) -> ProjectResult:
-        exc = failed.get(f"{p.site}/{p.project_key}")
+        exc = failed.get(_project(p.site, p.project_key))
         if exc is None or p.error is not None:
             return p
         p = replace(p, items=0, error=describe(exc))
@@ -522,7 +529,7 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, writer: Writer, source: J
                        jql: str | None, sync_id: str, cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
     """One project: ``con`` reads the warehouse (this thread's cursor), ``writer`` writes it."""
     site, started = source.site.name, _now()
-    project = f"{site}/{key}"
+    project = _project(site, key)
     # Versions have no change history in the API: a snapshot each sync is how slips are seen.
     writer.land("raw.jira_versions", [{"site": site, "project_key": key, "version_id": str(v["id"]),
                                        "payload": v, "synced_at": _now(), "sync_id": sync_id}
@@ -691,7 +698,7 @@ def _sync_github_repo(con: duckdb.DuckDBPyConnection, writer: Writer, source: Gi
                       sync_id: str, cursor: Cursor | None, full: bool, policy: SyncPolicy) -> int:
     """One repository: ``con`` reads the warehouse (this thread's cursor), ``writer`` writes it."""
     site, started = source.site.name, _now()
-    project = f"{site}/{repo}"
+    project = _project(site, repo)
     # ETags of the answers landed; kept only with the cursor, when everything they vouch for is in.
     etags: dict[str, str] = {}
     # Milestones have no change history or `since`: a conditional request makes asking them

@@ -137,7 +137,6 @@ class Writer:
         # lands hundreds of MB, so that was a checkpoint every few pages. Fewer, larger ones.
         self._lanes[0].cursor.execute("SET checkpoint_threshold = '256MB'")
         self._sequence = 0  # numbers the operations in the order they were queued
-        self._calls: deque[tuple[int, str | None]] = deque()  # calls queued and not yet done: (number, project)
         self._queue_pages = queue_pages
         self._queue_bytes = queue_bytes
         self._queued_bytes = 0  # JSON text queued or in the batch being written
@@ -229,15 +228,13 @@ class Writer:
         size = op.size if isinstance(op, Land) else 0
         lane = self._lane_of(op)
         with self._room:
-            while (sum(len(lane.queued) for lane in self._lanes) >= self._queue_pages
+            while (sum(len(other.queued) for other in self._lanes) >= self._queue_pages
                    or (self._queued_bytes and self._queued_bytes + size > self._queue_bytes)):
                 self._check_alive()
                 self._room.wait(timeout=1)
             self._check_alive()
             self._sequence += 1
             lane.queued.append((self._sequence, op))
-            if isinstance(op, _Call):
-                self._calls.append((self._sequence, op.order))
             self._queued_bytes += size
             self._room.notify_all()
 
@@ -246,7 +243,8 @@ class Writer:
             raise RuntimeError(f"the warehouse writer stopped: {self._broken!r}")
 
     def _written(self, lane: _Lane, batch: list[Land]) -> None:
-        """Give the queue's budget back for a batch written (or skipped)."""
+        """The lane is done with what it was writing (a call, or a batch: its bytes go back to the
+        queue's budget)."""
         with self._room:
             self._queued_bytes -= sum(op.size for op in batch)
             lane.writing = []
@@ -254,15 +252,15 @@ class Writer:
 
     # -- the writer threads -----------------------------------------------------------------------
     def _may_start(self, lane: _Lane, number: int, op: Any) -> bool:
-        """A call once no other lane holds an operation queued before it that it is ``_ordered``
-        with; a side-lane operation once no such call is pending; a main-lane page at once (the
+        """Whether no other lane holds (queued or being written) an operation queued before ``op``
+        that ``op`` is ``_ordered`` with and must wait for: a call waits for any such operation; a
+        side-lane page for such calls (all on the main lane); a main-lane page for nothing (the
         main lane keeps its own order)."""
-        if isinstance(op, _Call):
-            return not any(n < number and _ordered(_project(o), op.order)
-                           for other in self._lanes if other is not lane for n, o in (*other.writing, *other.queued))
-        if lane is not self._lanes[0]:
-            return not any(n < number and _ordered(p, _project(op)) for n, p in self._calls)
-        return True
+        if lane is self._lanes[0] and not isinstance(op, _Call):
+            return True
+        call = isinstance(op, _Call)
+        return not any(n < number and (call or isinstance(o, _Call)) and _ordered(_project(o), _project(op))
+                       for other in self._lanes if other is not lane for n, o in (*other.writing, *other.queued))
 
     def _startable(self, lane: _Lane) -> list[int]:
         """The positions in ``lane.queued`` of what may be written now, in order: the main lane's
@@ -292,7 +290,7 @@ class Writer:
                 waiting.add(project)
         return ready
 
-    def _next(self, lane: _Lane) -> tuple[int, Any]:
+    def _next(self, lane: _Lane) -> Any:
         with self._room:
             while not (ready := self._startable(lane)):
                 self._room.wait()
@@ -300,21 +298,16 @@ class Writer:
             del lane.queued[ready[0]]
             lane.writing = [(number, op)]
             self._room.notify_all()
-            return number, op
+            return op
 
     def _loop(self, lane: _Lane) -> None:
         try:
-            while (taken := self._next(lane))[1] is not _STOP:
-                number, op = taken
+            while (op := self._next(lane)) is not _STOP:
                 if isinstance(op, _Call):
                     try:
                         self._call(lane.cursor, op)
                     finally:
-                        with self._room:
-                            if self._calls and self._calls[0][0] == number:  # (gone if the other lane died)
-                                self._calls.popleft()  # calls run in order, all on the main lane
-                            lane.writing = []
-                            self._room.notify_all()
+                        self._written(lane, [])
                 else:
                     batch = [op, *self._more_pages(lane, len(op.rows), op.size)]
                     try:
@@ -335,7 +328,6 @@ class Writer:
                     if other is not lane:
                         self._sequence += 1
                         other.queued.append((self._sequence, _STOP))
-                self._calls.clear()
                 self._room.notify_all()
 
     def _more_pages(self, lane: _Lane, rows: int, size: int) -> list[Land]:
