@@ -37,6 +37,11 @@ JSON_TYPE = re.compile(r"\s*application/([\w.-]+\+)?json\s*(;|$)", re.IGNORECASE
 SECRET_PARAM = re.compile(r"(.*[-_.])?(access|api)?[-_]?(token|secret|password|passwd|key|sig|signature|auth|"
                           r"authorization|code|jwt|credentials?)", re.IGNORECASE)
 NOT_JSON = "a body that is not valid JSON (truncated?)"
+# How much of a body one read asks for. ``Response.content`` reads 10 KB at a time, each read a
+# pass through urllib3's and http.client's Python code under the interpreter's lock: a sync's
+# 245 MB of answers (the 10k portfolio's peer projects) took about 25,000 reads. At 1 MB a page
+# is one to a few reads (measured: 0.8 s less client CPU and 6% less wall over that sync).
+BODY_READ_SIZE = 1 << 20
 
 
 def redact_url(url: str) -> str:
@@ -109,7 +114,7 @@ def corruption(request: PreparedRequest, response: Response) -> str | None:
             or not JSON_TYPE.match(response.headers.get("Content-Type", ""))):
         return None
     try:
-        body = response.content
+        body = read_body(response)
     except (ChunkedEncodingError, ContentDecodingError) as error:
         response.close()
         return f"a body that could not be read whole ({type(error).__name__})"
@@ -122,6 +127,15 @@ def corruption(request: PreparedRequest, response: Response) -> str | None:
     response.json = lambda *args, **kwargs: parsed  # type: ignore[method-assign]
     response.parsed_json = parsed  # type: ignore[attr-defined]
     return None
+
+
+def read_body(response: Response) -> bytes:
+    """``response.content``, read ``BODY_READ_SIZE`` at a time rather than requests' 10 KB: the
+    same bytes and the same errors (``iter_content`` raises what ``content`` raises), cached on
+    the response for the client library as ``content`` caches them."""
+    if response._content is False and not response._content_consumed and response.raw is not None:
+        response._content = b"".join(response.iter_content(BODY_READ_SIZE)) or b""
+    return response.content
 
 
 def loads(body: bytes | str) -> Any:
