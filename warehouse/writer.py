@@ -145,6 +145,7 @@ class Writer:
         self._batch_bytes = batch_bytes
         self._failed: dict[str, BaseException] = {}
         self._broken: BaseException | None = None
+        self._closing = False  # close() has queued the lanes' stops: nothing queued after them would run
         for lane in self._lanes:
             lane.thread = threading.Thread(target=self._loop, args=(lane,), name=f"pulse-writer-{lane.name}",
                                            daemon=True)
@@ -198,6 +199,7 @@ class Writer:
     def close(self) -> None:
         """Write what is queued, then stop the threads."""
         with self._room:  # never waits for room: the writer needs it to drain the queue
+            self._closing = True
             for lane in self._lanes:
                 if lane.thread is not None and lane.thread.is_alive():
                     self._sequence += 1
@@ -239,8 +241,12 @@ class Writer:
             self._room.notify_all()
 
     def _check_alive(self) -> None:
+        """Raise if nothing queued now would be written: a lane stopped, or ``close`` has queued
+        the stops (an operation behind them would wait forever, and its caller with it)."""
         if self._broken is not None or not all(lane.thread.is_alive() for lane in self._lanes if lane.thread):
             raise RuntimeError(f"the warehouse writer stopped: {self._broken!r}")
+        if self._closing:
+            raise RuntimeError("the warehouse writer is closing: nothing more can be queued")
 
     def _written(self, lane: _Lane, batch: list[Land]) -> None:
         """The lane is done with what it was writing (a call, or a batch: its bytes go back to the

@@ -366,3 +366,23 @@ def test_the_retry_merges_whatever_the_tables_flag_says_meanwhile(con, monkeypat
         writer.land("raw.jira_versions", [version(1, "A", "s2", T1)], project="j/P")
         assert writer.call(lambda w: "ran", project="j/P") == "ran"
     assert held(con) == [("1", "A", "s2", T1)]
+
+
+def test_nothing_is_queued_behind_the_stops_close_has_queued(con):
+    """An operation queued while ``close`` waits for the lanes to drain would sit behind their
+    stops, never written, its caller waiting forever: it is refused instead."""
+    writer = Writer(con)
+    gate, busy = threading.Event(), threading.Event()
+    blocked = writer.run(lambda cur: (busy.set(), gate.wait(10)))  # the main lane is busy ...
+    assert busy.wait(10)
+    closing = threading.Thread(target=writer.close)
+    closing.start()  # ... so close queues the stops and waits for the lanes
+    closing.join(0.3)  # it queues them at once, under the queue's lock, then joins the lanes
+    assert closing.is_alive()
+    with pytest.raises(RuntimeError, match="closing"):
+        writer.run(lambda cur: None)
+    with pytest.raises(RuntimeError, match="closing"):
+        writer.land("raw.jira_versions", [version(1, "v1")], project="j/P")
+    gate.set()
+    closing.join(10)
+    assert not closing.is_alive() and blocked.result(timeout=1) is not None
