@@ -40,7 +40,9 @@ NOT_JSON = "a body that is not valid JSON (truncated?)"
 # How much of a body one read asks for. ``Response.content`` reads 10 KB at a time, each read a
 # pass through urllib3's and http.client's Python code under the interpreter's lock: a sync's
 # 245 MB of answers (the 10k portfolio's peer projects) took about 25,000 reads. At 1 MB a page
-# is one to a few reads (measured: 0.8 s less client CPU and 6% less wall over that sync).
+# is one to a few reads (measured: 0.8 s less client CPU and 6% less wall over that sync). That
+# holds for a plain body of known length, as the sandbox sends; a chunked body is read a chunk
+# at a time whatever is asked, and a gzipped one was already read in larger raw reads.
 BODY_READ_SIZE = 1 << 20
 
 

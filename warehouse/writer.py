@@ -243,10 +243,12 @@ class Writer:
     def _check_alive(self) -> None:
         """Raise if nothing queued now would be written: a lane stopped, or ``close`` has queued
         the stops (an operation behind them would wait forever, and its caller with it)."""
-        if self._broken is not None or not all(lane.thread.is_alive() for lane in self._lanes if lane.thread):
+        if self._broken is not None:
             raise RuntimeError(f"the warehouse writer stopped: {self._broken!r}")
         if self._closing:
-            raise RuntimeError("the warehouse writer is closing: nothing more can be queued")
+            raise RuntimeError("the warehouse writer is closing or closed: nothing more can be queued")
+        if not all(lane.thread.is_alive() for lane in self._lanes if lane.thread):
+            raise RuntimeError("the warehouse writer stopped")
 
     def _written(self, lane: _Lane, batch: list[Land]) -> None:
         """The lane is done with what it was writing (a call, or a batch: its bytes go back to the
