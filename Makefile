@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow unit e2e sandbox dev check-defs docs bench bench-rebuild bench-sync-memory bench-backtest bench-report bench-scale-out clean
+.PHONY: install demo test test-slow unit e2e sandbox dev check-defs docs bench bench-rebuild bench-sync-memory bench-backtest bench-report bench-scale-out bench-side-by-side clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Program Pulse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -85,6 +85,14 @@ BENCH_SCALE_OUT_PROCESSES ?= 2,4
 bench-scale-out: $(STAMP)
 	BENCH_SCALE_OUT_ITEMS=$(BENCH_SCALE_OUT_ITEMS) BENCH_SCALE_OUT_PROCESSES=$(BENCH_SCALE_OUT_PROCESSES) \
 		$(BIN)/python -m bench.scale_out
+
+# The peer ingest of `make bench` (10,000 items, 50 ms a request) by BENCH_BASE and by the working
+# tree, alternating against one sandbox (a noisy machine's hour shared by both sides); writes
+# bench-output/side_by_side.md and .json. Not a step of `make bench`: a tool for one change.
+BENCH_BASE ?= HEAD~1
+BENCH_RUNS ?= 4
+bench-side-by-side: $(STAMP)
+	BENCH_BASE=$(BENCH_BASE) BENCH_RUNS=$(BENCH_RUNS) $(BIN)/python -m bench.side_by_side
 
 # The status report's wall time on the demo (`pulse report` as a process, median of 3; issue #15:
 # < 3 s); writes bench-output/report.md. bench-rebuild times it at 100k items (< 20 s).

@@ -1,0 +1,146 @@
+"""`make bench-side-by-side`: the peer ingest of `make bench` (the 10,000-item portfolio's Jira Data
+Center projects and repositories, full, 50 ms a request) by a base revision and by the working
+tree, run after run, alternating, against one sandbox.
+
+On a shared 2-core machine the same run varies by up to 30% within the hour, so two figures
+taken an hour apart say little about a change. Alternating runs share the hour's load, and each
+pair says which side was faster. Each run is `python -m bench.pulse_client` in a subprocess of
+its own, its tree first on `PYTHONPATH` (the editable install would import the working tree);
+the base is checked out into a temporary git worktree, removed afterwards. The sandbox is the
+working tree's. Figures: wall (perf_counter around the process), the client's CPU and peak RSS
+(os.wait4), the sandbox's CPU during the run (/proc), requests (the sandbox's stats).
+
+    BENCH_BASE=HEAD~1   the revision to compare against (any git revision)
+    BENCH_RUNS=4        runs of each side
+    BENCH_LATENCY_MS=50
+
+Writes bench-output/side_by_side.md and .json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.floor import GITHUB, JIRA_DC
+from bench.run import AS_OF, LATENCY, OUT, PY, ROOT, SEED, Sandbox, env_int, scenario_floors
+
+ITEMS = 10_000
+
+
+@dataclass(frozen=True)
+class Run:
+    side: str  # "base" or "change"
+    wall: float
+    cpu: float  # the client's user + system seconds
+    sandbox_cpu: float
+    maxrss_mib: float
+    requests: int
+    rc: int
+
+
+def summary(runs: list[Run]) -> dict[str, dict[str, float]]:
+    """Per side: the median of each figure, and in how many alternating pairs the change's wall
+    was lower (pairs are the i-th run of each side)."""
+    out: dict[str, dict[str, float]] = {}
+    for side in ("base", "change"):
+        mine = [r for r in runs if r.side == side]
+        if mine:
+            out[side] = {k: statistics.median(getattr(r, k) for r in mine)
+                         for k in ("wall", "cpu", "sandbox_cpu", "maxrss_mib", "requests")}
+    base, change = ([r for r in runs if r.side == s] for s in ("base", "change"))
+    out["pairs"] = {"change faster": sum(c.wall < b.wall for b, c in zip(base, change)),
+                    "pairs": min(len(base), len(change))}
+    return out
+
+
+def table(runs: list[Run], base_rev: str, change_rev: str) -> str:
+    s = summary(runs)
+    rows = ["| side | revision | runs | wall s (median) | client CPU s | sandbox CPU s | peak RSS MiB | requests |",
+            "|---|---|---|---|---|---|---|---|"]
+    for side, rev in (("base", base_rev), ("change", change_rev)):
+        if side in s:
+            m = s[side]
+            rows.append(f"| {side} | {rev} | {sum(r.side == side for r in runs)} | {m['wall']:.2f} | {m['cpu']:.2f} | "
+                        f"{m['sandbox_cpu']:.2f} | {m['maxrss_mib']:.0f} | {m['requests']:.0f} |")
+    each = "; ".join(f"{r.side} {r.wall:.2f}" for r in runs)
+    ratio = s["change"]["wall"] / s["base"]["wall"] if "base" in s and "change" in s else float("nan")
+    return "\n".join(rows) + (f"\n\n- The change's median wall is {ratio:.2f}× the base's; it was faster in "
+                              f"{s['pairs']['change faster']} of {s['pairs']['pairs']} alternating pairs.\n"
+                              f"- Every run, in order: {each}.\n")
+
+
+def _sandbox_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_side(side: str, tree: Path, sandbox: Sandbox, keys: dict[str, str], db: Path, log: Path) -> Run:
+    argv = [PY, "-m", "bench.pulse_client", "--url", sandbox.url, "--db", str(db), "--sync-id", f"{side}-{db.stem}",
+            "--jira-dc", keys[JIRA_DC], "--repos", keys[GITHUB], "--full"]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    sandbox.reset()
+    before = _sandbox_cpu(sandbox.proc.pid)
+    with open(log, "wb") as handle:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=tree, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    return Run(side, round(wall, 3), round(usage.ru_utime + usage.ru_stime, 3),
+               round(_sandbox_cpu(sandbox.proc.pid) - before, 3), round(usage.ru_maxrss / 1024, 1),
+               sandbox.stats()["total"], os.waitstatus_to_exitcode(status))
+
+
+def rev(ref: str) -> str:
+    return subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def main() -> int:
+    base_ref, runs_each = os.environ.get("BENCH_BASE") or "HEAD~1", env_int("BENCH_RUNS", 4)
+    base_rev = rev(base_ref)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    change_rev = rev("HEAD") + (" with uncommitted changes" if dirty else "")
+    floors = scenario_floors(ITEMS)
+    keys = {site: ",".join(k for s, k in sorted(floors) if s == site) for site in (JIRA_DC, GITHUB)}
+    OUT.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pulse-side-by-side-"))
+    base_tree = work / "base"
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(base_tree), base_rev], cwd=ROOT, check=True)
+    runs: list[Run] = []
+    sandbox = Sandbox(ITEMS, work / "sandbox.log")
+    try:
+        for n in range(runs_each):
+            for side, tree in (("base", base_tree), ("change", ROOT)):
+                r = run_side(side, tree, sandbox, keys, work / f"{side}-{n}.duckdb", work / f"{side}-{n}.log")
+                (work / f"{side}-{n}.duckdb").unlink(missing_ok=True)
+                runs.append(r)
+                print(f"{side:6s} run {n + 1}: {r.wall:.2f} s, client CPU {r.cpu:.2f} s, sandbox CPU "
+                      f"{r.sandbox_cpu:.2f} s, {r.maxrss_mib:.0f} MiB, {r.requests} requests, exit {r.rc}", flush=True)
+                if r.rc:
+                    print(f"    see {work / f'{side}-{n}.log'}", flush=True)
+    finally:
+        sandbox.stop()
+        subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
+    command = f"make bench-side-by-side BENCH_BASE={base_ref} BENCH_RUNS={runs_each} BENCH_LATENCY_MS={LATENCY}"
+    text = (f"Peer ingest of the {ITEMS:,}-item portfolio (seed {SEED}, as of {AS_OF}), full, {LATENCY} ms a "
+            f"request, base and change alternating against one sandbox.\n\n" + table(runs, base_rev, change_rev)
+            + f"- Reproduce: `{command}`.\n")
+    (OUT / "side_by_side.md").write_text(text)
+    (OUT / "side_by_side.json").write_text(json.dumps({"command": command, "base": base_rev, "change": change_rev,
+                                                       "runs": [asdict(r) for r in runs],
+                                                       "summary": summary(runs)}, indent=1))
+    print("\n" + text)
+    return 1 if any(r.rc for r in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
