@@ -76,13 +76,17 @@ class Measure:
     wall: float
     maxrss_kib: int
     rc: int
+    cpu: float = 0.0  # the process's user + system seconds
 
 
-def measure(argv: list[str], log: Path) -> tuple[subprocess.Popen, float]:
+def measure(argv: list[str], log: Path, *, tree: Path = ROOT) -> tuple[subprocess.Popen, float]:
+    """Start ``argv`` in ``tree`` (another checkout of the project: first on PYTHONPATH, since the
+    editable install would import this one)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = open(log, "wb")
+    env = None if tree == ROOT else {**os.environ, "PYTHONPATH": str(tree)}
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=tree, env=env)
     handle.close()
     return proc, start
 
@@ -91,7 +95,7 @@ def wait(proc: subprocess.Popen, start: float) -> Measure:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measure(wall, usage.ru_maxrss, proc.returncode)
+    return Measure(wall, usage.ru_maxrss, proc.returncode, usage.ru_utime + usage.ru_stime)
 
 
 class Sandbox:
@@ -141,22 +145,22 @@ def requests_of(stats: dict) -> tuple[int, dict[str, int]]:
 # -- Program Pulse ------------------------------------------------------------------------------
 
 def run_pulse(sandbox: Sandbox, selection: list[tuple[str, str]], db: Path, sync_id: str, full: bool,
-              log: Path) -> dict:
+              log: Path, tree: Path = ROOT) -> dict:
     keys = {site: ",".join(k for s, k in selection if s == site) for site in (JIRA_CLOUD, JIRA_DC, GITHUB)}
     argv = [PY, "-m", "bench.pulse_client", "--url", sandbox.url, "--db", str(db), "--sync-id", sync_id,
             "--jira-cloud", keys[JIRA_CLOUD], "--jira-dc", keys[JIRA_DC], "--repos", keys[GITHUB]]
     if full:
         argv.append("--full")
     sandbox.reset()
-    m = wait(*measure(argv, log))
+    m = wait(*measure(argv, log, tree=tree))
     total, by_status = requests_of(sandbox.stats())
     lines = log.read_text(errors="replace").strip().splitlines()
     try:
         report = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
         report = {"items": None, "errors": [f"exit {m.rc}: see {log}"]}
-    return {"wall": m.wall, "maxrss_kib": m.maxrss_kib, "rc": m.rc, "requests": total, "by_status": by_status,
-            "landed": report.get("items"), "errors": report.get("errors", [])}
+    return {"wall": m.wall, "maxrss_kib": m.maxrss_kib, "rc": m.rc, "cpu": m.cpu, "requests": total,
+            "by_status": by_status, "landed": report.get("items"), "errors": report.get("errors", [])}
 
 
 def run_pulse_sync(sandbox: Sandbox, selection: list[tuple[str, str]], work: Path, mode: str) -> dict:

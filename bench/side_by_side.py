@@ -25,12 +25,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.floor import GITHUB, JIRA_DC
-from bench.run import AS_OF, LATENCY, OUT, PY, ROOT, SEED, Sandbox, env_int, scenario_floors
+from bench.run import AS_OF, LATENCY, OUT, ROOT, SEED, Sandbox, env_int, run_pulse, scenario_floors
 
 ITEMS = 10_000
 
@@ -82,20 +81,13 @@ def _sandbox_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_side(side: str, tree: Path, sandbox: Sandbox, keys: dict[str, str], db: Path, log: Path) -> Run:
-    argv = [PY, "-m", "bench.pulse_client", "--url", sandbox.url, "--db", str(db), "--sync-id", f"{side}-{db.stem}",
-            "--jira-dc", keys[JIRA_DC], "--repos", keys[GITHUB], "--full"]
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    sandbox.reset()
+def run_side(side: str, tree: Path, sandbox: Sandbox, peer: list[tuple[str, str]], db: Path, log: Path) -> Run:
+    """``make bench``'s peer ingest (``bench.run.run_pulse``) by the checkout at ``tree``, with the
+    sandbox's CPU while it ran."""
     before = _sandbox_cpu(sandbox.proc.pid)
-    with open(log, "wb") as handle:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=tree, env=env, stdout=handle, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-    return Run(side, round(wall, 3), round(usage.ru_utime + usage.ru_stime, 3),
-               round(_sandbox_cpu(sandbox.proc.pid) - before, 3), round(usage.ru_maxrss / 1024, 1),
-               sandbox.stats()["total"], os.waitstatus_to_exitcode(status))
+    r = run_pulse(sandbox, peer, db, f"{side}-{db.stem}", True, log, tree=tree)
+    return Run(side, round(r["wall"], 3), round(r["cpu"], 3), round(_sandbox_cpu(sandbox.proc.pid) - before, 3),
+               round(r["maxrss_kib"] / 1024, 1), r["requests"], r["rc"])
 
 
 def rev(ref: str) -> str:
@@ -110,7 +102,7 @@ def main() -> int:
                            capture_output=True, text=True).stdout.strip()
     change_rev = rev("HEAD") + (" with uncommitted changes" if dirty else "")
     floors = scenario_floors(ITEMS)
-    keys = {site: ",".join(k for s, k in sorted(floors) if s == site) for site in (JIRA_DC, GITHUB)}
+    peer = sorted(k for k in floors if k[0] in (JIRA_DC, GITHUB))  # bench_size's peer at 10,000 items
     OUT.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="pulse-side-by-side-"))
     base_tree = work / "base"
@@ -120,7 +112,7 @@ def main() -> int:
     try:
         for n in range(runs_each):
             for side, tree in (("base", base_tree), ("change", ROOT)):
-                r = run_side(side, tree, sandbox, keys, work / f"{side}-{n}.duckdb", work / f"{side}-{n}.log")
+                r = run_side(side, tree, sandbox, peer, work / f"{side}-{n}.duckdb", work / f"{side}-{n}.log")
                 (work / f"{side}-{n}.duckdb").unlink(missing_ok=True)
                 runs.append(r)
                 print(f"{side:6s} run {n + 1}: {r.wall:.2f} s, client CPU {r.cpu:.2f} s, sandbox CPU "

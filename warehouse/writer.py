@@ -113,7 +113,7 @@ def _ordered(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a == b
 
 
-def _project(op: Any) -> str | None:
+def _order_of(op: Any) -> str | None:
     """Whose operations ``op`` keeps its order with across lanes (None: everything's)."""
     if isinstance(op, _Call):
         return op.order
@@ -267,7 +267,7 @@ class Writer:
         if lane is self._lanes[0] and not isinstance(op, _Call):
             return True
         call = isinstance(op, _Call)
-        return not any(n < number and (call or isinstance(o, _Call)) and _ordered(_project(o), _project(op))
+        return not any(n < number and (call or isinstance(o, _Call)) and _ordered(_order_of(o), _order_of(op))
                        for other in self._lanes if other is not lane for n, o in (*other.writing, *other.queued))
 
     def _startable(self, lane: _Lane) -> list[int]:
@@ -285,7 +285,7 @@ class Writer:
         ready: list[int] = []
         waiting: set[str] = set()
         for i, (number, op) in enumerate(lane.queued):
-            project = _project(op)
+            project = _order_of(op)
             if op is _STOP:
                 return ready or ([0] if i == 0 and self._may_start(lane, number, op) else [])
             if project in waiting:
