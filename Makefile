@@ -86,13 +86,15 @@ bench-scale-out: $(STAMP)
 	BENCH_SCALE_OUT_ITEMS=$(BENCH_SCALE_OUT_ITEMS) BENCH_SCALE_OUT_PROCESSES=$(BENCH_SCALE_OUT_PROCESSES) \
 		$(BIN)/python -m bench.scale_out
 
-# The peer ingest of `make bench` (10,000 items, 50 ms a request) by BENCH_BASE and by the working
-# tree, alternating against one sandbox (a noisy machine's hour shared by both sides); writes
-# bench-output/side_by_side.md and .json. Not a step of `make bench`: a tool for one change.
+# The peer ingest of `make bench` (10,000 items, 50 ms a request), or with BENCH_WHAT=sync the whole
+# first `pulse sync` of those projects, by BENCH_BASE and by the working tree, alternating against
+# one sandbox (a noisy machine's hour shared by both sides); writes bench-output/side_by_side.md
+# and .json. Not a step of `make bench`: a tool for one change.
 BENCH_BASE ?= HEAD~1
 BENCH_RUNS ?= 4
+BENCH_WHAT ?= ingest
 bench-side-by-side: $(STAMP)
-	BENCH_BASE=$(BENCH_BASE) BENCH_RUNS=$(BENCH_RUNS) $(BIN)/python -m bench.side_by_side
+	BENCH_BASE=$(BENCH_BASE) BENCH_RUNS=$(BENCH_RUNS) BENCH_WHAT=$(BENCH_WHAT) $(BIN)/python -m bench.side_by_side
 
 # The status report's wall time on the demo (`pulse report` as a process, median of 3; issue #15:
 # < 3 s); writes bench-output/report.md. bench-rebuild times it at 100k items (< 20 s).

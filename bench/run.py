@@ -163,9 +163,11 @@ def run_pulse(sandbox: Sandbox, selection: list[tuple[str, str]], db: Path, sync
             "by_status": by_status, "landed": report.get("items"), "errors": report.get("errors", [])}
 
 
-def run_pulse_sync(sandbox: Sandbox, selection: list[tuple[str, str]], work: Path, mode: str) -> dict:
+def run_pulse_sync(sandbox: Sandbox, selection: list[tuple[str, str]], work: Path, mode: str,
+                   tree: Path = ROOT) -> dict:
     """`pulse sync`, the whole night as a user runs it (Dagster, ingest, transforms, escalations,
-    report, publish), on a program.yaml naming exactly ``selection`` at the sandbox's URL."""
+    report, publish), on a program.yaml naming exactly ``selection`` at the sandbox's URL, by the
+    checkout at ``tree`` (its own dagster.yaml; first on PYTHONPATH, as ``measure`` runs it)."""
     config = work / "pulse-sync" / "program.yaml"
     if not config.exists():
         config.parent.mkdir(parents=True)
@@ -181,17 +183,19 @@ def run_pulse_sync(sandbox: Sandbox, selection: list[tuple[str, str]], work: Pat
            "DAGSTER_HOME": str(config.parent / ".dagster")}
     Path(env["DAGSTER_HOME"]).mkdir(exist_ok=True)
     # The instance as `make dev` and the Docker image set it up: the project's dagster.yaml.
-    shutil.copy(ROOT / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    shutil.copy(tree / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    if tree != ROOT:
+        env["PYTHONPATH"] = str(tree)
     sandbox.reset()
     log = work / f"pulse_sync_{mode}.log"
     with open(log, "wb") as handle:
         start = time.perf_counter()
         proc = subprocess.Popen([str(BIN / "pulse"), "sync", "--config", str(config)], stdout=handle,
-                                stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+                                stderr=subprocess.STDOUT, cwd=tree, env=env)
     m = wait(proc, start)
     total, by_status = requests_of(sandbox.stats())
-    return {"wall": m.wall, "maxrss_kib": m.maxrss_kib, "rc": m.rc, "requests": total, "by_status": by_status,
-            "errors": [] if m.rc == 0 else [f"exit {m.rc}: see {log}"]}
+    return {"wall": m.wall, "maxrss_kib": m.maxrss_kib, "rc": m.rc, "cpu": m.cpu, "requests": total,
+            "by_status": by_status, "errors": [] if m.rc == 0 else [f"exit {m.rc}: see {log}"]}
 
 
 # -- Perceval -----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """`make bench-side-by-side`: the peer ingest of `make bench` (the 10,000-item portfolio's Jira Data
-Center projects and repositories, full, 50 ms a request) by a base revision and by the working
-tree, run after run, alternating, against one sandbox.
+Center projects and repositories, full, 50 ms a request), or the whole first `pulse sync` of the
+same projects, by a base revision and by the working tree, run after run, alternating, against one
+sandbox.
 
 On a shared 2-core machine the same run varies by up to 30% within the hour, so two figures
 taken an hour apart say little about a change. Alternating runs share the hour's load, and each
@@ -10,8 +11,14 @@ the base is checked out into a temporary git worktree, removed afterwards. The s
 working tree's. Figures: wall (perf_counter around the process), the client's CPU and peak RSS
 (os.wait4), the sandbox's CPU during the run (/proc), requests (the sandbox's stats).
 
+The sandbox's first answers cost it more than later ones (its first run took 2.5-2.7 s of its
+CPU against about 1.4 s for every later one), so one run that is not counted goes first, and the
+pairs take turns at going first: neither side always runs just after the other.
+
     BENCH_BASE=HEAD~1   the revision to compare against (any git revision)
     BENCH_RUNS=4        runs of each side
+    BENCH_WHAT=ingest   or sync: the whole `pulse sync` (bench.run.run_pulse_sync), each run on a
+                        fresh warehouse and Dagster home
     BENCH_LATENCY_MS=50
 
 Writes bench-output/side_by_side.md and .json.
@@ -29,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.floor import GITHUB, JIRA_DC
-from bench.run import AS_OF, LATENCY, OUT, ROOT, SEED, Sandbox, env_int, run_pulse, scenario_floors
+from bench.run import AS_OF, LATENCY, OUT, ROOT, SEED, Sandbox, env_int, run_pulse, run_pulse_sync, scenario_floors
 
 ITEMS = 10_000
 
@@ -81,13 +88,27 @@ def _sandbox_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_side(side: str, tree: Path, sandbox: Sandbox, peer: list[tuple[str, str]], db: Path, log: Path) -> Run:
-    """``make bench``'s peer ingest (``bench.run.run_pulse``) by the checkout at ``tree``, with the
-    sandbox's CPU while it ran."""
+WHAT = {"ingest": "peer ingest", "sync": "whole first `pulse sync`"}
+
+
+def run_side(side: str, tree: Path, sandbox: Sandbox, peer: list[tuple[str, str]], work: Path, what: str) -> Run:
+    """``make bench``'s peer ingest (``bench.run.run_pulse``) or its whole first ``pulse sync``
+    (``run_pulse_sync``) by the checkout at ``tree``, in ``work`` (fresh), with the sandbox's CPU
+    while it ran."""
+    work.mkdir(parents=True)
     before = _sandbox_cpu(sandbox.proc.pid)
-    r = run_pulse(sandbox, peer, db, f"{side}-{db.stem}", True, log, tree=tree)
+    if what == "sync":
+        r = run_pulse_sync(sandbox, peer, work, "full", tree=tree)
+    else:
+        r = run_pulse(sandbox, peer, work / "pulse.duckdb", f"{side}-{work.name}", True, work / "run.log", tree=tree)
     return Run(side, round(r["wall"], 3), round(r["cpu"], 3), round(_sandbox_cpu(sandbox.proc.pid) - before, 3),
                round(r["maxrss_kib"] / 1024, 1), r["requests"], r["rc"])
+
+
+def order(n: int, base: Path, change: Path) -> list[tuple[str, Path]]:
+    """Pair ``n``'s two runs: the base first in even pairs, the change first in odd ones."""
+    sides = [("base", base), ("change", change)]
+    return sides if n % 2 == 0 else sides[::-1]
 
 
 def rev(ref: str) -> str:
@@ -97,6 +118,10 @@ def rev(ref: str) -> str:
 
 def main() -> int:
     base_ref, runs_each = os.environ.get("BENCH_BASE") or "HEAD~1", env_int("BENCH_RUNS", 4)
+    what = os.environ.get("BENCH_WHAT") or "ingest"
+    if what not in WHAT:
+        print(f"BENCH_WHAT={what!r}: expected one of {', '.join(WHAT)}", file=sys.stderr)
+        return 2
     base_rev = rev(base_ref)
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, check=True,
                            capture_output=True, text=True).stdout.strip()
@@ -110,24 +135,31 @@ def main() -> int:
     runs: list[Run] = []
     sandbox = Sandbox(ITEMS, work / "sandbox.log")
     try:
+        warm = run_side("change", ROOT, sandbox, peer, work / "warm-up", what)
+        print(f"warm-up (not counted): {warm.wall:.2f} s, sandbox CPU {warm.sandbox_cpu:.2f} s", flush=True)
         for n in range(runs_each):
-            for side, tree in (("base", base_tree), ("change", ROOT)):
-                r = run_side(side, tree, sandbox, peer, work / f"{side}-{n}.duckdb", work / f"{side}-{n}.log")
-                (work / f"{side}-{n}.duckdb").unlink(missing_ok=True)
+            for side, tree in order(n, base_tree, ROOT):
+                run_work = work / f"{side}-{n}"
+                r = run_side(side, tree, sandbox, peer, run_work, what)
+                for db in run_work.rglob("*.duckdb"):  # the largest files; the logs stay
+                    db.unlink()
                 runs.append(r)
                 print(f"{side:6s} run {n + 1}: {r.wall:.2f} s, client CPU {r.cpu:.2f} s, sandbox CPU "
                       f"{r.sandbox_cpu:.2f} s, {r.maxrss_mib:.0f} MiB, {r.requests} requests, exit {r.rc}", flush=True)
                 if r.rc:
-                    print(f"    see {work / f'{side}-{n}.log'}", flush=True)
+                    print(f"    see the logs in {run_work}", flush=True)
     finally:
         sandbox.stop()
         subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
-    command = f"make bench-side-by-side BENCH_BASE={base_ref} BENCH_RUNS={runs_each} BENCH_LATENCY_MS={LATENCY}"
-    text = (f"Peer ingest of the {ITEMS:,}-item portfolio (seed {SEED}, as of {AS_OF}), full, {LATENCY} ms a "
-            f"request, base and change alternating against one sandbox.\n\n" + table(runs, base_rev, change_rev)
+    command = (f"make bench-side-by-side BENCH_BASE={base_ref} BENCH_RUNS={runs_each} BENCH_WHAT={what} "
+               f"BENCH_LATENCY_MS={LATENCY}")
+    text = (f"The {WHAT[what]} of the {ITEMS:,}-item portfolio's Jira Data Center projects and repositories "
+            f"(seed {SEED}, as of {AS_OF}), full, {LATENCY} ms a request, base and change alternating against "
+            f"one sandbox, after a run not counted.\n\n" + table(runs, base_rev, change_rev)
             + f"- Reproduce: `{command}`.\n")
     (OUT / "side_by_side.md").write_text(text)
-    (OUT / "side_by_side.json").write_text(json.dumps({"command": command, "base": base_rev, "change": change_rev,
+    (OUT / "side_by_side.json").write_text(json.dumps({"command": command, "what": what, "base": base_rev,
+                                                       "change": change_rev,
                                                        "runs": [asdict(r) for r in runs],
                                                        "summary": summary(runs)}, indent=1))
     print("\n" + text)

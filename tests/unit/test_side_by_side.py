@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.side_by_side import Run, summary, table
+from pathlib import Path
+
+from bench.side_by_side import Run, order, summary, table
 
 
 def run(side: str, wall: float, cpu: float = 1.0) -> Run:
@@ -25,3 +27,13 @@ def test_medians_per_side_and_pairs_in_order():
 def test_an_unfinished_pair_is_not_counted():
     s = summary([run("base", 10.0), run("change", 9.0), run("base", 8.0)])
     assert s["pairs"] == {"change faster": 1, "pairs": 1} and s["base"]["wall"] == 9.0
+
+
+def test_pairs_take_turns_at_going_first():
+    base, change = Path("/base"), Path("/change")
+    assert [side for n in range(4) for side, _ in order(n, base, change)] == [
+        "base", "change", "change", "base", "base", "change", "change", "base"]
+    assert dict(order(1, base, change)) == {"base": base, "change": change}
+    # pairs are still the i-th run of each side, whichever went first
+    runs = [run("base", 10.0), run("change", 9.0), run("change", 9.9), run("base", 9.5)]
+    assert summary(runs)["pairs"] == {"change faster": 1, "pairs": 2}
