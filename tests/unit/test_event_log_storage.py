@@ -3,14 +3,16 @@ in the same files, and keeps only a bounded number of database engines open."""
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 
 import dagster as dg
+from dagster._core.event_api import EventLogRecord
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from pipelines.event_log_storage import KEPT_ENGINES, PooledSqliteEventLogStorage
+from pipelines.event_log_storage import EVENT_BATCH_SIZE_ENV, KEPT_ENGINES, PooledSqliteEventLogStorage
 
 DAYS = dg.StaticPartitionsDefinition(["a", "b", "c"])
 
@@ -43,6 +45,68 @@ def test_partitioned_materializations_of_many_runs_read_back_through_dagsters_ow
     assert sorted({r.partition_key for r in records}) == ["a", "b", "c"]
     assert len(plain.get_all_run_ids()) == runs
     plain.dispose()
+
+
+PROJECTS = dg.StaticPartitionsDefinition([f"p{n}" for n in range(5)])
+
+
+@dg.multi_asset(specs=[dg.AssetSpec(["raw", f"t{n}"]) for n in range(3)], partitions_def=PROJECTS,
+                backfill_policy=dg.BackfillPolicy.single_run())
+def raw_tables():
+    """What trackers_raw reports: one result per table for every partition of the run."""
+    for n in range(3):
+        yield dg.MaterializeResult(asset_key=["raw", f"t{n}"], metadata={"rows": n})
+
+
+def _stored(base) -> dict:
+    """What a run left in the event log's files, without ids, timestamps and run ids."""
+    index, values = sqlite3.connect(base / "index.db"), {}
+    try:
+        run_id, = index.execute("SELECT DISTINCT run_id FROM event_logs WHERE asset_key IS NOT NULL").fetchone()
+        return {
+            "index events": index.execute("SELECT dagster_event_type, asset_key, partition FROM event_logs "
+                                          "ORDER BY id").fetchall(),
+            # a data version is derived from the run's id: each distinct value by its first place
+            "tags": [(key, partition, tag, values.setdefault(value, len(values))) for key, partition, tag, value
+                     in index.execute("SELECT e.asset_key, e.partition, t.key, t.value FROM asset_event_tags t "
+                                      "JOIN event_logs e ON e.id = t.event_id ORDER BY t.id")],
+            "latest": {key: (last_run == run_id, dg.deserialize_value(latest, EventLogRecord).event_log_entry.dagster_event.partition)
+                       for key, last_run, latest in index.execute(
+                           "SELECT asset_key, last_run_id, last_materialization FROM asset_keys")},
+            "run events": sqlite3.connect(base / f"{run_id}.db").execute(
+                "SELECT dagster_event_type, asset_key, partition FROM event_logs ORDER BY id").fetchall(),
+        }
+    finally:
+        index.close()
+
+
+def test_a_partitioned_materialization_is_stored_in_one_batch_as_dagster_stores_it_event_by_event(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv(EVENT_BATCH_SIZE_ENV, raising=False)
+    batches = []
+    store_batch = PooledSqliteEventLogStorage.store_event_batch
+    monkeypatch.setattr(PooledSqliteEventLogStorage, "store_event_batch",
+                        lambda self, events: (batches.append(len(events)), store_batch(self, events)))
+    every_partition = {"dagster/asset_partition_range_start": "p0", "dagster/asset_partition_range_end": "p4"}
+    stored = {}
+    for name, settings in (("dagster's", {}), ("ours", {"event_log_storage": {
+            "module": "pipelines.event_log_storage", "class": "PooledSqliteEventLogStorage",
+            "config": {"base_dir": str(tmp_path / "ours" / "history" / "runs")}}})):
+        (tmp_path / name).mkdir()
+        with dg.DagsterInstance.local_temp(str(tmp_path / name), overrides=settings) as instance:
+            assert dg.materialize([raw_tables], instance=instance, tags=every_partition).success
+            for n in range(3):
+                assert instance.get_materialized_partitions(dg.AssetKey(["raw", f"t{n}"])) == set(PROJECTS.get_partition_keys())
+        stored[name] = _stored(tmp_path / name / "history" / "runs")
+        if name == "dagster's":
+            assert os.environ.get(EVENT_BATCH_SIZE_ENV) is None and batches == []  # Dagster's: event by event
+    assert os.environ[EVENT_BATCH_SIZE_ENV] == "1000"  # our storage turned batching on
+    # the run's planned materializations (3 tables x 5 partitions), then each table's five
+    assert batches == [15, 5, 5, 5]
+    kinds = [kind for kind, _, _ in stored["ours"]["index events"]]
+    assert kinds.count("ASSET_MATERIALIZATION") == kinds.count("ASSET_MATERIALIZATION_PLANNED") == 15
+    assert len(stored["ours"]["tags"]) >= 15 and len(stored["ours"]["latest"]) == 3
+    assert stored["ours"] == stored["dagster's"]
 
 
 def test_without_base_dir_it_keeps_the_event_logs_where_dagsters_default_storage_does(tmp_path, monkeypatch):
