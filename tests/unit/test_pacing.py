@@ -170,6 +170,20 @@ def test_the_bench_knows_the_default_concurrency():
     assert REQUESTS_IN_FLIGHT == SyncSettings().requests_in_flight == Lanes().lanes
 
 
+def test_the_bench_knows_githubs_points_budget():
+    """bench/run.py's pace floor: the budget the connector paces by and the sandbox enforces, a
+    budget's worth of GETs at once and each next budget a window later."""
+    from bench.run import pace_floor
+    from sandbox.limits import SecondaryLimits
+
+    github, enforced = Limits.github(), SecondaryLimits()
+    assert (github.points, github.window_seconds) == (enforced.points, enforced.window_seconds) == (900, 60.0)
+    assert pace_floor(0, 0.05) == 0.0
+    assert pace_floor(1, 0.05) == pace_floor(900, 0.05) == 0.05  # within one budget: only the latency
+    assert pace_floor(901, 0.05) == 60.05 and pace_floor(1800, 0.05) == 60.05
+    assert pace_floor(3709, 0.05) == 240.05  # the 100,000-item portfolio's repositories, full
+
+
 def test_shards_split_a_sites_limits_so_that_together_they_keep_within_them():
     github = Limits.github()
     for n in (1, 2, 3, 4, 7):
