@@ -37,3 +37,21 @@ def test_comment_text_with_quotes_semicolons_and_lines_goes_whole():
     assert _statements(con, kept) == ["CREATE OR REPLACE TABLE t AS SELECT 1 AS a;",
                                       "SELECT 'COMMENT ON TABLE t IS ''x'';' AS s;"]
     con.execute(kept)
+
+
+def test_a_replay_builds_what_the_health_reads_and_nothing_else():
+    """REPLAYED is marts.health with every replayed table it reads, directly or through another:
+    a mart nothing of the health reads (NOT_REPLAYED) costs each replayed day a statement."""
+    from transforms.build import STEPS
+    from transforms.history import NOT_REPLAYED, REPLAYED
+
+    candidates = {s.name for s in REPLAYED} | NOT_REPLAYED
+    reads = {s.name: set(re.findall(r"\b((?:core|marts)\.\w+)", sql_for(s.schema, s.table))) & candidates - {s.name}
+             for s in STEPS if s.name in candidates}
+    needed, todo = set(), ["marts.health"]
+    while todo:
+        if (name := todo.pop()) not in needed:
+            needed.add(name)
+            todo.extend(reads[name])
+    assert {s.name for s in REPLAYED} == needed
+    assert NOT_REPLAYED and not NOT_REPLAYED & needed
