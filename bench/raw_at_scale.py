@@ -325,6 +325,8 @@ def replicate(seed_db: Path, out: Path, copies: int, *, memory_limit: str = MEMO
     out.with_name(out.name + ".wal").unlink(missing_ok=True)
     with connect(out, memory_limit=memory_limit) as con:
         migrate(con)
+        # the raw tables stored as a sync's writer stores them (warehouse/writer.py): strings in zstd
+        con.execute("SET force_compression = 'zstd'")
         con.execute(f"ATTACH '{seed_db}' AS _seed (READ_ONLY)")
         for table in ONCE:
             con.execute(f"INSERT INTO {table} SELECT * FROM _seed.{table}")
@@ -351,6 +353,8 @@ def replicate(seed_db: Path, out: Path, copies: int, *, memory_limit: str = MEMO
             log(f"{table}: {len(frame) * copies:,} rows in {time.perf_counter() - started:.1f} s")
         con.execute("DROP TABLE _template")
         con.execute("DETACH _seed")
+        con.execute("CHECKPOINT")
+        con.execute("RESET force_compression")
         suffix = {"jira": lambda k, c: f"{k}C{c}", "github": lambda k, c: f"{k}-c{c}"}
         write_program_structure(
             con,

@@ -36,6 +36,7 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME, SQLITE_BUSY_TIMEOUT_SECONDS, SqliteEventLogStorage,
 )
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable as SqlEventLogsTable
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import Engine, create_engine
@@ -110,28 +111,37 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         materializations, which Dagster batches when the run is created), as ``store_event``
         writes each, in one transaction in the run's file and one in the index: a night's raw
         tables on every project's partition are 352 events at 32 projects, which event by event
-        were two commits each. Anything else (other events, several runs) goes event by event. As
-        with Dagster's own, the run's file and the index are committed apart: if the index fails,
-        Dagster stores the batch again event by event."""
+        were two commits each. Anything else (other events, several runs) goes event by event. The
+        run's file and the index are two files, committed apart: if the index fails, the rows just
+        written to the run's file are deleted before the error goes on, because Dagster then stores
+        the batch again event by event (a run's log would otherwise show each event twice)."""
         runs = {event.run_id for event in events}
         if len(runs) != 1 or not all(e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS for e in events):
             for event in events:
                 self.store_event(event)
             return
+        run_id = runs.pop()
         statements = [self.prepare_insert_event(event) for event in events]
-        with self.run_connection(runs.pop()) as conn:
-            for statement in statements:
-                conn.execute(statement)
-        with self.index_transaction() as conn:
-            ids = []
+        with self.run_connection(run_id) as conn:
+            written = []
             for statement in statements:
                 with db_result(conn, statement) as result:
-                    ids.append(result.inserted_primary_key[0])
-            if any(i is None for i in ids):
-                raise dg.DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
-            self._store_asset_event_tags(conn, events, ids)
-            for event, event_id in zip(events, ids):
-                self._store_asset_event(conn, event, event_id)
+                    written.append(result.inserted_primary_key[0])
+        try:
+            with self.index_transaction() as conn:
+                ids = []
+                for statement in statements:
+                    with db_result(conn, statement) as result:
+                        ids.append(result.inserted_primary_key[0])
+                if any(i is None for i in ids):
+                    raise dg.DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
+                self._store_asset_event_tags(conn, events, ids)
+                for event, event_id in zip(events, ids):
+                    self._store_asset_event(conn, event, event_id)
+        except BaseException:
+            with self.run_connection(run_id) as conn:
+                conn.execute(SqlEventLogsTable.delete().where(SqlEventLogsTable.c.id.in_(written)))
+            raise
 
     def has_table(self, table_name: str) -> bool:
         # Not under _db_lock: Dagster asks while it holds it, inside an index transaction. The

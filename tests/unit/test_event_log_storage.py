@@ -82,7 +82,8 @@ def _stored(base) -> dict:
 
 def test_a_partitioned_materialization_is_stored_in_one_batch_as_dagster_stores_it_event_by_event(
         tmp_path, monkeypatch):
-    monkeypatch.delenv(EVENT_BATCH_SIZE_ENV, raising=False)
+    monkeypatch.setenv(EVENT_BATCH_SIZE_ENV, "")  # so that monkeypatch puts back what the session had
+    monkeypatch.delenv(EVENT_BATCH_SIZE_ENV)
     batches = []
     store_batch = PooledSqliteEventLogStorage.store_event_batch
     monkeypatch.setattr(PooledSqliteEventLogStorage, "store_event_batch",
@@ -107,6 +108,37 @@ def test_a_partitioned_materialization_is_stored_in_one_batch_as_dagster_stores_
     assert kinds.count("ASSET_MATERIALIZATION") == kinds.count("ASSET_MATERIALIZATION_PLANNED") == 15
     assert len(stored["ours"]["tags"]) >= 15 and len(stored["ours"]["latest"]) == 3
     assert stored["ours"] == stored["dagster's"]
+
+
+def test_a_batch_whose_index_write_fails_leaves_no_event_twice(tmp_path, monkeypatch):
+    """Dagster stores a failed batch again event by event: what the batch had written to the run's
+    file must be gone by then, or the run's log shows each event twice."""
+    monkeypatch.setenv(EVENT_BATCH_SIZE_ENV, "1000")
+    tags = PooledSqliteEventLogStorage._store_asset_event_tags
+    failed = []
+
+    def locked_once(self, conn, events, ids):
+        if len(events) > 1 and not failed and events[0].dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            failed.append(len(events))
+            raise RuntimeError("database is locked")
+        return tags(self, conn, events, ids)
+
+    monkeypatch.setattr(PooledSqliteEventLogStorage, "_store_asset_event_tags", locked_once)
+    base = tmp_path / "history" / "runs"
+    settings = {"event_log_storage": {"module": "pipelines.event_log_storage", "class": "PooledSqliteEventLogStorage",
+                                      "config": {"base_dir": str(base)}}}
+    with dg.DagsterInstance.local_temp(str(tmp_path), overrides=settings) as instance:
+        result = dg.materialize([raw_tables], instance=instance, tags={
+            "dagster/asset_partition_range_start": "p0", "dagster/asset_partition_range_end": "p4"})
+        assert result.success and failed == [5]
+        stored = [(e.dagster_event.asset_key.to_string(), e.dagster_event.partition)
+                  for e in instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)]
+        assert len(stored) == 15 and len(set(stored)) == 15  # each table's five partitions, once
+        assert [len(s.materialization_events) for s in instance.get_run_step_stats(result.run_id)] == [15]
+    index = sqlite3.connect(base / "index.db")
+    assert index.execute("SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
+                         ).fetchone() == (15,)
+    index.close()
 
 
 def test_without_base_dir_it_keeps_the_event_logs_where_dagsters_default_storage_does(tmp_path, monkeypatch):
