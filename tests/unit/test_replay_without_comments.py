@@ -59,3 +59,17 @@ def test_a_replay_builds_what_the_health_reads_and_nothing_else():
             todo.extend(reads[name])
     assert {s.name for s in REPLAYED} == needed
     assert NOT_REPLAYED and not NOT_REPLAYED & needed
+
+
+def test_a_past_days_report_reads_only_what_a_replay_builds():
+    """`pulse report --as-of` reads the report's marts in the replay catalog (pipelines/report/data.py,
+    REPORTED): a mart it reads that is not rebuilt there would fail there, or NOT_REPLAYED would
+    have dropped one it needs. marts.health_history is the catalog's view of the recorded days."""
+    from pathlib import Path
+
+    from transforms.history import REPORTED
+
+    data = Path(__file__).resolve().parents[2] / "pipelines" / "report" / "data.py"
+    code = re.sub(r"#[^\n]*", "", data.read_text())
+    read = set(re.findall(r"\bmarts\.\w+", code))
+    assert read and read <= {s.name for s in REPORTED} | {"marts.health_history"}
