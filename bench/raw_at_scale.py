@@ -307,6 +307,7 @@ def replicate(seed_db: Path, out: Path, copies: int, *, memory_limit: str = MEMO
 
     from transforms.build import ProgramRow, ProjectRow, write_program_structure
     from warehouse.store import connect, migrate
+    from warehouse.writer import RAW_STRING_COMPRESSION
 
     digits = len(str(copies - 1))
     with duckdb.connect(str(seed_db), read_only=True) as seed:
@@ -325,8 +326,8 @@ def replicate(seed_db: Path, out: Path, copies: int, *, memory_limit: str = MEMO
     out.with_name(out.name + ".wal").unlink(missing_ok=True)
     with connect(out, memory_limit=memory_limit) as con:
         migrate(con)
-        # the raw tables stored as a sync's writer stores them (warehouse/writer.py): strings in zstd
-        con.execute("SET force_compression = 'zstd'")
+        # the raw tables stored as a sync's writer stores them
+        con.execute(f"SET force_compression = '{RAW_STRING_COMPRESSION}'")
         con.execute(f"ATTACH '{seed_db}' AS _seed (READ_ONLY)")
         for table in ONCE:
             con.execute(f"INSERT INTO {table} SELECT * FROM _seed.{table}")

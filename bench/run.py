@@ -91,14 +91,16 @@ class Measure:
     cpu: float = 0.0  # the process's user + system seconds
 
 
-def measure(argv: list[str], log: Path, *, tree: Path = ROOT) -> tuple[subprocess.Popen, float]:
+def measure(argv: list[str], log: Path, *, tree: Path = ROOT,
+            env: dict[str, str] | None = None) -> tuple[subprocess.Popen, float]:
     """Start ``argv`` in ``tree`` (another checkout of the project: first on PYTHONPATH, since the
-    editable install would import this one)."""
+    editable install would import this one), with ``env`` added to this process's environment."""
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = open(log, "wb")
-    env = None if tree == ROOT else {**os.environ, "PYTHONPATH": str(tree)}
+    extra = {**(env or {}), **({} if tree == ROOT else {"PYTHONPATH": str(tree)})}
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=tree, env=env)
+    proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=tree,
+                            env={**os.environ, **extra} if extra else None)
     handle.close()
     return proc, start
 
@@ -191,20 +193,14 @@ def run_pulse_sync(sandbox: Sandbox, selection: list[tuple[str, str]], work: Pat
                              for site, key in selection)
         config.write_text("version: 1\nwarehouse: {path: pulse.duckdb}\nsites:\n" + "\n".join(sites.values())
                           + f"\nprograms:\n  - id: bench\n    name: Perceval's projects\n    projects:\n{projects}\n")
-    env = {**os.environ, SANDBOX_TOKEN_ENV: SANDBOX_TOKEN, SANDBOX_USER_ENV: "pulse@example.com",
+    env = {SANDBOX_TOKEN_ENV: SANDBOX_TOKEN, SANDBOX_USER_ENV: "pulse@example.com",
            "DAGSTER_HOME": str(config.parent / ".dagster")}
     Path(env["DAGSTER_HOME"]).mkdir(exist_ok=True)
     # The instance as `make dev` and the Docker image set it up: the project's dagster.yaml.
     shutil.copy(tree / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
-    if tree != ROOT:
-        env["PYTHONPATH"] = str(tree)
     sandbox.reset()
     log = work / f"pulse_sync_{mode}.log"
-    with open(log, "wb") as handle:
-        start = time.perf_counter()
-        proc = subprocess.Popen([str(BIN / "pulse"), "sync", "--config", str(config)], stdout=handle,
-                                stderr=subprocess.STDOUT, cwd=tree, env=env)
-    m = wait(proc, start)
+    m = wait(*measure([str(BIN / "pulse"), "sync", "--config", str(config)], log, tree=tree, env=env))
     total, by_status = requests_of(sandbox.stats())
     return {"wall": m.wall, "maxrss_kib": m.maxrss_kib, "rc": m.rc, "cpu": m.cpu, "requests": total,
             "by_status": by_status, "errors": [] if m.rc == 0 else [f"exit {m.rc}: see {log}"]}

@@ -55,13 +55,11 @@ class Run:
 def summary(runs: list[Run]) -> dict[str, dict[str, float]]:
     """Per side: the median of each figure, and in how many alternating pairs the change's wall
     was lower (pairs are the i-th run of each side)."""
-    out: dict[str, dict[str, float]] = {}
-    for side in ("base", "change"):
-        mine = [r for r in runs if r.side == side]
-        if mine:
-            out[side] = {k: statistics.median(getattr(r, k) for r in mine)
-                         for k in ("wall", "cpu", "sandbox_cpu", "maxrss_mib", "requests")}
     base, change = ([r for r in runs if r.side == s] for s in ("base", "change"))
+    out: dict[str, dict[str, float]] = {
+        side: {k: statistics.median(getattr(r, k) for r in mine)
+               for k in ("wall", "cpu", "sandbox_cpu", "maxrss_mib", "requests")}
+        for side, mine in (("base", base), ("change", change)) if mine}
     out["pairs"] = {"change faster": sum(c.wall < b.wall for b, c in zip(base, change)),
                     "pairs": min(len(base), len(change))}
     return out

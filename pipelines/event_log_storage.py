@@ -117,22 +117,15 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         the batch again event by event (a run's log would otherwise show each event twice)."""
         runs = {event.run_id for event in events}
         if len(runs) != 1 or not all(e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS for e in events):
-            for event in events:
-                self.store_event(event)
+            super().store_event_batch(events)  # event by event
             return
         run_id = runs.pop()
         statements = [self.prepare_insert_event(event) for event in events]
         with self.run_connection(run_id) as conn:
-            written = []
-            for statement in statements:
-                with db_result(conn, statement) as result:
-                    written.append(result.inserted_primary_key[0])
+            written = _inserted(conn, statements)
         try:
             with self.index_transaction() as conn:
-                ids = []
-                for statement in statements:
-                    with db_result(conn, statement) as result:
-                        ids.append(result.inserted_primary_key[0])
+                ids = _inserted(conn, statements)
                 if any(i is None for i in ids):
                     raise dg.DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
                 self._store_asset_event_tags(conn, events, ids)
@@ -167,3 +160,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._close_engines()
         if self._temporary:
             shutil.rmtree(self._temporary, ignore_errors=True)
+
+
+def _inserted(conn, statements: list) -> list:
+    """Run each INSERT on ``conn``; the ids of the rows they wrote, in order."""
+    ids = []
+    for statement in statements:
+        with db_result(conn, statement) as result:
+            ids.append(result.inserted_primary_key[0])
+    return ids

@@ -89,6 +89,10 @@ class _Call:
 
 _STOP = object()
 
+# How the raw tables' strings are compressed when the writer's database checkpoints (Writer.__init__
+# says why); bench/raw_at_scale.py stores its generated raw the same way.
+RAW_STRING_COMPRESSION = "zstd"
+
 # What the side lane lands: a repository's events and relations, about half of a sync's JSON
 # (10,000-item peer sync: issues 53 MB, events 34 MB, relations 13 MB). DuckDB appends to two
 # tables from two transactions at once, so a second thread writes them beside the issues.
@@ -141,7 +145,7 @@ class Writer:
         # costs four times the CPU: the 10,000-item peer sync's raw tables (99 MB of WAL) checkpoint
         # in 0.14 s against 0.58 s, into 5 MB against 28; scans read them as fast. The peer ingest,
         # side by side: 6.46 s against 7.15 s (client CPU 6.28 against 7.18 s), faster in 4 of 4.
-        self._lanes[0].cursor.execute("SET force_compression = 'zstd'")
+        self._lanes[0].cursor.execute(f"SET force_compression = '{RAW_STRING_COMPRESSION}'")
         self._sequence = 0  # numbers the operations in the order they were queued
         self._queue_pages = queue_pages
         self._queue_bytes = queue_bytes

@@ -22,10 +22,15 @@ def landed() -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": 1})
 
 
+def _ours(base) -> dict:
+    """An instance's settings that put its event log in PooledSqliteEventLogStorage under ``base``."""
+    return {"event_log_storage": {"module": "pipelines.event_log_storage", "class": "PooledSqliteEventLogStorage",
+                                  "config": {"base_dir": str(base)}}}
+
+
 def test_partitioned_materializations_of_many_runs_read_back_through_dagsters_own_storage(tmp_path):
     base = tmp_path / "history" / "runs"
-    settings = {"event_log_storage": {"module": "pipelines.event_log_storage", "class": "PooledSqliteEventLogStorage",
-                                      "config": {"base_dir": str(base)}}}
+    settings = _ours(base)
     runs = KEPT_ENGINES + 4  # more run shards than engines kept: the oldest are closed and reopened
     with dg.DagsterInstance.local_temp(str(tmp_path), overrides=settings) as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
@@ -90,9 +95,7 @@ def test_a_partitioned_materialization_is_stored_in_one_batch_as_dagster_stores_
                         lambda self, events: (batches.append(len(events)), store_batch(self, events)))
     every_partition = {"dagster/asset_partition_range_start": "p0", "dagster/asset_partition_range_end": "p4"}
     stored = {}
-    for name, settings in (("dagster's", {}), ("ours", {"event_log_storage": {
-            "module": "pipelines.event_log_storage", "class": "PooledSqliteEventLogStorage",
-            "config": {"base_dir": str(tmp_path / "ours" / "history" / "runs")}}})):
+    for name, settings in (("dagster's", {}), ("ours", _ours(tmp_path / "ours" / "history" / "runs"))):
         (tmp_path / name).mkdir()
         with dg.DagsterInstance.local_temp(str(tmp_path / name), overrides=settings) as instance:
             assert dg.materialize([raw_tables], instance=instance, tags=every_partition).success
@@ -125,8 +128,7 @@ def test_a_batch_whose_index_write_fails_leaves_no_event_twice(tmp_path, monkeyp
 
     monkeypatch.setattr(PooledSqliteEventLogStorage, "_store_asset_event_tags", locked_once)
     base = tmp_path / "history" / "runs"
-    settings = {"event_log_storage": {"module": "pipelines.event_log_storage", "class": "PooledSqliteEventLogStorage",
-                                      "config": {"base_dir": str(base)}}}
+    settings = _ours(base)
     with dg.DagsterInstance.local_temp(str(tmp_path), overrides=settings) as instance:
         result = dg.materialize([raw_tables], instance=instance, tags={
             "dagster/asset_partition_range_start": "p0", "dagster/asset_partition_range_end": "p4"})
