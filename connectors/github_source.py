@@ -27,6 +27,8 @@ from connectors.pacing import PROJECTS_AT_ONCE, LaneFreeSleep, Lanes, Limits, Pa
 log = logging.getLogger(__name__)
 
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
+_LAST = re.compile(r'<([^>]+)>;\s*rel="last"')
+_PAGE = re.compile(r'[?&]page=(\d+)')
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Page:
     items: list[dict[str, Any]] | None
     etag: str | None
     request: str  # path and query of the request, the key an ETag belongs to
+    left: int = 0  # pages of the list after this one (its ``next`` through ``last`` links)
 
 
 class GithubSource:
@@ -151,10 +154,13 @@ class GithubSource:
             if first and data is None:  # 304 Not Modified
                 yield Page(None, etag, request)
                 return
-            yield Page(data or [], headers.get("etag") if first else None, request)
-            first = False
-            match = _NEXT.search(headers.get("link", ""))
+            link = headers.get("link", "")
+            match = _NEXT.search(link)
             url, query = (match.group(1), None) if match else (None, None)
+            left = _pages_left(url, link)
+            Lanes.expect(left or None)  # done: what the thread does next is not known
+            yield Page(data or [], headers.get("etag") if first else None, request, left)
+            first = False
 
     def repository(self, repo: str, etag: str | None = None) -> Page:
         """The repository object (as the page's single item), or no items on a 304."""
@@ -236,6 +242,16 @@ def _from_json(data: str | bytes) -> Any:
         if text.startswith(("{", "[")):
             raise
         return {"data": text}
+
+
+def _pages_left(next_url: str | None, link: str) -> int:
+    """The requests a page-number chain still needs: from its ``next`` page through its ``last``
+    (GitHub gives both on every page but the last), at least one while there is a ``next``."""
+    if next_url is None:
+        return 0
+    last = _LAST.search(link)
+    at, end = _PAGE.search(next_url), last and _PAGE.search(last.group(1))
+    return max(1, int(end.group(1)) - int(at.group(1)) + 1) if at and end else 1
 
 
 def request_key(path: str, query: dict[str, Any]) -> str:

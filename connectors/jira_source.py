@@ -348,4 +348,6 @@ class JiraSource:
                 yield issues
             start += len(issues)  # a server may cap a page below maxResults
             if not issues or start >= page.get("total", 0):
+                Lanes.expect(None)
                 return
+            Lanes.expect(-(-(page["total"] - start) // len(issues)))  # pages still to read

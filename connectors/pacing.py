@@ -15,13 +15,17 @@ limits say the same. So one ``Pacer`` per site, shared by every thread that read
   waits, not just the one that was told;
 - within the sync's own ``Lanes``, shared by every site: the requests the client keeps in flight
   at once. A sync reads more projects at once than it has lanes, so a project busy landing a
-  page, or at the serial end of its pagination, never leaves a lane idle.
+  page, or at the serial end of its pagination, never leaves a lane idle; a free lane goes to the
+  thread whose page chain has the most requests left (``Lanes.expect``), so that no long chain is
+  left to finish alone.
 
 Only the waiting is here; sending again is the HTTP layer's retry (urllib3's ``Retry`` reads the
 same ``Retry-After``)."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -48,6 +52,57 @@ REQUESTS_IN_FLIGHT = 8
 PROJECTS_AT_ONCE = 16
 
 
+# Where a thread whose chain's length is not known yet (its first page, a single call) ranks for a
+# lane: behind chains known to be longer, ahead of shorter ones. Measured on the 10k portfolio's
+# 32 peer projects (five rounds, in turn): 6.99 s median with lanes in arrival order, 6.33 s
+# ranking it at 4, 6.03 s at 8, 5.88 s at 16 and 5.89 s ahead of every known chain, whose long
+# ones then waited up to 0.9 s a page behind first pages at the start.
+UNKNOWN_CHAIN = 16
+
+
+class _LongestFirst:
+    """A semaphore that hands a released unit to the waiter with the highest priority (the
+    earliest among equals), directly: no herd of threads wakes to race for it."""
+
+    def __init__(self, units: int) -> None:
+        self.units, self._free = units, units
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[int, int, threading.Lock]] = []  # (-priority, arrival, its gate)
+        self._arrivals = itertools.count()
+
+    def acquire(self, priority: int = 0, blocking: bool = True) -> bool:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return True
+            if not blocking:
+                return False
+            gate = threading.Lock()
+            gate.acquire()
+            entry = (-priority, next(self._arrivals), gate)
+            heapq.heappush(self._waiting, entry)
+        try:
+            gate.acquire()  # released by ``release``, which hands this thread the unit
+        except BaseException:
+            with self._lock:
+                if entry in self._waiting:  # never handed one
+                    self._waiting.remove(entry)
+                    heapq.heapify(self._waiting)
+                    raise
+            self.release()  # handed one as it was interrupted: pass it on
+            raise
+        return True
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                heapq.heappop(self._waiting)[2].release()
+            elif self._free < self.units:
+                self._free += 1
+            else:
+                raise ValueError("released more often than acquired")
+
+
 class Lanes:
     """A sync's budget of requests in flight, shared by every site's ``Pacer``: a site whose
     projects are done leaves its lanes to the sites still reading, so the sync's requests keep
@@ -59,12 +114,23 @@ class Lanes:
 
     def __init__(self, lanes: int = REQUESTS_IN_FLIGHT) -> None:
         self.lanes = lanes
-        self._free = threading.BoundedSemaphore(lanes)
+        self._free = _LongestFirst(lanes)
         self._room: tuple[Callable[[], bool], Callable[[], None]] | None = None
+
+    @staticmethod
+    def expect(requests: int | None) -> None:
+        """How many requests the calling thread's chain still has to send, as a first page's total
+        or ``rel="last"`` says (None: not known, the default, which ranks as ``UNKNOWN_CHAIN``).
+        A free lane goes to the waiting thread that expects the most: the longest chains go on
+        while the short ones fill the gaps, instead of the longest finishing alone at the end,
+        one request at a time. Each chain has one request in flight at most, so the long ones
+        never hold more lanes than there are of them."""
+        Lanes._held.expected = requests
 
     def __enter__(self) -> None:
         while True:
-            self._free.acquire()
+            expected = getattr(Lanes._held, "expected", None)
+            self._free.acquire(UNKNOWN_CHAIN if expected is None else expected)
             try:
                 ready = (room := self._room) is None or room[0]()
             except BaseException:  # the writer stopped: no lane taken

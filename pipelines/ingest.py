@@ -416,6 +416,7 @@ def _in_parallel(con: duckdb.DuckDBPyConnection, source: Any, keys: list[str], c
     through its own reader; every write goes through the sync's one ``Writer``."""
     def task(key: str, reader: Any) -> ProjectResult:
         cur = con.cursor()
+        Lanes.expect(None)  # a pool's thread: nothing the last project's chains said holds here
         try:
             return one(cur, reader, key)
         finally:
@@ -759,6 +760,7 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project:
     request = source.issues_request(repo, since)
     count, seen, landed = 0, None, {}
     changed: list[tuple[int, bool, bool]] = []  # (number, has sub-issues, is blocked): not whole payloads
+    relations = 0  # the requests ``changed`` will take (``_refresh_relations``)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="events") as beside:
         events = reader = None
         stop = threading.Event()  # the issues failed: the events stop at their next page
@@ -774,12 +776,16 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project:
                 count += _land_issues(writer, project, site, repo, page.items, sync_id)
                 emit(ItemsLanded(site, repo, len(page.items)))
                 landed.update((i["number"], i.get("state") == "open") for i in page.items)
-                changed.extend((i["number"], (i.get("sub_issues_summary") or {}).get("total", 0) > 0,
-                                (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0)
-                               for i in page.items)
+                named = [(i["number"], (i.get("sub_issues_summary") or {}).get("total", 0) > 0,
+                          (i.get("issue_dependencies_summary") or {}).get("total_blocked_by", 0) > 0)
+                         for i in page.items]
+                changed.extend(named)
+                relations += sum(subs + deps for _, subs, deps in named)
                 for issue in page.items:
                     updated = _ts(issue.get("updated_at"))
                     seen = updated if seen is None or (updated and updated > seen) else seen
+                # this reader's requests still to come: the list's pages and the relations it named
+                Lanes.expect(page.left + relations or None)
             _refresh_relations(writer, project, source, site, repo, changed, sync_id, full)
         except BaseException:
             stop.set()
@@ -859,11 +865,16 @@ def _refresh_relations(writer: Writer, project: str, source: GithubSource, site:
     summaries say there is something to read; what an issue no longer has is removed."""
     if not full and (quiet := [number for number, subs, deps in changed if not subs and not deps]):
         writer.run(partial(_drop_relations, site=site, repo=repo, numbers=quiet), project=project)
+    left = sum(subs + deps for _, subs, deps in changed)  # requests still to send, one a list
     for number, subs, deps in changed:
         if not subs and not deps:
             continue
-        related = ([("sub_issue", s) for s in source.sub_issues(repo, number)] if subs else []) + (
-            [("blocked_by", b) for b in source.blocked_by(repo, number)] if deps else [])
+        related = []
+        for relation, wanted, read in (("sub_issue", subs, source.sub_issues), ("blocked_by", deps, source.blocked_by)):
+            if wanted:
+                Lanes.expect(left)
+                left -= 1
+                related += [(relation, other) for other in read(repo, number)]
         rows = [{"site": site, "repo": repo, "number": number, "relation": rel, "other_id": other["id"],
                  "payload": other, "synced_at": _now(), "sync_id": sync_id} for rel, other in related]
         if full:
@@ -872,6 +883,7 @@ def _refresh_relations(writer: Writer, project: str, source: GithubSource, site:
             writer.run(partial(_replace_rows, table="raw.github_issue_relations",
                                where="site = ? AND repo = ? AND number = ?", params=[site, repo, number], rows=rows),
                        project=project)
+    Lanes.expect(None)
     if full:  # only once every issue's relations are in: a failure part-way loses nothing held
         writer.run(_unseen("raw.github_issue_relations", "repo", site, repo, sync_id), project=project)
 

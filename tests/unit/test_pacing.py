@@ -205,3 +205,73 @@ def test_a_lane_that_could_not_be_taken_again_is_not_given_back_twice():
         with lanes, lanes.admitting(stopped, stopped), Lanes.set_aside():
             pass
     assert lanes._free.acquire(blocking=False) and not lanes._free.acquire(blocking=False)
+
+
+def _queue_for_a_lane(lanes: Lanes, expected: int | None, order: list[str], name: str) -> threading.Thread:
+    """A thread that says how long its chain is, waits for ``lanes`` and notes when it got one;
+    started only once the one before it is queued, so arrival order is known."""
+    def send() -> None:
+        Lanes.expect(expected)
+        with lanes:
+            order.append(name)
+
+    queued = len(lanes._free._waiting)
+    thread = threading.Thread(target=send)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(lanes._free._waiting) == queued and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return thread
+
+
+def test_a_free_lane_goes_to_the_longest_chain_and_equals_go_in_arrival_order():
+    """A thread whose chain is not known ranks as UNKNOWN_CHAIN requests: behind longer known
+    chains, ahead of shorter ones."""
+    from connectors.pacing import UNKNOWN_CHAIN
+
+    lanes, order = Lanes(1), []
+    with lanes:  # the one lane is taken: every thread below queues
+        threads = [_queue_for_a_lane(lanes, expected, order, name) for expected, name in (
+            (1, "one left"), (5, "five left, first"), (None, "not known"), (UNKNOWN_CHAIN + 1, "longer than not known"),
+            (3, "three left"), (5, "five left, second"))]
+        assert len(lanes._free._waiting) == 6 and order == []
+    for t in threads:
+        t.join(timeout=10)
+    assert order == ["longer than not known", "not known", "five left, first", "five left, second", "three left",
+                     "one left"]
+    assert lanes._free.acquire(blocking=False) and not lanes._free.acquire(blocking=False)  # Lanes(1): one back
+
+
+def test_lanes_refuse_a_release_never_taken():
+    lanes = Lanes(2)
+    with pytest.raises(ValueError):
+        lanes._free.release()
+
+
+def test_a_github_chain_knows_its_pages_left_from_its_links():
+    from connectors.github_source import _pages_left
+
+    link = ('<https://api.github.com/repositories/3710711/issues/events?per_page=50&page=2>; rel="next", '
+            '<https://api.github.com/repositories/3710711/issues/events?per_page=50&page=78>; rel="last"')
+    assert _pages_left("https://api.github.com/repositories/3710711/issues/events?per_page=50&page=2", link) == 77
+    assert _pages_left("https://x/issues?page=5", '<https://x/issues?page=5>; rel="next"') == 1  # no last: one at least
+    assert _pages_left(None, '<https://x/issues?page=1>; rel="first"') == 0  # the last page
+
+
+def test_a_jira_offset_chain_expects_its_pages_left():
+    """Data Center's search says ``total`` on its first page: the thread then expects the pages
+    still to read, and nothing once the chain ends."""
+    from connectors.jira_source import JiraSource
+
+    seen = []
+
+    class Client:
+        def search_issues(self, query, startAt, maxResults, **kwargs):
+            seen.append(getattr(Lanes._held, "expected", None))
+            return {"total": 250, "issues": [{"id": str(i)} for i in range(startAt, min(startAt + 100, 250))]}
+
+    source = JiraSource.__new__(JiraSource)
+    source.client = Client()
+    pages = list(source._pages_by_offset("project = A", ["summary"], 100, None))
+    assert [len(p) for p in pages] == [100, 100, 50]
+    assert seen[1:] == [2, 1] and getattr(Lanes._held, "expected", None) is None
