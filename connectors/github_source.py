@@ -187,6 +187,8 @@ class GithubSource:
         """Repo-level issue events, newest first, down to ``since`` (ISO 8601) when given."""
         for page in self._pages(f"/repos/{repo}/issues/events", {}):
             events = page.items or []
+            if since is not None:  # the read stops at ``since``, long before the list's last page
+                Lanes.expect(None)
             yield [e for e in events if since is None or e.get("created_at", "") >= since]
             if since is not None and events and events[-1].get("created_at", "") < since:
                 return

@@ -344,10 +344,12 @@ class JiraSource:
                 query, startAt=start, maxResults=size, fields=fields, expand=expand, json_result=True,
             )
             issues = page.get("issues", [])
+            start += len(issues)  # a server may cap a page below maxResults
+            done = not issues or start >= page.get("total", 0)
+            left = None if done else -(-(page["total"] - start) // len(issues))  # pages still to read
+            Lanes.expect(left)  # while the caller takes the page (its own requests rank so), and ...
             if issues:
                 yield issues
-            start += len(issues)  # a server may cap a page below maxResults
-            if not issues or start >= page.get("total", 0):
-                Lanes.expect(None)
+            Lanes.expect(left)  # ... for the next page, whatever the caller's requests said
+            if done:
                 return
-            Lanes.expect(-(-(page["total"] - start) // len(issues)))  # pages still to read

@@ -638,7 +638,8 @@ def _complete_changelogs(writer: Writer, project: str, source: JiraSource, site:
 def _refresh_remote_links(writer: Writer, project: str, source: JiraSource, site: str,
                           issue_ids: list[str], sync_id: str) -> None:
     """Remote links of the issues that changed (Jira has no bulk form): each issue's set replaced."""
-    for issue_id in issue_ids:
+    for done, issue_id in enumerate(issue_ids):
+        Lanes.expect(len(issue_ids) - done)
         rows = [{"site": site, "issue_id": issue_id, "remote_id": str(link["id"]), "payload": link,
                  "synced_at": _now(), "sync_id": sync_id} for link in source.remote_links(issue_id)]
         writer.run(partial(_replace_rows, table="raw.jira_remote_links", where="site = ? AND issue_id = ?",

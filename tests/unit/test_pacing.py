@@ -215,11 +215,11 @@ def _queue_for_a_lane(lanes: Lanes, expected: int | None, order: list[str], name
         with lanes:
             order.append(name)
 
-    queued = len(lanes._free._waiting)
+    queued = lanes._free.waiting
     thread = threading.Thread(target=send)
     thread.start()
     deadline = time.monotonic() + 10
-    while len(lanes._free._waiting) == queued and time.monotonic() < deadline:
+    while lanes._free.waiting == queued and time.monotonic() < deadline:
         time.sleep(0.001)
     return thread
 
@@ -234,7 +234,7 @@ def test_a_free_lane_goes_to_the_longest_chain_and_equals_go_in_arrival_order():
         threads = [_queue_for_a_lane(lanes, expected, order, name) for expected, name in (
             (1, "one left"), (5, "five left, first"), (None, "not known"), (UNKNOWN_CHAIN + 1, "longer than not known"),
             (3, "three left"), (5, "five left, second"))]
-        assert len(lanes._free._waiting) == 6 and order == []
+        assert lanes._free.waiting == 6 and order == []
     for t in threads:
         t.join(timeout=10)
     assert order == ["longer than not known", "not known", "five left, first", "five left, second", "three left",
@@ -242,10 +242,46 @@ def test_a_free_lane_goes_to_the_longest_chain_and_equals_go_in_arrival_order():
     assert lanes._free.acquire(blocking=False) and not lanes._free.acquire(blocking=False)  # Lanes(1): one back
 
 
-def test_lanes_refuse_a_release_never_taken():
+def test_a_thread_passed_over_too_long_is_next_whatever_the_others_expect():
+    """A chain's last requests rank lowest; after LONGEST_WAIT_SECONDS of others going first, the
+    earliest waiter gets the next lane (on a fake clock)."""
+    from connectors.pacing import _LongestFirst
+
+    now = [0.0]
+    units, order = _LongestFirst(1, longest_wait=2.0, clock=lambda: now[0]), []
+    units.acquire()
+
+    def wait_for_one(priority: int, name: str) -> threading.Thread:
+        queued = units.waiting
+        thread = threading.Thread(target=lambda: (units.acquire(priority), order.append(name)))
+        thread.start()
+        while units.waiting == queued:
+            time.sleep(0.001)
+        return thread
+
+    threads = [wait_for_one(1, "short, waiting since 0 s")]
+    now[0] = 1.0
+    threads += [wait_for_one(9, "long, since 1 s"), wait_for_one(9, "long, since 1 s, later")]
+    units.release()  # 1 s waited: the longest chain first
+    threads[1].join(timeout=10)
+    now[0] = 2.5
+    units.release()  # 2.5 s: the short one has waited long enough
+    threads[0].join(timeout=10)
+    units.release()
+    threads[2].join(timeout=10)
+    assert order == ["long, since 1 s", "short, waiting since 0 s", "long, since 1 s, later"]
+    units.release()
+    assert units.acquire(blocking=False) and not units.acquire(blocking=False)
+
+
+def test_lanes_refuse_a_release_never_taken_and_a_size_below_one():
+    from connectors.pacing import _LongestFirst
+
     lanes = Lanes(2)
     with pytest.raises(ValueError):
         lanes._free.release()
+    with pytest.raises(ValueError):
+        _LongestFirst(0)
 
 
 def test_a_github_chain_knows_its_pages_left_from_its_links():
@@ -272,6 +308,55 @@ def test_a_jira_offset_chain_expects_its_pages_left():
 
     source = JiraSource.__new__(JiraSource)
     source.client = Client()
-    pages = list(source._pages_by_offset("project = A", ["summary"], 100, None))
-    assert [len(p) for p in pages] == [100, 100, 50]
+    taken = []  # what the caller's own requests rank as while it takes each page
+    for page in source._pages_by_offset("project = A", ["summary"], 100, None):
+        taken.append((len(page), getattr(Lanes._held, "expected", None)))
+        Lanes.expect(7)  # the caller's requests (remote links) say their own: the next page ignores it
+    assert taken == [(100, 2), (100, 1), (50, None)]
     assert seen[1:] == [2, 1] and getattr(Lanes._held, "expected", None) is None
+
+
+def test_a_project_starts_with_no_hint_left_by_the_last_one_and_relations_count_down():
+    """``_in_parallel``'s threads are a pool's: each project starts unknown. A repository's
+    relation lists rank by the lists still to read."""
+    from pipelines import ingest
+
+    hints = []
+
+    class Reader:
+        def worker(self):
+            return self
+
+        def sub_issues(self, repo, number):
+            hints.append(("sub", number, getattr(Lanes._held, "expected", None)))
+            return []
+
+        def blocked_by(self, repo, number):
+            hints.append(("blocked", number, getattr(Lanes._held, "expected", None)))
+            return []
+
+    class Writer:
+        def land(self, *args, **kwargs):
+            return 0
+
+        def run(self, *args, **kwargs):
+            return None
+
+    class Con:
+        def cursor(self):
+            return self
+
+        def close(self):
+            pass
+
+    def one(cur, reader, key):
+        hints.append((key, getattr(Lanes._held, "expected", None)))
+        Lanes.expect(40)  # left behind by this project's last chain
+        if key == "acme/web":
+            ingest._refresh_relations(Writer(), key, reader, "github", key, [(1, True, True), (2, False, False),
+                                                                             (3, False, True)], "s1", True)
+        return key
+
+    ingest._in_parallel(Con(), Reader(), ["acme/api", "acme/web"], 1, one)
+    assert hints == [("acme/api", None), ("acme/web", None), ("sub", 1, 3), ("blocked", 1, 2), ("blocked", 3, 1)]
+    assert getattr(Lanes._held, "expected", None) is None  # done: the thread does not know what is next
