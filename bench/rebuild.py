@@ -327,7 +327,9 @@ def metrics_share(results: list[dict]) -> list[str]:
                 parts.append(f"{spent:.2f} s of the {label}'s {run['seconds']:.2f} s "
                              f"({100 * spent / run['seconds']:.1f}%)")
             if parts:
-                lines.append(f"{title} ({', '.join(tables)}) at {res['items']:,} items: " + "; ".join(parts) + ".")
+                lines.append(f"{title} ({', '.join(tables)}) at {res['items']:,} items: " + "; ".join(parts)
+                             + ". Each table's own seconds: where marts are built two at a time "
+                             "(transforms.build.mart_streams), theirs overlap, so the sum is at most what they add.")
     for res in results:
         rep = res.get("report")
         if rep and rep.get("error"):

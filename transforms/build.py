@@ -11,7 +11,9 @@ from collections.abc import Callable
 import hashlib
 import logging
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 from datetime import date, datetime, timezone
@@ -456,17 +458,30 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
     # The milestone snapshot is taken once the core tables are current and before any mart: when
     # this build brings core.milestones or marts.milestone_slips up to date.
     snapshot = any(s.name in ("core.milestones", "marts.milestone_slips") for s in selected)
-    built = {}
+    built: dict[str, Built] = {}
+    done = threading.Lock()  # ``built`` and ``on_built``'s count, where marts are built in streams
+
+    def one(cur: duckdb.DuckDBPyConnection, step: Step) -> None:
+        result = build_step(cur, step, as_of, force, cache)
+        if reconstruct and step.name == "marts.health_history" and not result.skipped:
+            days, seconds = reconstruct_health_history(cur, as_of)
+            result = replace(result, items=days, seconds=result.seconds + seconds)
+        with done:
+            built[step.name] = result
+            if on_built is not None:
+                on_built(step.name, result, len(built), len(selected))
+
+    streamed = {s.name for s in selected if s.name in MART_STREAM_STEPS}
     for step in selected:
         if snapshot and step.schema == "marts":
             snapshot_milestones(con, as_of)
             snapshot = False
-        built[step.name] = build_step(con, step, as_of, force, cache)
-        if reconstruct and step.name == "marts.health_history" and not built[step.name].skipped:
-            days, seconds = reconstruct_health_history(con, as_of)
-            built[step.name] = replace(built[step.name], items=days, seconds=built[step.name].seconds + seconds)
-        if on_built is not None:
-            on_built(step.name, built[step.name], len(built), len(selected))
+        if step.name in streamed:
+            if step.name not in built:  # the first of them: all of them, at once where they fit
+                build_in_streams(con, [s for s in selected if s.name in streamed], mart_streams(con),
+                                 lambda cur, s: one(cur, s))
+            continue
+        one(con, step)
     if snapshot:
         snapshot_milestones(con, as_of)
     if "stale_batch" in cache:
@@ -480,6 +495,78 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
         DELETE FROM meta.item_deltas WHERE batch <= (
             SELECT min(consumed_batch) FROM meta.transform_state WHERE consumed_batch IS NOT NULL)""")
     return built
+
+
+# The marts built two at a time where they fit: every mart the health reads, directly or not (all
+# those before marts.health_history in STEPS), each after the marts it reads. After them, one at a
+# time, marts.health_history (whose first build replays past weeks in streams of its own) and what
+# reads it. Measured on built files, the marts before marts.health_history rebuilt whole (three
+# runs in turn): at 100,000 items 5.2-5.7 s one at a time against 3.7-3.8 s two at a time, at
+# 10,000 items 1.39-1.57 s against 1.02-1.04 s; marts.health the same either way.
+MART_STREAM_STEPS = frozenset(s.name for s in STEPS[:[s.name for s in STEPS].index("marts.health_history")]
+                              if s.schema == "marts")
+# What two marts built at once hold beyond one, per item of core.work_items: where the memory_limit
+# does not cover it for both, they go one at a time (as the history replays do).
+MART_STREAM_BYTES_PER_ITEM = 5_500
+
+
+def mart_streams(con: duckdb.DuckDBPyConnection) -> int:
+    """Two where DuckDB has two threads or more and the memory_limit covers two marts at a time
+    (MART_STREAM_BYTES_PER_ITEM: up to about 175,000 items at the default 2GB), else one."""
+    from transforms.history import _bytes
+
+    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+    items = con.execute("SELECT count(*) FROM core.work_items").fetchone()[0]
+    limit = _bytes(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    return 2 if threads >= 2 and limit is not None and 2 * items * MART_STREAM_BYTES_PER_ITEM <= limit else 1
+
+
+def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams: int,
+                     build: Callable[[duckdb.DuckDBPyConnection, Step], None]) -> None:
+    """``build`` each of ``steps`` once every step of ``steps`` it reads is built, ``streams`` at a
+    time, each stream on a connection of its own (a cursor: variables and temp tables are per
+    connection; each step commits its own transaction). A failure stops what has not started;
+    what runs is waited for, then the first error is raised."""
+    if streams <= 1 or len(steps) <= 1:
+        for step in steps:
+            build(con, step)
+        return
+    names = {s.name for s in steps}
+    needs = {s.name: set(reads(s)[1]) & names for s in steps}
+    waiting, finished, failures = list(steps), set(), []
+    ready = threading.Condition()
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0].replace("'", "''")
+
+    def stream() -> None:
+        cur = con.cursor()
+        try:
+            cur.execute(f"SET TimeZone = '{zone}'")  # a session setting, not inherited
+            while True:
+                with ready:
+                    while not failures and waiting and not any(needs[s.name] <= finished for s in waiting):
+                        ready.wait()
+                    if failures or not waiting:
+                        return
+                    step = next(s for s in waiting if needs[s.name] <= finished)
+                    waiting.remove(step)
+                try:
+                    build(cur, step)
+                except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+                    with ready:
+                        failures.append(exc)
+                        ready.notify_all()
+                    return
+                with ready:
+                    finished.add(step.name)
+                    ready.notify_all()
+        finally:
+            cur.close()
+
+    with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="marts") as pool:
+        for future in [pool.submit(stream) for _ in range(streams)]:
+            future.result()
+    if failures:
+        raise failures[0]
 
 
 def snapshot_milestones(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
