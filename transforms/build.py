@@ -444,7 +444,8 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
               force: bool = False, reconstruct: bool = False,
               on_built: Callable[[str, Built, int, int], None] | None = None) -> dict[str, Built]:
     """Bring every derived table (or those named in ``only``, "schema.table") up to date in
-    order, on one connection, as the Dagster transform step does, appending what changed about
+    order, on one connection (and its cursors, where marts are built two at a time:
+    ``build_in_streams``), as the Dagster transform step does, appending what changed about
     the milestones to meta.milestone_snapshots between core and marts (snapshot_milestones); then
     forget the item deltas every scoped table has merged. ``reconstruct``: right after
     marts.health_history, replay the weeks before the first sync that it lacks (the pipeline's
@@ -524,23 +525,35 @@ def mart_streams(con: duckdb.DuckDBPyConnection) -> int:
 def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams: int,
                      build: Callable[[duckdb.DuckDBPyConnection, Step], None]) -> None:
     """``build`` each of ``steps`` once every step of ``steps`` it reads is built, ``streams`` at a
-    time, each stream on a connection of its own (a cursor: variables and temp tables are per
-    connection; each step commits its own transaction). A failure stops what has not started;
-    what runs is waited for, then the first error is raised."""
+    time, each stream on a connection of its own (a cursor: variables, temp tables and the time
+    zone are per connection; each step commits its own transaction). A failure stops what has not
+    started; what runs is waited for, then the first error is raised (a second is logged). An
+    interrupt of the caller (Ctrl-C, a run terminated) interrupts the running steps too."""
     if streams <= 1 or len(steps) <= 1:
         for step in steps:
             build(con, step)
         return
     names = {s.name for s in steps}
     needs = {s.name: set(reads(s)[1]) & names for s in steps}
-    waiting, finished, failures = list(steps), set(), []
+    waiting, finished, failures, cursors = list(steps), set(), [], []
     ready = threading.Condition()
     zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0].replace("'", "''")
 
+    def failed(exc: BaseException) -> None:
+        with ready:
+            failures.append(exc)
+            ready.notify_all()
+
     def stream() -> None:
-        cur = con.cursor()
         try:
-            cur.execute(f"SET TimeZone = '{zone}'")  # a session setting, not inherited
+            cur = con.cursor()
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            failed(exc)
+            return
+        with ready:
+            cursors.append(cur)
+        try:
+            cur.execute(f"SET TimeZone = '{zone}'")  # a session setting: a cursor does not inherit it
             while True:
                 with ready:
                     while not failures and waiting and not any(needs[s.name] <= finished for s in waiting):
@@ -549,22 +562,31 @@ def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams:
                         return
                     step = next(s for s in waiting if needs[s.name] <= finished)
                     waiting.remove(step)
-                try:
-                    build(cur, step)
-                except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
-                    with ready:
-                        failures.append(exc)
-                        ready.notify_all()
-                    return
+                build(cur, step)
                 with ready:
                     finished.add(step.name)
                     ready.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            failed(exc)
         finally:
             cur.close()
 
     with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="marts") as pool:
-        for future in [pool.submit(stream) for _ in range(streams)]:
-            future.result()
+        futures = [pool.submit(stream) for _ in range(streams)]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException as exc:  # the caller interrupted: no step starts, the running ones stop
+            failed(exc)
+            with ready:
+                for cur in cursors:
+                    try:
+                        cur.interrupt()
+                    except duckdb.Error:  # closed already: its stream is done
+                        pass
+            raise
+    for other in failures[1:]:
+        log.warning("another mart failed too: %s", other)
     if failures:
         raise failures[0]
 

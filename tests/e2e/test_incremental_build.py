@@ -163,3 +163,29 @@ def test_a_night_without_changes_transforms_nothing(tmp_path, capsys):
         assert cli.main(["sync", "--config", str(out / "program.yaml")]) == 0
         assert state() == built
     capsys.readouterr()
+
+
+def test_marts_built_two_at_a_time_equal_them_built_one_at_a_time(published_demo, tmp_path, monkeypatch):
+    """build_all builds the marts the health reads in two streams (transforms.build.mart_streams);
+    every mart is the same, row for row, as one at a time builds it, and it was two at a time."""
+    import threading
+
+    import transforms.build as build
+
+    as_of = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    marts = {s.name for s in STEPS if s.schema == "marts"}
+    digests, threads = {}, {}
+    for streams in (2, 1):
+        work = tmp_path / f"streams{streams}.duckdb"
+        shutil.copyfile(published_demo / "pulse.duckdb", work)
+        monkeypatch.setattr(build, "mart_streams", lambda con, n=streams: n)
+        with connect(work) as con:
+            con.execute("SET TimeZone = 'Pacific/Kiritimati'")  # the streams' cursors must not fall back to UTC
+            seen = set()
+            built = build_all(con, as_of, only=marts, force=True,
+                              on_built=lambda name, *_: seen.add(threading.current_thread().name))
+            assert {b.how for b in built.values()} == {"rebuilt"}
+            digests[streams] = {name: digest(con, name) for name in sorted(marts - {"marts.health_history"})}
+        threads[streams] = seen
+    assert digests[2] == digests[1]
+    assert any(name.startswith("marts") for name in threads[2]) and not any(n.startswith("marts") for n in threads[1])

@@ -41,18 +41,54 @@ def test_each_step_starts_after_what_it_reads_and_two_run_at_once():
 
 
 def test_a_failure_stops_what_has_not_started_and_is_raised():
+    """The first step fails at once; the other stream ends the step it is on (it takes 50 ms) and
+    starts no other."""
     steps, built = _marts(), []
 
     def build(cur, step):
         if step.name == "marts.progress":
             raise RuntimeError("progress failed")
+        time.sleep(0.05)
         built.append(step.name)
 
     with pytest.raises(RuntimeError, match="progress failed"):
         build_in_streams(duckdb.connect(), steps, 2, build)
-    # what reads marts.progress, directly or not, never started
+    assert len(built) <= 1
     assert not any("marts.progress" in reads(STEP[name])[1] for name in built)
-    assert len(built) < len(steps) - 1
+
+
+def test_the_streams_keep_the_connections_time_zone():
+    con, zones = duckdb.connect(), set()
+    con.execute("SET TimeZone = 'Pacific/Kiritimati'")
+    build_in_streams(con, _marts(), 2, lambda cur, step: zones.add(
+        cur.execute("SELECT current_setting('TimeZone')").fetchone()[0]))
+    assert zones == {"Pacific/Kiritimati"}
+
+
+def test_an_interrupt_of_the_caller_stops_the_running_steps():
+    """Ctrl-C (or a terminated run) in the caller's thread interrupts the steps the streams run,
+    instead of waiting for every mart to be built."""
+    import signal
+
+    started = threading.Event()
+
+    def build(cur, step):
+        started.set()
+        cur.execute("SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3").fetchall()  # minutes
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    began = time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(KeyboardInterrupt):
+            build_in_streams(duckdb.connect(), _marts(), 2, build)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert started.is_set() and time.monotonic() - began < 10
 
 
 def test_one_stream_builds_in_order_on_the_callers_connection():
