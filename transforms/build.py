@@ -479,8 +479,7 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
             snapshot = False
         if step.name in streamed:
             if step.name not in built:  # the first of them: all of them, at once where they fit
-                build_in_streams(con, [s for s in selected if s.name in streamed], mart_streams(con),
-                                 lambda cur, s: one(cur, s))
+                build_in_streams(con, [s for s in selected if s.name in streamed], mart_streams(con), one)
             continue
         one(con, step)
     if snapshot:
@@ -514,12 +513,9 @@ MART_STREAM_BYTES_PER_ITEM = 5_500
 def mart_streams(con: duckdb.DuckDBPyConnection) -> int:
     """Two where DuckDB has two threads or more and the memory_limit covers two marts at a time
     (MART_STREAM_BYTES_PER_ITEM: up to about 175,000 items at the default 2GB), else one."""
-    from transforms.history import _bytes
+    from transforms.history import streams_that_fit
 
-    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
-    items = con.execute("SELECT count(*) FROM core.work_items").fetchone()[0]
-    limit = _bytes(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-    return 2 if threads >= 2 and limit is not None and 2 * items * MART_STREAM_BYTES_PER_ITEM <= limit else 1
+    return streams_that_fit(con, MART_STREAM_BYTES_PER_ITEM)
 
 
 def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams: int,
@@ -544,6 +540,9 @@ def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams:
             failures.append(exc)
             ready.notify_all()
 
+    def startable() -> Step | None:
+        return next((s for s in waiting if needs[s.name] <= finished), None)
+
     def stream() -> None:
         try:
             cur = con.cursor()
@@ -556,11 +555,10 @@ def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams:
             cur.execute(f"SET TimeZone = '{zone}'")  # a session setting: a cursor does not inherit it
             while True:
                 with ready:
-                    while not failures and waiting and not any(needs[s.name] <= finished for s in waiting):
+                    while not failures and waiting and (step := startable()) is None:
                         ready.wait()
                     if failures or not waiting:
                         return
-                    step = next(s for s in waiting if needs[s.name] <= finished)
                     waiting.remove(step)
                 build(cur, step)
                 with ready:

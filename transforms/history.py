@@ -155,10 +155,16 @@ def replay_streams(con: duckdb.DuckDBPyConnection) -> int:
     cores: 10,000 items 7.5 -> 5.0 s (one stream kept 1.2 cores busy); 100,000 items 29.9 ->
     25.9 s, at +523 MiB peak. A stream that runs out of memory fails the night's reconstruction,
     which the next build retries: with one stream the history would fill, with two never."""
+    return streams_that_fit(con, REPLAY_BYTES_PER_ITEM)
+
+
+def streams_that_fit(con: duckdb.DuckDBPyConnection, bytes_per_item: int) -> int:
+    """Two where DuckDB has two threads or more and the memory_limit covers two streams that each
+    hold ``bytes_per_item`` per item of core.work_items, else one."""
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
     items = con.execute("SELECT count(*) FROM core.work_items").fetchone()[0]
     limit = _bytes(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-    return 2 if threads >= 2 and limit is not None and 2 * items * REPLAY_BYTES_PER_ITEM <= limit else 1
+    return 2 if threads >= 2 and limit is not None and 2 * items * bytes_per_item <= limit else 1
 
 
 def _bytes(setting: str) -> int | None:

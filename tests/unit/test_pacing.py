@@ -207,21 +207,26 @@ def test_a_lane_that_could_not_be_taken_again_is_not_given_back_twice():
     assert lanes._free.acquire(blocking=False) and not lanes._free.acquire(blocking=False)
 
 
+def _queued(units, target) -> threading.Thread:
+    """``target`` in a thread of its own, returned once it waits in ``units`` (a ``_LongestFirst``),
+    so that the arrival order of the threads started one after another is known."""
+    queued = units.waiting
+    thread = threading.Thread(target=target)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while units.waiting == queued and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return thread
+
+
 def _queue_for_a_lane(lanes: Lanes, expected: int | None, order: list[str], name: str) -> threading.Thread:
-    """A thread that says how long its chain is, waits for ``lanes`` and notes when it got one;
-    started only once the one before it is queued, so arrival order is known."""
+    """A thread that says how long its chain is, waits for ``lanes`` and notes when it got one."""
     def send() -> None:
         Lanes.expect(expected)
         with lanes:
             order.append(name)
 
-    queued = lanes._free.waiting
-    thread = threading.Thread(target=send)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while lanes._free.waiting == queued and time.monotonic() < deadline:
-        time.sleep(0.001)
-    return thread
+    return _queued(lanes._free, send)
 
 
 def test_a_free_lane_goes_to_the_longest_chain_and_equals_go_in_arrival_order():
@@ -252,12 +257,7 @@ def test_a_thread_passed_over_too_long_is_next_whatever_the_others_expect():
     units.acquire()
 
     def wait_for_one(priority: int, name: str) -> threading.Thread:
-        queued = units.waiting
-        thread = threading.Thread(target=lambda: (units.acquire(priority), order.append(name)))
-        thread.start()
-        while units.waiting == queued:
-            time.sleep(0.001)
-        return thread
+        return _queued(units, lambda: (units.acquire(priority), order.append(name)))
 
     threads = [wait_for_one(1, "short, waiting since 0 s")]
     now[0] = 1.0
