@@ -160,6 +160,7 @@ class GithubSource:
             left = _pages_left(url, link)
             Lanes.expect(left or None)  # done: what the thread does next is not known
             yield Page(data or [], headers.get("etag") if first else None, request, left)
+            del headers, data  # not held while the next page is read: the caller has it
             first = False
 
     def repository(self, repo: str, etag: str | None = None) -> Page:
@@ -187,10 +188,13 @@ class GithubSource:
         """Repo-level issue events, newest first, down to ``since`` (ISO 8601) when given."""
         for page in self._pages(f"/repos/{repo}/issues/events", {}):
             events = page.items or []
+            del page  # nor a page while the next is read (each holds the events' whole issues)
             if since is not None:  # the read stops at ``since``, long before the list's last page
                 Lanes.expect(None)
+            passed = since is not None and events and events[-1].get("created_at", "") < since
             yield [e for e in events if since is None or e.get("created_at", "") >= since]
-            if since is not None and events and events[-1].get("created_at", "") < since:
+            del events
+            if passed:
                 return
 
     def milestones(self, repo: str, etag: str | None = None) -> Page:

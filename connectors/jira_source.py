@@ -330,10 +330,13 @@ class JiraSource:
                 query, nextPageToken=token, maxResults=size, fields=fields, expand=expand, json_result=True,
             )
             issues = page.get("issues", [])
+            token = page.get("nextPageToken")
+            last = page.get("isLast", token is None) or not token
+            del page
             if issues:
                 yield issues
-            token = page.get("nextPageToken")
-            if page.get("isLast", token is None) or not token:
+            del issues
+            if last:
                 return
 
     def _pages_by_offset(self, query: str, fields: list[str], size: int,
@@ -347,9 +350,11 @@ class JiraSource:
             start += len(issues)  # a server may cap a page below maxResults
             done = not issues or start >= page.get("total", 0)
             left = None if done else -(-(page["total"] - start) // len(issues))  # pages still to read
+            del page
             Lanes.expect(left)  # while the caller takes the page (its own requests rank so), and ...
             if issues:
                 yield issues
+            del issues
             Lanes.expect(left)  # ... for the next page, whatever the caller's requests said
             if done:
                 return

@@ -564,6 +564,7 @@ def _sync_jira_project(con: duckdb.DuckDBPyConnection, writer: Writer, source: J
         for issue in page:
             updated = _ts(issue["fields"].get("updated"))
             seen = updated if seen is None or (updated and updated > seen) else seen
+        del page  # not held while the next page is read: a thread holds one parsed page at a time
     _complete_changelogs(writer, project, source, site, cut, sync_id)
     reconciled = cursor.reconciled_at if cursor else None
     forget: Callable[[duckdb.DuckDBPyConnection], None] | None = None
@@ -787,6 +788,7 @@ def _sync_github_issues(con: duckdb.DuckDBPyConnection, writer: Writer, project:
                     seen = updated if seen is None or (updated and updated > seen) else seen
                 # this reader's requests still to come: the list's pages and the relations it named
                 Lanes.expect(page.left + relations or None)
+                del page  # not held while the next page is read
             _refresh_relations(writer, project, source, site, repo, changed, sync_id, full)
         except BaseException:
             stop.set()
@@ -819,6 +821,7 @@ def _land_github_events(writer: Writer, project: str, source: GithubSource, site
             "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
             "created_at": e.get("created_at"), "payload": _without_issue(e), "synced_at": _now(),
             "sync_id": sync_id} for e in events], project=project)
+        del events  # not held while the next page is read
 
 
 def _without_issue(event: dict[str, Any]) -> dict[str, Any]:
