@@ -93,6 +93,17 @@ _STOP = object()
 # says why); bench/raw_at_scale.py stores its generated raw the same way.
 RAW_STRING_COMPRESSION = "zstd"
 
+# The WAL size at which the writer's database checkpoints (``Writer``). Until a checkpoint DuckDB
+# holds the rows written since the last in memory (their strings: a page of Jira issues is 1 MB),
+# so at 256MB a 100k sync held up to 240 MiB more than a 10k sync, which never wrote that much.
+# Each checkpoint also rewrites the row group a table is still filling (up to 122,880 rows), so
+# a smaller threshold costs CPU where a sync is large: every Jira project of the 100k portfolio
+# at 0 ms latency, two alternating runs each, 613-614 MiB on 48.5-49.9 s of CPU at 64MB against
+# 747-770 MiB on 42.2-45.6 s at 256MB. A large sync waits on GitHub's pace, not on this CPU.
+# (Row groups of 16,384 rows, an option of DuckDB's ATTACH, made 64MB cost nothing in the sync,
+# but the transforms' first checkpoint merged them again: 4-7 s and 500 MiB more at 100k.)
+CHECKPOINT_THRESHOLD = "64MB"
+
 # What the side lane lands: a repository's events and relations, about half of a sync's JSON
 # (10,000-item peer sync: issues 53 MB, events 34 MB, relations 13 MB). DuckDB appends to two
 # tables from two transactions at once, so a second thread writes them beside the issues.
@@ -138,8 +149,10 @@ class Writer:
                  batch_rows: int = 5000, batch_bytes: int = 2 << 20, lanes: int = 2) -> None:
         self._lanes = [_Lane(name, con.cursor()) for name in ("main", "side")[:max(1, min(2, lanes))]]
         # DuckDB checkpoints when the WAL passes 16 MB, inside whichever commit passes it: a sync
-        # lands hundreds of MB, so that was a checkpoint every few pages. Fewer, larger ones.
-        self._lanes[0].cursor.execute("SET checkpoint_threshold = '256MB'")
+        # lands hundreds of MB, so that was a checkpoint every few pages. Fewer, larger ones; but
+        # not so few that the rows written since the last, which DuckDB holds in memory until it,
+        # make a sync's memory grow with the portfolio (``CHECKPOINT_THRESHOLD``).
+        self._lanes[0].cursor.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         # Strings to zstd at this database's checkpoints (the ingest's own connection: a setting of
         # the database, not of a cursor). DuckDB's own pick for the events' JSON, dictionary+FSST,
         # costs four times the CPU: the 10,000-item peer sync's raw tables (99 MB of WAL) checkpoint

@@ -405,3 +405,25 @@ def test_what_the_writer_lands_is_checkpointed_as_zstd(tmp_path):
         assert compressions == {"ZSTD"}
         assert con.execute("SELECT count(*), max(payload->>'name') FROM raw.jira_versions").fetchone() == (
             3000, max(r["payload"]["name"] for r in rows))
+
+
+def test_the_writer_checkpoints_before_its_wal_holds_more_than_the_threshold(tmp_path):
+    """Until a checkpoint DuckDB holds what was written since the last one in memory, so the WAL's
+    size is what a sync holds: with the writer's threshold it stays near 64MB however much lands
+    (at DuckDB's 16MB it checkpointed every few pages; at 256MB a large sync held 240 MiB more)."""
+    path = tmp_path / "w.duckdb"
+    text = "x" * 8_000  # incompressible enough: DuckDB's WAL holds strings as they are
+    largest = 0
+    with connect(path, memory_limit="512MB") as con:
+        migrate(con)
+        with Writer(con) as writer:
+            for page in range(120):  # about 100 MB of JSON, 2 MB batches
+                writer.land("raw.jira_changelogs", [
+                    {"site": "j", "issue_id": str(page), "history_id": f"{page}-{n}", "payload": {"id": n, "text": text},
+                     "synced_at": T0, "sync_id": "s1"} for n in range(100)], project="j/P")
+                if page % 10 == 9:
+                    writer.call(lambda w: None)  # what was queued is written
+                    wal = path.with_name("w.duckdb.wal")
+                    largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+        assert con.execute("SELECT count(*) FROM raw.jira_changelogs").fetchone()[0] == 12_000
+    assert 0 < largest < 80 << 20
