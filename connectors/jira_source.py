@@ -303,12 +303,16 @@ class JiraSource:
             while True:
                 # a POST, but a read: counted, and retried like a GET (429, 5xx, corrupt bodies)
                 page = self.client._get_json("changelog/bulkfetch", params=ask, use_post=True)
-                for entry in page.get("issueChangeLogs", []):
+                token = page.get("nextPageToken")
+                entries = page.get("issueChangeLogs", [])
+                del page  # not held while the next page is read (up to 1,000 issues' histories)
+                for entry in entries:
                     if entry.get("changeHistories"):
                         yield str(entry["issueId"]), entry["changeHistories"]
-                if not page.get("nextPageToken"):
+                del entries
+                if not token:
                     break
-                ask["nextPageToken"] = page["nextPageToken"]
+                ask["nextPageToken"] = token
 
     def remote_links(self, issue_id: str) -> list[dict[str, Any]]:
         """Remote links of one issue (GitHub issues linked by the GitHub for Jira app, web links).

@@ -736,6 +736,7 @@ def _sync_github_repo(con: duckdb.DuckDBPyConnection, writer: Writer, source: Gi
             # we hold one too many or too few.
             for page in source.issue_pages(repo):
                 _land_issues(writer, project, site, repo, page.items or [], sync_id)
+                del page  # not held while the next page is read
             forget = _unseen("raw.github_issues", "repo", site, repo, sync_id)
             reconciled = started
     state = Cursor(_next_cursor(cursor.cursor_at if cursor else None, seen, started, policy), reconciled)
