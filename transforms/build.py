@@ -518,6 +518,24 @@ def mart_streams(con: duckdb.DuckDBPyConnection) -> int:
     return streams_that_fit(con, MART_STREAM_BYTES_PER_ITEM)
 
 
+def stream_cursors(con: duckdb.DuckDBPyConnection) -> Callable[[], duckdb.DuckDBPyConnection]:
+    """Call in ``con``'s thread: what opens a cursor of ``con`` for another thread (a connection of
+    its own: variables, USE and temp tables are per connection) in ``con``'s time zone, a session
+    setting a cursor does not inherit."""
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0].replace("'", "''")
+
+    def open_cursor() -> duckdb.DuckDBPyConnection:
+        cur = con.cursor()
+        try:
+            cur.execute(f"SET TimeZone = '{zone}'")
+        except BaseException:
+            cur.close()
+            raise
+        return cur
+
+    return open_cursor
+
+
 def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams: int,
                      build: Callable[[duckdb.DuckDBPyConnection, Step], None]) -> None:
     """``build`` each of ``steps`` once every step of ``steps`` it reads is built, ``streams`` at a
@@ -533,7 +551,7 @@ def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams:
     needs = {s.name: set(reads(s)[1]) & names for s in steps}
     waiting, finished, failures, cursors = list(steps), set(), [], []
     ready = threading.Condition()
-    zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0].replace("'", "''")
+    open_cursor = stream_cursors(con)
 
     def failed(exc: BaseException) -> None:
         with ready:
@@ -545,14 +563,13 @@ def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams:
 
     def stream() -> None:
         try:
-            cur = con.cursor()
+            cur = open_cursor()
         except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
             failed(exc)
             return
         with ready:
             cursors.append(cur)
         try:
-            cur.execute(f"SET TimeZone = '{zone}'")  # a session setting: a cursor does not inherit it
             while True:
                 with ready:
                     while not failures and waiting and (step := startable()) is None:

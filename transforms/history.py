@@ -24,7 +24,8 @@ from datetime import datetime, timedelta, timezone
 
 import duckdb
 
-from transforms.build import PYTHON_STEPS, STEP, STEPS, _sections, rebuild_scoped, render, set_as_of, sql_for
+from transforms.build import (PYTHON_STEPS, STEP, STEPS, _sections, rebuild_scoped, render, set_as_of, sql_for,
+                              stream_cursors)
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,8 @@ def replay_health(con: duckdb.DuckDBPyConnection, instants: list[datetime],
                 seconds[instant] = time.perf_counter() - started
 
     def stream(share: list[datetime], catalog: str) -> None:
-        cur = con.cursor()  # a connection of its own: variables, USE and temp tables are per connection
+        cur = open_cursor()
         try:
-            cur.execute(f"SET TimeZone = '{timezone_of}'")  # a session setting, not inherited
             replay(cur, share, catalog)
         finally:
             cur.close()
@@ -121,7 +121,7 @@ def replay_health(con: duckdb.DuckDBPyConnection, instants: list[datetime],
     if len(shares) == 1:
         replay(con, shares[0], "replay")
     else:
-        timezone_of = con.execute("SELECT current_setting('TimeZone')").fetchone()[0].replace("'", "''")
+        open_cursor = stream_cursors(con)
         # The streams share the cores rather than each statement spreading over all of them:
         # DuckDB's threads are one setting for the database, so it is divided while they run.
         # Twelve weekly replays at 10,000 items, two streams, runs alternating: 6.7-7.1 s with
