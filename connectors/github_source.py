@@ -17,11 +17,13 @@ from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from github import Auth, Github, GithubRetry
 from github.Requester import RequestsResponse
+from requests import PreparedRequest
 from urllib3.response import BaseHTTPResponse
 
-from connectors.http import CheckedJsonAdapter, loads
+from connectors.http import CheckedJsonAdapter, Decode, loads
 from connectors.pacing import PROJECTS_AT_ONCE, LaneFreeSleep, Lanes, Limits, Pacer
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 _LAST = re.compile(r'<([^>]+)>;\s*rel="last"')
 _PAGE = re.compile(r'[?&]page=(\d+)')
+# A repository's issue events list (GET /repos/{owner}/{repo}/issues/events), any query.
+_EVENTS_PATH = re.compile(r"/repos/[^/?#]+/[^/?#]+/issues/events(?:\?|$)")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,62 @@ class Page:
     left: int = 0  # pages of the list after this one (its ``next`` through ``last`` links)
 
 
+@dataclass(frozen=True, slots=True)
+class IssueEvent:
+    """One event of a repository's issue events list, as landed: what the sync reads of it, and
+    ``payload``, the event's JSON with its embedded issue cut to that issue's id and number."""
+
+    id: int
+    created_at: str | None
+    issue_number: int | None
+    payload: str
+
+
+class _IssueRef(msgspec.Struct):
+    """What an event's embedded issue is kept as: the rest of it is raw.github_issues' already."""
+
+    id: int | None = None
+    number: int | None = None
+
+
+_EVENT_FIELDS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
+_ISSUE_REF = msgspec.json.Decoder(_IssueRef | None)
+_ID = msgspec.json.Decoder(int)
+_TIME = msgspec.json.Decoder(str | None)
+_ENCODE = msgspec.json.Encoder()
+
+
+def issue_events(body: bytes) -> list[IssueEvent]:
+    """A page of issue events as ``IssueEvent``s, parsed for what is kept. GitHub embeds the whole
+    issue in every event (most of a page's bytes: 0.8 MB for 100 events of the 10k portfolio):
+    each event's top-level values are kept as their JSON text (msgspec.Raw, not parsed into
+    objects) and written back, compact, around the cut issue, so no issue becomes Python objects:
+    1.7 ms for that page against 3.6 ms to parse it whole and write each event again, and a page
+    in flight holds its bytes, not 1.8 MB of objects. A value keeps the tracker's text (an
+    escaped character stays escaped: the same JSON). Raises ValueError
+    (msgspec.DecodeError) on a body that is not a list of JSON objects: the adapter's corrupt
+    answer, asked again."""
+    events = []
+    for fields in _EVENT_FIELDS.decode(body):
+        issue = fields.get("issue")
+        ref = _ISSUE_REF.decode(issue) if issue is not None else None
+        if ref is not None:
+            fields["issue"] = msgspec.Raw(_ENCODE.encode(
+                {k: v for k, v in (("id", ref.id), ("number", ref.number)) if v is not None}))
+        created = fields.get("created_at")
+        events.append(IssueEvent(_ID.decode(fields["id"]) if "id" in fields else None,
+                                 _TIME.decode(created) if created is not None else None,
+                                 ref.number if ref is not None else None,
+                                 # compact whatever the server's layout: the values are its text
+                                 msgspec.json.format(_ENCODE.encode(fields), indent=-1).decode()))
+    return events
+
+
+def _decoder_for(request: PreparedRequest) -> Decode | None:
+    """``issue_events`` for an issue events page; the adapter's default parse for anything else."""
+    return issue_events if _EVENTS_PATH.search(request.path_url or "") else None
+
+
 class GithubSource:
     """Reads repositories of one GitHub site. Create it once per sync."""
 
@@ -122,7 +182,8 @@ class GithubSource:
             cnx.adapter.close()
             cnx.adapter = CheckedJsonAdapter(
                 self.site.name, logger=log, backoff=self.site.retry_backoff, on_sent=self._count,
-                pacer=self.pacer, max_retries=cnx.retry, pool_connections=cnx.pool_size, pool_maxsize=cnx.pool_size)
+                pacer=self.pacer, decoder=_decoder_for, max_retries=cnx.retry, pool_connections=cnx.pool_size,
+                pool_maxsize=cnx.pool_size)
             cnx.session.mount(f"{cnx.protocol}://", cnx.adapter)
             fetch = cnx.getresponse
             cnx.getresponse = lambda: _ParsedResponse(fetch().response)
@@ -184,15 +245,16 @@ class GithubSource:
         """The request key ``issue_pages`` will use, to look its ETag up before asking."""
         return request_key(f"/repos/{repo}/issues", {**self._issue_params(since), "per_page": self.site.page_size})
 
-    def event_pages(self, repo: str, since: str | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Repo-level issue events, newest first, down to ``since`` (ISO 8601) when given."""
+    def event_pages(self, repo: str, since: str | None = None) -> Iterator[list[IssueEvent]]:
+        """Repo-level issue events, newest first, down to ``since`` (ISO 8601) when given; each
+        parsed by ``issue_events`` (the adapter's decoder for these pages)."""
         for page in self._pages(f"/repos/{repo}/issues/events", {}):
-            events = page.items or []
-            del page  # nor a page while the next is read (each holds the events' whole issues)
+            events: list[IssueEvent] = page.items or []  # type: ignore[assignment]
+            del page  # nor a page while the next is read
             if since is not None:  # the read stops at ``since``, long before the list's last page
                 Lanes.expect(None)
-            passed = since is not None and events and events[-1].get("created_at", "") < since
-            yield [e for e in events if since is None or e.get("created_at", "") >= since]
+            passed = since is not None and events and (events[-1].created_at or "") < since
+            yield [e for e in events if since is None or (e.created_at or "") >= since]
             del events
             if passed:
                 return

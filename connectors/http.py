@@ -45,6 +45,10 @@ NOT_JSON = "a body that is not valid JSON (truncated?)"
 # at a time whatever is asked, and a gzipped one was already read in larger raw reads.
 BODY_READ_SIZE = 1 << 20
 
+# A parser of an answer's body: JSON text in, what the caller reads out; ValueError if it is not
+# the JSON expected (``loads``, or a connector's own for an endpoint: CheckedJsonAdapter's decoder).
+Decode = Callable[[bytes], Any]
+
 
 def redact_url(url: str) -> str:
     """``url`` without user info and with the values of secret-looking query parameters hidden."""
@@ -65,11 +69,16 @@ class CheckedJsonAdapter(HTTPAdapter):
     Every method is retried: the connectors only read, and their POSTs (Jira Cloud's search/jql
     and changelog/bulkfetch) are reads too. Streamed answers are passed on unread.
     ``on_sent(n)`` is told of every ``n`` requests sent: one a send, plus the retries urllib3
-    made inside it (5xx, rate limits), as its ``Retry`` history records them."""
+    made inside it (5xx, rate limits), as its ``Retry`` history records them. ``decoder(request)``
+    may name the parser of a request's answer (None: ``loads``), for an endpoint whose answers a
+    connector reads only in part: the check is then that parse, and its result what the client
+    library gets."""
 
     def __init__(self, site: str, *, logger: logging.Logger, backoff: float, retries: int = 3,
-                 on_sent: Callable[[int], None] | None = None, pacer: Pacer | None = None, **kwargs: Any) -> None:
+                 on_sent: Callable[[int], None] | None = None, pacer: Pacer | None = None,
+                 decoder: Callable[[PreparedRequest], Decode | None] | None = None, **kwargs: Any) -> None:
         self.site = site
+        self.decoder = decoder
         self.pacer = pacer
         self.logger = logger
         self.backoff = backoff
@@ -81,7 +90,7 @@ class CheckedJsonAdapter(HTTPAdapter):
         attempt = 1
         while True:
             response = self._send(request, stream, **kwargs)
-            reason = None if stream else corruption(request, response)
+            reason = None if stream else corruption(request, response, self._decode(request))
             if reason is None:
                 return response
             url = redact_url(request.url or "")
@@ -93,6 +102,10 @@ class CheckedJsonAdapter(HTTPAdapter):
                                 round(wait, 3), attempt, self.corrupt_retries)
             time.sleep(wait)
             attempt += 1
+
+    def _decode(self, request: PreparedRequest) -> Decode:
+        """How this request's answer is parsed: the connector's own decoder for it, else ``loads``."""
+        return (self.decoder(request) if self.decoder is not None else None) or loads
 
     def _send(self, request: PreparedRequest, stream: bool, **kwargs: Any) -> Response:
         sent = 1
@@ -109,9 +122,10 @@ class CheckedJsonAdapter(HTTPAdapter):
                 self.on_sent(sent)
 
 
-def corruption(request: PreparedRequest, response: Response) -> str | None:
+def corruption(request: PreparedRequest, response: Response, decode: Decode | None = None) -> str | None:
     """What is wrong with the body of a 2xx JSON answer (None: nothing, or not such an answer).
-    Reading it here is what requests does next anyway; the body stays cached on the response."""
+    Reading it here is what requests does next anyway; the body stays cached on the response.
+    ``decode`` parses it (default ``loads``); a ValueError from it means the body is not JSON."""
     if (not 200 <= response.status_code < 300 or response.status_code in (204, 205) or request.method == "HEAD"
             or not JSON_TYPE.match(response.headers.get("Content-Type", ""))):
         return None
@@ -121,7 +135,7 @@ def corruption(request: PreparedRequest, response: Response) -> str | None:
         response.close()
         return f"a body that could not be read whole ({type(error).__name__})"
     try:
-        parsed = loads(body)
+        parsed = (decode or loads)(body)
     except ValueError:  # JSONDecodeError, UnicodeDecodeError; an empty body too
         return NOT_JSON
     # The parse is kept: the jira library reads the answer through response.json() and PyGithub

@@ -43,7 +43,7 @@ from connectors.pacing import Lanes
 from pipelines.config import SyncSettings
 from pipelines.progress import ItemsLanded, ProjectStarted, ProjectSynced, emit
 from warehouse.landing import Call, Journal, LandingStore
-from warehouse.store import upsert
+from warehouse.store import JsonText, upsert
 from warehouse.writer import Land, Writer
 
 log = logging.getLogger(__name__)
@@ -818,20 +818,14 @@ def _land_github_events(writer: Writer, project: str, source: GithubSource, site
     for events in source.event_pages(repo, since):
         if stop.is_set():
             break
+        # the payload is the event without its embedded issue but for the issue's id and number
+        # (raw.github_issues holds the rest), already JSON text (connectors.github_source.issue_events)
+        synced = _now()
         writer.land("raw.github_issue_events", [{
-            "site": site, "repo": repo, "event_id": e["id"], "issue_number": (e.get("issue") or {}).get("number"),
-            "created_at": e.get("created_at"), "payload": _without_issue(e), "synced_at": _now(),
+            "site": site, "repo": repo, "event_id": e.id, "issue_number": e.issue_number,
+            "created_at": e.created_at, "payload": JsonText(e.payload), "synced_at": synced,
             "sync_id": sync_id} for e in events], project=project)
         del events  # not held while the next page is read
-
-
-def _without_issue(event: dict[str, Any]) -> dict[str, Any]:
-    """An event as stored: GitHub embeds the whole issue in every event (most of the events'
-    bytes), which raw.github_issues holds already; its id and number are what the model reads."""
-    issue = event.get("issue")
-    if not isinstance(issue, dict):
-        return event
-    return {**event, "issue": {k: issue[k] for k in ("id", "number") if k in issue}}
 
 
 def _land_issues(writer: Writer, project: str, site: str, repo: str, issues: list[dict[str, Any]],
