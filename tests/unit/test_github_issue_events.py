@@ -116,3 +116,16 @@ def test_a_pretty_printed_answer_lands_compact():
     body = b'[\n  {\n    "id" : 7,\n    "issue" : { "id" : 2, "number" : 3, "user" : { "id" : 9 } },\n    "label" : { "name" : "in progress" }\n  }\n]'
     (event,) = issue_events(body)
     assert event.payload == '{"id":7,"issue":{"id":2,"number":3},"label":{"name":"in progress"}}'
+
+
+@pytest.mark.parametrize("body, compact", [
+    (b'[{"id":1,"issue":{"id":2,"number":3}}]', True),
+    (b'[]', True),
+    (b'[{"id": 1, "issue": {"id": 2, "number": 3}}]', False),  # spaced on one line
+    (b'[{"id":1,\n"x":2}]', False),                          # a line break between tokens
+])
+def test_a_page_is_compacted_only_where_its_server_laid_it_out(body, compact):
+    from connectors.github_source import _compact
+
+    assert _compact(body) is compact
+    assert all(" " not in e.payload for e in issue_events(body))
