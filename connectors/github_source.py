@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import orjson
 from github import Auth, Github, GithubRetry
 from github.Requester import RequestsResponse
 from requests import PreparedRequest
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 _LAST = re.compile(r'<([^>]+)>;\s*rel="last"')
 _PAGE = re.compile(r'[?&]page=(\d+)')
-# A repository's issue events list (GET /repos/{owner}/{repo}/issues/events), any query.
-_EVENTS_PATH = re.compile(r"/repos/[^/?#]+/[^/?#]+/issues/events(?:\?|$)")
+# A repository's issue events list, any query: asked as /repos/{owner}/{repo}/issues/events,
+# and GitHub's Link headers name its next pages /repositories/{id}/issues/events?page=N.
+_EVENTS_PATH = re.compile(r"/(?:repos/[^/?#]+/[^/?#]+|repositories/\d+)/issues/events(?:\?|$)")
 
 
 @dataclass(frozen=True)
@@ -93,17 +95,27 @@ class IssueEvent:
     """One event of a repository's issue events list, as landed: what the sync reads of it, and
     ``payload``, the event's JSON with its embedded issue cut to that issue's id and number."""
 
-    id: int
+    id: int | None  # None only where GitHub sent none: the row is refused (raw.github_issue_events' key)
     created_at: str | None
     issue_number: int | None
     payload: str
 
+    @classmethod
+    def of(cls, event: dict[str, Any]) -> IssueEvent:
+        """From an event parsed whole (a page ``issue_events`` could not read in part)."""
+        issue = event.get("issue")
+        if isinstance(issue, dict):
+            event = {**event, "issue": {k: issue[k] for k in ("id", "number") if k in issue}}
+        return cls(event.get("id"), event.get("created_at"), issue.get("number") if isinstance(issue, dict) else None,
+                   orjson.dumps(event).decode())
+
 
 class _IssueRef(msgspec.Struct):
-    """What an event's embedded issue is kept as: the rest of it is raw.github_issues' already."""
+    """What an event's embedded issue is kept as: the rest of it is raw.github_issues' already.
+    UNSET: the issue has no such key (null is kept as null)."""
 
-    id: int | None = None
-    number: int | None = None
+    id: int | None | msgspec.UnsetType = msgspec.UNSET
+    number: int | None | msgspec.UnsetType = msgspec.UNSET
 
 
 _EVENT_FIELDS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
@@ -117,12 +129,24 @@ def issue_events(body: bytes) -> list[IssueEvent]:
     """A page of issue events as ``IssueEvent``s, parsed for what is kept. GitHub embeds the whole
     issue in every event (most of a page's bytes: 0.8 MB for 100 events of the 10k portfolio):
     each event's top-level values are kept as their JSON text (msgspec.Raw, not parsed into
-    objects) and written back around the cut issue (compacted where the server laid its JSON out),
-    so no issue becomes Python objects: 2.4 ms for that page against 3.55 ms to parse it whole and
-    write each event again (medians, alternating in one process), and a page in flight holds its bytes, not 1.8 MB of objects. A value
-    keeps the tracker's text (an escaped character stays escaped: the same JSON). Raises
-    ValueError (msgspec.DecodeError) on a body that is not a list of JSON objects: the adapter's
-    corrupt answer, asked again."""
+    objects) and written back around the cut issue (compacted where the server laid its JSON
+    out), so no issue becomes Python objects: 2.4 ms for that page against 3.55 ms to parse it
+    whole and write each event again (medians, alternating in one process), and a page in flight
+    holds its bytes, not 1.8 MB of objects. A value keeps the tracker's text (an escaped
+    character stays escaped, a number keeps its spelling: the same JSON). Valid JSON of another
+    shape than GitHub's (an id that is a string, an issue that is no object) is parsed whole and
+    landed as before; a body that is not a JSON list raises ValueError: the adapter's corrupt
+    answer, asked again."""
+    try:
+        return _issue_events(body)
+    except msgspec.ValidationError:  # JSON, but not shaped as GitHub's events are
+        events = loads(body)
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise ValueError("an issue events page that is not a list of events") from None
+        return [IssueEvent.of(e) for e in events]
+
+
+def _issue_events(body: bytes) -> list[IssueEvent]:
     events = []
     spaced = not _compact(body)
     for fields in _EVENT_FIELDS.decode(body):
@@ -130,12 +154,12 @@ def issue_events(body: bytes) -> list[IssueEvent]:
         ref = _ISSUE_REF.decode(issue) if issue is not None else None
         if ref is not None:
             fields["issue"] = msgspec.Raw(_ENCODE.encode(
-                {k: v for k, v in (("id", ref.id), ("number", ref.number)) if v is not None}))
+                {k: v for k, v in (("id", ref.id), ("number", ref.number)) if v is not msgspec.UNSET}))
         created = fields.get("created_at")
         text = _ENCODE.encode(fields)
         events.append(IssueEvent(_ID.decode(fields["id"]) if "id" in fields else None,
                                  _TIME.decode(created) if created is not None else None,
-                                 ref.number if ref is not None else None,
+                                 ref.number if ref is not None and ref.number is not msgspec.UNSET else None,
                                  # the values are the server's text: compact them if it laid them out
                                  (msgspec.json.format(text, indent=-1) if spaced else text).decode()))
     return events
@@ -259,7 +283,9 @@ class GithubSource:
         """Repo-level issue events, newest first, down to ``since`` (ISO 8601) when given; each
         parsed by ``issue_events`` (the adapter's decoder for these pages)."""
         for page in self._pages(f"/repos/{repo}/issues/events", {}):
-            events: list[IssueEvent] = page.items or []  # type: ignore[assignment]
+            # parsed by issue_events as the adapter read them; an answer it did not decode (one
+            # whose Content-Type says no JSON, left to PyGithub's parse) is taken as parsed whole
+            events = [e if isinstance(e, IssueEvent) else IssueEvent.of(e) for e in page.items or []]
             del page  # nor a page while the next is read
             if since is not None:  # the read stops at ``since``, long before the list's last page
                 Lanes.expect(None)

@@ -67,7 +67,6 @@ def test_an_escaped_string_stays_as_the_tracker_wrote_it_and_means_the_same():
     b'[{"id": 1, "issue": {"id": 2',           # cut short
     b'{"message": "Server Error"}',            # an object, not the list
     b'[1, 2]',                                 # a list of something else
-    b'[{"id": 1, "issue": "not an issue"}]',   # an issue that is no object
     b'',
 ])
 def test_a_body_that_is_not_a_list_of_events_is_not_json_to_the_adapter(body):
@@ -86,6 +85,8 @@ def test_the_adapter_hands_the_client_library_the_events():
 @pytest.mark.parametrize("url, parser", [
     ("https://api.github.com/repos/o/r/issues/events", issue_events),
     ("https://api.github.com/repos/o/r/issues/events?per_page=100&page=2", issue_events),
+    # GitHub's Link headers name the next pages by the repository's id
+    ("https://api.github.com/repositories/3710711/issues/events?per_page=100&page=2", issue_events),
     ("https://ghe.example.com/api/v3/repos/o/r.js/issues/events?page=2", issue_events),
     ("https://api.github.com/repos/o/r/issues/events/123", None),  # one event: parsed whole
     ("https://api.github.com/repos/o/r/issues/5/events", None),   # one issue's events
@@ -129,3 +130,77 @@ def test_a_page_is_compacted_only_where_its_server_laid_it_out(body, compact):
 
     assert _compact(body) is compact
     assert all(" " not in e.payload for e in issue_events(body))
+
+
+@pytest.mark.parametrize("event", [
+    {"id": 1, "created_at": "2026-01-01T00:00:00Z", "issue": "not an issue"},
+    {"id": "12", "created_at": "2026-01-01T00:00:00Z", "issue": {"id": 2, "number": 3}},   # an id that is a string
+    {"id": 1, "created_at": 20260101, "issue": {"id": 2.0, "number": "3"}},
+    {"id": 1, "issue": {"id": None, "number": 3, "title": "t"}},                           # a null kept as null
+])
+def test_valid_json_of_another_shape_lands_as_the_whole_parse_landed_it(event):
+    (parsed,) = issue_events(orjson.dumps([event]))
+    assert parsed == IssueEvent.of(event)
+    issue = event["issue"]
+    assert json.loads(parsed.payload) == (
+        {**event, "issue": {k: issue[k] for k in ("id", "number")}} if isinstance(issue, dict) else event)
+
+
+def test_an_issue_without_a_number_keeps_what_it_has():
+    (event,) = issue_events(b'[{"id":1,"issue":{"id":null,"title":"t"}}]')
+    assert (event.issue_number, event.payload) == (None, '{"id":1,"issue":{"id":null}}')
+
+
+def test_event_pages_follow_githubs_next_links_by_repository_id_and_stop_at_since():
+    """Through GithubSource and its transport against a local server that answers as GitHub does:
+    the first page asked by owner/name, the next ones named by the repository's id in Link, and
+    laid out JSON (the standard library's spacing)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from connectors.github_source import GithubSite, GithubSource
+
+    pages = {"/repos/o/r/issues/events": [_event(3, "2026-03-01T00:00:00Z"), _event(2, "2026-02-01T00:00:00Z")],
+             "/repositories/42/issues/events": [_event(1, "2026-01-01T00:00:00Z")]}
+    asked: list[str] = []
+
+    class Github(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def do_GET(self):
+            path = self.path.split("?")[0]
+            asked.append(path)
+            body = json.dumps(pages[path]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            if path.startswith("/repos/"):
+                port = self.server.server_address[1]
+                self.send_header("Link", f'<http://127.0.0.1:{port}/repositories/42/issues/events?per_page=100&page=2>; '
+                                         f'rel="next", <http://127.0.0.1:{port}/repositories/42/issues/events?'
+                                         f'per_page=100&page=2>; rel="last"')
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Github)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = GithubSource(GithubSite("github", f"http://127.0.0.1:{server.server_address[1]}", "token"))
+        every = [e for page in source.event_pages("o/r") for e in page]
+        assert [(e.id, e.issue_number) for e in every] == [(3, 3), (2, 2), (1, 1)]
+        assert all(isinstance(e, IssueEvent) and " " not in e.payload for e in every)
+        assert json.loads(every[2].payload) == {**_event(1, "2026-01-01T00:00:00Z"), "issue": {"id": 9001, "number": 1}}
+        # every page went through issue_events (not parsed whole and written again): the server's
+        # escape of "é" is kept as it wrote it
+        assert all('"caf\\u00e9"' in e.payload for e in every)
+        asked.clear()
+        recent = [e.id for page in source.event_pages("o/r", since="2026-02-01T00:00:00Z") for e in page]
+        assert recent == [3, 2] and asked == ["/repos/o/r/issues/events", "/repositories/42/issues/events"]
+    finally:
+        server.shutdown()
+
+
+def _event(number: int, at: str) -> dict:
+    return {"id": number, "event": "renamed", "created_at": at, "rename": {"from": "café", "to": "tea"},
+            "issue": {"id": 9000 + number, "number": number, "title": "x", "user": {"id": 5}}}
