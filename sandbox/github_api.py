@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import threading
 import time
 import zlib
@@ -50,6 +51,11 @@ from sandbox.server import SITE_PREFIX, Route
 HTML_ROOT = "https://github.com"
 DOCS = "https://docs.github.com/rest"
 ENTERPRISE_PREFIX = "/api/v3"  # where GitHub Enterprise Server serves REST, under its host
+# A repository's endpoints by id, which GitHub's Link headers use for the next pages of its lists
+# (/repositories/{id}/issues?page=2), and by name; where the handler notes the id for those links.
+_BY_ID = re.compile(r"(?P<enterprise>/api/v3)?/repositories/(?P<id>\d+)(?P<rest>/.*)?")
+_BY_NAME = re.compile(r"/repos/[^/?#]+/[^/?#]+(?=/|$)")
+REPOSITORY_ID = "sandbox.github.repository_id"
 JSON_TYPE = "application/json; charset=utf-8"
 BASE_HEADERS = {
     "X-GitHub-Media-Type": "github.v3; format=json",
@@ -626,8 +632,13 @@ def _positive(text: str | None, default: int) -> int:
 
 
 def _page_url(request: Request, page: int) -> str:
+    """Another page of the list asked for: a repository's by its id, as GitHub's Link headers name
+    it (/repositories/3710711/issues/events?page=2 for /repos/{owner}/{repo}/issues/events)."""
     params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
-    return f"{request.base_url}?{urlencode(params + [('page', str(page))])}"
+    base = request.base_url
+    if (uid := request.environ.get(REPOSITORY_ID)) is not None:
+        base = _BY_NAME.sub(f"/repositories/{uid}", base, count=1)
+    return f"{base}?{urlencode(params + [('page', str(page))])}"
 
 
 def _link_header(request: Request, page: int, pages: int) -> str | None:
@@ -750,6 +761,7 @@ class GithubApi:
         self.owners = sorted({r.owner for r in self.repos.values()})
         self.blocked_by, self.blocking = _dependencies(scenario, self.repos)
         self._repo_by_name = {key.lower(): repo for key, repo in self.repos.items()}
+        self._repo_by_id = {repo.project.uid: repo for repo in self.repos.values()}
         self._people = {p.login.lower(): p for p in scenario.people}
         self._deleted = frozenset(i.ref for i in scenario.deleted)
         self._limiter = _RateLimiter(RATE_LIMIT, RATE_WINDOW_SECONDS)
@@ -764,6 +776,16 @@ class GithubApi:
         """Every token's primary budget whole again: runs a benchmark measures one after another
         are nights apart in life (two full syncs of 100,000 items spend more than an hour's 5,000)."""
         self._limiter.reset()
+
+    def canonical_path(self, path: str) -> str | None:
+        """``/repositories/{id}/...`` (optionally under /api/v3) as the ``/repos/{owner}/{repo}/...``
+        it stands for, so it is served, counted and faulted as that endpoint; None for any other
+        path. GitHub names a repository by its id in the ``Link`` headers of its lists' pages."""
+        match = _BY_ID.fullmatch(path)
+        if match is None:
+            return None
+        repo = getattr(self, "_repo_by_id", {}).get(int(match.group("id")))
+        return None if repo is None else f"{match.group('enterprise') or ''}/repos/{repo.key}{match.group('rest')}"
 
     def routes(self) -> list[Route]:
         repo, issue = "/repos/<owner>/<repo>", "/repos/<owner>/<repo>/issues/<int:number>"
@@ -812,6 +834,10 @@ class GithubApi:
         conditional requests, the rate limit and GitHub's headers."""
 
         def handler(request: Request, **values: Any) -> Response:
+            # a scenario's repository (a replay of recorded answers has none): its pages' Link names it by id
+            by_name = getattr(self, "_repo_by_name", {})
+            if (repo := by_name.get(f"{values.get('owner')}/{values.get('repo')}".lower())) is not None:
+                request.environ[REPOSITORY_ID] = repo.project.uid
             key = _url_key(request)
             reply = self._replies.get(key)
             if reply is None:

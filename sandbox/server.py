@@ -180,11 +180,23 @@ class SandboxApp:
         return self.world.url_map
 
     def __call__(self, environ, start_response):
+        self._canonical(environ)
         request = Request(environ)
         response, pattern = self._dispatch(request)
         if not pattern.startswith(CONTROL_PREFIX):  # the stats count what clients ask the trackers
             self.stats.add(request.method, pattern, response.status_code)
         return response(environ, start_response)
+
+    def _canonical(self, environ) -> None:
+        """A site's other name for an endpoint as the endpoint itself (GitHub's
+        /repositories/{id}/... for /repos/{owner}/{repo}/...: ``canonical_path``), rewritten
+        before routing, so one route serves, counts and faults both."""
+        path = environ.get("PATH_INFO", "")
+        for site, prefix in SITE_PREFIX.items():
+            if path.startswith(prefix + "/") and (canonical := getattr(self.world.apis.get(site), "canonical_path", None)):
+                if (rewritten := canonical(path[len(prefix):])) is not None:
+                    environ["PATH_INFO"] = prefix + rewritten
+                return
 
     def _dispatch(self, request: Request) -> tuple[Response, str]:
         world = self.world  # read once: an advance mid-request does not mix two worlds

@@ -578,6 +578,9 @@ def _check_link_paging(client, path: str, params: dict) -> None:
     names is a short page that ends the list."""
     first = client.call("GET", path, {**params, "per_page": 100})
     rows, url, page, query = [], path, 0, {**params, "per_page": 7}
+    if "/repos/" in path:  # GitHub's Link names a repository's list pages by its id, not its name
+        for link in _links(client.call("GET", path, query)).values():
+            assert re.search(r"/repositories/\d+/", link) and "/repos/" not in link, link
     while url and page < 4:
         response = client.call("GET", url, query)
         page += 1
