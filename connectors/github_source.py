@@ -105,14 +105,14 @@ class IssueEvent:
         """From an event parsed whole (a page ``issue_events`` could not read in part)."""
         issue = event.get("issue")
         if isinstance(issue, dict):
-            event = {**event, "issue": {k: issue[k] for k in ("id", "number") if k in issue}}
+            event = {**event, "issue": {k: issue[k] for k in _IssueRef.__struct_fields__ if k in issue}}
         return cls(event.get("id"), event.get("created_at"), issue.get("number") if isinstance(issue, dict) else None,
                    orjson.dumps(event).decode())
 
 
 class _IssueRef(msgspec.Struct):
     """What an event's embedded issue is kept as: the rest of it is raw.github_issues' already.
-    UNSET: the issue has no such key (null is kept as null)."""
+    UNSET: the issue has no such key (null is kept as null); msgspec writes no UNSET field."""
 
     id: int | None | msgspec.UnsetType = msgspec.UNSET
     number: int | None | msgspec.UnsetType = msgspec.UNSET
@@ -153,8 +153,7 @@ def _issue_events(body: bytes) -> list[IssueEvent]:
         issue = fields.get("issue")
         ref = _ISSUE_REF.decode(issue) if issue is not None else None
         if ref is not None:
-            fields["issue"] = msgspec.Raw(_ENCODE.encode(
-                {k: v for k, v in (("id", ref.id), ("number", ref.number)) if v is not msgspec.UNSET}))
+            fields["issue"] = msgspec.Raw(_ENCODE.encode(ref))
         created = fields.get("created_at")
         text = _ENCODE.encode(fields)
         events.append(IssueEvent(_ID.decode(fields["id"]) if "id" in fields else None,

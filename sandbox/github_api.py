@@ -784,7 +784,7 @@ class GithubApi:
         match = _BY_ID.fullmatch(path)
         if match is None:
             return None
-        repo = getattr(self, "_repo_by_id", {}).get(int(match.group("id")))
+        repo = self._repo_by_id.get(int(match.group("id")))
         return None if repo is None else f"{match.group('enterprise') or ''}/repos/{repo.key}{match.group('rest')}"
 
     def routes(self) -> list[Route]:
@@ -834,10 +834,8 @@ class GithubApi:
         conditional requests, the rate limit and GitHub's headers."""
 
         def handler(request: Request, **values: Any) -> Response:
-            # a scenario's repository (a replay of recorded answers has none): its pages' Link names it by id
-            by_name = getattr(self, "_repo_by_name", {})
-            if (repo := by_name.get(f"{values.get('owner')}/{values.get('repo')}".lower())) is not None:
-                request.environ[REPOSITORY_ID] = repo.project.uid
+            if (repo := self._repo_by_name.get(f"{values.get('owner')}/{values.get('repo')}".lower())) is not None:
+                request.environ[REPOSITORY_ID] = repo.project.uid  # its pages' Link names it by id
             key = _url_key(request)
             reply = self._replies.get(key)
             if reply is None:

@@ -420,6 +420,10 @@ class ReplayGithubApi(GithubApi):
         self._reply_bytes = 0
         self._replies_lock = threading.Lock()
         self._request_ids = itertools.count(1)
+        # no scenario repositories: recorded lists are linked by name, as stored, and no
+        # /repositories/{id}/... path is served (canonical_path)
+        self._repo_by_name: dict = {}
+        self._repo_by_id: dict = {}
         self._stored_repos = {name.lower(): repo for name, repo in repos.items()}
 
     def routes(self) -> list[Route]:
