@@ -80,7 +80,8 @@ class Step:
     ``scoped`` tables are keyed by work item and merged: a night deletes and rebuilds the rows of
     the items the staging steps recorded in ``meta.item_deltas`` (and those the file's ``[stale]``
     section names), nothing else. Staging tables find their own changes (raw rows landed again);
-    every other table is rebuilt whole when something it reads changed."""
+    an ``incremental`` mart applies the changes its inputs' merges recorded; every other table is
+    rebuilt whole when something it reads changed."""
 
     schema: str
     table: str
@@ -89,6 +90,11 @@ class Step:
     # over every item's history spill to disk) is built whole in passes of about this many items,
     # split by a hash of the item id; 0: one pass. See rebuild_scoped.
     pass_items: int = 0
+    # A mart kept current from what changed instead of rebuilt whole: the table its inputs' merges
+    # record their changes in (an item-scoped step's [changes] section writes it), which the mart's
+    # [merge] section applies, with the move of as_of, and then empties. Rebuilt whole (and the
+    # table emptied) only when its structure changed or a table it reads was rebuilt whole.
+    incremental: str = ""
 
     @property
     def name(self) -> str:
@@ -116,7 +122,7 @@ STEPS = (
     Step("core", "item_history", scoped=True, pass_items=PASS_ITEMS),
     Step("core", "burnup_events", scoped=True, pass_items=PASS_ITEMS),
     Step("core", "pull_requests"), Step("core", "person_identities"), Step("core", "people"), Step("core", "program_milestone_items"),
-    Step("marts", "progress"), Step("marts", "burnup"), Step("marts", "item_flow"), Step("marts", "throughput"),
+    Step("marts", "progress"), Step("marts", "burnup", incremental="meta.burnup_changes"), Step("marts", "item_flow"), Step("marts", "throughput"),
     Step("marts", "flow"), Step("marts", "forecasts"), Step("marts", "milestone_slips"),
     Step("marts", "dependency_risk"), Step("marts", "critical_path"),
     Step("marts", "person_match_suggestions"), Step("marts", "resource_conflicts"),
@@ -134,7 +140,9 @@ MARTS_ORDER = tuple(s.table for s in STEPS if s.schema == "marts")
 class Built:
     rows: int
     how: str  # "rebuilt" whole, "merged" (scoped: ``items`` items), "ran" (staging), "skipped"
-    items: int = 0  # items merged (scoped), parsed again (staging) or days replayed (marts.health_history)
+    # items merged (scoped), parsed again (staging), lines rebuilt or changed (incremental, beyond
+    # the days appended as as_of moves) or days replayed (marts.health_history)
+    items: int = 0
     seconds: float = 0.0
 
     @property
@@ -155,7 +163,7 @@ class _Held(NamedTuple):
 
 
 _READS = re.compile(r"\b(raw|staging|core|marts)\.([a-z_]+)\b")
-_SECTION = re.compile(r"^-- \[(stale|rows|inputs|comments)\]\s*$", re.MULTILINE)
+_SECTION = re.compile(r"^-- \[(stale|rows|changes|merge|inputs|comments)\]\s*$", re.MULTILINE)
 
 
 def reads(step: Step, sql: str | None = None) -> tuple[list[str], list[str]]:
@@ -169,8 +177,9 @@ def reads(step: Step, sql: str | None = None) -> tuple[list[str], list[str]]:
 
 
 def _sections(sql: str) -> dict[str, str]:
-    """A scoped step's file in sections: [stale] (optional), [rows], [comments]; a step computed
-    in Python (PYTHON_STEPS): [inputs], [comments]."""
+    """A scoped step's file in sections: [stale] (optional), [rows], [changes] (optional: what a
+    merge changed, for an incremental mart), [comments]; an incremental step's: [rows], [merge],
+    [comments]; a step computed in Python (PYTHON_STEPS): [inputs], [comments]."""
     parts = _SECTION.split(sql)
     return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
@@ -194,6 +203,26 @@ def rebuild_scoped(con: duckdb.DuckDBPyConnection, step: Step, parts: dict[str, 
         con.execute(parts["rows"])
         con.execute(f"CREATE OR REPLACE TABLE {step.name} AS SELECT * FROM _rows" if share == 0
                     else f"INSERT INTO {step.name} SELECT * FROM _rows")
+
+
+def rebuild_incremental(con: duckdb.DuckDBPyConnection, step: Step, parts: dict[str, str]) -> None:
+    """An incremental mart whole: its [rows] view with every line rebuilt, then the table from it.
+    (Its pending changes are then moot: build_step empties them; a replay leaves them alone.)"""
+    con.execute("CREATE OR REPLACE TEMP MACRO rebuilt(entity) AS true")
+    con.execute(parts["rows"])
+    con.execute(f"CREATE OR REPLACE TABLE {step.name} AS SELECT * FROM _rows")
+
+
+def merge_incremental(con: duckdb.DuckDBPyConnection, step: Step, parts: dict[str, str]) -> int:
+    """An incremental mart brought up to date by its [merge] section, which rebuilds whole (from
+    [rows]) the lines it puts in _rebuilt and applies the recorded changes to the rest; returns
+    how many lines it rebuilt or changed."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _rebuilt (line VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP MACRO rebuilt(entity) AS entity IN (SELECT line FROM _rebuilt)")
+    con.execute(parts["rows"])
+    con.execute(parts["merge"])
+    return con.execute("SELECT (SELECT count(*) FROM _rebuilt) + (SELECT count(DISTINCT (level, program_id, "
+                       "project_key, milestone_id)) FROM _steps)").fetchone()[0]
 
 
 def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: datetime) -> int:
@@ -240,6 +269,11 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
     if step.scoped:
         whole = (force or held is None or held.structure != structure or held.inputs != inputs
                  or newer(upstream_restructured, held.built_at) or held.consumed_batch is None)
+    elif step.incremental:
+        if not (force or held is None or held.inputs != inputs or newer(upstream_built, held.built_at)):
+            return skipped()
+        whole = (force or held is None or held.structure != structure
+                 or newer(upstream_restructured, held.built_at))
     else:
         whole = force or held is None or held.inputs != inputs or newer(upstream_built, held.built_at)
         if not whole:
@@ -275,9 +309,21 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
                     return skipped()
                 con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS item IN (SELECT item_id FROM _scope)")
                 con.execute(parts["rows"])
+                if "changes" in parts:  # the new rows, once: [changes] compares them with the held ones
+                    con.execute("CREATE OR REPLACE TEMP TABLE _merged AS SELECT * FROM _rows")
+                    con.execute(parts["changes"])
                 con.execute(f"DELETE FROM {step.name} WHERE item_id IN (SELECT item_id FROM _scope)")
-                con.execute(f"INSERT INTO {step.name} SELECT * FROM _rows")
+                con.execute(f"INSERT INTO {step.name} SELECT * FROM {'_merged' if 'changes' in parts else '_rows'}")
                 how = "merged"
+        elif step.incremental:
+            parts = _sections(sql)
+            if whole:
+                rebuild_incremental(con, step, parts)
+                con.execute(parts["comments"])
+            else:
+                items = merge_incremental(con, step, parts)
+                how = "merged"
+            con.execute(f"DELETE FROM {step.incremental}")  # applied, or moot after a whole build
         elif step.schema == "staging":
             batch = int(latest_batch) + 1  # new: no delta holds it yet
             con.execute(f"SET VARIABLE batch = {batch}")
@@ -640,6 +686,9 @@ def forget_derived(con: duckdb.DuckDBPyConnection) -> None:
                     else f"DROP TABLE IF EXISTS {step.name}")
     con.execute("DELETE FROM meta.transform_state")
     con.execute("DELETE FROM meta.item_deltas")
+    for step in STEPS:
+        if step.incremental:
+            con.execute(f"DELETE FROM {step.incremental}")
 
 
 def build_core(con: duckdb.DuckDBPyConnection, as_of: datetime, force: bool = True) -> list[Built]:

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta, timezone
 
 import duckdb
 
-from transforms.build import (PYTHON_STEPS, STEP, STEPS, _sections, rebuild_scoped, render, set_as_of, sql_for,
-                              stream_cursors)
+from transforms.build import (PYTHON_STEPS, STEP, STEPS, _sections, rebuild_incremental, rebuild_scoped, render,
+                              set_as_of, sql_for, stream_cursors)
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +281,8 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
                         replay_burnup_events(con, quoted, _sections(sql))
                     elif step.scoped:  # every item: the replayed history is all new
                         rebuild_scoped(con, step, _sections(sql))  # in memory: one pass
+                    elif step.incremental:  # whole, from the rolled-back core
+                        rebuild_incremental(con, step, _sections(sql))
                     else:
                         con.execute(sql)
             finally:

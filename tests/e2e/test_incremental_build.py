@@ -99,6 +99,11 @@ def test_incremental_transforms_equal_a_rebuild_after_nights_and_a_full_resync(t
             # the item-scoped tables merged the night's items; none was rebuilt whole
             assert {b.how for name, b in built.items() if name in SCOPED} == {"merged"}, built
             assert all(0 < built[name].items < 200 for name in SCOPED)
+            # the burn-up applied the night's changes to the lines they touched, rebuilding none whole
+            with connect(work) as con:
+                lines = con.execute("SELECT count(DISTINCT (level, program_id, project_key, milestone_id)) "
+                                    "FROM marts.burnup").fetchone()[0]
+            assert built["marts.burnup"].how == "merged" and 0 < built["marts.burnup"].items < lines
             again, landed = parsed_again(work, before)
             with connect(work) as con:
                 held = con.execute("SELECT count(*) FROM staging.jira_issues").fetchone()[0]

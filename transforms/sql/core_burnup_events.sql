@@ -117,6 +117,29 @@ SELECT i.item_id, e.level, e.program_id, e.project_key, e.milestone_id, e.day,
 FROM entity_events e JOIN items i ON i.ik = e.item_id
 WHERE e.scope <> 0 OR e.done <> 0 OR e.unestimated <> 0 OR e.wip <> 0 OR e.scope_points <> 0 OR e.done_points <> 0;
 
+-- [changes]
+-- A night's merge: how the merged items' events change (_merged, their new rows, against their rows
+-- in the table now), per burn-up line and day, for marts.burnup to apply (meta.burnup_changes).
+-- Points as marts.burnup sums them (6 decimals, exact; an unestimated item's are null: none), so an
+-- unchanged item nets to nothing.
+INSERT INTO meta.burnup_changes
+SELECT level, program_id, project_key, milestone_id, day, sum(scope), sum(done), sum(unestimated), sum(wip),
+       coalesce(sum(scope_points), 0), coalesce(sum(done_points), 0), sum(added), sum(removed)
+FROM (
+    SELECT level, program_id, project_key, milestone_id, day, -scope AS scope, -done AS done,
+           -unestimated AS unestimated, -wip AS wip, -CAST(scope_points AS DECIMAL(18, 6)) AS scope_points,
+           -CAST(done_points AS DECIMAL(18, 6)) AS done_points,
+           -CAST(scope > 0 AS INTEGER) AS added, -CAST(scope < 0 AS INTEGER) AS removed
+    FROM core.burnup_events WHERE item_id IN (SELECT item_id FROM _scope)
+    UNION ALL
+    SELECT level, program_id, project_key, milestone_id, day, scope, done, unestimated, wip,
+           CAST(scope_points AS DECIMAL(18, 6)), CAST(done_points AS DECIMAL(18, 6)),
+           CAST(scope > 0 AS INTEGER), CAST(scope < 0 AS INTEGER)
+    FROM _merged)
+GROUP BY level, program_id, project_key, milestone_id, day
+HAVING sum(scope) <> 0 OR sum(done) <> 0 OR sum(unestimated) <> 0 OR sum(wip) <> 0 OR sum(scope_points) <> 0
+    OR sum(done_points) <> 0 OR sum(added) <> 0 OR sum(removed) <> 0;
+
 -- [comments]
 COMMENT ON TABLE core.burnup_events IS 'Per work item, UTC day and burn-up entity (milestone, project, program), the net change the item made that day to the figures of marts.burnup (METRICS.md "Burn-up"), from its field history (core.item_history) and moves (core.tombstones). Days with no net change have no row. Summed over items and run over days, these are the burn-ups; scope added or removed on a day counts the rows with scope > 0 or < 0. Item-scoped: a night recomputes the items it changed. Epics are not work and have no rows.';
 COMMENT ON COLUMN core.burnup_events.item_id IS 'core.work_items.item_id, or for an item that vanished core.tombstones.item_id.';

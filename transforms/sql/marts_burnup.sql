@@ -4,38 +4,59 @@
 -- changed); here a running sum over the days on which something changed gives what was true at
 -- each day's end, and each changing day's row is spread over the days until the next one
 -- (unnest of a range): set-based, no per-day join of items and no join of days to changes.
-CREATE OR REPLACE TABLE marts.burnup AS
-WITH as_of AS (
-    SELECT CAST(timezone('UTC', getvariable('as_of')) AS DATE) AS as_of_day
+--
+-- Kept current from what changed (Step.incremental): a build rebuilds whole only when its
+-- structure or core.burnup_events' was rebuilt; otherwise [merge] rebuilds the lines that are new
+-- or whose first day moved (rebuilt(entity), _rows), drops the lines gone and the days past a line's
+-- new end, appends the days as_of moved on by, and adds the changes core.burnup_events' merges
+-- recorded (meta.burnup_changes) to the days from theirs on. Points are summed as DECIMAL(18, 6),
+-- so adding a change gives exactly what summing again would.
+
+-- [rows]
+CREATE OR REPLACE TEMP VIEW _burnup_events AS  -- core.burnup_events (pending: false) and the changes to
+    -- it not applied yet (meta.burnup_changes, pending: true), each on its line: a milestone's program
+    -- and project are core.milestones'; entity is the line's key, without nulls
+SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, *
+FROM (
+    SELECT e.pending, e.level, coalesce(m.program_id, e.program_id) AS program_id,
+           coalesce(m.project_key, e.project_key) AS project_key, e.milestone_id, e.day, e.scope, e.done,
+           e.unestimated, e.wip, e.scope_points, e.done_points, e.added, e.removed
+    FROM (SELECT false AS pending, level, program_id, project_key, milestone_id, day, scope, done, unestimated, wip,
+                 CAST(scope_points AS DECIMAL(18, 6)) AS scope_points, CAST(done_points AS DECIMAL(18, 6)) AS done_points,
+                 CAST(scope > 0 AS INTEGER) AS added, CAST(scope < 0 AS INTEGER) AS removed
+          FROM core.burnup_events
+          UNION ALL
+          SELECT true, level, program_id, project_key, milestone_id, day, scope, done, unestimated, wip,
+                 scope_points, done_points, added, removed
+          FROM meta.burnup_changes) e
+    LEFT JOIN core.milestones m ON e.level = 'milestone' AND m.milestone_id = e.milestone_id
+    WHERE e.level <> 'milestone' OR m.milestone_id IS NOT NULL);
+
+CREATE OR REPLACE TEMP VIEW _burnup_spans AS  -- each line's days as of now: a milestone's from its
+    -- start date, else its first item's arrival, to as_of, or for a released or closed one to its last
+    -- change (or due date, or closing) when that is earlier; a project's and a program's from their
+    -- first item's creation to as_of
+SELECT b.entity, b.level, b.program_id, b.project_key, b.milestone_id,
+       coalesce(m.start_date, b.first_event) AS first_day,
+       CASE WHEN m.state IN ('released', 'closed', 'archived')
+            THEN least(a.as_of_day, greatest(b.last_event, m.due_date, CAST(timezone('UTC', m.closed_at) AS DATE)))
+            ELSE a.as_of_day END AS last_day
+FROM (SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, *
+      FROM (SELECT level, program_id, project_key, milestone_id, min(day) AS first_event, max(day) AS last_event
+            FROM _burnup_events WHERE NOT pending GROUP BY level, program_id, project_key, milestone_id)) b
+CROSS JOIN (SELECT CAST(timezone('UTC', getvariable('as_of')) AS DATE) AS as_of_day) a
+LEFT JOIN core.milestones m ON m.milestone_id = b.milestone_id;
+
+CREATE OR REPLACE TEMP VIEW _rows AS  -- the rows of the lines rebuilt(entity) names (a whole build: all)
+WITH spans AS (  -- eid: a dense integer key per line, so the window below sorts integers
+    SELECT *, row_number() OVER () AS eid FROM _burnup_spans WHERE rebuilt(entity)
 ),
-entity_days AS (  -- every item's events (core.burnup_events) summed per entity and day; a
-    -- milestone's program and project are core.milestones'
-    SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, *  -- a key without nulls
-    FROM (
-        SELECT e.level, coalesce(m.program_id, e.program_id) AS program_id,
-               coalesce(m.project_key, e.project_key) AS project_key, e.milestone_id, e.day,
-               sum(e.scope) AS scope, sum(e.done) AS done, sum(e.unestimated) AS unestimated, sum(e.wip) AS wip,
-               sum(e.scope_points) AS scope_points, sum(e.done_points) AS done_points,
-               count(*) FILTER (WHERE e.scope > 0) AS added, count(*) FILTER (WHERE e.scope < 0) AS removed
-        FROM core.burnup_events e
-        LEFT JOIN core.milestones m ON e.level = 'milestone' AND m.milestone_id = e.milestone_id
-        WHERE e.level <> 'milestone' OR m.milestone_id IS NOT NULL
-        GROUP BY ALL)
-),
-spans AS (  -- eid: a dense integer key per entity, so the window below sorts integers
-    SELECT *, row_number() OVER () AS eid FROM (
-    -- a milestone's burn-up starts at its start date, else its first item's arrival, and runs to as_of,
-    -- or for a released or closed one to its last change (or due date, or closing) when that is earlier;
-    -- a project's and a program's from their first item's creation to as_of
-    SELECT d.entity, any_value(d.level) AS level, any_value(d.program_id) AS program_id,
-           any_value(d.project_key) AS project_key, any_value(d.milestone_id) AS milestone_id,
-           coalesce(any_value(m.start_date), min(d.day)) AS first_day,
-           CASE WHEN any_value(m.state) IN ('released', 'closed', 'archived')
-                THEN least(any_value(a.as_of_day),
-                           greatest(max(d.day), any_value(m.due_date), CAST(timezone('UTC', any_value(m.closed_at)) AS DATE)))
-                ELSE any_value(a.as_of_day) END AS last_day
-    FROM entity_days d CROSS JOIN as_of a LEFT JOIN core.milestones m ON m.milestone_id = d.milestone_id
-    GROUP BY d.entity)
+entity_days AS (  -- every item's events summed per line and day
+    SELECT entity, day, sum(scope) AS scope, sum(done) AS done, sum(unestimated) AS unestimated, sum(wip) AS wip,
+           sum(scope_points) AS scope_points, sum(done_points) AS done_points,
+           sum(added) AS added, sum(removed) AS removed
+    FROM _burnup_events WHERE NOT pending AND rebuilt(entity)
+    GROUP BY entity, day
 ),
 day_changes AS (  -- days before the first day fold into it (scope added and removed count only from
     -- it); every span has a row on its first day (before its first change, nothing). The days that
@@ -65,14 +86,99 @@ held AS (  -- each changing day's figures hold on every day until the next chang
 SELECT level, program_id, project_key, milestone_id, day + CAST(k AS INTEGER) AS day,
        CAST(scope AS INTEGER)                                  AS scope_items,
        CAST(done AS INTEGER)                                   AS done_items,
-       round(scope_points, 6)                                  AS scope_points,
-       round(done_points, 6)                                   AS done_points,
+       CAST(scope_points AS DOUBLE)                            AS scope_points,
+       CAST(done_points AS DOUBLE)                             AS done_points,
        CAST(unestimated AS INTEGER)                            AS unestimated_items,
        CAST(wip AS INTEGER)                                    AS wip_items,
        CAST(CASE WHEN k = 0 THEN added ELSE 0 END AS INTEGER)  AS scope_added_items,
        CAST(CASE WHEN k = 0 THEN removed ELSE 0 END AS INTEGER) AS scope_removed_items
 FROM held;
 
+-- [merge]
+-- The lines as the table holds them and as they are now; a line is kept when it still exists and
+-- its first day is the same (held_last: the last day the table holds of it), else rebuilt whole
+-- (_rebuilt: the lines _rows gives).
+CREATE OR REPLACE TEMP TABLE _spans AS SELECT * FROM _burnup_spans WHERE first_day <= last_day;
+CREATE OR REPLACE TEMP TABLE _held AS
+SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, *
+FROM (SELECT level, program_id, project_key, milestone_id, min(day) AS first_day, max(day) AS held_last
+      FROM marts.burnup GROUP BY level, program_id, project_key, milestone_id);
+CREATE OR REPLACE TEMP TABLE _kept AS
+SELECT n.*, h.held_last FROM _spans n JOIN _held h ON h.entity = n.entity AND h.first_day = n.first_day;
+INSERT INTO _rebuilt SELECT entity FROM _spans EXCEPT SELECT entity FROM _kept;
+
+-- the rows of lines gone or rebuilt (all their days), and of days after a kept line's new end
+-- (a milestone released); a night that ends no line deletes nothing
+DELETE FROM marts.burnup b
+USING (SELECT h.level, h.program_id, h.project_key, h.milestone_id, k.last_day AS keep_until
+       FROM _held h LEFT JOIN _kept k USING (entity)
+       WHERE k.entity IS NULL OR k.last_day < h.held_last) d
+WHERE b.level = d.level AND b.program_id IS NOT DISTINCT FROM d.program_id
+  AND b.project_key IS NOT DISTINCT FROM d.project_key AND b.milestone_id IS NOT DISTINCT FROM d.milestone_id
+  AND (d.keep_until IS NULL OR b.day > d.keep_until);
+-- (a variable, so that a night that rebuilds no line plans no scan of the events for one)
+SET VARIABLE burnup_rebuilds = (SELECT count(*) > 0 FROM _rebuilt);
+INSERT INTO marts.burnup BY NAME SELECT * FROM _rows WHERE getvariable('burnup_rebuilds');
+
+-- the days a kept line now runs on by (as_of moved): its last held day's figures, nothing added
+-- or removed yet; the changes below add what happened on them
+INSERT INTO marts.burnup BY NAME
+SELECT b.* EXCLUDE (day, scope_added_items, scope_removed_items), b.day + CAST(k.n AS INTEGER) AS day,
+       0 AS scope_added_items, 0 AS scope_removed_items
+FROM marts.burnup b
+JOIN (SELECT entity, held_last, unnest(range(1, last_day - held_last + 1)) AS n FROM _kept WHERE last_day > held_last) k
+  ON k.entity = concat_ws('|', b.level, b.program_id, b.project_key, b.milestone_id) AND b.day = k.held_last;
+
+-- What changed on each kept line: the recorded changes on the days the table held, and every event
+-- of the days it did not; days before the first fold into it (added and removed count only from
+-- it), as in [rows]. Running sums give what each day from a change's day on gains.
+-- a constant, so that the scan below reads only the events after the earliest day a line grows from
+-- (null, and nothing, when none grows)
+SET VARIABLE burnup_held_from = (SELECT min(held_last) FROM _kept WHERE last_day > held_last);
+CREATE OR REPLACE TEMP TABLE _steps AS
+WITH changes AS (
+    SELECT c.entity, c.day, c.scope, c.done, c.unestimated, c.wip, c.scope_points, c.done_points, c.added, c.removed
+    FROM _burnup_events c JOIN _kept k USING (entity)
+    WHERE c.pending AND c.day <= least(k.held_last, k.last_day)
+    UNION ALL
+    SELECT e.entity, e.day, e.scope, e.done, e.unestimated, e.wip, e.scope_points, e.done_points, e.added, e.removed
+    FROM _burnup_events e JOIN _kept k USING (entity)
+    WHERE NOT e.pending AND e.day > k.held_last AND e.day <= k.last_day
+      AND e.day > getvariable('burnup_held_from')
+),
+by_day AS (
+    SELECT c.entity, greatest(c.day, k.first_day) AS day,
+           sum(c.scope) AS scope, sum(c.done) AS done, sum(c.unestimated) AS unestimated, sum(c.wip) AS wip,
+           coalesce(sum(c.scope_points), 0) AS scope_points, coalesce(sum(c.done_points), 0) AS done_points,
+           sum(CASE WHEN c.day >= k.first_day THEN c.added ELSE 0 END) AS added,
+           sum(CASE WHEN c.day >= k.first_day THEN c.removed ELSE 0 END) AS removed
+    FROM changes c JOIN _kept k USING (entity)
+    GROUP BY c.entity, greatest(c.day, k.first_day)
+)
+SELECT k.level, k.program_id, k.project_key, k.milestone_id, d.day, lead(d.day) OVER w AS next_day,
+       sum(d.scope) OVER w AS scope, sum(d.done) OVER w AS done, sum(d.unestimated) OVER w AS unestimated,
+       sum(d.wip) OVER w AS wip, sum(d.scope_points) OVER w AS scope_points,
+       sum(d.done_points) OVER w AS done_points, d.added, d.removed
+FROM by_day d JOIN _kept k USING (entity)
+WINDOW w AS (PARTITION BY d.entity ORDER BY d.day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+
+UPDATE marts.burnup b SET
+    scope_items = b.scope_items + s.scope,
+    done_items = b.done_items + s.done,
+    unestimated_items = b.unestimated_items + s.unestimated,
+    wip_items = b.wip_items + s.wip,
+    scope_points = CAST(CAST(b.scope_points AS DECIMAL(38, 6)) + s.scope_points AS DOUBLE),
+    done_points = CAST(CAST(b.done_points AS DECIMAL(38, 6)) + s.done_points AS DOUBLE),
+    scope_added_items = b.scope_added_items + CASE WHEN b.day = s.day THEN s.added ELSE 0 END,
+    scope_removed_items = b.scope_removed_items + CASE WHEN b.day = s.day THEN s.removed ELSE 0 END
+FROM _steps s
+WHERE b.level = s.level AND b.program_id IS NOT DISTINCT FROM s.program_id
+  AND b.project_key IS NOT DISTINCT FROM s.project_key AND b.milestone_id IS NOT DISTINCT FROM s.milestone_id
+  AND b.day >= s.day AND (s.next_day IS NULL OR b.day < s.next_day)
+  AND (s.scope <> 0 OR s.done <> 0 OR s.unestimated <> 0 OR s.wip <> 0 OR s.scope_points <> 0 OR s.done_points <> 0
+       OR (b.day = s.day AND (s.added <> 0 OR s.removed <> 0)));
+
+-- [comments]
 COMMENT ON TABLE marts.burnup IS 'Daily burn-up per milestone, project and program (METRICS.md "Burn-up"): for each UTC day from the start to as_of''s day, scope and done by count and by points at that day''s end, reconstructed from field history (core.item_history: what each item added and took away each day is core.burnup_events), so it exists on the first sync and a past day shows what the trackers showed then. Scope: items other than epics, not discarded; a milestone''s scope is the items that held it that day (an item moved in is scope added, moved out or discarded is scope removed). An item deleted or moved out of the synced projects (core.tombstones) counts on the days it existed and is scope removed on the day a sync found it gone (vanished_at); one moved to another synced project leaves its old milestone as its history says, and its old project on the day it moved (scope removed there, added in the new one). The last day (as_of''s) agrees with marts.progress.';
 COMMENT ON COLUMN marts.burnup.level IS 'milestone, project or program.';
 COMMENT ON COLUMN marts.burnup.program_id IS 'core.programs.program_id.';
