@@ -43,7 +43,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,8 +120,12 @@ def rebuild(db: Path, night: float | None = None) -> int:
 def land_night(con, percent: float) -> dict:
     """A night on which ``percent`` of the items changed, landed the way warehouse.store.upsert lands
     a changed row (deleted and appended, with a new synced_at): that share of Jira issues and of
-    GitHub issues edited (summary, title), and one new event for each edited GitHub issue."""
+    GitHub issues edited (summary, title), and one new event for each edited GitHub issue. The
+    edited GitHub issues that were open are closed an hour before as_of (the issue's state and a
+    closed event): a night's work finishes, so its flow, burn-up and forecasts change."""
     share = int(round(percent * 100))  # per 10,000
+    closed_at = (datetime.fromisoformat(AS_OF).replace(tzinfo=timezone.utc) - timedelta(hours=1))
+    stamp = closed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     con.execute("BEGIN")
     con.execute(f"""CREATE TEMP TABLE _j AS SELECT i.* REPLACE (
                         json_merge_patch(payload, '{{"fields": {{"summary": "edited overnight"}}}}') AS payload,
@@ -129,19 +133,29 @@ def land_night(con, percent: float) -> dict:
                     FROM raw.jira_issues i WHERE hash(site, issue_id) % 10000 < {share}""")
     con.execute("DELETE FROM raw.jira_issues t WHERE EXISTS (SELECT 1 FROM _j WHERE _j.site = t.site AND _j.issue_id = t.issue_id)")
     con.execute("INSERT INTO raw.jira_issues BY NAME SELECT * FROM _j")
+    closing = json.dumps({"title": "edited overnight", "state": "closed", "state_reason": "completed",
+                          "closed_at": stamp, "updated_at": stamp})
     con.execute(f"""CREATE TEMP TABLE _g AS SELECT i.* REPLACE (
-                        json_merge_patch(payload, '{{"title": "edited overnight"}}') AS payload, now() AS synced_at,
-                        'night' AS sync_id)
-                    FROM raw.github_issues i WHERE hash(site, repo, number) % 10000 < {share}""")
+                        json_merge_patch(payload, CASE WHEN state = 'open' THEN ? ELSE '{{"title": "edited overnight"}}' END)
+                            AS payload,
+                        CASE WHEN state = 'open' THEN 'closed' ELSE state END AS state,
+                        now() AS synced_at, 'night' AS sync_id), state = 'open' AS closing
+                    FROM raw.github_issues i WHERE hash(site, repo, number) % 10000 < {share}""", [closing])
     con.execute("DELETE FROM raw.github_issues t WHERE EXISTS (SELECT 1 FROM _g WHERE _g.site = t.site AND _g.repo = t.repo "
                 "AND _g.number = t.number)")
-    con.execute("INSERT INTO raw.github_issues BY NAME SELECT * FROM _g")
+    con.execute("INSERT INTO raw.github_issues BY NAME SELECT * EXCLUDE (closing) FROM _g")
     con.execute("""INSERT INTO raw.github_issue_events BY NAME
-                   SELECT e.* REPLACE (e.event_id + 1000000000000 AS event_id, now() AS synced_at, 'night' AS sync_id)
+                   SELECT e.* REPLACE (e.event_id + 1000000000000 AS event_id, now() AS synced_at, 'night' AS sync_id,
+                                       CASE WHEN _g.closing THEN json_merge_patch(e.payload, json_object(
+                                           'id', e.event_id + 1000000000000, 'event', 'closed', 'created_at', ?))
+                                            ELSE e.payload END AS payload,
+                                       CASE WHEN _g.closing THEN ?::TIMESTAMPTZ ELSE e.created_at END AS created_at)
                    FROM raw.github_issue_events e JOIN _g ON _g.site = e.site AND _g.repo = e.repo AND _g.number = e.issue_number
-                   QUALIFY row_number() OVER (PARTITION BY e.site, e.repo, e.issue_number ORDER BY e.event_id DESC) = 1""")
+                   QUALIFY row_number() OVER (PARTITION BY e.site, e.repo, e.issue_number ORDER BY e.event_id DESC) = 1""",
+                [stamp, closed_at])
     landed = {"jira_issues": con.execute("SELECT count(*) FROM _j").fetchone()[0],
-              "github_issues": con.execute("SELECT count(*) FROM _g").fetchone()[0]}
+              "github_issues": con.execute("SELECT count(*) FROM _g").fetchone()[0],
+              "github_issues_closed": con.execute("SELECT count(*) FROM _g WHERE closing").fetchone()[0]}
     con.execute("COMMIT")
     return landed
 
@@ -349,6 +363,8 @@ def metrics_share(results: list[dict]) -> list[str]:
 
 
 def per_table(results: list[dict]) -> str:
+    from transforms.build import STEP
+
     names: list[str] = []
     for res in results:
         names += [t["table"] for t in res["ours"]["tables"] if t["table"] not in names]
@@ -363,7 +379,8 @@ def per_table(results: list[dict]) -> str:
             cells.append(f"{done[name]['seconds']:.2f} ({done[name]['rows']:,})" if name in done else "–")
             n = night.get(name)
             cells.append("–" if not n else f"{n['seconds']:.2f} ({n['how']}"
-                         + (f" {n['items']:,} items" if n["how"] == "merged" else "") + ")")
+                         + (f" {n['items']:,} {'lines' if STEP[name].incremental else 'items'}"
+                            if n["how"] == "merged" else "") + ")")
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -394,9 +411,10 @@ def render(data: dict) -> str:
         "Nights, on the file the full build left, each in its own process and built the same way: one on which "
         "nothing changed, then one on which the given share of items changed, landed first (not counted) the way "
         "warehouse.store.upsert lands a changed row: that share of Jira and of GitHub issues edited (summary, "
-        "title; deleted and appended with a new synced_at) and one new event per edited GitHub issue "
-        "(bench/rebuild.py land_night). Per table: rebuilt whole, merged (item-scoped: the items merged), ran "
-        "(staging: found its own changes) or skipped.",
+        "title; deleted and appended with a new synced_at) and one new event per edited GitHub issue; the edited "
+        "GitHub issues that were open closed an hour before as_of (their state, and a closed event) "
+        "(bench/rebuild.py land_night). Per table: rebuilt whole, merged (item-scoped: the items merged; "
+        "marts.burnup: the lines rebuilt or changed), ran (staging: found its own changes) or skipped.",
         "Floor: `python ../shared/bench/duckdb_floor.py N DIR` (N Jira-shaped issues of lean JSON with 10 status "
         "histories each; 2 threads, memory_limit 3 GB), its printed total"
         + (f"; skipped here: {skipped[0]}" if skipped else "; it is skipped, saying why, where ../shared is absent")
