@@ -90,10 +90,14 @@ class Step:
     # over every item's history spill to disk) is built whole in passes of about this many items,
     # split by a hash of the item id; 0: one pass. See rebuild_scoped.
     pass_items: int = 0
-    # A mart kept current from what changed instead of rebuilt whole: the table its inputs' merges
-    # record their changes in (an item-scoped step's [changes] section writes it), which the mart's
-    # [merge] section applies, with the move of as_of, and then empties. Rebuilt whole (and the
-    # table emptied) only when its structure changed or a table it reads was rebuilt whole.
+    # An item-scoped step whose merges record how they changed its rows, for an incremental mart:
+    # the table its [changes] section writes (emptied when the step is rebuilt whole, which rebuilds
+    # the mart whole; nothing is recorded until the mart has been built once).
+    changes: str = ""
+    # A mart kept current from what changed instead of rebuilt whole: the ``changes`` table of the
+    # step it reads, which its [merge] section applies, with the move of as_of, and then empties.
+    # Rebuilt whole (and the table emptied) only when its structure changed or a table it reads was
+    # rebuilt whole.
     incremental: str = ""
 
     @property
@@ -120,7 +124,7 @@ STEPS = (
     Step("core", "jira_changelog_items", scoped=True), Step("core", "status_transitions", scoped=True),
     Step("core", "item_changes", scoped=True), Step("core", "dependencies"), Step("core", "tombstones"),
     Step("core", "item_history", scoped=True, pass_items=PASS_ITEMS),
-    Step("core", "burnup_events", scoped=True, pass_items=PASS_ITEMS),
+    Step("core", "burnup_events", scoped=True, pass_items=PASS_ITEMS, changes="meta.burnup_changes"),
     Step("core", "pull_requests"), Step("core", "person_identities"), Step("core", "people"), Step("core", "program_milestone_items"),
     Step("marts", "progress"), Step("marts", "burnup", incremental="meta.burnup_changes"), Step("marts", "item_flow"), Step("marts", "throughput"),
     Step("marts", "flow"), Step("marts", "forecasts"), Step("marts", "milestone_slips"),
@@ -216,13 +220,13 @@ def rebuild_incremental(con: duckdb.DuckDBPyConnection, step: Step, parts: dict[
 def merge_incremental(con: duckdb.DuckDBPyConnection, step: Step, parts: dict[str, str]) -> int:
     """An incremental mart brought up to date by its [merge] section, which rebuilds whole (from
     [rows]) the lines it puts in _rebuilt and applies the recorded changes to the rest; returns
-    how many lines it rebuilt or changed."""
+    what its last statement counts: the lines it rebuilt or changed."""
     con.execute("CREATE OR REPLACE TEMP TABLE _rebuilt (line VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP MACRO rebuilt(entity) AS entity IN (SELECT line FROM _rebuilt)")
     con.execute(parts["rows"])
-    con.execute(parts["merge"])
-    return con.execute("SELECT (SELECT count(*) FROM _rebuilt) + (SELECT count(DISTINCT (level, program_id, "
-                       "project_key, milestone_id)) FROM _steps)").fetchone()[0]
+    changed = con.execute(parts["merge"]).fetchone()[0]
+    con.execute("DROP TABLE _rebuilt")
+    return changed
 
 
 def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, as_of: datetime) -> int:
@@ -270,7 +274,8 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
         whole = (force or held is None or held.structure != structure or held.inputs != inputs
                  or newer(upstream_restructured, held.built_at) or held.consumed_batch is None)
     elif step.incremental:
-        if not (force or held is None or held.inputs != inputs or newer(upstream_built, held.built_at)):
+        if not (force or held is None or held.inputs != inputs or newer(upstream_built, held.built_at)
+                or con.execute(f"SELECT EXISTS (FROM {step.incremental})").fetchone()[0]):
             return skipped()
         whole = (force or held is None or held.structure != structure
                  or newer(upstream_restructured, held.built_at))
@@ -287,6 +292,8 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
             if whole:
                 rebuild_scoped(con, step, parts)
                 con.execute(parts["comments"])
+                if step.changes:  # what reads them is rebuilt whole after this
+                    con.execute(f"DELETE FROM {step.changes}")
             else:
                 con.execute("CREATE OR REPLACE TEMP TABLE _scope AS SELECT DISTINCT item_id FROM meta.item_deltas "
                             "WHERE batch > ?", [held.consumed_batch])
@@ -309,11 +316,18 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
                     return skipped()
                 con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS item IN (SELECT item_id FROM _scope)")
                 con.execute(parts["rows"])
-                if "changes" in parts:  # the new rows, once: [changes] compares them with the held ones
+                # the changes are recorded once a mart applies them (until its first build it is built whole)
+                readers = [s.name for s in STEPS if step.changes and s.incremental == step.changes]
+                record = bool(readers) and con.execute(
+                    "SELECT EXISTS (FROM meta.transform_state WHERE list_contains(?, schema_name || '.' || table_name))",
+                    [readers]).fetchone()[0]
+                if record:  # the new rows, once: [changes] compares them with the held ones
                     con.execute("CREATE OR REPLACE TEMP TABLE _merged AS SELECT * FROM _rows")
                     con.execute(parts["changes"])
                 con.execute(f"DELETE FROM {step.name} WHERE item_id IN (SELECT item_id FROM _scope)")
-                con.execute(f"INSERT INTO {step.name} SELECT * FROM {'_merged' if 'changes' in parts else '_rows'}")
+                con.execute(f"INSERT INTO {step.name} SELECT * FROM {'_merged' if record else '_rows'}")
+                if record:
+                    con.execute("DROP TABLE _merged")
                 how = "merged"
         elif step.incremental:
             parts = _sections(sql)

@@ -104,6 +104,8 @@ def test_incremental_transforms_equal_a_rebuild_after_nights_and_a_full_resync(t
                 lines = con.execute("SELECT count(DISTINCT (level, program_id, project_key, milestone_id)) "
                                     "FROM marts.burnup").fetchone()[0]
             assert built["marts.burnup"].how == "merged" and 0 < built["marts.burnup"].items < lines
+            with connect(work) as con:  # applied, none left pending
+                assert con.execute("SELECT count(*) FROM meta.burnup_changes").fetchone()[0] == 0
             again, landed = parsed_again(work, before)
             with connect(work) as con:
                 held = con.execute("SELECT count(*) FROM staging.jira_issues").fetchone()[0]

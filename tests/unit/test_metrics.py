@@ -402,3 +402,19 @@ def test_done_is_the_last_entry_into_done_and_needs_no_resolution(done_cases):
                                  ORDER BY week_start""").fetchall() == [(date(2026, 10, 26), 0), (date(2026, 11, 2), 2)]
     assert done_cases.execute("""SELECT scope_items, done_items, discarded_items, scope_points, done_points
                                  FROM marts.progress WHERE level = 'project'""").fetchall() == [(2, 2, 0, 3, 3)]
+
+
+@pytest.mark.parametrize("estimate", [1e15, "NaN", "Infinity"])
+def test_an_estimate_that_is_no_finite_number_below_1e9_is_no_estimate(tmp_path, estimate):
+    """A story-points field holding 1e15, NaN or Infinity (tracker text is not to be trusted) is no
+    estimate, in the present and in the history alike: the point sums are exact decimals, which
+    such a value would overflow, failing every night's build until someone fixed the tracker."""
+    absurd = [issue(7, "11-01T10:00", "To Do", ["100"], estimate, [("11-02T10:00", [points("3", str(estimate))])])]
+    with connect(tmp_path / "work.duckdb") as con:
+        land_and_build(con, ISSUES + absurd, SITE_STATUSES)
+        assert con.execute("SELECT story_points FROM core.work_items WHERE key = 'PAY-7'").fetchone() == (None,)
+        # the estimate of 3 ends when the field took the absurd value; no estimate follows it
+        assert con.execute("SELECT list((value_number, valid_to) ORDER BY valid_from) FROM core.item_history h "
+                           "JOIN core.work_items w USING (item_id) WHERE w.key = 'PAY-7' AND field = 'story_points'"
+                           ).fetchone()[0] == [(3.0, datetime(2026, 11, 2, 10, tzinfo=timezone.utc))]
+        assert con.execute("SELECT count(*) FROM marts.burnup").fetchone()[0] > 0

@@ -217,12 +217,13 @@ all_rows AS (
 ),
 normalised AS (  -- one spelling per value: points as numbers, due dates as ISO dates
     SELECT item_id, field,
-           CASE field WHEN 'story_points' THEN CAST(TRY_CAST(value AS DOUBLE) AS VARCHAR)
+           CASE field WHEN 'story_points' THEN CAST(points AS VARCHAR)
                       WHEN 'due_date' THEN coalesce(CAST(TRY_CAST(left(value, 10) AS DATE) AS VARCHAR), value)
                       ELSE value END AS value,
-           value_id, CASE WHEN field = 'story_points' THEN TRY_CAST(value AS DOUBLE) END AS value_number,
-           valid_from, valid_to
-    FROM all_rows
+           value_id, points AS value_number, valid_from, valid_to
+    FROM (SELECT *, CASE WHEN field = 'story_points' AND abs(TRY_CAST(value AS DOUBLE)) < 1e9  -- as staging reads
+                         THEN TRY_CAST(value AS DOUBLE) END AS points  -- an estimate: else none
+          FROM all_rows)
 )
 SELECT item_id, field, value, value_id, value_number, valid_from, valid_to
 FROM normalised
@@ -242,6 +243,6 @@ COMMENT ON COLUMN core.item_history.item_id IS 'core.work_items.item_id, or for 
 COMMENT ON COLUMN core.item_history.field IS 'status, status_category (todo, in_progress, done: METRICS.md "Time and status"), resolution (Jira resolution, GitHub state_reason of the current closing), story_points, assignee, due_date (Jira issue due date), milestone (Jira fix version, GitHub milestone), sprint (Jira), flagged (Jira Software Flagged) or blocked (a blocker not done: METRICS.md "Blocked").';
 COMMENT ON COLUMN core.item_history.value IS 'The value as the tracker shows it: status name, category, resolution name, points as text, assignee display name or login, ISO due date, milestone or sprint name (its current name), Impediment for flagged, the blocker''s key for blocked. Tracker text: escape before rendering.';
 COMMENT ON COLUMN core.item_history.value_id IS 'Stable id of the value where there is one: assignee account id (Jira Cloud), user key (Server/DC) or login (GitHub); core.milestones.milestone_id; core.sprints.sprint_id; the blocker''s core.work_items.item_id (which may be outside the synced projects). Null otherwise.';
-COMMENT ON COLUMN core.item_history.value_number IS 'story_points as a number; null for other fields. Never read a missing row as zero points.';
+COMMENT ON COLUMN core.item_history.value_number IS 'story_points as a number (a value that is not a finite number below 1e9 in magnitude is no estimate: null, as in core.work_items.story_points); null for other fields. Never read a missing row as zero points.';
 COMMENT ON COLUMN core.item_history.valid_from IS 'When the field took this value (UTC): the change''s instant, or the item''s creation for the value it was created with. For blocked: when the dependency appeared (the Jira Link changelog item on either end; else the later creation of the two items: the APIs keep no date for GitHub dependencies or text references) or when the blocker left done.';
 COMMENT ON COLUMN core.item_history.valid_to IS 'When the field stopped holding this value (UTC), exclusive; null while it still does. For blocked: when the blocker reached done or the blocked item was done. A dependency whose blocker was done before it appeared has one empty row (valid_to = valid_from).';

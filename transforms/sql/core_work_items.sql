@@ -151,7 +151,7 @@ COMMENT ON COLUMN core.work_items.created_at IS 'When the item was created (UTC)
 COMMENT ON COLUMN core.work_items.updated_at IS 'When the item last changed (UTC).';
 COMMENT ON COLUMN core.work_items.resolved_at IS 'Jira resolutiondate or GitHub closed_at (UTC); null while open.';
 COMMENT ON COLUMN core.work_items.due_date IS 'Jira due date of the issue itself (a calendar date, no time zone); null when not set and on GitHub, where only milestones have due dates (core.milestones.due_date).';
-COMMENT ON COLUMN core.work_items.story_points IS 'Story points from the site''s story-points field (found by name, program.yaml story_points_fields); null when unestimated or on GitHub. Never read null as zero.';
+COMMENT ON COLUMN core.work_items.story_points IS 'Story points from the site''s story-points field (found by name, program.yaml story_points_fields); null when unestimated, when the value is not a finite number below 1e9 in magnitude (no estimate: the point sums are exact to 6 decimals below that), or on GitHub. Never read null as zero.';
 COMMENT ON COLUMN core.work_items.flagged IS 'Jira Software''s Flagged field holds a value (Impediment): the team marked the item as impeded. False when not; null on GitHub and on Jira sites without a Flagged field. Its history: core.item_history field flagged.';
 COMMENT ON COLUMN core.work_items.parent_key IS 'Key of the parent: Jira parent or Epic Link; GitHub parent issue of a sub-issue.';
 COMMENT ON COLUMN core.work_items.milestone_id IS 'core.milestones.milestone_id of the first Jira fixVersion or the GitHub milestone; null when none.';

@@ -133,7 +133,7 @@ JOIN (SELECT entity, held_last, unnest(range(1, last_day - held_last + 1)) AS n 
 -- of the days it did not; days before the first fold into it (added and removed count only from
 -- it), as in [rows]. Running sums give what each day from a change's day on gains.
 -- a constant, so that the scan below reads only the events after the earliest day a line grows from
--- (null, and nothing, when none grows)
+-- (null, and nothing, when none grows); each line's own bound is the join's e.day > k.held_last
 SET VARIABLE burnup_held_from = (SELECT min(held_last) FROM _kept WHERE last_day > held_last);
 CREATE OR REPLACE TEMP TABLE _steps AS
 WITH changes AS (
@@ -177,6 +177,16 @@ WHERE b.level = s.level AND b.program_id IS NOT DISTINCT FROM s.program_id
   AND b.day >= s.day AND (s.next_day IS NULL OR b.day < s.next_day)
   AND (s.scope <> 0 OR s.done <> 0 OR s.unestimated <> 0 OR s.wip <> 0 OR s.scope_points <> 0 OR s.done_points <> 0
        OR (b.day = s.day AND (s.added <> 0 OR s.removed <> 0)));
+
+-- what the merge did (merge_incremental returns it): the lines rebuilt whole or changed beyond the
+-- days appended with their last figures
+SET VARIABLE burnup_lines = (SELECT (SELECT count(*) FROM _rebuilt)
+                                    + (SELECT count(DISTINCT (level, program_id, project_key, milestone_id)) FROM _steps));
+DROP TABLE _spans;
+DROP TABLE _held;
+DROP TABLE _kept;
+DROP TABLE _steps;
+SELECT getvariable('burnup_lines');
 
 -- [comments]
 COMMENT ON TABLE marts.burnup IS 'Daily burn-up per milestone, project and program (METRICS.md "Burn-up"): for each UTC day from the start to as_of''s day, scope and done by count and by points at that day''s end, reconstructed from field history (core.item_history: what each item added and took away each day is core.burnup_events), so it exists on the first sync and a past day shows what the trackers showed then. Scope: items other than epics, not discarded; a milestone''s scope is the items that held it that day (an item moved in is scope added, moved out or discarded is scope removed). An item deleted or moved out of the synced projects (core.tombstones) counts on the days it existed and is scope removed on the day a sync found it gone (vanished_at); one moved to another synced project leaves its old milestone as its history says, and its old project on the day it moved (scope removed there, added in the new one). The last day (as_of''s) agrees with marts.progress.';

@@ -63,7 +63,9 @@ SELECT site, issue_id, project_key, issue_key, issue_synced_at, roles_hash,
        nullif(trim(f.assignee.emailAddress), '') AS assignee_email, nullif(trim(f.reporter.emailAddress), '') AS reporter_email,
        f.created::TIMESTAMPTZ AS created_at, f.updated::TIMESTAMPTZ AS updated_at,
        f.resolutiondate::TIMESTAMPTZ AS resolved_at, TRY_CAST(f.duedate AS DATE) AS due_date,
-       TRY_CAST(jira_custom_field(f, points_field)->>'$' AS DOUBLE) AS story_points,
+       -- an estimate is a finite number below 1e9 (what points sums, exact to 6 decimals, hold): else none
+       CASE WHEN abs(TRY_CAST(jira_custom_field(f, points_field)->>'$' AS DOUBLE)) < 1e9
+            THEN TRY_CAST(jira_custom_field(f, points_field)->>'$' AS DOUBLE) END AS story_points,
        f.parent.key AS parent_key,
        jira_custom_field(f, epic_field)->>'$' AS epic_link,
        f.fixVersions[1].id AS first_fix_version_id,

@@ -3,6 +3,8 @@
 -- merged items' events changed (new minus old, summed per burn-up line and day), and the next build
 -- of marts.burnup adds them to the days from theirs on, appends the days as_of moved on by, and
 -- rebuilds whole only the lines that are new or whose first day moved. Applied changes are deleted.
+-- Points are summed exactly as DECIMAL: an estimate that is not a finite number below 1e9 in
+-- magnitude is read as none (022_story_points_bound.sql), so no sum can overflow.
 CREATE TABLE meta.burnup_changes (
     level        VARCHAR NOT NULL,
     program_id   VARCHAR,
@@ -13,8 +15,8 @@ CREATE TABLE meta.burnup_changes (
     done         BIGINT NOT NULL,
     unestimated  BIGINT NOT NULL,
     wip          BIGINT NOT NULL,
-    scope_points DECIMAL(18, 6) NOT NULL,
-    done_points  DECIMAL(18, 6) NOT NULL,
+    scope_points DECIMAL(38, 6) NOT NULL,
+    done_points  DECIMAL(38, 6) NOT NULL,
     added        BIGINT NOT NULL,
     removed      BIGINT NOT NULL
 );
