@@ -32,31 +32,46 @@ FROM (
     LEFT JOIN core.milestones m ON e.level = 'milestone' AND m.milestone_id = e.milestone_id
     WHERE e.level <> 'milestone' OR m.milestone_id IS NOT NULL);
 
-CREATE OR REPLACE TEMP VIEW _burnup_spans AS  -- each line's days as of now: a milestone's from its
-    -- start date, else its first item's arrival, to as_of, or for a released or closed one to its last
-    -- change (or due date, or closing) when that is earlier; a project's and a program's from their
-    -- first item's creation to as_of
+-- a line's days: a milestone's from its start date, else its first item's arrival, to as_of, or for
+-- a released or closed one to its last change (or due date, or closing) when that is earlier; a
+-- project's and a program's from their first item's creation to as_of (milestone columns null)
+CREATE OR REPLACE TEMP MACRO burnup_first_day(start_date, first_event) AS coalesce(start_date, first_event);
+CREATE OR REPLACE TEMP MACRO burnup_last_day(state, due_date, closed_at, last_event) AS
+    CASE WHEN state IN ('released', 'closed', 'archived')
+         THEN least(CAST(timezone('UTC', getvariable('as_of')) AS DATE),
+                    greatest(last_event, due_date, CAST(timezone('UTC', closed_at) AS DATE)))
+         ELSE CAST(timezone('UTC', getvariable('as_of')) AS DATE) END;
+
+CREATE OR REPLACE TEMP VIEW _burnup_spans AS  -- every line's days as of now ([merge] compares them)
 SELECT b.entity, b.level, b.program_id, b.project_key, b.milestone_id,
-       coalesce(m.start_date, b.first_event) AS first_day,
-       CASE WHEN m.state IN ('released', 'closed', 'archived')
-            THEN least(a.as_of_day, greatest(b.last_event, m.due_date, CAST(timezone('UTC', m.closed_at) AS DATE)))
-            ELSE a.as_of_day END AS last_day
+       burnup_first_day(m.start_date, b.first_event) AS first_day,
+       burnup_last_day(m.state, m.due_date, m.closed_at, b.last_event) AS last_day
 FROM (SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, *
       FROM (SELECT level, program_id, project_key, milestone_id, min(day) AS first_event, max(day) AS last_event
             FROM _burnup_events WHERE NOT pending GROUP BY level, program_id, project_key, milestone_id)) b
-CROSS JOIN (SELECT CAST(timezone('UTC', getvariable('as_of')) AS DATE) AS as_of_day) a
 LEFT JOIN core.milestones m ON m.milestone_id = b.milestone_id;
 
 CREATE OR REPLACE TEMP VIEW _rows AS  -- the rows of the lines rebuilt(entity) names (a whole build: all)
-WITH spans AS (  -- eid: a dense integer key per line, so the window below sorts integers
-    SELECT *, row_number() OVER () AS eid FROM _burnup_spans WHERE rebuilt(entity)
+WITH entity_days AS (  -- every item's events summed per line and day (the key made once a line-day)
+    SELECT * FROM (
+        SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, * FROM (
+            SELECT level, program_id, project_key, milestone_id, day,
+                   sum(scope) AS scope, sum(done) AS done, sum(unestimated) AS unestimated, sum(wip) AS wip,
+                   sum(scope_points) AS scope_points, sum(done_points) AS done_points,
+                   sum(added) AS added, sum(removed) AS removed
+            FROM _burnup_events WHERE NOT pending
+            GROUP BY level, program_id, project_key, milestone_id, day))
+    WHERE rebuilt(entity)
 ),
-entity_days AS (  -- every item's events summed per line and day
-    SELECT entity, day, sum(scope) AS scope, sum(done) AS done, sum(unestimated) AS unestimated, sum(wip) AS wip,
-           sum(scope_points) AS scope_points, sum(done_points) AS done_points,
-           sum(added) AS added, sum(removed) AS removed
-    FROM _burnup_events WHERE NOT pending AND rebuilt(entity)
-    GROUP BY entity, day
+spans AS (  -- as _burnup_spans, from the days summed already; eid: a dense integer key per line, so
+    -- the window below sorts integers
+    SELECT *, row_number() OVER () AS eid FROM (
+        SELECT d.entity, any_value(d.level) AS level, any_value(d.program_id) AS program_id,
+               any_value(d.project_key) AS project_key, any_value(d.milestone_id) AS milestone_id,
+               burnup_first_day(any_value(m.start_date), min(d.day)) AS first_day,
+               burnup_last_day(any_value(m.state), any_value(m.due_date), any_value(m.closed_at), max(d.day)) AS last_day
+        FROM entity_days d LEFT JOIN core.milestones m ON m.milestone_id = d.milestone_id
+        GROUP BY d.entity)
 ),
 day_changes AS (  -- days before the first day fold into it (scope added and removed count only from
     -- it); every span has a row on its first day (before its first change, nothing). The days that
