@@ -135,6 +135,9 @@ STEPS = (
     Step("marts", "project_health"), Step("marts", "program_health"),
 )
 STEP = {step.name: step for step in STEPS}
+# Each table of recorded changes (Step.changes) and the incremental marts that apply it.
+CHANGES_READERS = {step.changes: [s.name for s in STEPS if s.incremental == step.changes]
+                   for step in STEPS if step.changes}
 STAGING_ORDER = tuple(s.table for s in STEPS if s.schema == "staging")
 CORE_ORDER = tuple(s.table for s in STEPS if s.schema == "core")
 MARTS_ORDER = tuple(s.table for s in STEPS if s.schema == "marts")
@@ -316,18 +319,18 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
                     return skipped()
                 con.execute("CREATE OR REPLACE TEMP MACRO in_scope(item) AS item IN (SELECT item_id FROM _scope)")
                 con.execute(parts["rows"])
+                new_rows = "_rows"
                 # the changes are recorded once a mart applies them (until its first build it is built whole)
-                readers = [s.name for s in STEPS if step.changes and s.incremental == step.changes]
-                record = bool(readers) and con.execute(
-                    "SELECT EXISTS (FROM meta.transform_state WHERE list_contains(?, schema_name || '.' || table_name))",
-                    [readers]).fetchone()[0]
-                if record:  # the new rows, once: [changes] compares them with the held ones
+                if step.changes and con.execute(
+                        "SELECT EXISTS (FROM meta.transform_state WHERE list_contains(?, schema_name || '.' || table_name))",
+                        [CHANGES_READERS[step.changes]]).fetchone()[0]:
+                    # the new rows, once: [changes] compares them with the held ones
+                    new_rows = "_merged"
                     con.execute("CREATE OR REPLACE TEMP TABLE _merged AS SELECT * FROM _rows")
                     con.execute(parts["changes"])
                 con.execute(f"DELETE FROM {step.name} WHERE item_id IN (SELECT item_id FROM _scope)")
-                con.execute(f"INSERT INTO {step.name} SELECT * FROM {'_merged' if record else '_rows'}")
-                if record:
-                    con.execute("DROP TABLE _merged")
+                con.execute(f"INSERT INTO {step.name} SELECT * FROM {new_rows}")
+                con.execute("DROP TABLE IF EXISTS _merged")
                 how = "merged"
         elif step.incremental:
             parts = _sections(sql)
@@ -700,9 +703,8 @@ def forget_derived(con: duckdb.DuckDBPyConnection) -> None:
                     else f"DROP TABLE IF EXISTS {step.name}")
     con.execute("DELETE FROM meta.transform_state")
     con.execute("DELETE FROM meta.item_deltas")
-    for step in STEPS:
-        if step.incremental:
-            con.execute(f"DELETE FROM {step.incremental}")
+    for changes in CHANGES_READERS:
+        con.execute(f"DELETE FROM {changes}")
 
 
 def build_core(con: duckdb.DuckDBPyConnection, as_of: datetime, force: bool = True) -> list[Built]:

@@ -143,9 +143,26 @@ def burnup(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 
 def whole(con: duckdb.DuckDBPyConnection, parts: dict[str, str]) -> list[tuple]:
+    """The mart rebuilt whole, its pending changes then moot (as build_step does); its rows."""
     rebuild_incremental(con, BURNUP, parts)
     con.execute("DELETE FROM meta.burnup_changes")
     return burnup(con)
+
+
+def merge(con: duckdb.DuckDBPyConnection, parts: dict[str, str]) -> int:
+    """The mart merged, its pending changes then applied (as build_step does); the lines changed."""
+    lines = merge_incremental(con, BURNUP, parts)
+    con.execute("DELETE FROM meta.burnup_changes")
+    return lines
+
+
+def first_build(con: duckdb.DuckDBPyConnection, sections, events: dict, day: int) -> None:
+    """core.burnup_events holding ``events`` and the mart built whole from them as of ``day``."""
+    changes, parts = sections
+    merge_items(con, changes, events)
+    con.execute("DELETE FROM meta.burnup_changes")  # a first build records nothing
+    set_as_of(con, as_of(day))
+    whole(con, parts)
 
 
 @settings(max_examples=100, deadline=None, derandomize=True,  # the same examples on every run
@@ -154,19 +171,15 @@ def whole(con: duckdb.DuckDBPyConnection, parts: dict[str, str]) -> list[tuple]:
 def test_a_merged_burnup_equals_it_rebuilt_whole(sections, first, nights):
     changes, parts = sections
     con = world()
-    merge_items(con, changes, first["events"])
-    con.execute("DELETE FROM meta.burnup_changes")  # the first build is whole
     set_milestones(con, first["milestones"])
-    set_as_of(con, as_of(first["as_of"]))
-    whole(con, parts)
+    first_build(con, sections, first["events"], first["as_of"])
     for night, mart_built in nights:
         merge_items(con, changes, night["events"])  # the night's items: their new events, or none
         set_milestones(con, night["milestones"])
         set_as_of(con, as_of(night["as_of"]))
         if not mart_built:  # a build that stopped before the marts: the changes wait for the next
             continue
-        merge_incremental(con, BURNUP, parts)
-        con.execute("DELETE FROM meta.burnup_changes")
+        merge(con, parts)
         merged = burnup(con)
         assert merged == whole(con, parts)
 
@@ -182,15 +195,12 @@ def test_a_change_in_the_past_moves_every_later_day(sections):
     def item(done_on: int) -> list:
         return [(line[0], 0, 1, 0, 0, 0, 2.0, None), (line[0], done_on, 0, 1, 0, 0, 0.0, 2.0)]
 
-    merge_items(con, changes, {"i0": item(3)})
-    con.execute("DELETE FROM meta.burnup_changes")
-    set_as_of(con, as_of(5))
-    whole(con, parts)
+    first_build(con, sections, {"i0": item(3)}, 5)
     merge_items(con, changes, {"i0": item(1)})
     assert con.execute("SELECT day, done, done_points FROM meta.burnup_changes ORDER BY day").fetchall() == [
         (START + timedelta(days=1), 1, 2), (START + timedelta(days=3), -1, -2)]
     set_as_of(con, as_of(7))
-    assert merge_incremental(con, BURNUP, parts) == 1  # one line changed, none rebuilt whole
+    assert merge(con, parts) == 1  # one line changed, none rebuilt whole
     done = con.execute("SELECT day - DATE '2026-01-01', scope_items, done_items, done_points FROM marts.burnup "
                        "ORDER BY day").fetchall()
     assert done == [(0, 1, 0, 0.0), (1, 1, 1, 2.0), (2, 1, 1, 2.0), (3, 1, 1, 2.0), (4, 1, 1, 2.0), (5, 1, 1, 2.0),
@@ -204,16 +214,12 @@ def test_scope_from_before_a_milestone_starts_is_in_its_first_day_but_not_added_
     changes, parts = sections
     con = world()
     set_milestones(con, {"M1": (("p", "A"), 10, None, "open", None)})
-    merge_items(con, changes, {"i0": [(("milestone", "M1"), 12, 1, 0, 0, 0, None, None)]})
-    con.execute("DELETE FROM meta.burnup_changes")
-    set_as_of(con, as_of(20))
-    whole(con, parts)
+    first_build(con, sections, {"i0": [(("milestone", "M1"), 12, 1, 0, 0, 0, None, None)]}, 20)
     merge_items(con, changes, {"i1": [(("milestone", "M1"), 2, 1, 0, 0, 0, None, None)]})
-    merge_incremental(con, BURNUP, parts)
+    merge(con, parts)
     rows = con.execute("SELECT day - DATE '2026-01-01', scope_items, scope_added_items FROM marts.burnup "
                        "WHERE day <= DATE '2026-01-13' ORDER BY day").fetchall()
     assert rows == [(10, 1, 0), (11, 1, 0), (12, 2, 1)]
-    con.execute("DELETE FROM meta.burnup_changes")
     assert burnup(con) == whole(con, parts)
 
 
@@ -226,16 +232,12 @@ def test_an_item_leaving_a_day_earlier_moves_its_scope_removed_to_that_day(secti
     set_milestones(con, {"M1": (("p", "A"), 0, None, "open", None)})
     stay = lambda leave: [(("milestone", "M1"), 3, 1, 0, 1, 0, None, None),  # noqa: E731
                           (("milestone", "M1"), leave, -1, 0, -1, 0, None, None)]
-    merge_items(con, changes, {"i0": stay(5)})
-    con.execute("DELETE FROM meta.burnup_changes")
-    set_as_of(con, as_of(10))
-    whole(con, parts)
+    first_build(con, sections, {"i0": stay(5)}, 10)
     merge_items(con, changes, {"i0": stay(4)})
-    merge_incremental(con, BURNUP, parts)
+    merge(con, parts)
     rows = con.execute("SELECT day - DATE '2026-01-01', scope_items, scope_added_items, scope_removed_items "
                        "FROM marts.burnup WHERE day BETWEEN DATE '2026-01-04' AND DATE '2026-01-07' ORDER BY day").fetchall()
     assert rows == [(3, 1, 1, 0), (4, 0, 0, 1), (5, 0, 0, 0), (6, 0, 0, 0)]
-    con.execute("DELETE FROM meta.burnup_changes")
     assert burnup(con) == whole(con, parts)
 
 
@@ -247,14 +249,11 @@ def test_lines_that_grow_from_different_days_read_only_their_own_new_days(sectio
     con = world()
     released = lambda closed: (("p", "B"), 0, None, "released", closed)  # noqa: E731
     set_milestones(con, {"M1": (("p", "A"), 0, None, "open", None), "M2": released(8)})
-    merge_items(con, changes, {"i0": [(("milestone", "M1"), 10, 1, 0, 1, 0, None, None)],
-                               "i1": [(("milestone", "M2"), 2, 1, 0, 1, 0, None, None)]})
-    con.execute("DELETE FROM meta.burnup_changes")
-    set_as_of(con, as_of(10))
-    whole(con, parts)
+    first_build(con, sections, {"i0": [(("milestone", "M1"), 10, 1, 0, 1, 0, None, None)],
+                                "i1": [(("milestone", "M2"), 2, 1, 0, 1, 0, None, None)]}, 10)
     set_milestones(con, {"M2": released(9)})
     set_as_of(con, as_of(12))
-    merge_incremental(con, BURNUP, parts)
+    merge(con, parts)
     assert con.execute("SELECT day - DATE '2026-01-01', scope_items FROM marts.burnup WHERE milestone_id = 'M1' "
                        "AND day >= DATE '2026-01-10' ORDER BY day").fetchall() == [(9, 0), (10, 1), (11, 1), (12, 1)]
     assert burnup(con) == whole(con, parts)

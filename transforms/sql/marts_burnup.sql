@@ -112,7 +112,8 @@ FROM held;
 -- [merge]
 -- The lines as the table holds them and as they are now; a line is kept when it still exists and
 -- its first day is the same (held_last: the last day the table holds of it), else rebuilt whole
--- (_rebuilt: the lines _rows gives).
+-- (_rebuilt: the lines _rows gives). Lines are matched by their key (entity); the table's rows,
+-- which have no key column, by their four key columns.
 CREATE OR REPLACE TEMP TABLE _spans AS SELECT * FROM _burnup_spans WHERE first_day <= last_day;
 CREATE OR REPLACE TEMP TABLE _held AS
 SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, *
@@ -141,8 +142,10 @@ INSERT INTO marts.burnup BY NAME
 SELECT b.* EXCLUDE (day, scope_added_items, scope_removed_items), b.day + CAST(k.n AS INTEGER) AS day,
        0 AS scope_added_items, 0 AS scope_removed_items
 FROM marts.burnup b
-JOIN (SELECT entity, held_last, unnest(range(1, last_day - held_last + 1)) AS n FROM _kept WHERE last_day > held_last) k
-  ON k.entity = concat_ws('|', b.level, b.program_id, b.project_key, b.milestone_id) AND b.day = k.held_last;
+JOIN (SELECT *, unnest(range(1, last_day - held_last + 1)) AS n FROM _kept WHERE last_day > held_last) k
+  ON b.level = k.level AND b.program_id IS NOT DISTINCT FROM k.program_id
+ AND b.project_key IS NOT DISTINCT FROM k.project_key AND b.milestone_id IS NOT DISTINCT FROM k.milestone_id
+ AND b.day = k.held_last;
 
 -- What changed on each kept line: the recorded changes on the days the table held, and every event
 -- of the days it did not; days before the first fold into it (added and removed count only from
