@@ -108,29 +108,30 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     pending = [m for m in files if m.name not in done]
     if tracked and not pending:
         return []
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute("""
-        CREATE TABLE IF NOT EXISTS meta.schema_migrations (
-            name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)""")
-    for target, text in (
-        ("TABLE meta.schema_migrations", "Warehouse migrations applied to this file, by file name (warehouse/sql)."),
-        ("COLUMN meta.schema_migrations.name", "Migration file name, e.g. 001_raw_and_meta.sql."),
-        ("COLUMN meta.schema_migrations.applied_at", "When it was applied (UTC)."),
-    ):
-        con.execute(f"COMMENT ON {target} IS '{text}'")
-    applied = []
-    for migration in pending:
-        con.execute("BEGIN")
-        try:
+    # Every pending file in one transaction: an upgrade lands whole or not at all, and a fresh
+    # file commits once (0.15 s, against 0.4-0.6 s with a commit a file: a test suite makes
+    # hundreds of warehouses).
+    con.execute("BEGIN")
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+        con.execute("""
+            CREATE TABLE IF NOT EXISTS meta.schema_migrations (
+                name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)""")
+        for target, text in (
+            ("TABLE meta.schema_migrations", "Warehouse migrations applied to this file, by file name (warehouse/sql)."),
+            ("COLUMN meta.schema_migrations.name", "Migration file name, e.g. 001_raw_and_meta.sql."),
+            ("COLUMN meta.schema_migrations.applied_at", "When it was applied (UTC)."),
+        ):
+            con.execute(f"COMMENT ON {target} IS '{text}'")
+        for migration in pending:
             con.execute(migration.read_text(encoding="utf-8"))
             con.execute("INSERT INTO meta.schema_migrations VALUES (?, ?)",
                         [migration.name, datetime.now(timezone.utc)])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        applied.append(migration.name)
-    return applied
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return [migration.name for migration in pending]
 
 
 class JsonText(str):
