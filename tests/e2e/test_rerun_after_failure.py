@@ -43,10 +43,13 @@ VANISHED = """SELECT key_before, item_id, project_before, bool_or(kind = 'moved'
               FROM raw.tombstones GROUP BY ALL ORDER BY ALL"""
 
 
-def _sync(sandbox: RunningSandbox, path: Path, sync_id: str) -> dict[str, ProjectResult]:
+def _sync(sandbox: RunningSandbox, path: Path, sync_id: str, project: str | None = None) -> dict[str, ProjectResult]:
+    """A run over every project, or over the trackers of ``project`` only (its repository's or its
+    Jira's: what a failure of that project can touch; the rerun brings the rest)."""
+    github = project is None or "/" in project
     with connect(path) as con:
         migrate(con)
-        return sync(sandbox, con, sync_id, retry_backoff=0.01)
+        return sync(sandbox, con, sync_id, retry_backoff=0.01, jira=project is None or not github, github=github)
 
 
 def core_model(path: Path, as_of: datetime) -> dict[str, str]:
@@ -106,7 +109,7 @@ def test_a_rerun_after_a_sync_that_failed_at_any_request_equals_a_full_sync(nigh
         # Every request of the project past the first `after` fails, retries included.
         sandbox.app.faults.set(parse_spec(f"500:project={project},after={after}"))
         sandbox.app.faults.reset_counts()
-        failed = _sync(sandbox, work, f"failing-{after}")
+        failed = _sync(sandbox, work, f"failing-{after}", project)
         assert failed[project].error, f"the sync of {project} did not fail after {after} requests"
         assert not [r.error for key, r in failed.items() if key != project and r.error]
         sandbox.app.faults.set(())
