@@ -315,7 +315,7 @@ def table(results: list[dict]) -> str:
 
 
 # The program metrics (issue "Program metrics from history"): their share of a build is held to 10%.
-METRICS_TABLES = ("core.item_history", "core.burnup_events", "marts.progress", "marts.burnup", "marts.item_flow",
+METRICS_TABLES = ("core.item_history", "core.burnup_events", "core.item_flow_facts", "marts.progress", "marts.burnup", "marts.item_flow",
                   "marts.throughput", "marts.flow", "marts.forecasts")
 
 

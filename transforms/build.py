@@ -90,9 +90,10 @@ class Step:
     # over every item's history spill to disk) is built whole in passes of about this many items,
     # split by a hash of the item id; 0: one pass. See rebuild_scoped.
     pass_items: int = 0
-    # An item-scoped step whose merges record how they changed its rows, for an incremental mart:
-    # the table its [changes] section writes (emptied when the step is rebuilt whole, which rebuilds
-    # the mart whole; nothing is recorded until the mart has been built once).
+    # An item-scoped step whose merges record what they changed, for an incremental mart: the table
+    # its [changes] section writes (how the rows changed, read from _merged, the new rows, against
+    # the held ones; or just the items merged, from _scope). Emptied when the step is rebuilt whole,
+    # which rebuilds the mart whole; nothing is recorded until the mart has been built once.
     changes: str = ""
     # A mart kept current from what changed instead of rebuilt whole: the ``changes`` table of the
     # step it reads, which its [merge] section applies, with the move of as_of, and then empties.
@@ -125,8 +126,9 @@ STEPS = (
     Step("core", "item_changes", scoped=True), Step("core", "dependencies"), Step("core", "tombstones"),
     Step("core", "item_history", scoped=True, pass_items=PASS_ITEMS),
     Step("core", "burnup_events", scoped=True, pass_items=PASS_ITEMS, changes="meta.burnup_changes"),
+    Step("core", "item_flow_facts", scoped=True, changes="meta.item_flow_changes"),
     Step("core", "pull_requests"), Step("core", "person_identities"), Step("core", "people"), Step("core", "program_milestone_items"),
-    Step("marts", "progress"), Step("marts", "burnup", incremental="meta.burnup_changes"), Step("marts", "item_flow"), Step("marts", "throughput"),
+    Step("marts", "progress"), Step("marts", "burnup", incremental="meta.burnup_changes"), Step("marts", "item_flow", incremental="meta.item_flow_changes"), Step("marts", "throughput"),
     Step("marts", "flow"), Step("marts", "forecasts"), Step("marts", "milestone_slips"),
     Step("marts", "dependency_risk"), Step("marts", "critical_path"),
     Step("marts", "person_match_suggestions"), Step("marts", "resource_conflicts"),
@@ -324,9 +326,9 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
                 if step.changes and con.execute(
                         "SELECT EXISTS (FROM meta.transform_state WHERE list_contains(?, schema_name || '.' || table_name))",
                         [CHANGES_READERS[step.changes]]).fetchone()[0]:
-                    # the new rows, once: [changes] compares them with the held ones
-                    new_rows = "_merged"
-                    con.execute("CREATE OR REPLACE TEMP TABLE _merged AS SELECT * FROM _rows")
+                    if "_merged" in parts["changes"]:  # the new rows, once: [changes] compares them with the held ones
+                        new_rows = "_merged"
+                        con.execute("CREATE OR REPLACE TEMP TABLE _merged AS SELECT * FROM _rows")
                     con.execute(parts["changes"])
                 con.execute(f"DELETE FROM {step.name} WHERE item_id IN (SELECT item_id FROM _scope)")
                 con.execute(f"INSERT INTO {step.name} SELECT * FROM {new_rows}")

@@ -35,7 +35,7 @@ NOT_REPLAYED = frozenset({"marts.person_match_suggestions"})
 # What a replay builds from the rolled-back core, in build order: the item-scoped tables the marts
 # read that replay_core_as_of.sql does not roll back (whole: every item's history is replayed),
 # and the marts the health needs; health_history and what reads it are not replayed.
-REPLAYED = (STEP["core.program_milestone_items"], STEP["core.burnup_events"]) + tuple(
+REPLAYED = (STEP["core.program_milestone_items"], STEP["core.burnup_events"], STEP["core.item_flow_facts"]) + tuple(
     s for s in STEPS[:[s.name for s in STEPS].index("marts.health") + 1]
     if s.schema == "marts" and s.name not in NOT_REPLAYED)
 DIMENSIONS = ("critical_path", "forecast", "schedule", "slip", "dependencies", "blocked_stale", "aging_wip",

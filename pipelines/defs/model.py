@@ -68,6 +68,8 @@ DESCRIPTIONS = {
     "core.item_history": "Each item's status, points, milestone, sprint, assignee, due date, flag and blocked "
                          "spells as intervals: what was true on any day is one join.",
     "core.burnup_events": "What each item adds to or takes from each burn-up, per day: marts.burnup sums them.",
+    "core.item_flow_facts": "Per item, what its flow figures are computed from that does not move with as_of: "
+                             "start, done, cycle and lead time, blocked and flagged spells.",
     "core.dependencies": "Blocks dependencies, with cross-project and cross-program flags.",
     "core.pull_requests": "GitHub pull requests with the issues they close.",
     "core.person_identities": "Every identity a tracker knows a person by, and the person it is: by alias in "

@@ -104,8 +104,14 @@ def test_incremental_transforms_equal_a_rebuild_after_nights_and_a_full_resync(t
                 lines = con.execute("SELECT count(DISTINCT (level, program_id, project_key, milestone_id)) "
                                     "FROM marts.burnup").fetchone()[0]
             assert built["marts.burnup"].how == "merged" and 0 < built["marts.burnup"].items < lines
+            # the item flow replaced the merged items' rows and moved the rest to the new as_of in place
+            with connect(work) as con:
+                flow_rows = con.execute("SELECT count(*) FROM marts.item_flow").fetchone()[0]
+                assert con.execute("SELECT count(DISTINCT as_of) FROM marts.item_flow").fetchone()[0] == 1
+            assert built["marts.item_flow"].how == "merged" and 0 < built["marts.item_flow"].items < flow_rows
             with connect(work) as con:  # applied, none left pending
                 assert con.execute("SELECT count(*) FROM meta.burnup_changes").fetchone()[0] == 0
+                assert con.execute("SELECT count(*) FROM meta.item_flow_changes").fetchone()[0] == 0
             again, landed = parsed_again(work, before)
             with connect(work) as con:
                 held = con.execute("SELECT count(*) FROM staging.jira_issues").fetchone()[0]

@@ -23,7 +23,7 @@ def test_loads_without_config_or_secrets(monkeypatch):
 def test_asset_keys_are_the_warehouse_tables(definitions):
     keys = sorted(k.to_user_string() for k in definitions.resolve_all_asset_keys())
     assert keys == [
-        "core/burnup_events", "core/dependencies", "core/item_changes", "core/item_history", "core/jira_changelog_items", "core/milestones",
+        "core/burnup_events", "core/dependencies", "core/item_changes", "core/item_flow_facts", "core/item_history", "core/jira_changelog_items", "core/milestones",
         "core/people", "core/person_identities",
         "core/program_milestone_items", "core/programs", "core/projects", "core/pull_requests", "core/sprints", "core/status_transitions",
         "core/tombstones", "core/work_item_sprints", "core/work_items", "marts/burnup", "marts/changes_since", "marts/critical_path",

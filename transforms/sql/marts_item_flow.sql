@@ -1,65 +1,22 @@
 -- marts.item_flow: each work item's flow figures as of as_of (METRICS.md "Flow"): when it started
 -- and was done, its cycle and lead time, its age while in progress and whether that age is above
 -- its project's P85 cycle time, its blocked and flagged days, whether it is stale. Epics are
--- containers of work, not work: left out, as in every flow figure.
-CREATE OR REPLACE TABLE marts.item_flow AS
+-- containers of work, not work: left out, as in every flow figure. What does not move with as_of
+-- is in core.item_flow_facts, merged per changed item; this is as_of's arithmetic over it. Kept
+-- current from what changed (transforms/build.py, Step.incremental): a night replaces the rows of
+-- the items core.item_flow_facts merged (meta.item_flow_changes) and brings every other row's
+-- as_of figures forward in place: 0.24-0.36 s at 100k items against 0.56-0.66 s for writing its
+-- 96k rows of text again (an UPDATE of the as_of figures of every row takes 0.04-0.08 s of it).
+-- [rows]
+CREATE OR REPLACE TEMP VIEW _item_flow AS  -- every item's row as of as_of
 WITH settings AS (SELECT * FROM meta.metric_settings),
-items AS (
-    SELECT w.item_id, w.key, w.program_id, w.project_key, w.milestone_id, w.source, w.item_type,
-           w.status, w.status_category, w.resolution, w.assignee, w.created_at, w.updated_at,
-           coalesce(w.status_category = 'done' AND lower(w.resolution) IN (SELECT resolution FROM meta.discarded_resolutions), false)
-               AS discarded  -- done without a resolution: not discarded (NULL would drop it from every count)
-    FROM core.work_items w
-    WHERE w.item_type IS DISTINCT FROM 'epic'
-),
-moments AS (  -- started: first entry into in_progress; done: the last entry into done, if done now
-    SELECT item_id,
-           min(changed_at) FILTER (WHERE to_category = 'in_progress') AS started_at,
-           -- a move within done (Done -> Closed) is no entry into done
-           max(changed_at) FILTER (WHERE to_category = 'done' AND from_category IS DISTINCT FROM 'done') AS last_done_at
-    FROM core.status_transitions GROUP BY item_id
-),
-spans AS (  -- the span a blocked or flagged day can fall in: from creation until done, or as_of
-    SELECT i.*, m.started_at,
-           CASE WHEN i.status_category = 'done' THEN m.last_done_at END AS done_at
-    FROM items i LEFT JOIN moments m USING (item_id)
-),
-blocked_clipped AS (
-    SELECT h.item_id, greatest(h.valid_from, s.created_at) AS f,
-           least(coalesce(h.valid_to, getvariable('as_of')), coalesce(s.done_at, getvariable('as_of'))) AS t
-    FROM core.item_history h JOIN spans s USING (item_id)
-    WHERE h.field = 'blocked'
-),
-blocked_islands AS (  -- blockers overlap: a day blocked by two is one blocked day
-    SELECT item_id, f, t,
-           max(t) OVER (PARTITION BY item_id ORDER BY f, t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-    FROM blocked_clipped WHERE t > f
-),
-blocked AS (
-    SELECT item_id, sum(epoch(t - greatest(f, coalesce(reach, f)))) FILTER (WHERE t > coalesce(reach, f)) / 86400.0 AS blocked_days
-    FROM blocked_islands GROUP BY item_id
-),
-flagged AS (
-    SELECT h.item_id,
-           sum(epoch(least(coalesce(h.valid_to, getvariable('as_of')), coalesce(s.done_at, getvariable('as_of')))
-                     - h.valid_from)) / 86400.0 AS flagged_days,
-           bool_or(h.valid_to IS NULL) AS flagged_now
-    FROM core.item_history h JOIN spans s USING (item_id)
-    WHERE h.field = 'flagged'
-    GROUP BY h.item_id
-),
-blocked_now AS (
-    SELECT DISTINCT item_id FROM core.item_history WHERE field = 'blocked' AND valid_to IS NULL AND valid_from < getvariable('as_of')
-),
 figures AS (
-    SELECT s.*,
-           epoch(s.done_at - s.created_at) / 86400.0 AS lead_time_days,
-           CASE WHEN s.started_at <= s.done_at THEN epoch(s.done_at - s.started_at) / 86400.0 END AS cycle_time_days,
-           s.status_category = 'in_progress' AS is_wip,
-           CASE WHEN s.status_category = 'in_progress' THEN epoch(getvariable('as_of') - coalesce(s.started_at, s.created_at)) / 86400.0 END AS age_days,
-           s.done_at IS NOT NULL AND NOT s.discarded
-               AND s.done_at > getvariable('as_of') - to_days((SELECT flow_window_days FROM settings)) AS done_in_window
-    FROM spans s
+    SELECT f.*,
+           f.status_category = 'in_progress' AS is_wip,
+           CASE WHEN f.status_category = 'in_progress' THEN epoch(getvariable('as_of') - coalesce(f.started_at, f.created_at)) / 86400.0 END AS age_days,
+           f.done_at IS NOT NULL AND NOT f.discarded
+               AND f.done_at > getvariable('as_of') - to_days((SELECT flow_window_days FROM settings)) AS done_in_window
+    FROM core.item_flow_facts f
 ),
 project_p85 AS (  -- aging WIP is judged against the P85 cycle time of the same project, over the window
     SELECT program_id, project_key,
@@ -71,18 +28,37 @@ SELECT f.item_id, f.key, f.program_id, f.project_key, f.milestone_id, f.source, 
        f.lead_time_days, f.cycle_time_days, f.done_in_window, f.is_wip, f.age_days,
        p.p85 AS project_p85_cycle_days,
        CASE WHEN f.is_wip THEN f.age_days > p.p85 ELSE false END AS is_aging,  -- unknown without a P85
-       coalesce(b.blocked_days, 0) AS blocked_days,
-       f.item_id IN (SELECT item_id FROM blocked_now) AND f.status_category <> 'done' AS is_blocked,
-       coalesce(fl.flagged_days, 0) AS flagged_days,
-       coalesce(fl.flagged_now, false) AS is_flagged,
+       -- an open spell runs until as_of: the closed part plus the open one (core.item_flow_facts)
+       (f.blocked_closed_us + greatest(0, coalesce(epoch_us(getvariable('as_of')) - epoch_us(f.blocked_open_from), 0)))
+           / 86400e6 AS blocked_days,
+       coalesce(f.blocked_now_since < getvariable('as_of'), false) AND f.status_category <> 'done' AS is_blocked,
+       (f.flagged_closed_us + f.flagged_open_spells * epoch_us(getvariable('as_of')) - f.flagged_open_from_us)
+           / 86400e6 AS flagged_days,
+       f.is_flagged,
        f.updated_at,
        coalesce(f.is_wip AND f.updated_at < getvariable('as_of') - to_days((SELECT stale_days FROM settings)), false) AS is_stale,
        getvariable('as_of') AS as_of
 FROM figures f
-LEFT JOIN project_p85 p USING (program_id, project_key)
-LEFT JOIN blocked b USING (item_id)
-LEFT JOIN flagged fl USING (item_id);
+LEFT JOIN project_p85 p USING (program_id, project_key);
 
+CREATE OR REPLACE TEMP VIEW _rows AS SELECT * FROM _item_flow WHERE rebuilt(item_id);
+
+-- [merge]
+-- The rows of the items merged since the last build, replaced whole (gone items leave none) ...
+INSERT INTO _rebuilt SELECT DISTINCT item_id FROM meta.item_flow_changes;
+DELETE FROM marts.item_flow WHERE item_id IN (SELECT line FROM _rebuilt);
+INSERT INTO marts.item_flow SELECT * FROM _rows;
+-- ... and every other row's figures that move with as_of, in place: its other columns come from
+-- core.item_flow_facts, whose row did not change.
+UPDATE marts.item_flow m
+SET done_in_window = n.done_in_window, age_days = n.age_days, project_p85_cycle_days = n.project_p85_cycle_days,
+    is_aging = n.is_aging, blocked_days = n.blocked_days, is_blocked = n.is_blocked, flagged_days = n.flagged_days,
+    is_stale = n.is_stale, as_of = n.as_of
+FROM _item_flow n
+WHERE n.item_id = m.item_id AND m.item_id NOT IN (SELECT line FROM _rebuilt);
+SELECT count(*) FROM _rebuilt;
+
+-- [comments]
 COMMENT ON TABLE marts.item_flow IS 'Flow figures per work item as of as_of (METRICS.md "Flow"), epics left out: start, done, cycle and lead time, age in progress against the project''s P85, blocked and flagged days, stale. One row per item; the per-project and per-program figures are in marts.flow.';
 COMMENT ON COLUMN marts.item_flow.item_id IS 'core.work_items.item_id.';
 COMMENT ON COLUMN marts.item_flow.key IS 'Human key: PAY-12 or acme/web#34.';
