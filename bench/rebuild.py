@@ -379,7 +379,7 @@ def per_table(results: list[dict]) -> str:
             cells.append(f"{done[name]['seconds']:.2f} ({done[name]['rows']:,})" if name in done else "–")
             n = night.get(name)
             cells.append("–" if not n else f"{n['seconds']:.2f} ({n['how']}"
-                         + (f" {n['items']:,} {'lines' if STEP[name].incremental else 'items'}"
+                         + (f" {n['items']:,} {'lines' if name == 'marts.burnup' else 'items'}"
                             if n["how"] == "merged" else "") + ")")
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -414,7 +414,7 @@ def render(data: dict) -> str:
         "title; deleted and appended with a new synced_at) and one new event per edited GitHub issue; the edited "
         "GitHub issues that were open closed an hour before as_of (their state, and a closed event) "
         "(bench/rebuild.py land_night). Per table: rebuilt whole, merged (item-scoped: the items merged; "
-        "marts.burnup: the lines rebuilt or changed), ran (staging: found its own changes) or skipped.",
+        "marts.burnup: the lines rebuilt or changed; marts.item_flow: the items whose rows it replaced), ran (staging: found its own changes) or skipped.",
         "Floor: `python ../shared/bench/duckdb_floor.py N DIR` (N Jira-shaped issues of lean JSON with 10 status "
         "histories each; 2 threads, memory_limit 3 GB), its printed total"
         + (f"; skipped here: {skipped[0]}" if skipped else "; it is skipped, saying why, where ../shared is absent")
