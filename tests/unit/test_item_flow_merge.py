@@ -145,7 +145,8 @@ def rows(con: duckdb.DuckDBPyConnection, table: str = "marts.item_flow") -> list
 
 def reference_days(con: duckdb.DuckDBPyConnection, as_of: datetime) -> dict[str, tuple[float, float]]:
     """Blocked and flagged days as METRICS.md defines them: the union of the blocked spells, each
-    cut to creation..done (or as_of); the flagged spells summed, each cut at done (or as_of)."""
+    cut to creation..done (or as_of); the flagged spells summed, each cut the same way (a flag
+    set after done adds nothing)."""
     done_at = dict(con.execute("SELECT item_id, done_at FROM core.item_flow_facts").fetchall())
     created = dict(con.execute("SELECT item_id, created_at FROM core.work_items").fetchall())
     out = {}
@@ -160,7 +161,8 @@ def reference_days(con: duckdb.DuckDBPyConnection, as_of: datetime) -> dict[str,
             if t > f:
                 blocked += (t - f).total_seconds()
             reach = t if reach is None else max(reach, t)
-        flagged = sum((min(t or as_of, end) - f).total_seconds() for field, f, t in spells if field == "flagged")
+        flagged = sum(max((min(t or as_of, end) - max(f, created[item_id])).total_seconds(), 0)
+                      for field, f, t in spells if field == "flagged")
         out[item_id] = (blocked / 86400, flagged / 86400)
     return out
 

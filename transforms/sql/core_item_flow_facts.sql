@@ -53,11 +53,12 @@ blocked AS (
            sum(epoch_us(t) - epoch_us(greatest(f, coalesce(reach, f)))) FILTER (WHERE t > coalesce(reach, f)) AS closed_us
     FROM blocked_islands GROUP BY item_id
 ),
-flagged AS (  -- flags are summed, not merged (a flag is set once at a time)
+flagged AS (  -- flags are summed, not merged (a flag is set once at a time), each cut to creation..done:
+              -- a flag set after done adds nothing (until 2026-12-06 it subtracted its length)
     SELECT item_id,
-           sum(epoch_us(t) - epoch_us(valid_from)) FILTER (WHERE t IS NOT NULL) AS closed_us,
+           sum(greatest(epoch_us(t) - epoch_us(greatest(valid_from, created_at)), 0)) FILTER (WHERE t IS NOT NULL) AS closed_us,
            count(*) FILTER (WHERE t IS NULL) AS open_spells,
-           sum(epoch_us(valid_from)) FILTER (WHERE t IS NULL) AS open_from_us,
+           sum(epoch_us(greatest(valid_from, created_at))) FILTER (WHERE t IS NULL) AS open_from_us,
            bool_or(valid_to IS NULL) AS flagged_now
     FROM spells WHERE field = 'flagged' GROUP BY item_id
 ),
@@ -94,9 +95,9 @@ COMMENT ON COLUMN core.item_flow_facts.done_at IS 'The last entry into done (UTC
 COMMENT ON COLUMN core.item_flow_facts.blocked_closed_us IS 'Microseconds blocked between creation and done in spells that have ended, each cut where blocked_open_from begins, overlaps counted once; 0 when none.';
 COMMENT ON COLUMN core.item_flow_facts.blocked_open_from IS 'For an item without a done_at: since when it has been blocked without a break (the earliest start of a blocked spell still open, not before creation); null when no spell is open. Blocked days as of T = (blocked_closed_us + (T - blocked_open_from)) / 86400e6.';
 COMMENT ON COLUMN core.item_flow_facts.blocked_now_since IS 'The earliest start of a blocked spell still open (a blocker not done now), whatever the item''s state; null when none.';
-COMMENT ON COLUMN core.item_flow_facts.flagged_closed_us IS 'Microseconds of the Flagged spells that have ended (at their end or the item''s done_at), summed; 0 when none.';
+COMMENT ON COLUMN core.item_flow_facts.flagged_closed_us IS 'Microseconds of the Flagged spells that have ended (at their end or the item''s done_at), each cut to creation..done_at (a flag set after done adds nothing), summed; 0 when none.';
 COMMENT ON COLUMN core.item_flow_facts.flagged_open_spells IS 'Flagged spells still open on an item without a done_at (not done, or done with no recorded entry into done): each adds T - its start as of T.';
-COMMENT ON COLUMN core.item_flow_facts.flagged_open_from_us IS 'The sum of those open spells'' starts in microseconds since the epoch: flagged days as of T = (flagged_closed_us + flagged_open_spells x epoch_us(T) - flagged_open_from_us) / 86400e6.';
+COMMENT ON COLUMN core.item_flow_facts.flagged_open_from_us IS 'The sum of those open spells'' starts (not before creation) in microseconds since the epoch: flagged days as of T = (flagged_closed_us + flagged_open_spells x epoch_us(T) - flagged_open_from_us) / 86400e6.';
 COMMENT ON COLUMN core.item_flow_facts.is_flagged IS 'Flagged now (Jira Software Flagged: Impediment).';
 COMMENT ON COLUMN core.item_flow_facts.key IS 'Human key: PAY-12 or acme/web#34.';
 COMMENT ON COLUMN core.item_flow_facts.program_id IS 'core.programs.program_id.';

@@ -83,7 +83,7 @@ COMMENT ON COLUMN marts.item_flow.project_p85_cycle_days IS 'P85 cycle time of t
 COMMENT ON COLUMN marts.item_flow.is_aging IS 'In progress with an age above its project''s P85 cycle time (METRICS.md aging WIP); null (unknown, not false) for an item in progress whose project has no P85 (fewer than 5 cycle times in the window); false for items not in progress.';
 COMMENT ON COLUMN marts.item_flow.blocked_days IS 'Days the item was blocked between creation and done (or as_of): the union of its core.item_history blocked spells, so two blockers at once count once (METRICS.md "Blocked").';
 COMMENT ON COLUMN marts.item_flow.is_blocked IS 'Not done and has a blocker that is not done now.';
-COMMENT ON COLUMN marts.item_flow.flagged_days IS 'Days the Jira Flagged field was set between creation and done (or as_of); 0 on GitHub.';
+COMMENT ON COLUMN marts.item_flow.flagged_days IS 'Days the Jira Flagged field was set between creation and done (or as_of), summed over its spells (a flag set after done adds nothing); 0 on GitHub.';
 COMMENT ON COLUMN marts.item_flow.is_flagged IS 'Flagged now (Jira Software Flagged: Impediment).';
 COMMENT ON COLUMN marts.item_flow.updated_at IS 'When the item last changed (UTC).';
 COMMENT ON COLUMN marts.item_flow.is_stale IS 'In progress and not updated for meta.metric_settings.stale_days (default 14, METRICS.md stale).';
