@@ -363,8 +363,6 @@ def metrics_share(results: list[dict]) -> list[str]:
 
 
 def per_table(results: list[dict]) -> str:
-    from transforms.build import STEP
-
     names: list[str] = []
     for res in results:
         names += [t["table"] for t in res["ours"]["tables"] if t["table"] not in names]

@@ -91,8 +91,8 @@ class Step:
     # split by a hash of the item id; 0: one pass. See rebuild_scoped.
     pass_items: int = 0
     # An item-scoped step whose merges record what they changed, for an incremental mart: the table
-    # its [changes] section writes (how the rows changed, read from _merged, the new rows, against
-    # the held ones; or just the items merged, from _scope). Emptied when the step is rebuilt whole,
+    # its [changes] section writes, before the held rows are replaced (from _merged, the new rows,
+    # against the held ones; or the items merged, _scope). Emptied when the step is rebuilt whole,
     # which rebuilds the mart whole; nothing is recorded until the mart has been built once.
     changes: str = ""
     # A mart kept current from what changed instead of rebuilt whole: the ``changes`` table of the
@@ -224,8 +224,9 @@ def rebuild_incremental(con: duckdb.DuckDBPyConnection, step: Step, parts: dict[
 
 def merge_incremental(con: duckdb.DuckDBPyConnection, step: Step, parts: dict[str, str]) -> int:
     """An incremental mart brought up to date by its [merge] section, which rebuilds whole (from
-    [rows]) the lines it puts in _rebuilt and applies the recorded changes to the rest; returns
-    what its last statement counts: the lines it rebuilt or changed."""
+    [rows]) the lines (burn-up lines, items) it puts in _rebuilt and applies the recorded changes
+    and the move of as_of to the rest; returns what its last statement counts: the lines it
+    rebuilt or changed."""
     con.execute("CREATE OR REPLACE TEMP TABLE _rebuilt (line VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP MACRO rebuilt(entity) AS entity IN (SELECT line FROM _rebuilt)")
     con.execute(parts["rows"])
@@ -326,9 +327,9 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
                 if step.changes and con.execute(
                         "SELECT EXISTS (FROM meta.transform_state WHERE list_contains(?, schema_name || '.' || table_name))",
                         [CHANGES_READERS[step.changes]]).fetchone()[0]:
-                    if "_merged" in parts["changes"]:  # the new rows, once: [changes] compares them with the held ones
-                        new_rows = "_merged"
-                        con.execute("CREATE OR REPLACE TEMP TABLE _merged AS SELECT * FROM _rows")
+                    # the new rows, once: [changes] may compare them with the held ones
+                    new_rows = "_merged"
+                    con.execute("CREATE OR REPLACE TEMP TABLE _merged AS SELECT * FROM _rows")
                     con.execute(parts["changes"])
                 con.execute(f"DELETE FROM {step.name} WHERE item_id IN (SELECT item_id FROM _scope)")
                 con.execute(f"INSERT INTO {step.name} SELECT * FROM {new_rows}")

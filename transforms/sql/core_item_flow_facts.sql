@@ -85,20 +85,11 @@ LEFT JOIN blocked_now n USING (item_id);
 -- [changes]
 -- The items this night merged (changed, new or gone): marts.item_flow replaces their rows and
 -- brings every other row's as_of figures forward in place (transforms/build.py Step.incremental).
-INSERT INTO meta.item_flow_changes SELECT DISTINCT item_id FROM _scope;
+INSERT INTO meta.item_flow_changes SELECT item_id FROM _scope;
 
 -- [comments]
 COMMENT ON TABLE core.item_flow_facts IS 'What marts.item_flow takes from each work item''s history, which does not move with as_of (METRICS.md "Flow"), one row per work item, epics left out: start and done moments, and the blocked and flagged spells reduced to a closed part and an open one. Merged per changed item each night; marts.item_flow adds as_of''s arithmetic.';
 COMMENT ON COLUMN core.item_flow_facts.item_id IS 'core.work_items.item_id.';
-COMMENT ON COLUMN core.item_flow_facts.started_at IS 'First entry into in_progress (UTC, METRICS.md started_at); null if it never was in progress.';
-COMMENT ON COLUMN core.item_flow_facts.done_at IS 'The last entry into done (UTC, METRICS.md done_at), for items done now; null while not done.';
-COMMENT ON COLUMN core.item_flow_facts.blocked_closed_us IS 'Microseconds blocked between creation and done in spells that have ended, each cut where blocked_open_from begins, overlaps counted once; 0 when none.';
-COMMENT ON COLUMN core.item_flow_facts.blocked_open_from IS 'For an item without a done_at: since when it has been blocked without a break (the earliest start of a blocked spell still open, not before creation); null when no spell is open. Blocked days as of T = (blocked_closed_us + (T - blocked_open_from)) / 86400e6.';
-COMMENT ON COLUMN core.item_flow_facts.blocked_now_since IS 'The earliest start of a blocked spell still open (a blocker not done now), whatever the item''s state; null when none.';
-COMMENT ON COLUMN core.item_flow_facts.flagged_closed_us IS 'Microseconds of the Flagged spells that have ended (at their end or the item''s done_at), each cut to creation..done_at (a flag set after done adds nothing), summed; 0 when none.';
-COMMENT ON COLUMN core.item_flow_facts.flagged_open_spells IS 'Flagged spells still open on an item without a done_at (not done, or done with no recorded entry into done): each adds T - its start as of T.';
-COMMENT ON COLUMN core.item_flow_facts.flagged_open_from_us IS 'The sum of those open spells'' starts (not before creation) in microseconds since the epoch: flagged days as of T = (flagged_closed_us + flagged_open_spells x epoch_us(T) - flagged_open_from_us) / 86400e6.';
-COMMENT ON COLUMN core.item_flow_facts.is_flagged IS 'Flagged now (Jira Software Flagged: Impediment).';
 COMMENT ON COLUMN core.item_flow_facts.key IS 'Human key: PAY-12 or acme/web#34.';
 COMMENT ON COLUMN core.item_flow_facts.program_id IS 'core.programs.program_id.';
 COMMENT ON COLUMN core.item_flow_facts.project_key IS 'Jira project key or GitHub owner/name.';
@@ -111,5 +102,14 @@ COMMENT ON COLUMN core.item_flow_facts.discarded IS 'Done with a discarded resol
 COMMENT ON COLUMN core.item_flow_facts.assignee IS 'Current assignee (display name or login); null when unassigned.';
 COMMENT ON COLUMN core.item_flow_facts.created_at IS 'When the item was created (UTC).';
 COMMENT ON COLUMN core.item_flow_facts.updated_at IS 'When the item last changed (UTC).';
+COMMENT ON COLUMN core.item_flow_facts.started_at IS 'First entry into in_progress (UTC, METRICS.md started_at); null if it never was in progress.';
+COMMENT ON COLUMN core.item_flow_facts.done_at IS 'The last entry into done (UTC, METRICS.md done_at), for items done now; null while not done.';
 COMMENT ON COLUMN core.item_flow_facts.lead_time_days IS 'done_at - created_at in days (METRICS.md lead time); null while not done.';
 COMMENT ON COLUMN core.item_flow_facts.cycle_time_days IS 'done_at - started_at in days (METRICS.md cycle time); null while not done, or done without passing through in_progress.';
+COMMENT ON COLUMN core.item_flow_facts.blocked_closed_us IS 'Microseconds blocked between creation and done in spells that have ended, each cut where blocked_open_from begins, overlaps counted once; 0 when none.';
+COMMENT ON COLUMN core.item_flow_facts.blocked_open_from IS 'For an item without a done_at: since when it has been blocked without a break (the earliest start of a blocked spell still open, not before creation); null when no spell is open. Blocked days as of T = (blocked_closed_us + (T - blocked_open_from)) / 86400e6.';
+COMMENT ON COLUMN core.item_flow_facts.blocked_now_since IS 'The earliest start of a blocked spell still open (a blocker not done now), whatever the item''s state; null when none.';
+COMMENT ON COLUMN core.item_flow_facts.flagged_closed_us IS 'Microseconds of the Flagged spells that have ended (at their end or the item''s done_at), each cut to creation..done_at (a flag set after done adds nothing), summed; 0 when none.';
+COMMENT ON COLUMN core.item_flow_facts.flagged_open_spells IS 'Flagged spells still open on an item without a done_at (not done, or done with no recorded entry into done): each adds T - its start as of T.';
+COMMENT ON COLUMN core.item_flow_facts.flagged_open_from_us IS 'The sum of those open spells'' starts (not before creation) in microseconds since the epoch: flagged days as of T = (flagged_closed_us + flagged_open_spells x epoch_us(T) - flagged_open_from_us) / 86400e6.';
+COMMENT ON COLUMN core.item_flow_facts.is_flagged IS 'Flagged now (Jira Software Flagged: Impediment).';
