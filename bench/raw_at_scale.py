@@ -9,7 +9,8 @@ Realistic means the shapes our connectors land, so the data comes from them:
    and link rules) is written as ``pipelines/defs/model.py`` writes it from program.yaml.
 2. **Templates.** Every row the seed landed is parsed once, in Python, and each value that names
    something of its copy is marked: Jira issue, version, project, issue-link, remote-link,
-   changelog-history, sprint and board ids (in the id fields, in ``self`` URLs, in changelog items
+   changelog-history, sprint and board ids (in the id fields of objects known by their ``self`` URL
+   or, inside an issue, which lands without them, by their shape; in URLs, in changelog items
    whose values are ids: fix versions, sprints, parents, projects, and in the Sprint field, both
    Cloud's objects and Data Center's GreenHopper strings); GitHub repository, issue, pull-request,
    event and milestone ids; Jira project keys wherever an issue key or the project key appears
@@ -173,6 +174,15 @@ class Marker:
             s = _GREENHOPPER.sub(lambda m: m[1] + m[2] + ID, s)
         return s
 
+    def _jira_object(self, v: dict[str, Any]) -> bool:
+        """A reference to a Jira issue of these projects, a fix version, a project or an issue
+        link, known by its shape: the connector lands the objects inside an issue without their
+        ``self`` links (``connectors.jira_source.DECORATION``)."""
+        key = v.get("key")
+        return ((isinstance(key, str) and "-" in key and key.rsplit("-", 1)[0] in self.jira_keys)
+                or ("released" in v and "archived" in v) or "projectTypeKey" in v
+                or ("type" in v and ("inwardIssue" in v or "outwardIssue" in v)))
+
     def walk(self, v: Any) -> Any:
         if isinstance(v, str):
             return self.text(v)
@@ -185,6 +195,8 @@ class Marker:
         self_url = v.get("self")
         if isinstance(self_url, str) and "id" in v and (m := _SELF_ID.search(self_url)) and str(v["id"]) == m[1]:
             ids = ("id",)  # a Jira issue (or a reference to one), version, project or issue link
+        elif "id" in v and self._jira_object(v):  # the same inside an issue, landed without its self
+            ids = ("id",)
         elif "globalId" in v and "relationship" in v:  # a Jira remote link
             ids = ("id",)
         elif "created" in v and "items" in v and "id" in v:  # a Jira changelog history
