@@ -37,6 +37,40 @@ _PAGE = re.compile(r'[?&]page=(\d+)')
 _EVENTS_PATH = re.compile(r"/(?:repos/[^/?#]+/[^/?#]+|repositories/\d+)/issues/events(?:\?|$)")
 
 
+# What of a GitHub user object is there for a reader of the API, not data: its links into the API
+# and its avatar. Every issue names who opened it, its assignee (twice: `assignees`) and who closed
+# it, every event its actor: about 1 KB of links each, two thirds of an event and a third of an
+# issue as landed, which every sync writes and every rebuild parses. The transforms read the login;
+# the id, type and profile link stay.
+USER_DECORATION = ("url", "avatar_url", "gravatar_id", "followers_url", "following_url", "gists_url",
+                   "starred_url", "subscriptions_url", "organizations_url", "repos_url", "events_url",
+                   "received_events_url")
+# Where issues, events and milestones name a user at their top level.
+_USER_KEYS = ("user", "assignee", "closed_by", "actor", "assigner", "creator", "requested_reviewer",
+              "review_requester")
+
+
+def lean_users(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` (an issue, event or milestone, in place) without its users' ``USER_DECORATION``:
+    the users it names at its top level, its ``assignees`` and its milestone's creator."""
+    for key in _USER_KEYS:
+        _lean_user(item.get(key))
+    assignees = item.get("assignees")
+    if isinstance(assignees, list):
+        for user in assignees:
+            _lean_user(user)
+    milestone = item.get("milestone")
+    if isinstance(milestone, dict):
+        _lean_user(milestone.get("creator"))
+    return item
+
+
+def _lean_user(user: Any) -> None:
+    if isinstance(user, dict) and "login" in user:
+        for key in USER_DECORATION:
+            user.pop(key, None)
+
+
 @dataclass(frozen=True)
 class GithubSite:
     """Where and how to reach GitHub. ``token`` never appears in repr or logs."""
@@ -106,6 +140,7 @@ class IssueEvent:
         issue = event.get("issue")
         if isinstance(issue, dict):
             event = {**event, "issue": {k: issue[k] for k in _IssueRef.__struct_fields__ if k in issue}}
+        lean_users(event)
         return cls(event.get("id"), event.get("created_at"), issue.get("number") if isinstance(issue, dict) else None,
                    orjson.dumps(event).decode())
 
@@ -120,6 +155,7 @@ class _IssueRef(msgspec.Struct):
 
 _EVENT_FIELDS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _ISSUE_REF = msgspec.json.Decoder(_IssueRef | None)
+_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw] | None)
 _ID = msgspec.json.Decoder(int)
 _TIME = msgspec.json.Decoder(str | None)
 _ENCODE = msgspec.json.Encoder()
@@ -154,6 +190,10 @@ def _issue_events(body: bytes) -> list[IssueEvent]:
         ref = _ISSUE_REF.decode(issue) if issue is not None else None
         if ref is not None:
             fields["issue"] = msgspec.Raw(_ENCODE.encode(ref))
+        for key in _USER_KEYS:  # a user's other values keep their text, as the event's do
+            if (raw := fields.get(key)) is not None and (user := _OBJECT.decode(raw)) and "login" in user:
+                _lean_user(user)
+                fields[key] = msgspec.Raw(_ENCODE.encode(user))
         created = fields.get("created_at")
         text = _ENCODE.encode(fields)
         events.append(IssueEvent(_ID.decode(fields["id"]) if "id" in fields else None,
@@ -271,8 +311,12 @@ class GithubSource:
         return {"state": "all", "sort": "created", "direction": "asc", **({"since": since} if since else {})}
 
     def issue_pages(self, repo: str, since: str | None = None, etag: str | None = None) -> Iterator[Page]:
-        """Issues and pull requests updated at or after ``since``, oldest first."""
-        yield from self._pages(f"/repos/{repo}/issues", self._issue_params(since), etag)
+        """Issues and pull requests updated at or after ``since``, oldest first, their users lean."""
+        for page in self._pages(f"/repos/{repo}/issues", self._issue_params(since), etag):
+            for issue in page.items or ():
+                lean_users(issue)
+            yield page
+            del page  # not held while the next page is read
 
     def issues_request(self, repo: str, since: str | None) -> str:
         """The request key ``issue_pages`` will use, to look its ETag up before asking."""
@@ -299,18 +343,18 @@ class GithubSource:
         pages = list(self._pages(f"/repos/{repo}/milestones", {"state": "all"}, etag))
         if pages[0].items is None:
             return pages[0]
-        return Page([m for page in pages for m in page.items or []], pages[0].etag, pages[0].request)
+        return Page([lean_users(m) for page in pages for m in page.items or []], pages[0].etag, pages[0].request)
 
     def milestones_request(self, repo: str) -> str:
         return request_key(f"/repos/{repo}/milestones", {"state": "all", "per_page": self.site.page_size})
 
     def sub_issues(self, repo: str, number: int) -> list[dict[str, Any]]:
         path = f"/repos/{repo}/issues/{number}/sub_issues"
-        return [i for page in self._pages(path, {}) for i in page.items or []]
+        return [lean_users(i) for page in self._pages(path, {}) for i in page.items or []]
 
     def blocked_by(self, repo: str, number: int) -> list[dict[str, Any]]:
         path = f"/repos/{repo}/issues/{number}/dependencies/blocked_by"
-        return [i for page in self._pages(path, {}) for i in page.items or []]
+        return [lean_users(i) for page in self._pages(path, {}) for i in page.items or []]
 
 
 class _Parsed(str):

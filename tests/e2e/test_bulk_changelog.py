@@ -105,6 +105,11 @@ def test_a_full_sync_lands_every_cut_history_at_the_request_floor(world, tmp_pat
                 UNION SELECT issue_id, history_id FROM raw.jira_changelogs)""").fetchall()[0][0]
         totals = con.execute("SELECT sum((payload->>'$.changelog.total')::INT) FROM raw.jira_issues").fetchall()[0][0]
         assert held == totals and con.execute("SELECT count(*) FROM raw.jira_changelogs").fetchall()[0][0] > 0
+        # landed without their authors' links and avatars (jira_source.DECORATION), the rest kept
+        authors = con.execute("""SELECT count(*), count(*) FILTER (WHERE json_keys(payload->'$.author')
+                                     && ['self', 'avatarUrls']), count(payload->>'$.author.displayName')
+                                 FROM raw.jira_changelogs""").fetchall()[0]
+        assert authors[0] == authors[2] and authors[1] == 0
         # The floor: per project its search pages, versions and bulk pages of its cut histories,
         # and its boards and its one scrum board's open sprints (a full sync lists them).
         floor = con.execute("""

@@ -204,3 +204,25 @@ def test_event_pages_follow_githubs_next_links_by_repository_id_and_stop_at_sinc
 def _event(number: int, at: str) -> dict:
     return {"id": number, "event": "renamed", "created_at": at, "rename": {"from": "café", "to": "tea"},
             "issue": {"id": 9000 + number, "number": number, "title": "x", "user": {"id": 5}}}
+
+
+def test_the_users_an_event_names_keep_their_login_and_lose_their_links_whichever_way_it_is_parsed():
+    user = {"login": "ana", "id": 77, "node_id": "U_1", "avatar_url": "https://avatars/u/77", "gravatar_id": "",
+            "url": "https://api.github.com/users/ana", "html_url": "https://github.com/ana",
+            "followers_url": "https://api.github.com/users/ana/followers",
+            "gists_url": "https://api.github.com/users/ana/gists{/gist_id}", "type": "User", "site_admin": False}
+    kept = {"login": "ana", "id": 77, "node_id": "U_1", "html_url": "https://github.com/ana", "type": "User",
+            "site_admin": False}
+    event = {"id": 7, "actor": user, "event": "assigned", "assignee": {**user, "login": "bo\u00e9"},
+             "assigner": user, "created_at": "2026-01-01T00:00:00Z", "issue": {"id": 1, "number": 2},
+             "label": {"name": "has a url", "url": "https://api.github.com/labels/x"}}
+    # the decoder that reads values as text, then the whole parse a page of another shape gets
+    for landed in (issue_events(orjson.dumps([event]))[0], IssueEvent.of(json.loads(json.dumps(event)))):
+        payload = json.loads(landed.payload)
+        assert payload["actor"] == payload["assigner"] == kept
+        assert payload["assignee"] == {**kept, "login": "bo\u00e9"}
+        assert payload["label"] == event["label"]  # only users lose their links
+        assert list(payload) == list(event)
+    # a user's kept values keep the tracker's text, escapes included, as every other value does
+    (escaped,) = issue_events(b'[{"id": 8, "actor": {"login": "bo\\u00e9", "url": "u", "id": 1}, "created_at": null}]')
+    assert escaped.payload == '{"id":8,"actor":{"login":"bo\\u00e9","id":1},"created_at":null}'
