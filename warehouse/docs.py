@@ -17,7 +17,8 @@ SCHEMA_NOTES = {
              "columns only, so every BI tool maps every column.",
     "core": "The program model: one row per thing, both trackers in one shape.",
     "staging": "Raw JSON parsed once into typed columns, kept up to date incrementally; what core reads.",
-    "raw": "API objects exactly as the trackers returned them (JSON), merged by primary key.",
+    "raw": "API objects as the trackers returned them (JSON), less what only a reader of the API needs "
+           "(links into the API, avatars; events without their embedded issue), merged by primary key.",
     "meta": "Syncs, snapshots, migrations and the configured program structure.",
 }
 EXAMPLES = {

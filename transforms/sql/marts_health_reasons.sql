@@ -145,7 +145,8 @@ program_schedule_dim AS (  -- the program's worst project schedule speaks for it
     SELECT 'program:' || t.program_id AS target_id, 'schedule' AS dimension,
            arg_max(p.verdict, r.severity * 1000 + coalesce(p.figure, 0)) AS verdict,
            format('{} of {} projects behind schedule; worst: {}', count(*) FILTER (WHERE p.verdict IN ('red', 'amber')), count(*),
-                  arg_min(t.name || ': ' || p.sentence, (-(r.severity * 1000 + coalesce(p.figure, 0)), t.name || ': ' || p.sentence))) AS sentence,
+                  arg_min(t.name || ': ' || p.sentence, (-(r.severity * 1000 + coalesce(p.figure, 0)), t.name || ': ' || p.sentence))
+                      FILTER (WHERE r.severity IS NOT NULL)) AS sentence,
            NULL::VARCHAR AS keys, max(p.figure) AS figure, 'points_behind' AS figure_name
     FROM targets t JOIN project_schedule_dim p USING (target_id) JOIN rank r USING (verdict)
     GROUP BY t.program_id
@@ -277,7 +278,8 @@ program_milestone_dims AS (
            coalesce(format('{} of {} member milestones {}; worst: {}',
                            count(d.target_id) FILTER (WHERE d.verdict IN ('red', 'amber')), count(d.target_id),
                            CASE dim.dimension WHEN 'schedule' THEN 'behind schedule' ELSE 'with scope growing' END,
-                           arg_min(d.sentence, (-(r.severity * 1000000 + coalesce(d.figure, 0)), d.sentence))),
+                           arg_min(d.sentence, (-(r.severity * 1000000 + coalesce(d.figure, 0)), d.sentence))
+                               FILTER (WHERE r.severity IS NOT NULL)),
                     format('{}: no open member milestone to judge its {} by.', any_value(pm.name), dim.dimension)) AS sentence,
            NULL::VARCHAR AS keys, max(d.figure) AS figure,
            CASE dim.dimension WHEN 'schedule' THEN 'points_behind' ELSE 'added_share' END AS figure_name
@@ -293,7 +295,8 @@ program_milestone_dims AS (
 
 -- slip: due dates moved since the baseline (marts.milestone_slips); a project or program is its worst open milestone.
 -- Where several are worst alike, the sentence names the first of them by its text (here and in the
--- schedule roll-ups): arg_max alone would pick any, and a rebuild could name another.
+-- schedule roll-ups): arg_max alone would pick any, and a rebuild could name another. A row of no
+-- known verdict is passed over, as arg_max passes over a null score.
 slips AS (
     SELECT s.*, greatest(date_diff('day', coalesce(s.start_date, s.tracker_created_at::DATE, s.first_seen_at::DATE),
                                    s.baseline_due_date), 1) AS planned_days
@@ -324,7 +327,8 @@ slip_dim AS (
            coalesce(CASE WHEN count(s.milestone_id) > 1
                          THEN format('{} of {} open milestones slipped; worst: ', count(*) FILTER (WHERE s.verdict <> 'green'),
                                      count(s.milestone_id)) ELSE '' END
-                    || arg_min(s.sentence, (-(r.severity * 100000 + coalesce(s.slip_days, 0)), s.sentence)),
+                    || arg_min(s.sentence, (-(r.severity * 100000 + coalesce(s.slip_days, 0)), s.sentence))
+                       FILTER (WHERE r.severity IS NOT NULL),
                     'No open milestone with a due date history: slip unknown.') AS sentence,
            NULL::VARCHAR AS keys, max(s.slip_days)::DOUBLE AS figure, 'slip_days' AS figure_name
     FROM targets t LEFT JOIN target_slips s USING (target_id) LEFT JOIN rank r ON r.verdict = s.verdict
