@@ -88,6 +88,8 @@ DESCRIPTIONS = {
     "marts.resource_conflicts": "People with work in progress in too many projects or above the WIP limit.",
     "marts.resource_conflict_items": "The items in progress of each person in a resource conflict.",
     "core.program_milestone_items": "The work items each program milestone of program.yaml spans now.",
+    "core.program_milestone_sprints": "The sprints each sprint member of a program milestone names: those of "
+                                      "that name in its project, else every one of that name on the site.",
     "marts.dependency_risk": "Every open dependency: late, wrong order, unscheduled, stale or in a cycle, "
                              "with the blocker's dates and forecast against the blocked work's due date.",
     "marts.critical_path": "Per milestone, project and program: the chain of forecasts that decides its finish.",

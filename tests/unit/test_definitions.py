@@ -25,7 +25,7 @@ def test_asset_keys_are_the_warehouse_tables(definitions):
     assert keys == [
         "core/burnup_events", "core/dependencies", "core/item_changes", "core/item_flow_facts", "core/item_history", "core/jira_changelog_items", "core/milestones",
         "core/people", "core/person_identities",
-        "core/program_milestone_items", "core/programs", "core/projects", "core/pull_requests", "core/sprints", "core/status_transitions",
+        "core/program_milestone_items", "core/program_milestone_sprints", "core/programs", "core/projects", "core/pull_requests", "core/sprints", "core/status_transitions",
         "core/tombstones", "core/work_item_sprints", "core/work_items", "marts/burnup", "marts/changes_since", "marts/critical_path",
         "marts/dependency_risk", "marts/flow", "marts/forecasts", "marts/health", "marts/health_history", "marts/health_reasons",
         "marts/item_flow", "marts/milestone_slips", "marts/person_match_suggestions", "marts/program_health", "marts/progress", "marts/project_health",

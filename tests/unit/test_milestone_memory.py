@@ -321,3 +321,46 @@ def test_sprints_are_milestones_and_a_sprint_extended_between_syncs_slips(tmp_pa
     assert rows["PAY Sprint 2"] == ("sprint", "active", date(2026, 10, 29), date(2026, 11, 5), 7, 1, 1)
     assert rows["PAY Sprint 3"] == ("sprint", "future", None, None, None, 0, 1)
     assert rows["Sprint goal"] == ("program", "open", date(2026, 11, 1), date(2026, 11, 1), 0, 0, 1)
+
+
+def test_a_sprint_member_is_the_sprint_of_that_name_in_its_own_project(tmp_path):
+    """Boards number their sprints alike: CART's and PAY's boards each have a "Sprint 1" on the
+    same site. A program milestone's member {project: PAY, sprint: Sprint 1} is PAY's sprint, in
+    every build: its scope is PAY-1, not CART-1, and it is resolved. A member naming a sprint no
+    sprint of its project has (CART's "Joint 3", from PAY) takes every sprint of that name."""
+    cart_sprint = {"id": 21, "name": "Sprint 1", "state": "active", "boardId": 8, "goal": "",
+                   "startDate": "2026-11-02T09:00:00.000Z", "endDate": "2026-11-16T09:00:00.000Z"}
+    pay_sprint = {**cart_sprint, "id": 11, "boardId": 7}
+    joint = {**cart_sprint, "id": 23, "name": "Joint 3", "state": "future"}
+    cart = sprint_issue(1, "To Do", [cart_sprint, joint], "2026-11-12T00:00:00.000+0000")
+    cart.update(id="901", key="CART-1")
+    pay = sprint_issue(1, "In Progress", [pay_sprint], "2026-11-12T00:00:00.000+0000")
+    with connect(tmp_path / "work.duckdb") as con:
+        migrate(con)
+        upsert(con, "raw.jira_sites", [{
+            "site": "cloud", "base_url": "https://cloud.example", "myself": {}, "fields": [], "statuses": STATUSES,
+            "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"}, "link_types": [],
+            "field_roles": {"sprint": "customfield_10020"}, "synced_at": DAY1, "sync_id": "s1"}],
+            json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+        upsert(con, "raw.jira_issues", [  # CART's first: a pick of either would tend to be CART's
+            {"site": "cloud", "project_key": i["key"].split("-")[0], "issue_id": i["id"], "issue_key": i["key"],
+             "updated_at": i["fields"]["updated"], "payload": i, "synced_at": DAY1, "sync_id": "s1"}
+            for i in (cart, pay)])
+        write_program_structure(
+            con, [ProgramRow("p", "Program", None)],
+            [ProjectRow("p", "cloud", "jira", "CART", None), ProjectRow("p", "cloud", "jira", "PAY", None)],
+            milestones=[ProgramMilestoneRow("p", "Payments sprint", date(2026, 11, 16),
+                                            members=(("sprint", "cloud", "PAY", "Sprint 1"),)),
+                        ProgramMilestoneRow("p", "Joint", date(2026, 11, 30),
+                                            members=(("sprint", "cloud", "PAY", "Joint 3"),))])
+        for _ in range(3):
+            build_all(con, DAY1)
+            assert con.execute("SELECT member_name, sprint_id, in_project FROM core.program_milestone_sprints "
+                               "ORDER BY 1").fetchall() == [("Joint 3", "jira:cloud:sprint:23", False),
+                                                           ("Sprint 1", "jira:cloud:sprint:11", True)]
+            assert con.execute("SELECT milestone_id, key, via FROM core.program_milestone_items ORDER BY 1").fetchall() == [
+                ("program:p:Joint", "CART-1", "sprint Joint 3"), ("program:p:Payments sprint", "PAY-1", "sprint Sprint 1")]
+            assert con.execute("SELECT name, scope_items, members, unresolved_members FROM marts.milestone_slips "
+                               "WHERE kind = 'program' ORDER BY 1").fetchall() == [("Joint", 1, 1, 0),
+                                                                                  ("Payments sprint", 1, 1, 0)]
+            forget_derived(con)

@@ -1,16 +1,17 @@
 -- core.program_milestone_items: the work items a program milestone of program.yaml spans now: the
 -- items of its member Jira versions and GitHub milestones (every fix version counts), of its member
--- sprints, and the children of its member epics. Forecasts, critical paths and health treat a
+-- sprints (core.program_milestone_sprints), and the children of its member epics. Forecasts, critical paths and health treat a
 -- program milestone through these items.
 CREATE OR REPLACE TABLE core.program_milestone_items AS
 WITH resolved AS (
-    SELECT pm.program_id, pm.milestone_id, pm.member_kind, pm.member_name, pm.site,
+    SELECT DISTINCT pm.program_id, pm.milestone_id, pm.member_kind, pm.member_name, pm.site,
            coalesce(cm.milestone_id, s.sprint_id, e.key) AS member_id
     FROM meta.program_milestone_members pm
     LEFT JOIN core.milestones cm ON pm.member_kind = 'milestone' AND cm.site = pm.site
                                 AND cm.project_key = pm.project_key AND cm.name = pm.member_name
-    LEFT JOIN (SELECT site, name, any_value(sprint_id) AS sprint_id FROM core.sprints GROUP BY ALL) s
-           ON pm.member_kind = 'sprint' AND s.site = pm.site AND s.name = pm.member_name
+    LEFT JOIN core.program_milestone_sprints s  -- boards name their sprints alike: the member's own
+           ON pm.member_kind = 'sprint' AND s.milestone_id = pm.milestone_id AND s.site = pm.site
+          AND s.project_key = pm.project_key AND s.member_name = pm.member_name
     LEFT JOIN core.work_items e ON pm.member_kind = 'epic' AND e.site = pm.site AND e.key = pm.member_name
 ),
 items AS (

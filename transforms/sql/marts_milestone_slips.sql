@@ -37,7 +37,8 @@ then_members AS (
     JOIN meta.program_milestone_members pm USING (milestone_id)
     LEFT JOIN core.milestones cm ON pm.member_kind = 'milestone' AND cm.site = pm.site
                                 AND cm.project_key = pm.project_key AND cm.name = pm.member_name
-    LEFT JOIN core.sprints s ON pm.member_kind = 'sprint' AND s.site = pm.site AND s.name = pm.member_name
+    LEFT JOIN core.program_milestone_sprints s ON pm.member_kind = 'sprint' AND s.milestone_id = pm.milestone_id
+          AND s.site = pm.site AND s.project_key = pm.project_key AND s.member_name = pm.member_name
     JOIN core.item_history h ON h.field IN ('milestone', 'sprint') AND h.value_id = coalesce(cm.milestone_id, s.sprint_id)
                             AND h.valid_from <= a.t AND (h.valid_to IS NULL OR h.valid_to > a.t)
     UNION
@@ -60,12 +61,14 @@ then_scope AS (  -- counted as marts.burnup counts a day's end: not epics, not d
 ),
 members AS (  -- a program milestone's members, and how many of them the trackers have
     SELECT pm.milestone_id, count(*) AS members,
-           count(*) FILTER (WHERE cm.milestone_id IS NULL AND s.sprint_id IS NULL AND e.item_id IS NULL) AS unresolved_members
+           count(*) FILTER (WHERE cm.milestone_id IS NULL AND s.found IS NULL AND e.item_id IS NULL) AS unresolved_members
     FROM meta.program_milestone_members pm
     LEFT JOIN core.milestones cm ON pm.member_kind = 'milestone' AND cm.site = pm.site
                                 AND cm.project_key = pm.project_key AND cm.name = pm.member_name
-    LEFT JOIN (SELECT site, name, any_value(sprint_id) AS sprint_id FROM core.sprints GROUP BY ALL) s
-           ON pm.member_kind = 'sprint' AND s.site = pm.site AND s.name = pm.member_name
+    LEFT JOIN (SELECT DISTINCT milestone_id, site, project_key, member_name, true AS found
+               FROM core.program_milestone_sprints) s
+           ON pm.member_kind = 'sprint' AND s.milestone_id = pm.milestone_id AND s.site = pm.site
+          AND s.project_key = pm.project_key AND s.member_name = pm.member_name
     LEFT JOIN core.work_items e ON pm.member_kind = 'epic' AND e.site = pm.site AND e.key = pm.member_name
     GROUP BY pm.milestone_id
 ),

@@ -36,7 +36,8 @@ program_items AS (  -- a program milestone's items: its members' (project milest
     UNION
     SELECT pm.milestone_id, m.item_id, m.done
     FROM meta.program_milestone_members pm
-    JOIN core.sprints s ON pm.member_kind = 'sprint' AND s.site = pm.site AND s.name = pm.member_name
+    JOIN core.program_milestone_sprints s ON pm.member_kind = 'sprint' AND s.milestone_id = pm.milestone_id
+     AND s.site = pm.site AND s.project_key = pm.project_key AND s.member_name = pm.member_name
     JOIN memberships m ON m.milestone_id = s.sprint_id
     UNION
     SELECT pm.milestone_id, i.item_id, i.done
