@@ -678,12 +678,15 @@ def snapshot_milestones(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
     program milestone) that differs from its latest snapshot or has none, observed at ``as_of``;
     returns the rows appended. The table belongs to the migrations, not to STEPS: no rebuild
     replaces it, and a build that sees nothing new appends nothing. Skipped while the core tables
-    it reads are not built yet."""
+    it reads are not built yet. The program milestones' sprints are brought up to date first,
+    whatever the build selected: a snapshot is never taken again, so it must not read yesterday's
+    members."""
     needed = {"milestones", "sprints", "work_item_sprints", "work_items", "item_history"}
     present = {t for (t,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'core'").fetchall()}
     if not needed <= present:
         return 0
+    build_step(con, STEP["core.program_milestone_sprints"], as_of)
     set_as_of(con, as_of)
     con.execute("BEGIN")
     try:

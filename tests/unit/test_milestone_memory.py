@@ -324,17 +324,26 @@ def test_sprints_are_milestones_and_a_sprint_extended_between_syncs_slips(tmp_pa
 
 
 def test_a_sprint_member_is_the_sprint_of_that_name_in_its_own_project(tmp_path):
-    """Boards number their sprints alike: CART's and PAY's boards each have a "Sprint 1" on the
-    same site. A program milestone's member {project: PAY, sprint: Sprint 1} is PAY's sprint, in
-    every build: its scope is PAY-1, not CART-1, and it is resolved. A member naming a sprint no
-    sprint of its project has (CART's "Joint 3", from PAY) takes every sprint of that name."""
+    """Boards number their sprints alike. CART's and PAY's boards each have a "Sprint 1" that no
+    board listing holds (as a closed sprint: its items say whose it is); PAY-7 came from CART and
+    still names CART's, whose items are mostly CART's. CART's board is shared with PAY and lists the open
+    "Sprint 2" under both. A program milestone's members: {PAY, Sprint 1} is PAY's sprint alone, in
+    every build; {PAY, Sprint 2} is the shared board's, with no item yet; {PAY, Joint 3} names a
+    sprint only CART has, so it is unresolved rather than CART's."""
     cart_sprint = {"id": 21, "name": "Sprint 1", "state": "active", "boardId": 8, "goal": "",
                    "startDate": "2026-11-02T09:00:00.000Z", "endDate": "2026-11-16T09:00:00.000Z"}
     pay_sprint = {**cart_sprint, "id": 11, "boardId": 7}
-    joint = {**cart_sprint, "id": 23, "name": "Joint 3", "state": "future"}
-    cart = sprint_issue(1, "To Do", [cart_sprint, joint], "2026-11-12T00:00:00.000+0000")
-    cart.update(id="901", key="CART-1")
-    pay = sprint_issue(1, "In Progress", [pay_sprint], "2026-11-12T00:00:00.000+0000")
+    joint = {**cart_sprint, "id": 23, "name": "Joint 3"}
+
+    def item(key: str, n: int, state: str, sprints: list[dict]) -> dict:
+        payload = sprint_issue(n, state, sprints, "2026-11-12T00:00:00.000+0000")
+        payload.update(id=str(n), key=key)
+        return payload
+
+    issues = [item("CART-1", 901, "To Do", [cart_sprint, joint]), item("CART-2", 902, "To Do", [cart_sprint]),
+              item("PAY-1", 1, "In Progress", [pay_sprint]), item("PAY-7", 7, "To Do", [cart_sprint])]
+    open_sprint = {"id": 31, "self": "https://cloud.example/rest/agile/1.0/sprint/31", "state": "future",
+                   "name": "Sprint 2", "originBoardId": 8}
     with connect(tmp_path / "work.duckdb") as con:
         migrate(con)
         upsert(con, "raw.jira_sites", [{
@@ -342,25 +351,39 @@ def test_a_sprint_member_is_the_sprint_of_that_name_in_its_own_project(tmp_path)
             "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"}, "link_types": [],
             "field_roles": {"sprint": "customfield_10020"}, "synced_at": DAY1, "sync_id": "s1"}],
             json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
-        upsert(con, "raw.jira_issues", [  # CART's first: a pick of either would tend to be CART's
+        upsert(con, "raw.jira_issues", [  # CART's first: a pick of either "Sprint 1" would tend to be CART's
             {"site": "cloud", "project_key": i["key"].split("-")[0], "issue_id": i["id"], "issue_key": i["key"],
-             "updated_at": i["fields"]["updated"], "payload": i, "synced_at": DAY1, "sync_id": "s1"}
-            for i in (cart, pay)])
+             "updated_at": i["fields"]["updated"], "payload": i, "synced_at": DAY1, "sync_id": "s1"} for i in issues])
+        upsert(con, "raw.jira_board_sprints", [
+            {"site": "cloud", "project_key": project, "board_id": 8, "sprint_id": 31, "payload": open_sprint,
+             "board": {"id": 8, "type": "scrum", "location": {"projectKey": "CART"}}, "synced_at": DAY1,
+             "sync_id": "s1"} for project in ("CART", "PAY")], json_columns=("board", "payload"))
         write_program_structure(
             con, [ProgramRow("p", "Program", None)],
             [ProjectRow("p", "cloud", "jira", "CART", None), ProjectRow("p", "cloud", "jira", "PAY", None)],
             milestones=[ProgramMilestoneRow("p", "Payments sprint", date(2026, 11, 16),
-                                            members=(("sprint", "cloud", "PAY", "Sprint 1"),)),
+                                            members=(("sprint", "cloud", "PAY", "Sprint 1"),
+                                                     ("sprint", "cloud", "PAY", "Sprint 2"))),
                         ProgramMilestoneRow("p", "Joint", date(2026, 11, 30),
                                             members=(("sprint", "cloud", "PAY", "Joint 3"),))])
         for _ in range(3):
             build_all(con, DAY1)
-            assert con.execute("SELECT member_name, sprint_id, in_project FROM core.program_milestone_sprints "
-                               "ORDER BY 1").fetchall() == [("Joint 3", "jira:cloud:sprint:23", False),
-                                                           ("Sprint 1", "jira:cloud:sprint:11", True)]
-            assert con.execute("SELECT milestone_id, key, via FROM core.program_milestone_items ORDER BY 1").fetchall() == [
-                ("program:p:Joint", "CART-1", "sprint Joint 3"), ("program:p:Payments sprint", "PAY-1", "sprint Sprint 1")]
+            assert con.execute("SELECT member_name, sprint_id FROM core.program_milestone_sprints "
+                               "ORDER BY 1").fetchall() == [("Sprint 1", "jira:cloud:sprint:11"),
+                                                           ("Sprint 2", "jira:cloud:sprint:31")]
+            assert con.execute("SELECT milestone_id, key, via FROM core.program_milestone_items").fetchall() == [
+                ("program:p:Payments sprint", "PAY-1", "sprint Sprint 1")]
             assert con.execute("SELECT name, scope_items, members, unresolved_members FROM marts.milestone_slips "
-                               "WHERE kind = 'program' ORDER BY 1").fetchall() == [("Joint", 1, 1, 0),
-                                                                                  ("Payments sprint", 1, 1, 0)]
+                               "WHERE kind = 'program' ORDER BY 1").fetchall() == [("Joint", 0, 1, 1),
+                                                                                  ("Payments sprint", 1, 2, 0)]
             forget_derived(con)
+        # a warehouse from before the table (an upgrade), building only what a snapshot follows: the
+        # snapshot resolves the members itself rather than fail or read nothing
+        build_all(con, DAY1)
+        con.execute("DROP TABLE core.program_milestone_sprints")
+        con.execute("DELETE FROM meta.milestone_snapshots")
+        build_all(con, DAY2, only={"core.milestones", "marts.milestone_slips"})
+        assert con.execute("SELECT count(*) FROM core.program_milestone_sprints").fetchall() == [(2,)]
+        assert con.execute("SELECT milestone_id, scope_items FROM meta.milestone_snapshots "
+                           "WHERE milestone_id LIKE 'program:%' ORDER BY 1").fetchall() == [
+            ("program:p:Joint", 0), ("program:p:Payments sprint", 1)]

@@ -66,7 +66,7 @@ members AS (  -- a program milestone's members, and how many of them the tracker
     LEFT JOIN core.milestones cm ON pm.member_kind = 'milestone' AND cm.site = pm.site
                                 AND cm.project_key = pm.project_key AND cm.name = pm.member_name
     LEFT JOIN (SELECT DISTINCT milestone_id, site, project_key, member_name, true AS found
-               FROM core.program_milestone_sprints) s
+               FROM core.program_milestone_sprints) s  -- a member may name several (two boards' "Sprint 1")
            ON pm.member_kind = 'sprint' AND s.milestone_id = pm.milestone_id AND s.site = pm.site
           AND s.project_key = pm.project_key AND s.member_name = pm.member_name
     LEFT JOIN core.work_items e ON pm.member_kind = 'epic' AND e.site = pm.site AND e.key = pm.member_name
