@@ -226,3 +226,18 @@ def test_the_changelog_completeness_check_names_issues_short_of_their_total(con)
     upsert(con, "raw.jira_changelogs", [{"site": "cloud", "issue_id": "101", "history_id": h, "payload": {"id": h},
                                         "synced_at": AS_OF, "sync_id": "s1"} for h in ("9001", "8001", "8002", "8003")])
     assert con.execute(INCOMPLETE_CHANGELOGS).fetchall() == []  # paged histories make up the rest, 9001 once
+
+
+def test_a_renamed_jira_project_is_named_as_its_most_recently_updated_issue_shows_it(con):
+    """Issues not edited since a rename still embed the old name: the newest one's name wins, in
+    every build (any of them would do before)."""
+    renamed = jira_issue("103", "PAY-3", "To Do", "new", [], [])
+    renamed["fields"].update(updated="2026-02-20T09:00:00.000+0000", project={"key": "PAY", "name": "Payments & Billing"})
+    upsert(con, "raw.jira_issues", [{"site": "cloud", "project_key": "PAY", "issue_id": "103", "issue_key": "PAY-3",
+                                     "updated_at": renamed["fields"]["updated"], "payload": renamed,
+                                     "synced_at": AS_OF, "sync_id": "s2"}])
+    for _ in range(3):
+        build_core(con, AS_OF)
+        assert con.execute("SELECT project_name FROM core.projects WHERE project_key = 'PAY'").fetchall() == [
+            ("Payments & Billing",)]
+        con.execute("DROP TABLE core.projects")

@@ -107,7 +107,8 @@ text_refs AS (
     FROM resolved
 ),
 text_pairs AS (
-    SELECT blocker_item_id, blocked_item_id, any_value(blocker_key) AS blocker_key, any_value(blocked_key) AS blocked_key,
+    -- an item named by two keys (an old one from before a move): the first by text, in every build
+    SELECT blocker_item_id, blocked_item_id, min(blocker_key) AS blocker_key, min(blocked_key) AS blocked_key,
            'text' AS source, arg_min(link_type, evidence) AS link_type, min(evidence) AS evidence,
            any_value(blocker_site) AS blocker_site, any_value(blocked_site) AS blocked_site
     FROM text_refs t

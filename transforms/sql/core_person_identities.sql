@@ -20,8 +20,9 @@ seen AS (  -- each user a work item names now, as assignee and as reporter
 ),
 identities AS (
     SELECT site, any_value(source) AS source, identity_id,
-           arg_max(display_name, updated_at) AS display_name,  -- the name the site shows now
-           lower(arg_max(email, updated_at) FILTER (WHERE email IS NOT NULL)) AS email,
+           -- the name the site shows now (items updated at the same instant: the last by text)
+           arg_max(display_name, (updated_at, display_name)) AS display_name,
+           lower(arg_max(email, (updated_at, email)) FILTER (WHERE email IS NOT NULL)) AS email,
            sum(assigned)::INTEGER AS assigned_items, sum(reported)::INTEGER AS reported_items,
            max(updated_at) AS last_seen_at
     FROM seen GROUP BY site, identity_id

@@ -1,8 +1,8 @@
 -- core.projects: the configured projects (meta.configured_projects, written from program.yaml)
 -- with the names their trackers give them.
 CREATE OR REPLACE TABLE core.projects AS
-WITH jira_names AS (
-    SELECT site, project_key, any_value(project_name) AS tracker_name
+WITH jira_names AS (  -- the name on the most recently updated issue: after a rename, the new one
+    SELECT site, project_key, arg_max(project_name, (updated_at, project_name)) AS tracker_name
     FROM staging.jira_issues GROUP BY site, project_key
 ),
 github_names AS (
@@ -23,5 +23,5 @@ COMMENT ON COLUMN core.projects.program_id IS 'Program the project belongs to (c
 COMMENT ON COLUMN core.projects.site IS 'Tracker site name from program.yaml.';
 COMMENT ON COLUMN core.projects.source IS 'jira or github.';
 COMMENT ON COLUMN core.projects.project_key IS 'Jira project key or GitHub owner/name.';
-COMMENT ON COLUMN core.projects.project_name IS 'Name from program.yaml, else the Jira project name or the GitHub full name.';
+COMMENT ON COLUMN core.projects.project_name IS 'Name from program.yaml, else the Jira project name as its most recently updated issue shows it (after a rename, the new one), or the GitHub full name.';
 COMMENT ON COLUMN core.projects.url IS 'Link to the project in its tracker.';
