@@ -40,8 +40,8 @@ _EVENTS_PATH = re.compile(r"/(?:repos/[^/?#]+/[^/?#]+|repositories/\d+)/issues/e
 # What of a GitHub user object is there for a reader of the API, not data: its links into the API
 # and its avatar. Every issue names who opened it, its assignee (twice: `assignees`) and who closed
 # it, every event its actor: about 1 KB of links each, two thirds of an event and about half of an
-# issue as landed (40% of recorded real ones), which every sync writes and every rebuild parses. The transforms read the login;
-# the id, type and profile link stay.
+# issue as landed (40% of recorded real ones), which every sync writes and every rebuild parses.
+# The transforms read the login; the id, type and profile link stay.
 USER_DECORATION = ("url", "avatar_url", "gravatar_id", "followers_url", "following_url", "gists_url",
                    "starred_url", "subscriptions_url", "organizations_url", "repos_url", "events_url",
                    "received_events_url")

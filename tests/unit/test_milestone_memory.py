@@ -60,6 +60,15 @@ MILESTONES = [
 ]
 
 
+def land_site(con, field_roles: dict | None = None) -> None:
+    """The Jira Cloud site every test here syncs, with the custom fields it has found roles for."""
+    upsert(con, "raw.jira_sites", [{
+        "site": "cloud", "base_url": "https://cloud.example", "myself": {}, "fields": [], "statuses": STATUSES,
+        "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"}, "link_types": [],
+        "field_roles": field_roles or {}, "synced_at": DAY1, "sync_id": "s1"}],
+        json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+
+
 def land_versions(con, due_v1: str, sync_id: str, synced_at: datetime) -> None:
     upsert(con, "raw.jira_versions", [
         {"site": "cloud", "project_key": "PAY", "version_id": "100", "synced_at": synced_at, "sync_id": sync_id,
@@ -92,11 +101,7 @@ def con(tmp_path_factory):
     path = tmp_path_factory.mktemp("milestones") / "work.duckdb"
     with connect(path) as con:
         migrate(con)
-        upsert(con, "raw.jira_sites", [{
-            "site": "cloud", "base_url": "https://cloud.example", "myself": {}, "fields": [], "statuses": STATUSES,
-            "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"}, "link_types": [],
-            "field_roles": {}, "synced_at": DAY1, "sync_id": "s1"}],
-            json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+        land_site(con)
         upsert(con, "raw.jira_issues", [
             {"site": "cloud", "project_key": "PAY", "issue_id": i["id"], "issue_key": i["key"],
              "updated_at": i["fields"]["updated"], "payload": i, "synced_at": DAY1, "sync_id": "s1"} for i in ISSUES])
@@ -295,11 +300,7 @@ def test_sprints_are_milestones_and_a_sprint_extended_between_syncs_slips(tmp_pa
     future = {"id": 3, "name": "PAY Sprint 3", "state": "future", "boardId": 7, "goal": ""}
     with connect(tmp_path / "work.duckdb") as con:
         migrate(con)
-        upsert(con, "raw.jira_sites", [{
-            "site": "cloud", "base_url": "https://cloud.example", "myself": {}, "fields": [], "statuses": STATUSES,
-            "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"}, "link_types": [],
-            "field_roles": {"sprint": "customfield_10020"}, "synced_at": DAY1, "sync_id": "s1"}],
-            json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+        land_site(con, {"sprint": "customfield_10020"})
 
         def land(issues: list[dict], synced_at: datetime) -> None:
             upsert(con, "raw.jira_issues", [
@@ -346,11 +347,7 @@ def test_a_sprint_member_is_the_sprint_of_that_name_in_its_own_project(tmp_path)
                    "name": "Sprint 2", "originBoardId": 8}
     with connect(tmp_path / "work.duckdb") as con:
         migrate(con)
-        upsert(con, "raw.jira_sites", [{
-            "site": "cloud", "base_url": "https://cloud.example", "myself": {}, "fields": [], "statuses": STATUSES,
-            "server_info": {"deploymentType": "Cloud", "baseUrl": "https://cloud.example"}, "link_types": [],
-            "field_roles": {"sprint": "customfield_10020"}, "synced_at": DAY1, "sync_id": "s1"}],
-            json_columns=("server_info", "myself", "fields", "statuses", "link_types", "field_roles"))
+        land_site(con, {"sprint": "customfield_10020"})
         upsert(con, "raw.jira_issues", [  # CART's first: a pick of either "Sprint 1" would tend to be CART's
             {"site": "cloud", "project_key": i["key"].split("-")[0], "issue_id": i["id"], "issue_key": i["key"],
              "updated_at": i["fields"]["updated"], "payload": i, "synced_at": DAY1, "sync_id": "s1"} for i in issues])
