@@ -18,7 +18,11 @@ that keep their order behind the pages queued before them.
   text and ``queue_pages`` operations (both lanes together); a fetching thread that finds it full
   waits (back-pressure), so the ingest's memory is the queue and the pages in flight, whatever the
   portfolio's size. Bounded in pages alone, a queue of large pages (100 Jira issues with their
-  changelogs, parsed) held several hundred MB.
+  changelogs, parsed) held several hundred MB. The bytes are the memory bound; the operations'
+  bound only keeps a flood of small calls in check, so it is loose (256): at 32, a queue of small
+  pages and calls filled it while a lane wrote one slow batch, and every fetching thread then
+  stood with a fetched page in hand (up to 116 s of thread time in one 10k peer ingest, the
+  requests in flight down from 7.3 to 5.3 of 8 lanes) although the bytes were far under theirs.
 - **Batches**: the pages waiting in a lane when its thread comes round are merged per table, up
   to ``batch_rows`` rows and ``batch_bytes`` of JSON text, into one set-based ``upsert`` and one
   commit (a commit writes the WAL).
@@ -145,7 +149,7 @@ class Writer:
     of rows) never runs beside a write of its project. Within a lane a project's operations keep
     their order; the side lane may write one project's page while another's waits for a call."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, queue_pages: int = 32, queue_bytes: int = 32 << 20,
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, queue_pages: int = 256, queue_bytes: int = 32 << 20,
                  batch_rows: int = 5000, batch_bytes: int = 2 << 20, lanes: int = 2) -> None:
         self._lanes = [_Lane(name, con.cursor()) for name in ("main", "side")[:max(1, min(2, lanes))]]
         # DuckDB checkpoints when the WAL passes 16 MB, inside whichever commit passes it: a sync
