@@ -238,10 +238,15 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
                                          "AND schema_name IN ('raw', 'staging')", [src]).fetchall():
             con.execute(f"CREATE VIEW {catalog}.{schema}.{table} AS SELECT * FROM {quoted}.{schema}.{table}")
         rebuilt = set(re.findall(rf"{catalog}\.core\.(\w+)", core_sql)) | {s.table for s in REPLAYED if s.schema == "core"}
-        for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
-                                    "AND schema_name = 'core'", [src]).fetchall():
-            if table not in rebuilt and table != "tombstones":  # the rest is read as it is today
-                con.execute(f"CREATE VIEW {catalog}.core.{table} AS SELECT * FROM {quoted}.core.{table}")
+        present = {table for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+                                                     "AND schema_name = 'core'", [src]).fetchall()}
+        for table in sorted(present - rebuilt - {"tombstones"}):  # the rest is read as it is today
+            con.execute(f"CREATE VIEW {catalog}.core.{table} AS SELECT * FROM {quoted}.core.{table}")
+        # A file published before an upgrade lacks the core tables the upgrade added, which the
+        # replayed steps may read (core.program_milestone_sprints): built once in the catalog, from
+        # the file's own tables, as its next build will build them. (A missing item-scoped table
+        # would need its history; none has been added since replays began.)
+        lacking = [s for s in STEPS if s.schema == "core" and not s.scoped and s.table not in present | rebuilt]
         con.execute(f"""CREATE VIEW {catalog}.core.tombstones AS SELECT * FROM {quoted}.core.tombstones
                         WHERE vanished_at <= getvariable('replay_at')""")
         for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
@@ -272,6 +277,9 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
             con.execute(core_sql)
             con.execute(f"USE {catalog}")
             try:
+                while lacking:
+                    step = lacking.pop(0)
+                    con.execute(without_comments(render(con, sql_for(step.schema, step.table))))
                 for step in steps:
                     sql = sql_of[step.name]
                     if step.name in PYTHON_STEPS:
