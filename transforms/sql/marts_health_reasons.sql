@@ -349,12 +349,12 @@ people_dim AS (
                             count(p.person_id) FILTER (WHERE p.wip_projects >= ps.conflict_min_projects),
                             CASE WHEN count(p.person_id) FILTER (WHERE p.wip_projects >= ps.conflict_min_projects) = 1 THEN 'person has' ELSE 'people have' END,
                             ps.conflict_min_projects,
-                            string_agg(p.person_name || ' (' || p.projects || ')', '; ' ORDER BY p.wip_projects DESC, p.person_name)
+                            string_agg(p.person_name || ' (' || p.projects || ')', '; ' ORDER BY p.wip_projects DESC, p.person_name, p.person_id)
                                 FILTER (WHERE p.wip_projects >= ps.conflict_min_projects))
                 ELSE format('Nobody working here has work in progress in {} or more projects{}.', ps.conflict_min_projects,
                             CASE WHEN count(p.person_id) FILTER (WHERE p.over_wip_limit) > 0
                                  THEN format(' ({} over their WIP limit: {})', count(p.person_id) FILTER (WHERE p.over_wip_limit),
-                                             string_agg(p.person_name || ' ' || p.wip_items, ', ' ORDER BY p.wip_items DESC, p.person_name)
+                                             string_agg(p.person_name || ' ' || p.wip_items, ', ' ORDER BY p.wip_items DESC, p.person_name, p.person_id)
                                                  FILTER (WHERE p.over_wip_limit))
                                  ELSE '' END) END AS sentence,
            string_agg(p.person_id, ', ' ORDER BY p.person_id) FILTER (WHERE p.wip_projects >= ps.conflict_min_projects) AS keys,
