@@ -427,3 +427,48 @@ def test_the_writer_checkpoints_before_its_wal_holds_more_than_the_threshold(tmp
                     largest = max(largest, wal.stat().st_size if wal.exists() else 0)
         assert con.execute("SELECT count(*) FROM raw.jira_changelogs").fetchone()[0] == 12_000
     assert 32 << 20 < largest < 80 << 20  # 92 MiB at 256MB; 7 MiB at DuckDB's 16MB
+
+
+def test_the_side_lane_starts_what_a_page_by_page_check_would_start():
+    """``_startable`` answers for the side lane from the other lane's first call of each order, in
+    one pass: on random queues (pages and calls of three projects and of none, some being
+    written) it picks exactly what checking every page against every queued operation picks."""
+    import random
+
+    from warehouse.writer import _STOP, _Call, _Lane, _order_of
+
+    def reference(writer: Writer, lane: _Lane) -> list[int]:  # the side lane's rule, page by page
+        ready, waiting = [], set()
+        for i, (number, op) in enumerate(lane.queued):
+            project = _order_of(op)
+            if op is _STOP:
+                return ready or ([0] if i == 0 and writer._may_start(lane, number, op) else [])
+            if project in waiting:
+                continue
+            if writer._may_start(lane, number, op):
+                ready.append(i)
+            elif project is None:
+                break
+            else:
+                waiting.add(project)
+        return ready
+
+    rng = random.Random(7)
+    projects = ["a", "b", "c", None]
+    for _ in range(500):
+        writer = Writer.__new__(Writer)  # no threads: only the queues are looked at
+        main, side = _Lane("main", None), _Lane("side", None)
+        writer._lanes = [main, side]
+        numbers = iter(range(1, 10_000))
+        for _ in range(rng.randrange(0, 40)):
+            number, project = next(numbers), rng.choice(projects)
+            if rng.random() < 0.5:
+                op = _Call(lambda cur: None, project, rng.choice(projects))
+                (main.writing if not main.writing and rng.random() < 0.2 else main.queued).append((number, op))
+            elif rng.random() < 0.5:
+                main.queued.append((number, Land("raw.jira_issues", [{}], ("payload",), project)))
+            else:
+                side.queued.append((number, Land("raw.github_issue_events", [{}], ("payload",), project)))
+        if rng.random() < 0.2:
+            side.queued.append((next(numbers), _STOP))
+        assert writer._startable(side) == reference(writer, side)
