@@ -242,13 +242,6 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
                                                      "AND schema_name = 'core'", [src]).fetchall()}
         for table in sorted(present - rebuilt - {"tombstones"}):  # the rest is read as it is today
             con.execute(f"CREATE VIEW {catalog}.core.{table} AS SELECT * FROM {quoted}.core.{table}")
-        # A file published before an upgrade lacks the core tables the upgrade added, which the
-        # replayed steps may read (core.program_milestone_sprints): built once in the catalog, from
-        # the file's own tables, as its next build will build them. (A missing item-scoped table
-        # would need its history; none has been added since replays began.)
-        lacking = [s for s in STEPS if s.schema == "core" and not s.scoped and s.table not in present | rebuilt]
-        con.execute(f"""CREATE VIEW {catalog}.core.tombstones AS SELECT * FROM {quoted}.core.tombstones
-                        WHERE vanished_at <= getvariable('replay_at')""")
         for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
                                     "AND schema_name = 'meta'", [src]).fetchall():
             if table == "source_syncs":  # the past is judged on its own data: nothing was stale then
@@ -266,6 +259,27 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
                     QUALIFY row_number() OVER (PARTITION BY milestone_id ORDER BY observed_at, recorded_at) = 1""")
             else:
                 con.execute(f"CREATE VIEW {catalog}.meta.{table} AS SELECT * FROM {quoted}.meta.{table}")
+        # A file published before an upgrade lacks the core tables the upgrade added, which the
+        # replayed steps may read (core.program_milestone_sprints): built here once, before any
+        # instant, from the file's own tables as they are today (the rolled-back ones are not made
+        # yet: views of today's stand in for them meanwhile), as the file's next build will build
+        # them; every instant then reads them as it reads the other tables kept as they are today.
+        # (A missing item-scoped table would need its history; none has been added since replays.)
+        lacking = [s for s in STEPS if s.schema == "core" and not s.scoped and s.table not in present | rebuilt]
+        if lacking:
+            standing_in = sorted(present & (rebuilt | {"tombstones"}))
+            for table in standing_in:
+                con.execute(f"CREATE VIEW {catalog}.core.{table} AS SELECT * FROM {quoted}.core.{table}")
+            con.execute(f"USE {catalog}")
+            try:
+                for step in lacking:
+                    con.execute(without_comments(render(con, sql_for(step.schema, step.table))))
+            finally:
+                con.execute(f"USE {quoted}")
+            for table in standing_in:
+                con.execute(f"DROP VIEW {catalog}.core.{table}")
+        con.execute(f"""CREATE VIEW {catalog}.core.tombstones AS SELECT * FROM {quoted}.core.tombstones
+                        WHERE vanished_at <= getvariable('replay_at')""")
         # the verdicts recorded up to the replayed day (marts.changes_since compares two of them)
         con.execute(f"""CREATE VIEW {catalog}.marts.health_history AS SELECT * FROM {quoted}.marts.health_history
                         WHERE day <= getvariable('replay_at')::DATE""")
@@ -277,9 +291,6 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
             con.execute(core_sql)
             con.execute(f"USE {catalog}")
             try:
-                while lacking:
-                    step = lacking.pop(0)
-                    con.execute(without_comments(render(con, sql_for(step.schema, step.table))))
                 for step in steps:
                     sql = sql_of[step.name]
                     if step.name in PYTHON_STEPS:
