@@ -175,7 +175,7 @@ SECTIONS = {
         SELECT _program, person_name, wip_items, wip_projects, projects, programs, oldest_wip_days, reason
         FROM (SELECT unnest(string_split(programs, ', ')) AS _program, * FROM marts.resource_conflicts)
         WHERE _program IN {_IDS}
-        ORDER BY wip_projects DESC, wip_items DESC, person_name""",
+        ORDER BY wip_projects DESC, wip_items DESC, person_name, person_id""",
     "changes": f"""
         SELECT coalesce(c.program_id, p.program_id) AS _program, c.level, c.project_key, c.name, c.change,
                c.dimension, c.key, c.before, c.after, c.sentence, c.since
