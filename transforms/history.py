@@ -264,7 +264,9 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
         # instant, from the file's own tables as they are today (the rolled-back ones are not made
         # yet: views of today's stand in for them meanwhile), as the file's next build will build
         # them; every instant then reads them as it reads the other tables kept as they are today.
-        # (A missing item-scoped table would need its history; none has been added since replays.)
+        # No replayed instant is set yet, so meta.milestone_snapshots reads as of none and
+        # meta.source_syncs is empty: a lacking step must not read them (none does). A missing
+        # item-scoped table would need its history; none has been added since replays began.
         lacking = [s for s in STEPS if s.schema == "core" and not s.scoped and s.table not in present | rebuilt]
         if lacking:
             standing_in = sorted(present & (rebuilt | {"tombstones"}))
