@@ -233,17 +233,22 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
     try:
         for schema in ("raw", "staging", "core", "marts", "meta"):
             con.execute(f"CREATE SCHEMA {catalog}.{schema}")
-        # what replay_core_as_of.sql and REPLAYED do not rebuild is today's (people, sprints, ...)
-        for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
-                                         "AND schema_name IN ('raw', 'staging')", [src]).fetchall():
+        tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?",
+                             [src]).fetchall()
+
+        def mirror(schema: str, table: str) -> None:
+            """The file's table as it is today, read through a view of the catalog."""
             con.execute(f"CREATE VIEW {catalog}.{schema}.{table} AS SELECT * FROM {quoted}.{schema}.{table}")
+
+        # what replay_core_as_of.sql and REPLAYED do not rebuild is today's (people, sprints, ...)
+        for schema, table in tables:
+            if schema in ("raw", "staging"):
+                mirror(schema, table)
         rebuilt = set(re.findall(rf"{catalog}\.core\.(\w+)", core_sql)) | {s.table for s in REPLAYED if s.schema == "core"}
-        present = {table for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
-                                                     "AND schema_name = 'core'", [src]).fetchall()}
+        present = {table for schema, table in tables if schema == "core"}
         for table in sorted(present - rebuilt - {"tombstones"}):  # the rest is read as it is today
-            con.execute(f"CREATE VIEW {catalog}.core.{table} AS SELECT * FROM {quoted}.core.{table}")
-        for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
-                                    "AND schema_name = 'meta'", [src]).fetchall():
+            mirror("core", table)
+        for table in (table for schema, table in tables if schema == "meta"):
             if table == "source_syncs":  # the past is judged on its own data: nothing was stale then
                 con.execute(f"CREATE TABLE {catalog}.meta.source_syncs AS SELECT * FROM {quoted}.meta.source_syncs LIMIT 0")
             elif table == "milestone_snapshots":
@@ -258,7 +263,7 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
                                       WHERE e.milestone_id = s.milestone_id AND e.observed_at <= getvariable('replay_at'))
                     QUALIFY row_number() OVER (PARTITION BY milestone_id ORDER BY observed_at, recorded_at) = 1""")
             else:
-                con.execute(f"CREATE VIEW {catalog}.meta.{table} AS SELECT * FROM {quoted}.meta.{table}")
+                mirror("meta", table)
         # A file published before an upgrade lacks the core tables the upgrade added, which the
         # replayed steps may read (core.program_milestone_sprints): built here once, before any
         # instant, from the file's own tables as they are today (the rolled-back ones are not made
@@ -271,7 +276,7 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
         if lacking:
             standing_in = sorted(present & (rebuilt | {"tombstones"}))
             for table in standing_in:
-                con.execute(f"CREATE VIEW {catalog}.core.{table} AS SELECT * FROM {quoted}.core.{table}")
+                mirror("core", table)
             con.execute(f"USE {catalog}")
             try:
                 for step in lacking:

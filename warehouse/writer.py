@@ -44,6 +44,7 @@ that keep their order behind the pages queued before them.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -321,15 +322,16 @@ class Writer:
                 for n, o in (*other.writing, *other.queued):
                     if isinstance(o, _Call) and n < first_call.get(o.order, n + 1):
                         first_call[o.order] = n
-        any_call = min(first_call.values(), default=None)
+        any_call = min(first_call.values(), default=math.inf)
 
         def may_start(number: int, op: Any) -> bool:
             if isinstance(op, _Call):  # calls are the main lane's; kept general all the same
                 return self._may_start(lane, number, op)
             project = _order_of(op)
-            return not ((None in first_call and first_call[None] < number)
-                        or (project is None and any_call is not None and any_call < number)
-                        or (project is not None and project in first_call and first_call[project] < number))
+            # a call of no project orders with everything; a page of no project with every call
+            first = (any_call if project is None
+                     else min(first_call.get(None, math.inf), first_call.get(project, math.inf)))
+            return first >= number
 
         for i, (number, op) in enumerate(lane.queued):
             project = _order_of(op)

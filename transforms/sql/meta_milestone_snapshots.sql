@@ -11,16 +11,15 @@ WITH items AS (  -- scope as marts.progress counts it: not epics, not discarded
                        AND lower(w.resolution) IN (SELECT resolution FROM meta.discarded_resolutions), false)
 ),
 memberships AS (  -- every milestone each counted item is in now, and every sprint its Sprint field names:
-                  -- each item once per milestone (an item's other columns are its own), so the counts
-                  -- below are plain counts (three count(DISTINCT) over 1.7M rows took most of this
-                  -- statement's time at 1M items)
-    SELECT DISTINCT * FROM (
-        SELECT h.value_id AS milestone_id, i.item_id, i.done, i.program_id, i.project_key
-        FROM core.item_history h JOIN items i USING (item_id)
-        WHERE h.field = 'milestone' AND h.valid_to IS NULL AND h.value_id IS NOT NULL
-        UNION ALL  -- a closed sprint keeps the items done in it and those carried over from it (as core.sprints.items)
-        SELECT ws.sprint_id, i.item_id, i.done, i.program_id, i.project_key
-        FROM core.work_item_sprints ws JOIN items i USING (item_id))
+                  -- each item once per milestone (UNION; an item's other columns are its own), so the
+                  -- counts below are plain counts (three count(DISTINCT) over 1.7M rows took most of
+                  -- this statement's time at 1M items)
+    SELECT h.value_id AS milestone_id, i.item_id, i.done, i.program_id, i.project_key
+    FROM core.item_history h JOIN items i USING (item_id)
+    WHERE h.field = 'milestone' AND h.valid_to IS NULL AND h.value_id IS NOT NULL
+    UNION  -- a closed sprint keeps the items done in it and those carried over from it (as core.sprints.items)
+    SELECT ws.sprint_id, i.item_id, i.done, i.program_id, i.project_key
+    FROM core.work_item_sprints ws JOIN items i USING (item_id)
 ),
 counts AS (
     SELECT milestone_id, count(*) AS scope_items, count(*) FILTER (WHERE done) AS done_items
