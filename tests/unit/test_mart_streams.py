@@ -8,7 +8,7 @@ import time
 import duckdb
 import pytest
 
-from transforms.build import MART_STREAM_STEPS, STEP, STEPS, build_in_streams, mart_streams, reads
+from transforms.build import MART_STREAM_STEPS, SNAPSHOT, STEP, STEPS, build_in_streams, mart_streams, reads
 
 
 def _marts() -> list:
@@ -38,6 +38,29 @@ def test_each_step_starts_after_what_it_reads_and_two_run_at_once():
         for needed in set(reads(step)[1]) & MART_STREAM_STEPS:
             assert events.index(("end", needed)) < started_at, (step.name, needed)
     assert most[0] == 2
+
+
+def test_the_longest_chain_starts_first_and_the_snapshot_before_what_reads_it():
+    """build_all hands the milestone snapshot to the streams with the marts: it runs beside them,
+    and ends before marts.milestone_slips, which reads it, starts. Of the steps ready, the one with
+    the most steps waiting on it (through others) starts first, so marts.forecasts, on which the
+    health waits, starts once its inputs are built and not after marts that nothing waits on."""
+    lock, events = threading.Lock(), []
+
+    def build(cur, step):
+        with lock:
+            events.append(("start", step.name))
+        time.sleep(0.01)
+        with lock:
+            events.append(("end", step.name))
+
+    build_in_streams(duckdb.connect(), [SNAPSHOT, *_marts()], 2, build)
+    started = [name for kind, name in events if kind == "start"]
+    assert sorted(started) == sorted(["meta.milestone_snapshots", *MART_STREAM_STEPS])
+    assert events.index(("end", "meta.milestone_snapshots")) < events.index(("start", "marts.milestone_slips"))
+    # item_flow -> throughput -> forecasts -> critical_path -> health_reasons -> health: six steps
+    assert set(started[:2]) == {"marts.item_flow", "marts.progress"}
+    assert started.index("marts.forecasts") < started.index("marts.burnup")
 
 
 def test_a_failure_stops_what_has_not_started_and_is_raised():
