@@ -381,8 +381,8 @@ def metrics_share(results: list[dict]) -> list[str]:
                              f"({100 * spent / run['seconds']:.1f}%)")
             if parts:
                 lines.append(f"{title} ({', '.join(tables)}) at {res['items']:,} items: " + "; ".join(parts)
-                             + ". Each table's own seconds: where marts are built two at a time "
-                             "(transforms.build.mart_streams), theirs overlap, so the sum is at most what they add.")
+                             + ". Each table's own seconds: where steps are built two at a time "
+                             "(transforms.build.build_streams), theirs overlap, so the sum is at most what they add.")
     for res in results:
         rep = res.get("report")
         if rep and rep.get("error"):

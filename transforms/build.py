@@ -248,6 +248,12 @@ def build_if_changed(con: duckdb.DuckDBPyConnection, schema: str, table: str, as
     return build_step(con, STEP[f"{schema}.{table}"], as_of, force=force)
 
 
+# The newest batch of meta.item_deltas any table has seen: what a scoped table merges up to.
+_LATEST_BATCH = """
+    SELECT greatest((SELECT max(batch) FROM meta.item_deltas),
+                    (SELECT max(consumed_batch) FROM meta.transform_state), 0)"""
+
+
 def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, force: bool = False,
                cache: dict | None = None) -> Built:
     """Bring ``step``'s table up to date in one transaction (meta.transform_state says from what).
@@ -268,9 +274,7 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
         SELECT max(built_at), max(restructured_at) FROM meta.transform_state
         WHERE schema_name || '.' || table_name IN ({', '.join('?' for _ in derived_reads) or 'NULL'})""",
         derived_reads).fetchone()
-    latest_batch = con.execute("""
-        SELECT greatest((SELECT max(batch) FROM meta.item_deltas),
-                        (SELECT max(consumed_batch) FROM meta.transform_state), 0)""").fetchone()[0]
+    latest_batch = con.execute(_LATEST_BATCH).fetchone()[0]
 
     def newer(moment, than) -> bool:
         return moment is not None and than is not None and moment > than
@@ -347,7 +351,8 @@ def build_step(con: duckdb.DuckDBPyConnection, step: Step, as_of: datetime, forc
                 how = "merged"
             con.execute(f"DELETE FROM {step.incremental}")  # applied, or moot after a whole build
         elif step.schema == "staging":
-            batch = int(latest_batch) + 1  # new: no delta holds it yet
+            # new: no delta holds it yet (build_all numbers its staging steps' batches up front)
+            batch = cache.get("staging_batches", {}).get(step.name) or int(latest_batch) + 1
             con.execute(f"SET VARIABLE batch = {batch}")
             if held is None or held.structure != structure:
                 # new parsing rules, or no record of what the rows were parsed by: parse every row again
@@ -512,10 +517,10 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
               force: bool = False, reconstruct: bool = False,
               on_built: Callable[[str, Built, int, int], None] | None = None) -> dict[str, Built]:
     """Bring every derived table (or those named in ``only``, "schema.table") up to date in
-    order, on one connection (and its cursors, where marts are built two at a time:
+    order, on one connection (and its cursors, where steps are built two at a time:
     ``build_in_streams``), as the Dagster transform step does, appending what changed about
-    the milestones to meta.milestone_snapshots once core is built, beside the first marts and
-    before those that read it (snapshot_milestones; SNAPSHOT in the streams); then
+    the milestones to meta.milestone_snapshots once the core tables it reads are built and
+    before the marts that read it (snapshot_milestones; SNAPSHOT in the streams); then
     forget the item deltas every scoped table has merged. ``reconstruct``: right after
     marts.health_history, replay the weeks before the first sync that it lacks (the pipeline's
     transforms step does; a replay costs a marts build, so other callers opt in). ``on_built``
@@ -541,28 +546,25 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
             if on_built is not None:
                 on_built(step.name, result, len(built), len(selected))
 
-    def one_or_snapshot(cur: duckdb.DuckDBPyConnection, step: Step) -> None:
+    def run(cur: duckdb.DuckDBPyConnection, step: Step) -> None:
         if step is SNAPSHOT:
-            take_milestone_snapshot(cur, as_of)
+            snapshot_milestones(cur, as_of)
         else:
             one(cur, step)
 
-    streamed = {s.name for s in selected if s.name in MART_STREAM_STEPS}
+    # Each staging step records what it parsed again as a batch of its own (build_step), so that two
+    # at once can tell what each found.
+    first_batch = int(con.execute(_LATEST_BATCH).fetchone()[0]) + 1
+    cache["staging_batches"] = {s.name: first_batch + i for i, s in enumerate(s for s in selected if s.schema == "staging")}
+    streamed = [s for s in selected if s.name in STREAM_STEPS]
+    if snapshot:  # among them, after the core tables it reads and before the marts that read it
+        at = next((i for i, s in enumerate(streamed) if s.schema == "marts"), len(streamed))
+        streamed.insert(at, SNAPSHOT)  # where they run one at a time, in this order
+    if streamed:
+        build_in_streams(con, streamed, build_streams(con), run)
     for step in selected:
-        if step.name in streamed:
-            if step.name not in built:  # the first of them: all of them, at once where they fit
-                # the snapshot among them, before the marts that read it and beside the others
-                first = [SNAPSHOT] if snapshot and prepare_milestone_snapshot(con, as_of) else []
-                snapshot = False
-                build_in_streams(con, first + [s for s in selected if s.name in streamed], mart_streams(con),
-                                 one_or_snapshot)
-            continue
-        if snapshot and step.schema == "marts":
-            snapshot_milestones(con, as_of)
-            snapshot = False
-        one(con, step)
-    if snapshot:
-        snapshot_milestones(con, as_of)
+        if step.name not in STREAM_STEPS:
+            one(con, step)
     if "stale_batch" in cache:
         # a batch of stale items concerns only the tables after the one that found them: those
         # before it in this build have nothing to merge from it
@@ -573,28 +575,51 @@ def build_all(con: duckdb.DuckDBPyConnection, as_of: datetime, only: set[str] | 
     con.execute("""
         DELETE FROM meta.item_deltas WHERE batch <= (
             SELECT min(consumed_batch) FROM meta.transform_state WHERE consumed_batch IS NOT NULL)""")
-    return built
+    return {step.name: built[step.name] for step in selected if step.name in built}  # in STEPS order
 
 
-# The marts built two at a time where they fit: every mart the health reads, directly or not (all
-# those before marts.health_history in STEPS), each after the marts it reads. After them, one at a
-# time, marts.health_history (whose first build replays past weeks in streams of its own) and what
-# reads it. Measured on built files, the marts before marts.health_history rebuilt whole (three
-# runs in turn): at 100,000 items 5.2-5.7 s one at a time against 3.7-3.8 s two at a time, at
-# 10,000 items 1.39-1.57 s against 1.02-1.04 s; marts.health the same either way.
-MART_STREAM_STEPS = frozenset(s.name for s in STEPS[:[s.name for s in STEPS].index("marts.health_history")]
-                              if s.schema == "marts")
-# What two marts built at once hold beyond one, per item of core.work_items: where the memory_limit
-# does not cover it for both, they go one at a time (as the history replays do).
-MART_STREAM_BYTES_PER_ITEM = 5_500
+# The steps built two at a time where they fit: every staging and core table and every mart the
+# health reads, directly or not (all those before marts.health_history in STEPS), each after the
+# steps it needs (stream_needs). After them, one at a time, marts.health_history (whose first build
+# replays past weeks in streams of its own) and what reads it. Measured on built files, the marts
+# before marts.health_history rebuilt whole (three runs in turn): at 100,000 items 5.2-5.7 s one at
+# a time against 3.7-3.8 s two at a time, at 10,000 items 1.39-1.57 s against 1.02-1.04 s. A
+# statement keeps both cores busy only part of the time (a commit writes alone, a sort merges
+# alone): with the staging and core tables in the streams too, a full build at 100,000 items took
+# 14.0-16.2 s against 17.0-21.1 s (three runs), a 1% night 4.3-5.4 s against 4.6-6.6 s (four runs,
+# alternating; docs/architecture.md).
+STREAM_STEPS = frozenset(s.name for s in STEPS[:[s.name for s in STEPS].index("marts.health_history")])
+# What two steps built at once hold beyond one, per item: where the memory_limit does not cover it
+# for both, they go one at a time (as the history replays do).
+STREAM_BYTES_PER_ITEM = 5_500
+# The staging steps that record the items they parsed again in meta.item_deltas, from which the
+# item-scoped steps learn what to merge: no scoped step starts before all of them are done.
+DELTA_SOURCES = tuple(s.name for s in STEPS if s.schema == "staging" and not s.scoped)
 
 
-def mart_streams(con: duckdb.DuckDBPyConnection) -> int:
-    """Two where DuckDB has two threads or more and the memory_limit covers two marts at a time
-    (MART_STREAM_BYTES_PER_ITEM: up to about 175,000 items at the default 2GB), else one."""
+def stream_needs(steps: list[Step]) -> dict[str, set[str]]:
+    """Per step, the steps of ``steps`` that must be done before it starts: those it reads; for an
+    item-scoped step every staging step that records item deltas (what it merges is theirs, which
+    its SQL does not name); SNAPSHOT for the steps that read meta.milestone_snapshots."""
+    names = {s.name for s in steps}
+    return {s.name: (set(reads(s)[1]) | (set(DELTA_SOURCES) if s.scoped else set())
+                     | ({SNAPSHOT.name} if s.name in snapshot_readers() else set())) & names - {s.name}
+            for s in steps}
+
+
+def build_streams(con: duckdb.DuckDBPyConnection) -> int:
+    """Two where DuckDB has two threads or more and the memory_limit covers two steps at a time
+    (STREAM_BYTES_PER_ITEM: up to about 175,000 items at the default 2GB), else one. Items: those of
+    core.work_items, or on a first build the raw issues."""
     from transforms.history import streams_that_fit
 
-    return streams_that_fit(con, MART_STREAM_BYTES_PER_ITEM)
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'core' "
+                   "AND table_name = 'work_items'").fetchone()[0]:
+        return streams_that_fit(con, STREAM_BYTES_PER_ITEM)
+    raw = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()}
+    items = sum(con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0]
+                for t in ("jira_issues", "github_issues") if t in raw)
+    return streams_that_fit(con, STREAM_BYTES_PER_ITEM, items=items)
 
 
 def stream_cursors(con: duckdb.DuckDBPyConnection) -> Callable[[], duckdb.DuckDBPyConnection]:
@@ -633,9 +658,7 @@ def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams:
         for step in steps:
             build(con, step)
         return
-    names = {s.name for s in steps}
-    needs = {s.name: (set(reads(s)[1]) | ({SNAPSHOT.name} if s.name in snapshot_readers() else set())) & names
-             for s in steps}
+    needs = stream_needs(steps)
     chain = _chains(needs)
     place = {s.name: i for i, s in enumerate(steps)}
     waiting, finished, failures, cursors = list(steps), set(), [], []
@@ -678,7 +701,7 @@ def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams:
         finally:
             cur.close()
 
-    with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="marts") as pool:
+    with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="stream") as pool:
         futures = [pool.submit(stream) for _ in range(streams)]
         try:
             for future in futures:
@@ -693,7 +716,7 @@ def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams:
                         pass
             raise
     for other in failures[1:]:
-        log.warning("another mart failed too: %s", other)
+        log.warning("another step failed too: %s", other)
     if failures:
         raise failures[0]
 
@@ -739,25 +762,15 @@ def snapshot_milestones(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
     program milestone) that differs from its latest snapshot or has none, observed at ``as_of``;
     returns the rows appended. The table belongs to the migrations, not to STEPS: no rebuild
     replaces it, and a build that sees nothing new appends nothing. Skipped while the core tables
-    it reads are not built yet."""
-    return take_milestone_snapshot(con, as_of) if prepare_milestone_snapshot(con, as_of) else 0
-
-
-def prepare_milestone_snapshot(con: duckdb.DuckDBPyConnection, as_of: datetime) -> bool:
-    """Whether a snapshot can be taken (the core tables it reads are built); if so, the program
-    milestones' sprints are brought up to date first, whatever the build selected: a snapshot is
-    never taken again, so it must not read yesterday's members."""
+    it reads are not built yet. The program milestones' sprints are brought up to date first,
+    whatever the build selected: a snapshot is never taken again, so it must not read yesterday's
+    members."""
     needed = {"milestones", "sprints", "work_item_sprints", "work_items", "item_history"}
     present = {t for (t,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'core'").fetchall()}
     if not needed <= present:
-        return False
+        return 0
     build_step(con, STEP["core.program_milestone_sprints"], as_of)
-    return True
-
-
-def take_milestone_snapshot(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
-    """The snapshot itself, in a transaction of its own (see snapshot_milestones)."""
     set_as_of(con, as_of)
     con.execute("BEGIN")
     try:

@@ -158,11 +158,12 @@ def replay_streams(con: duckdb.DuckDBPyConnection) -> int:
     return streams_that_fit(con, REPLAY_BYTES_PER_ITEM)
 
 
-def streams_that_fit(con: duckdb.DuckDBPyConnection, bytes_per_item: int) -> int:
+def streams_that_fit(con: duckdb.DuckDBPyConnection, bytes_per_item: int, items: int | None = None) -> int:
     """Two where DuckDB has two threads or more and the memory_limit covers two streams that each
-    hold ``bytes_per_item`` per item of core.work_items, else one."""
+    hold ``bytes_per_item`` per item (of core.work_items unless ``items`` says), else one."""
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
-    items = con.execute("SELECT count(*) FROM core.work_items").fetchone()[0]
+    if items is None:
+        items = con.execute("SELECT count(*) FROM core.work_items").fetchone()[0]
     limit = _bytes(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
     return 2 if threads >= 2 and limit is not None and 2 * items * bytes_per_item <= limit else 1
 

@@ -117,8 +117,8 @@ def _spec(step: Step) -> dg.AssetSpec:
 
 @dg.multi_asset(specs=[_spec(step) for step in STEPS], can_subset=True, pool="duckdb", name="transforms")
 def transforms(context: dg.AssetExecutionContext, pulse: PulseResource):
-    """Every staging, core and marts table the run selected, in order, on one connection (the
-    marts the health reads two at a time, on its cursors: transforms/build.py): a night
+    """Every staging, core and marts table the run selected, in order, on one connection (two at
+    a time up to the health, on its cursors: transforms/build.py): a night
     merges or rebuilds only what changed (transforms/build.py), and one connection means one
     checkpoint instead of one per table."""
     as_of = pulse.load().config.clock()

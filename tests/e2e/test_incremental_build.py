@@ -178,27 +178,43 @@ def test_a_night_without_changes_transforms_nothing(tmp_path, capsys):
     capsys.readouterr()
 
 
-def test_marts_built_two_at_a_time_equal_them_built_one_at_a_time(published_demo, tmp_path, monkeypatch):
-    """build_all builds the marts the health reads in two streams (transforms.build.mart_streams);
-    every mart is the same, row for row, as one at a time builds it, and it was two at a time."""
+def test_a_subset_without_the_program_milestones_sprints_still_snapshots_them_current(published_demo, tmp_path):
+    """A run that selects staging and core but not core.program_milestone_sprints (a Dagster
+    subset), from raw, two at a time: the milestone snapshot builds that table itself, once the
+    core tables it reads are built, before it snapshots (a snapshot is never taken again)."""
+    work = tmp_path / "subset.duckdb"
+    shutil.copyfile(published_demo / "pulse.duckdb", work)
+    as_of = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    with connect(work) as con:
+        forget_derived(con)
+        only = {s.name for s in STEPS if s.schema != "marts"} - {"core.program_milestone_sprints",
+                                                                  "core.program_milestone_items"}
+        assert "core.program_milestone_sprints" not in build_all(con, as_of, only=only)
+        assert con.execute("SELECT count(*) FROM meta.transform_state WHERE schema_name = 'core' "
+                           "AND table_name = 'program_milestone_sprints'").fetchone()[0] == 1
+
+
+def test_every_table_built_two_at_a_time_equals_it_built_one_at_a_time(published_demo, tmp_path, monkeypatch):
+    """build_all builds staging, core and the marts the health reads in two streams
+    (transforms.build.build_streams); built from raw (every derived table dropped first), every
+    table is the same, row for row, as one at a time builds it, and it was two at a time."""
     import threading
 
     import transforms.build as build
 
     as_of = datetime(2026, 11, 27, tzinfo=timezone.utc)
-    marts = {s.name for s in STEPS if s.schema == "marts"}
     digests, threads = {}, {}
     for streams in (2, 1):
         work = tmp_path / f"streams{streams}.duckdb"
         shutil.copyfile(published_demo / "pulse.duckdb", work)
-        monkeypatch.setattr(build, "mart_streams", lambda con, n=streams: n)
+        monkeypatch.setattr(build, "build_streams", lambda con, n=streams: n)
         with connect(work) as con:
             con.execute("SET TimeZone = 'Pacific/Kiritimati'")  # the streams' cursors must not fall back to UTC
+            forget_derived(con)
             seen = set()
-            built = build_all(con, as_of, only=marts, force=True,
-                              on_built=lambda name, *_: seen.add(threading.current_thread().name))
-            assert {b.how for b in built.values()} == {"rebuilt"}
-            digests[streams] = {name: digest(con, name) for name in sorted(marts - {"marts.health_history"})}
+            built = build_all(con, as_of, on_built=lambda name, *_: seen.add(threading.current_thread().name))
+            assert list(built) == [s.name for s in STEPS] and not any(b.skipped for b in built.values())
+            digests[streams] = {s.name: digest(con, s.name) for s in STEPS if s.name != "marts.health_history"}
         threads[streams] = seen
     assert digests[2] == digests[1]
-    assert any(name.startswith("marts") for name in threads[2]) and not any(n.startswith("marts") for n in threads[1])
+    assert any(name.startswith("stream") for name in threads[2]) and not any(n.startswith("stream") for n in threads[1])

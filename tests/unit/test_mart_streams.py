@@ -1,4 +1,4 @@
-"""transforms.build.build_in_streams: steps two at a time, each after the steps it reads."""
+"""transforms.build.build_in_streams: steps two at a time, each after the steps it needs."""
 
 from __future__ import annotations
 
@@ -8,16 +8,40 @@ import time
 import duckdb
 import pytest
 
-from transforms.build import MART_STREAM_STEPS, SNAPSHOT, STEP, STEPS, build_in_streams, mart_streams, reads
+from transforms.build import (DELTA_SOURCES, SNAPSHOT, STEP, STEPS, STREAM_STEPS, build_in_streams,
+                              build_streams, reads, stream_needs)
 
 
 def _marts() -> list:
-    return [s for s in STEPS if s.name in MART_STREAM_STEPS]
+    return [s for s in STEPS if s.name in STREAM_STEPS and s.schema == "marts"]
 
 
-def test_each_step_starts_after_what_it_reads_and_two_run_at_once():
+def _streamed() -> list:
+    """What build_all hands the streams on a whole build: every step before marts.health_history,
+    with the milestone snapshot before the first mart."""
+    steps = [s for s in STEPS if s.name in STREAM_STEPS]
+    first_mart = next(i for i, s in enumerate(steps) if s.schema == "marts")
+    return steps[:first_mart] + [SNAPSHOT] + steps[first_mart:]
+
+
+def test_what_a_step_needs_first():
+    """What it reads; for an item-scoped step, every staging step that records item deltas too
+    (core.jira_changelog_items reads staging.jira_issues, but merges the items whose paged
+    changelogs staging.jira_changelog_versions found); the snapshot for what reads it."""
+    needs = stream_needs(_streamed())
+    assert needs["core.jira_changelog_items"] == {"staging.jira_issues", *DELTA_SOURCES}
+    assert "staging.jira_changelog_versions" in DELTA_SOURCES
+    assert needs["core.projects"] == {"staging.jira_issues"}  # rebuilt whole: what it reads
+    assert needs["meta.milestone_snapshots"] == set(reads(SNAPSHOT)[1])
+    assert "meta.milestone_snapshots" in needs["marts.milestone_slips"]
+    assert all(not needs[name] for name in DELTA_SOURCES)
+    for step in _streamed():
+        assert set(reads(step)[1]) & STREAM_STEPS <= needs[step.name]
+
+
+def test_each_step_starts_after_what_it_needs_and_two_run_at_once():
     con = duckdb.connect()
-    steps, lock, events, running, most = _marts(), threading.Lock(), [], [0], [0]
+    steps, lock, events, running, most = _streamed(), threading.Lock(), [], [0], [0]
 
     def build(cur, step):
         assert cur is not con  # a connection of its own per stream
@@ -33,9 +57,10 @@ def test_each_step_starts_after_what_it_reads_and_two_run_at_once():
     build_in_streams(con, steps, 2, build)
     ended = [name for kind, name in events if kind == "end"]
     assert sorted(ended) == sorted(s.name for s in steps)  # each once
+    needs = stream_needs(steps)
     for step in steps:
         started_at = events.index(("start", step.name))
-        for needed in set(reads(step)[1]) & MART_STREAM_STEPS:
+        for needed in needs[step.name]:
             assert events.index(("end", needed)) < started_at, (step.name, needed)
     assert most[0] == 2
 
@@ -56,7 +81,7 @@ def test_the_longest_chain_starts_first_and_the_snapshot_before_what_reads_it():
 
     build_in_streams(duckdb.connect(), [SNAPSHOT, *_marts()], 2, build)
     started = [name for kind, name in events if kind == "start"]
-    assert sorted(started) == sorted(["meta.milestone_snapshots", *MART_STREAM_STEPS])
+    assert sorted(started) == sorted(["meta.milestone_snapshots", *(s.name for s in _marts())])
     assert events.index(("end", "meta.milestone_snapshots")) < events.index(("start", "marts.milestone_slips"))
     # item_flow -> throughput -> forecasts -> critical_path -> health_reasons -> health: six steps
     assert set(started[:2]) == {"marts.item_flow", "marts.progress"}
@@ -116,16 +141,26 @@ def test_an_interrupt_of_the_caller_stops_the_running_steps():
 
 def test_one_stream_builds_in_order_on_the_callers_connection():
     con, seen = duckdb.connect(), []
-    build_in_streams(con, _marts(), 1, lambda cur, step: seen.append((cur is con, step.name)))
-    assert seen == [(True, s.name) for s in _marts()]
+    build_in_streams(con, _streamed(), 1, lambda cur, step: seen.append((cur is con, step.name)))
+    assert seen == [(True, s.name) for s in _streamed()]
 
 
 def test_two_streams_only_where_the_memory_limit_covers_them():
     con = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
     con.execute("CREATE SCHEMA core; CREATE TABLE core.work_items AS SELECT range AS item_id FROM range(100000)")
-    assert mart_streams(con) == 2
+    assert build_streams(con) == 2
     con.execute("INSERT INTO core.work_items SELECT range FROM range(100000, 400000)")
-    assert mart_streams(con) == 1  # 400,000 items: one at a time
+    assert build_streams(con) == 1  # 400,000 items: one at a time
     con.execute("SET threads = 1")
     con.execute("DELETE FROM core.work_items WHERE item_id >= 1000")
-    assert mart_streams(con) == 1  # one thread: nothing to share
+    assert build_streams(con) == 1  # one thread: nothing to share
+
+
+def test_a_first_build_counts_the_raw_issues():
+    """Before core.work_items exists (a first build from raw), the raw Jira and GitHub issues are
+    the items the streams are sized by."""
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
+    con.execute("CREATE SCHEMA raw; CREATE TABLE raw.jira_issues AS SELECT range AS id FROM range(100000)")
+    assert build_streams(con) == 2
+    con.execute("CREATE TABLE raw.github_issues AS SELECT range AS id FROM range(300000)")
+    assert build_streams(con) == 1

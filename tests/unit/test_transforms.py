@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.build import MARTS_ORDER, ProgramRow, ProjectRow, build_core, build_table, write_program_structure
+from transforms.build import (MARTS_ORDER, STEPS, ProgramRow, ProjectRow, build_all, build_core, build_table,
+                              write_program_structure)
 from warehouse.store import connect, migrate, upsert
 
 AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -137,6 +138,21 @@ def test_histories_cut_from_search_come_from_the_paged_changelog_once(con):
         SELECT from_status, to_status FROM core.status_transitions
         WHERE item_id = 'jira:cloud:101' ORDER BY transition_seq""").fetchall()
     assert pay == [(None, "In Progress"), ("In Progress", "To Do"), ("To Do", "In Progress"), ("In Progress", "Done")]
+
+
+def test_a_night_that_only_pages_an_older_history_merges_it(con):
+    """An issue whose paged changelog grew while its own row was not landed again: only
+    staging.jira_changelog_versions records the item. build_all builds staging and core two at a
+    time (build_in_streams), and no item-scoped table starts before every staging step is done, so
+    the history is merged (core.jira_changelog_items reads staging.jira_issues, not that step)."""
+    older = status_history("9000", "2026-01-06T09:00:00.000+0000", ("3", "In Progress"), ("1", "To Do"))
+    upsert(con, "raw.jira_changelogs", [{"site": "cloud", "issue_id": "101", "history_id": "9000", "payload": older,
+                                        "synced_at": AS_OF, "sync_id": "s2"}])
+    built = build_all(con, AS_OF, only={s.name for s in STEPS if s.schema != "marts"})
+    assert built["core.jira_changelog_items"].how == "merged" and built["core.jira_changelog_items"].items == 1
+    merged = con.execute("SELECT from_status, to_status FROM core.status_transitions "
+                         "WHERE item_id = 'jira:cloud:101' ORDER BY transition_seq").fetchall()
+    assert merged == [(None, "In Progress"), ("In Progress", "To Do"), ("To Do", "In Progress"), ("In Progress", "Done")]
 
 
 def test_a_link_seen_from_both_ends_is_one_dependency(con):
