@@ -502,14 +502,17 @@ def _inputs_digest(con: duckdb.DuckDBPyConnection, step: Step, structure: str, r
     if step.schema == "marts":
         parts.append(as_of.astimezone(timezone.utc).isoformat())
         # Each project's latest outcome, and for a failed one what its stale reason says: a sync
-        # that merely succeeded again changes nothing a mart shows.
-        parts.append(con.execute("""
-            SELECT coalesce(md5(string_agg(o, '|' ORDER BY o)), '') FROM (
-                SELECT concat_ws('/', site, project_key, arg_max(status, finished_at),
-                                 CASE WHEN arg_max(status, finished_at) = 'failed' THEN concat_ws('/',
-                                     arg_max(error, finished_at), arg_max(started_at, finished_at)::VARCHAR,
-                                     (max(finished_at) FILTER (WHERE status = 'succeeded'))::VARCHAR) END) AS o
-                FROM meta.source_syncs GROUP BY site, project_key)""").fetchone()[0])
+        # that merely succeeded again changes nothing a mart shows. Read once per build, as one
+        # state of the syncs for every mart of it.
+        if "outcomes" not in cache:
+            cache["outcomes"] = con.execute("""
+                SELECT coalesce(md5(string_agg(o, '|' ORDER BY o)), '') FROM (
+                    SELECT concat_ws('/', site, project_key, arg_max(status, finished_at),
+                                     CASE WHEN arg_max(status, finished_at) = 'failed' THEN concat_ws('/',
+                                         arg_max(error, finished_at), arg_max(started_at, finished_at)::VARCHAR,
+                                         (max(finished_at) FILTER (WHERE status = 'succeeded'))::VARCHAR) END) AS o
+                    FROM meta.source_syncs GROUP BY site, project_key)""").fetchone()[0]
+        parts.append(cache["outcomes"])
     return hashlib.md5("\n".join(parts).encode()).hexdigest()
 
 
