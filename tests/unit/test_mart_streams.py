@@ -156,11 +156,16 @@ def test_two_streams_only_where_the_memory_limit_covers_them():
     assert build_streams(con) == 1  # one thread: nothing to share
 
 
-def test_a_first_build_counts_the_raw_issues():
-    """Before core.work_items exists (a first build from raw), the raw Jira and GitHub issues are
-    the items the streams are sized by."""
+def test_the_raw_issues_count_too():
+    """Before core.work_items exists (a first build from raw), and on a night that landed a new
+    project's thousands of issues, the raw Jira and GitHub issues size the streams when they are
+    more than the last build's items."""
     con = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
     con.execute("CREATE SCHEMA raw; CREATE TABLE raw.jira_issues AS SELECT range AS id FROM range(100000)")
     assert build_streams(con) == 2
     con.execute("CREATE TABLE raw.github_issues AS SELECT range AS id FROM range(300000)")
-    assert build_streams(con) == 1
+    assert build_streams(con) == 1  # a first build of 400,000 issues
+    con.execute("CREATE SCHEMA core; CREATE TABLE core.work_items AS SELECT range AS item_id FROM range(100000)")
+    assert build_streams(con) == 1  # the last build held 100,000; this one may hold 400,000
+    con.execute("DELETE FROM raw.github_issues")
+    assert build_streams(con) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -153,6 +154,29 @@ def test_a_night_that_only_pages_an_older_history_merges_it(con):
     merged = con.execute("SELECT from_status, to_status FROM core.status_transitions "
                          "WHERE item_id = 'jira:cloud:101' ORDER BY transition_seq").fetchall()
     assert merged == [(None, "In Progress"), ("In Progress", "To Do"), ("To Do", "In Progress"), ("In Progress", "Done")]
+
+
+def test_each_staging_step_records_what_it_found_under_a_batch_of_its_own(con):
+    """Staging steps run two at a time, each recording the items it parsed again in
+    meta.item_deltas under a batch number of its own, so each counts what it found and no other's:
+    a night that landed a Jira issue and a GitHub issue again."""
+    night = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    for table, key, changed in (("raw.jira_issues", "issue_id = '101'", {"fields": {"summary": "Renamed"}}),
+                                ("raw.github_issues", "number = 3", {"title": "Renamed"})):
+        columns = ("site", "project_key", "issue_id", "issue_key") if "jira" in table else ("site", "repo", "number", "issue_id")
+        row = con.execute(f"SELECT {', '.join(columns)}, updated_at, payload FROM {table} WHERE {key}").fetchone()
+        payload = json.loads(row[-1])
+        payload = payload | ({"fields": payload["fields"] | changed["fields"]} if "fields" in changed else changed)
+        upsert(con, table, [dict(zip(columns, row)) | {"updated_at": row[-2], "payload": payload,
+                                                       "synced_at": night, "sync_id": "s2"}])
+    built = build_all(con, AS_OF, only={s.name for s in STEPS if s.schema == "staging"})
+    assert (built["staging.jira_issues"].how, built["staging.jira_issues"].items) == ("ran", 1)
+    assert (built["staging.github_issues"].how, built["staging.github_issues"].items) == ("ran", 1)
+    assert (built["staging.jira_changelog_versions"].how, built["staging.jira_changelog_versions"].items) == ("ran", 0)
+    # the core tables have not merged them yet, so the night's deltas are still there
+    batches = dict(con.execute("SELECT item_id, batch FROM meta.item_deltas WHERE item_id IN "
+                               "('jira:cloud:101', 'github:555')").fetchall())
+    assert len(batches) == 2 and batches["jira:cloud:101"] != batches["github:555"]
 
 
 def test_a_link_seen_from_both_ends_is_one_dependency(con):
