@@ -195,6 +195,15 @@ def run(argv: list[str], log: Path) -> tuple[float, int, int, list[str]]:
     return wall, usage.ru_maxrss, proc.returncode, lines
 
 
+def reported(lines: list[str], wall: float, rc: int) -> dict:
+    """What a build subprocess reported (its last JSON line), failed where it exited non-zero."""
+    report = last_json(lines) or {"tables": [], "error": {"table": "?", "seconds": wall,
+                                                           "line": f"exit {rc} with no report: see the log"}}
+    if rc and not report.get("error"):
+        report["error"] = {"table": "?", "seconds": wall, "line": f"exit {rc}"}
+    return report
+
+
 def last_json(lines: list[str]) -> dict | None:
     for line in reversed(lines):
         if line.startswith("{"):
@@ -248,18 +257,12 @@ def bench_size(items: int) -> dict:
         for path in (scoped, scoped.with_name(scoped.name + ".wal")):
             path.unlink(missing_ok=True)
         shutil.rmtree(scoped.with_name(scoped.name + ".tmp"), ignore_errors=True)
-    scope = last_json(lines) or {"tables": [], "error": {"table": "?", "seconds": wall, "line": f"exit {rc}"}}
-    if rc and not scope.get("error"):
-        scope["error"] = {"table": "?", "seconds": wall, "line": f"exit {rc}"}
-    result["floor_scope"] = {**scope, "wall": wall, "maxrss_kib": maxrss, "rc": rc}
+    result["floor_scope"] = {**reported(lines, wall, rc), "wall": wall, "maxrss_kib": maxrss, "rc": rc}
 
     print(f"our rebuild (load {load()})", flush=True)
     result["load_ours"] = load()
     wall, maxrss, rc, lines = run([PY, "-m", "bench.rebuild", "--rebuild", str(raw)], WORK / f"ours-{items}.log")
-    report = last_json(lines) or {"tables": [], "error": {"table": "?", "seconds": wall,
-                                                           "line": f"exit {rc} with no report: see the log"}}
-    if rc and not report.get("error"):
-        report["error"] = {"table": "?", "seconds": wall, "line": f"exit {rc}"}
+    report = reported(lines, wall, rc)
     result["ours"] = {**report, "wall": wall, "maxrss_kib": maxrss, "rc": rc}
     for label, percent in (("quiet", 0), ("night", NIGHT_PERCENT)):
         if report.get("error"):

@@ -177,11 +177,14 @@ _READS = re.compile(r"\b(raw|staging|core|marts)\.([a-z_]+)\b")
 _SECTION = re.compile(r"^-- \[(stale|rows|changes|merge|inputs|comments)\]\s*$", re.MULTILINE)
 
 
+def _code(sql: str) -> str:
+    """A SQL file without its comments and string literals: what they mention is not read."""
+    return re.sub(r"'(?:[^']|'')*'", "''", re.sub(r"--[^\n]*", "", sql))
+
+
 def reads(step: Step, sql: str | None = None) -> tuple[list[str], list[str]]:
     """The raw tables and the other derived tables a step's SQL reads."""
-    sql = sql if sql is not None else sql_for(step.schema, step.table)
-    # what comments and COMMENT ON texts mention is not read: drop comments and string literals
-    code = re.sub(r"'(?:[^']|'')*'", "''", re.sub(r"--[^\n]*", "", sql))
+    code = _code(sql if sql is not None else sql_for(step.schema, step.table))
     names = {f"{s}.{t}" for s, t in _READS.findall(code)} - {step.name}
     return (sorted(n.split(".")[1] for n in names if n.startswith("raw.")),
             sorted(n for n in names if n in STEP))
@@ -734,25 +737,13 @@ def build_in_streams(con: duckdb.DuckDBPyConnection, steps: list[Step], streams:
 
 
 def _chains(needs: dict[str, set[str]]) -> dict[str, int]:
-    """Per step, the most steps on a path from it through what waits on it (itself included)."""
+    """Per step, the most steps on a path from it through what waits on it (itself included).
+    ``needs`` lists the steps in the order build_in_streams is given them, each after what it
+    needs (the order one stream builds them in), so what waits on a step comes after it."""
     chain: dict[str, int] = {}
-    for name in _in_order(needs)[::-1]:  # what waits on a step comes after it
+    for name in reversed(needs):
         chain[name] = 1 + max((chain[other] for other, its in needs.items() if name in its), default=0)
     return chain
-
-
-def _in_order(needs: dict[str, set[str]]) -> list[str]:
-    """The steps, each after every step it needs."""
-    order: list[str] = []
-    left = dict(needs)
-    while left:
-        ready = sorted(name for name, its in left.items() if its <= set(order))
-        if not ready:
-            raise ValueError(f"the steps need each other: {sorted(left)}")
-        order += ready
-        for name in ready:
-            del left[name]
-    return order
 
 
 # meta.milestone_snapshots, taken once per build (snapshot_milestones): in build_in_streams a step
@@ -763,10 +754,8 @@ SNAPSHOT = Step("meta", "milestone_snapshots")
 @functools.cache
 def snapshot_readers() -> frozenset[str]:
     """The steps whose SQL reads meta.milestone_snapshots (outside comments and strings)."""
-    def code(step: Step) -> str:
-        return re.sub(r"'(?:[^']|'')*'", "''", re.sub(r"--[^\n]*", "", sql_for(step.schema, step.table)))
-
-    return frozenset(step.name for step in STEPS if "meta.milestone_snapshots" in code(step))
+    return frozenset(step.name for step in STEPS
+                     if "meta.milestone_snapshots" in _code(sql_for(step.schema, step.table)))
 
 
 def snapshot_milestones(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:

@@ -133,6 +133,27 @@ def _ordered(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a == b
 
 
+def _side_lane_ready(queued: Sequence[tuple[int, Any]], may_start: Callable[[int, Any], bool]) -> list[int]:
+    """The positions in the side lane's ``queued`` that may be written now, given which of its
+    operations ``may_start`` (Writer._startable): each that may start and follows no waiting
+    operation of its project, up to the first waiting one of no project; the stop only first."""
+    ready: list[int] = []
+    waiting: set[str] = set()
+    for i, (number, op) in enumerate(queued):
+        project = _order_of(op)
+        if op is _STOP:
+            return ready or ([0] if i == 0 and may_start(number, op) else [])
+        if project in waiting:
+            continue
+        if may_start(number, op):
+            ready.append(i)
+        elif project is None:
+            break
+        else:
+            waiting.add(project)
+    return ready
+
+
 def _order_of(op: Any) -> str | None:
     """Whose operations ``op`` keeps its order with across lanes (None: everything's)."""
     if isinstance(op, _Call):
@@ -310,8 +331,6 @@ class Writer:
                     break  # what follows the first operation is for its batch: pages only
                 ready.append(i)
             return ready
-        ready: list[int] = []
-        waiting: set[str] = set()
         # The side lane's operations are pages (and its stop), which wait only for the calls of the
         # other lanes queued before them (``_may_start``): the first call of each order, found in one
         # pass, answers for every page; not a pass over the other lanes per page, which with a queue
@@ -333,19 +352,7 @@ class Writer:
                      else min(first_call.get(None, math.inf), first_call.get(project, math.inf)))
             return first >= number
 
-        for i, (number, op) in enumerate(lane.queued):
-            project = _order_of(op)
-            if op is _STOP:
-                return ready or ([0] if i == 0 and may_start(number, op) else [])
-            if project in waiting:
-                continue
-            if may_start(number, op):
-                ready.append(i)
-            elif project is None:
-                break
-            else:
-                waiting.add(project)
-        return ready
+        return _side_lane_ready(lane.queued, may_start)
 
     def _next(self, lane: _Lane) -> Any:
         with self._room:

@@ -161,14 +161,14 @@ def test_each_staging_step_records_what_it_found_under_a_batch_of_its_own(con):
     meta.item_deltas under a batch number of its own, so each counts what it found and no other's:
     a night that landed a Jira issue and a GitHub issue again."""
     night = datetime(2026, 3, 2, tzinfo=timezone.utc)
-    for table, key, changed in (("raw.jira_issues", "issue_id = '101'", {"fields": {"summary": "Renamed"}}),
-                                ("raw.github_issues", "number = 3", {"title": "Renamed"})):
-        columns = ("site", "project_key", "issue_id", "issue_key") if "jira" in table else ("site", "repo", "number", "issue_id")
-        row = con.execute(f"SELECT {', '.join(columns)}, updated_at, payload FROM {table} WHERE {key}").fetchone()
-        payload = json.loads(row[-1])
-        payload = payload | ({"fields": payload["fields"] | changed["fields"]} if "fields" in changed else changed)
-        upsert(con, table, [dict(zip(columns, row)) | {"updated_at": row[-2], "payload": payload,
-                                                       "synced_at": night, "sync_id": "s2"}])
+    for table, columns, key, patch in (
+            ("raw.jira_issues", "site, project_key, issue_id, issue_key", "issue_id = '101'",
+             '{"fields": {"summary": "Renamed"}}'),
+            ("raw.github_issues", "site, repo, number, issue_id", "number = 3", '{"title": "Renamed"}')):
+        cur = con.execute(f"SELECT {columns}, updated_at, json_merge_patch(payload, ?) AS payload FROM {table} "
+                          f"WHERE {key}", [patch])
+        row = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+        upsert(con, table, [row | {"payload": json.loads(row["payload"]), "synced_at": night, "sync_id": "s2"}])
     built = build_all(con, AS_OF, only={s.name for s in STEPS if s.schema == "staging"})
     assert (built["staging.jira_issues"].how, built["staging.jira_issues"].items) == ("ran", 1)
     assert (built["staging.github_issues"].how, built["staging.github_issues"].items) == ("ran", 1)

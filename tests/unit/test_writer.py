@@ -435,23 +435,10 @@ def test_the_side_lane_starts_what_a_page_by_page_check_would_start():
     written) it picks exactly what checking every page against every queued operation picks."""
     import random
 
-    from warehouse.writer import _STOP, _Call, _Lane, _order_of
+    from warehouse.writer import _STOP, _Call, _Lane, _side_lane_ready
 
     def reference(writer: Writer, lane: _Lane) -> list[int]:  # the side lane's rule, page by page
-        ready, waiting = [], set()
-        for i, (number, op) in enumerate(lane.queued):
-            project = _order_of(op)
-            if op is _STOP:
-                return ready or ([0] if i == 0 and writer._may_start(lane, number, op) else [])
-            if project in waiting:
-                continue
-            if writer._may_start(lane, number, op):
-                ready.append(i)
-            elif project is None:
-                break
-            else:
-                waiting.add(project)
-        return ready
+        return _side_lane_ready(lane.queued, lambda number, op: writer._may_start(lane, number, op))
 
     rng = random.Random(7)
     projects = ["a", "b", "c", None]
