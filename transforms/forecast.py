@@ -4,11 +4,14 @@ Pure and in memory: SQL prepares the inputs (one ``Target`` per milestone, proje
 ``simulate`` returns one ``Forecast`` per target, and the caller writes them to DuckDB. Nothing
 here reads files or touches the warehouse, so the numbers can be tested by hand.
 
-How a trial runs. A target's trial draws weeks at random, with replacement, from its throughput
-window until the drawn items cover ``remaining``; its own completion is that number of weeks. Then,
-in topological order of ``blocked_by``, the trial's completion becomes the maximum of its own and
-its blockers' completions in the *same* trial, so a late blocker moves what it blocks. Completion
-date = ``as_of`` + weeks × 7 days.
+How a trial runs. A target's own completion is the number of weeks, drawn at random with
+replacement from its throughput window, that it takes the drawn items to cover ``remaining``.
+That number's distribution is computed exactly (the running total's distribution week by week:
+what drawing weeks samples), and each trial takes one quantile of it: the trials split (0, 1]
+into equal strata, one quantile drawn at random within each, dealt to the trials in a random
+order. Then, in topological order of ``blocked_by``, the trial's completion becomes the maximum of
+its own and its blockers' completions in the *same* trial, so a late blocker moves what it blocks.
+Completion date = ``as_of`` + weeks × 7 days.
 
 Semantics chosen here (the caller shows them; they are not silent):
 
@@ -16,11 +19,14 @@ Semantics chosen here (the caller shows them; they are not silent):
   BLAKE2b digest of ``target_id``; a rerun gives identical dates and adding or removing an
   unrelated target changes no other target's draws. Its draws depend only on its own inputs.
 - Pools: targets with the same ``pool`` (one team's queue of milestones, each ``remaining``
-  counting the milestones before it) read one sequence of weeks per trial, from a generator
-  seeded by the pool. Each member's own distribution is unchanged (the same draws, read to its
-  own total); what changes is the joint one: in every trial a member with more remaining finishes
-  on or after one with less, as the team's queue does. The pool is drawn once, to its largest
-  total, so a project's milestones cost about the draws of its last one.
+  counting the milestones before it) read one quantile per trial, from a generator seeded by
+  the pool. Each member's own distribution is unchanged; what changes is the joint one: in every
+  trial a member with more remaining finishes on or after one with less, as the team's queue
+  does. (One quantile for all rather than one shared sequence of weeks: every date and P(on time)
+  reported is a maximum over targets in the same trial, and within a pool that maximum is its
+  member with most remaining either way, so they have the same distribution. Only how often two
+  members of one pool tie, which ``decided_share`` counts, differs.) The pool's distributions are
+  computed together, to its largest total.
 - Horizon: a trial that has not covered ``remaining`` after ``horizon_weeks`` is *unfinished*. It
   sorts after every date: a percentile that lands on unfinished trials is ``None`` and the status
   is ``'beyond horizon'`` (the earlier percentiles keep their dates); ``unfinished`` gives the
@@ -41,28 +47,26 @@ Semantics chosen here (the caller shows them; they are not silent):
 Percentiles are inverted-CDF: the smallest date by which at least p % of trials finished, so
 P50 <= P70 <= P85 <= P95 always, and P(on time) counts the trials that finished on or before ``due``.
 
-Vectorised: per target, one (weeks × trials) matrix of draws per chunk, accumulated row by row (each
-row a vector over all trials: numpy's ``cumsum`` along an axis of a 2-D array is 5-10 times
-slower), then the first week whose running total covers ``remaining``; only unfinished trials are
-drawn again. Weeks no trial can finish in (fewer than ``remaining`` / best week) are only summed.
-Chunks hold at most ``_CHUNK_CELLS`` draws, so memory stays bounded (peak ~85 MB at 10,000
-trials), and a trial vector is released once everything it blocks has been computed. Python loops
-run over targets, components, chunks and the weeks of a chunk, never over trials or items.
+Vectorised: per pool, one row of probabilities per week (the previous week's distribution of the
+running total convolved with the window's, totals from the largest goal up dropped: covered),
+until the largest goal is covered with the probability of the highest quantile drawn, or the
+horizon is reached; then each member's weeks for all trials at once (where each week's
+probability falls among the sorted quantiles, repeated, in the trials' order). Python loops run
+over targets, components and weeks, never over trials or items. The figures are still those of
+10,000 trials, but stratified: a target's own distribution is met to within one trial, where
+independent draws missed it by up to about a percentage point.
 
-Measured at the bench's 100,000 items (1,560 targets, 1,000 of them milestones with items left in
-500 project pools), warm in one process: 0.54-0.68 s, against 0.78 s when each milestone drew its
-own weeks (a first call in a process costs about 0.3 s more: glibc growing its heap).
-Measured on a shared 2-core box (numpy 2.4, Python 3.11), without pools: 2,000 targets × 10,000 trials in
-2.4-3.0 s (5 runs; up to ~4.5 s while other jobs ran), with 1,600 milestones (0-120 items
-left, 12-week Poisson throughput of mean 0.5-8, up to 2 blockers each), 350 projects (50-600
-left, mean 5-30) and 50 program roll-ups; about 24 drawn weeks per trial on average, ~5 ns per
-trial-week. It is one thread: a thread pool over targets was tried and gained nothing (the work
-is memory-bound, two processes slowed each other as much). ``test_portfolio_scale`` runs it.
+Measured on the bench's warehouses (``make bench-rebuild``'s raw, built, 2026-12-06; ``simulate``
+alone, warm, the old and new code alternating in one process): at 100,000 items (1,560 targets,
+500 pools of three) a median of 0.53 s (0.44-0.75, seven runs) against 0.89 s (0.62-1.08) when
+every trial drew its weeks one by one; at 1,000,000 items (15,600 targets, 5,000 pools) 5.2 s
+(4.3-6.2, five runs) against 7.3 s (6.6-9.8). What remains is per target and per pool: the
+summaries and deciders (about a third), and each pool's random order of its strata
+(``permutation``, 0.13 ms). One thread: the work is many small numpy calls.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from collections.abc import Sequence
@@ -78,10 +82,6 @@ DONE = "done"
 INSUFFICIENT = "insufficient data"
 BEYOND_HORIZON = "beyond horizon"
 
-# Draws per chunk: bounds the (weeks × trials) matrices to ~25 MB whatever the scope left.
-_CHUNK_CELLS = 1 << 21
-# Largest table of week codes (see _week_table): small enough to build per target and stay in cache.
-_TABLE_CODES = 4096
 
 
 @dataclass(frozen=True)
@@ -253,96 +253,66 @@ def _rng(seed: int, target_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, int.from_bytes(digest, "little")])
 
 
+
 def _weeks_to_cover(remainings: Sequence[int], weekly: tuple[int, ...], key: str,
                     settings: Settings) -> list[np.ndarray]:
     """Weeks each trial needs for its running total of drawn weeks to cover each of ``remainings``
-    (one vector per entry; horizon + 1 = unfinished), all from the same draws, seeded by ``key``:
-    the targets of one pool read one sequence of weeks per trial. Zeros where nothing remains;
-    unfinished everywhere when there is no throughput."""
+    (one vector per entry; horizon + 1 = unfinished), seeded by ``key``: the targets of one pool
+    read one quantile per trial, so one with more remaining never finishes before one with less.
+    Zeros where nothing remains; unfinished everywhere when there is no throughput."""
     n, horizon = settings.trials, settings.horizon_weeks
     goals = sorted({r for r in remainings if r > 0})
     by_goal = {r: np.full(n, horizon + 1, np.int32) for r in goals}
     out = [by_goal[r] if r > 0 else np.zeros(n, np.int32) for r in remainings]
     if not goals or sum(weekly) == 0:
         return out
-    top = goals[-1]
-    throughput = np.asarray(weekly, np.int64)
-    # The narrowest running totals that cannot overflow (carry < top, chunks <= horizon weeks):
-    # int16 halves the memory traffic, which is most of the cost.
-    ceiling = top + int(throughput.max()) * horizon
-    total = np.int16 if ceiling < 2**15 else np.int32 if ceiling < 2**31 else np.int64
-    table = _week_table(weekly, np.dtype(total).str)
-    per_draw, codes = table.shape
     rng = _rng(settings.seed, key)
-
-    # No trial covers the smallest goal in fewer than ceil(goal / best week) weeks, so the whole
-    # blocks of draws before that are only summed: one lookup per block, no running totals.
-    sure = min(horizon, -(-goals[0] // int(throughput.max())) - 1) // per_draw
-    block_sums = table.sum(axis=0, dtype=total)
-    carry = np.zeros(n, total)
-    step = max(1, _CHUNK_CELLS // n)
-    for start in range(0, sure, step):
-        picks = rng.integers(0, codes, size=(min(step, sure - start), n), dtype=np.uint16)
-        carry += block_sums.take(picks.astype(np.intp)).sum(axis=0, dtype=total)
-    drawn = sure * per_draw
-
-    mean = float(throughput.mean())
-    first = drawn  # weeks drawn before the first chunk: no trial has covered a goal yet
-    active = np.arange(n)  # trials that have not covered the largest goal
-    pending = goals  # goals some trial has not covered yet
-    while active.size and drawn < horizon:
-        gap = top - float(carry.mean())
-        k = min(horizon - drawn, max(1, _CHUNK_CELLS // active.size), math.ceil(gap / mean * 1.25) + 2)
-        blocks = -(-k // per_draw)
-        picks = rng.integers(0, codes, size=(blocks, active.size), dtype=np.uint16).astype(np.intp)
-        draws = np.empty((blocks, per_draw, active.size), total)
-        for j in range(per_draw):
-            np.take(table[j], picks, out=draws[:, j, :], mode="clip")
-        draws = draws.reshape(blocks * per_draw, active.size)[:k]
-        draws[0] += carry
-        for week in range(1, k):  # running totals, a row (all trials) at a time
-            np.add(draws[week], draws[week - 1], out=draws[week])
-        for goal in pending:
-            short = _weeks_below(draws, goal)  # weeks of the chunk still short
-            covered = short < k
-            where = active[covered]
-            weeks = short[covered].astype(np.int32) + (drawn + 1)
-            if drawn > first:  # a trial that covered the goal in an earlier chunk keeps that (smaller) week
-                np.minimum(weeks, by_goal[goal][where], out=weeks)
-            by_goal[goal][where] = weeks
-        last = draws[-1]
-        pending = [goal for goal in pending if goal > int(last.min())]
-        unfinished = last < top
-        carry = last[unfinished]
-        active = active[unfinished]
-        drawn += k
+    stratum = rng.permutation(n)  # trial t's quantile lies in ((s - 1) / n, s / n], s = stratum[t] + 1
+    quantiles = (np.arange(1, n + 1) - rng.random(n)) / n  # one per stratum: ascending, in (0, 1]
+    covered = _covered_by_week(weekly, goals, horizon, float(quantiles[-1]))
+    weeks = np.arange(1, covered.shape[0] + 2, dtype=np.int32)
+    weeks[-1] = horizon + 1  # the strata no week covers (only where the horizon stopped the rows)
+    bounds = np.zeros((covered.shape[0] + 2, len(goals)), np.intp)
+    bounds[1:-1] = quantiles.searchsorted(covered, side="right")  # the strata each week covers, per goal
+    bounds[-1] = n
+    counts = np.diff(bounds, axis=0)  # strata whose week it is: the first that covers them
+    for column, goal in enumerate(goals):
+        by_goal[goal][:] = np.repeat(weeks, counts[:, column]).take(stratum)
     return out
 
 
-def _weeks_below(totals: np.ndarray, goal: int) -> np.ndarray:
-    """Per column (trial), how many of its running totals are below ``goal``. Summed as bytes
-    where a column is shorter than 256 weeks: 5 times faster than ``count_nonzero(axis=0)``."""
-    below = totals < goal
-    if below.shape[0] < 256:
-        return below.view(np.uint8).sum(axis=0, dtype=np.uint8)
-    return below.sum(axis=0, dtype=np.int32)
-
-
-@functools.lru_cache(maxsize=256)
-def _week_table(weekly: tuple[int, ...], dtype: str) -> np.ndarray:
-    """Several weeks per random draw: code c in [0, w**p) stands for the p weeks whose window
-    indices are the base-w digits of c, so ``table[j, c]`` is week j's throughput. Exactly uniform
-    and independent, like p separate draws, at a third of the cost of bounded draws (for w = 12)."""
-    throughput = np.asarray(weekly, dtype=dtype)
-    w = throughput.size
-    per_draw = 1
-    while w > 1 and w ** (per_draw + 1) <= _TABLE_CODES:
-        per_draw += 1
-    codes = np.arange(w**per_draw)
-    digits = codes[None, :] // (w ** np.arange(per_draw))[:, None] % w
-    table = throughput[digits]
-    table.flags.writeable = False  # cached: the milestones of one project and day share a window
-    return table
+def _covered_by_week(weekly: tuple[int, ...], goals: list[int], horizon: int, last: float) -> np.ndarray:
+    """P(the running total of w weeks drawn from ``weekly`` is at least the goal), one row per week
+    w = 1, 2, ... and one column per goal (ascending), never falling down a column; rows until the
+    largest goal's probability reaches ``last`` or the horizon. The distribution of the totals
+    below the largest goal is carried from week to week (a total that reaches it covers every
+    goal, so it leaves): the exact distribution of what drawing weeks one by one samples. Holds one
+    row of totals per week (at most horizon × largest goal floats)."""
+    top = goals[-1]
+    values, counts = np.unique(np.minimum(np.asarray(weekly, np.int64), top), return_counts=True)
+    probs = counts / len(weekly)
+    dense = int(values[-1]) < 4 * len(values) + 32  # one convolution beats a shifted add per value
+    if dense:
+        pmf = np.zeros(int(values[-1]) + 1)
+        pmf[values] = probs
+    rows = [np.zeros(top)]
+    rows[0][0] = 1.0  # before any week the total is 0
+    # no need to test before the mean week would have covered the largest goal
+    first_test = min(horizon, math.ceil(top / float(np.dot(values, probs))) + 2)
+    while len(rows) <= horizon:
+        below = rows[-1]
+        if dense:
+            rows.append(np.convolve(below, pmf)[:top])
+        else:
+            moved = np.zeros(top)
+            for value, p in zip(values.tolist(), probs.tolist()):
+                if value < top:
+                    moved[value:] += p * below[: top - value]
+            rows.append(moved)
+        if len(rows) > first_test and 1.0 - rows[-1].sum() >= last:
+            break
+    short = np.cumsum(np.array(rows[1:]), axis=1)[:, np.asarray(goals) - 1]  # P(total < goal)
+    return np.maximum.accumulate(1.0 - short, axis=0)  # rounding never makes a later week less likely
 
 
 def _summarise(target: Target, weeks: np.ndarray | None, as_of: date, settings: Settings,
