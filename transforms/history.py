@@ -104,7 +104,7 @@ def replay_health(con: duckdb.DuckDBPyConnection, instants: list[datetime],
         with replay_catalog(cur, catalog) as rebuild:
             for instant in share:
                 started = time.perf_counter()
-                rebuild(instant)
+                rebuild(instant, health_only=True)
                 day = instant.astimezone(timezone.utc).date()
                 with written:
                     cur.execute(f"DELETE FROM {into} WHERE day = ?", [day])
@@ -206,6 +206,16 @@ def replay_burnup_events(con: duckdb.DuckDBPyConnection, src: str, parts: dict[s
         SELECT * FROM _rows""")
 
 
+# The days of marts.burnup the health reads (marts_health_reasons.sql, scope): additions over
+# scope_window_days and the last 14 days, and each line's last day (what is open now). A replay
+# that only reconstructs the health (replay_health) builds no earlier day: marts.burnup's rows of
+# every day since each line began are most of its cost, and a past day's report, which draws the
+# whole burn-up, replays without this. One day more than the window, for the day's boundary.
+HEALTH_BURNUP_DAYS = """
+    SET VARIABLE burnup_days_from = (
+        SELECT CAST(timezone('UTC', getvariable('as_of')) AS DATE) - (greatest(max(scope_window_days), 14) + 1)
+        FROM meta.health_thresholds)"""
+
 # What a status report of a past day reads: the replayed marts and the week's changes.
 REPORTED = REPLAYED + (STEP["marts.changes_since"],)
 
@@ -292,10 +302,11 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
         con.execute(f"""CREATE VIEW {catalog}.marts.health_history AS SELECT * FROM {quoted}.marts.health_history
                         WHERE day <= getvariable('replay_at')::DATE""")
 
-        def rebuild(instant: datetime, steps: tuple = REPLAYED) -> None:
+        def rebuild(instant: datetime, steps: tuple = REPLAYED, health_only: bool = False) -> None:
             stamp = instant.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
             con.execute(f"SET VARIABLE replay_at = TIMESTAMPTZ '{stamp}+00'")
             set_as_of(con, instant)
+            con.execute(HEALTH_BURNUP_DAYS if health_only else "RESET VARIABLE burnup_days_from")
             con.execute(core_sql)
             con.execute(f"USE {catalog}")
             try:
@@ -320,5 +331,6 @@ def replay_catalog(con: duckdb.DuckDBPyConnection, catalog: str = "replay") -> I
         con.execute(f"USE {quoted}")
         con.execute(f"DETACH {catalog}")
         con.execute("RESET VARIABLE replay_at")
+        con.execute("RESET VARIABLE burnup_days_from")
         con.execute("SET VARIABLE as_of = ?" if previous is not None else "RESET VARIABLE as_of",
                     [previous] if previous is not None else [])

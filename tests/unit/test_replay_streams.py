@@ -38,7 +38,7 @@ def test_two_streams_share_the_threads_and_give_them_back(monkeypatch):
     def catalog(cur, name):
         seen.append(int(cur.execute("SELECT current_setting('threads')").fetchone()[0]))
 
-        def rebuild(instant):
+        def rebuild(instant, health_only=False):
             raise duckdb.Error("a replay failed")
 
         yield rebuild

@@ -52,13 +52,17 @@ FROM (SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS ent
 LEFT JOIN core.milestones m ON m.milestone_id = b.milestone_id;
 
 CREATE OR REPLACE TEMP VIEW _rows AS  -- the rows of the lines rebuilt(entity) names (a whole build: all)
-WITH entity_days AS (  -- every item's events summed per line and day (the key made once a line-day)
+WITH entity_days AS (  -- every item's events summed per line and day (the key made once a line-day);
+    -- back to 64-bit counts and DECIMAL(18, 6) points (sum widens them to 128 bits), which the
+    -- running sums below add faster (0.69 -> 0.61 s in a replay at 100,000 items)
     SELECT * FROM (
         SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS entity, * FROM (
             SELECT level, program_id, project_key, milestone_id, day,
-                   sum(scope) AS scope, sum(done) AS done, sum(unestimated) AS unestimated, sum(wip) AS wip,
-                   sum(scope_points) AS scope_points, sum(done_points) AS done_points,
-                   sum(added) AS added, sum(removed) AS removed
+                   CAST(sum(scope) AS BIGINT) AS scope, CAST(sum(done) AS BIGINT) AS done,
+                   CAST(sum(unestimated) AS BIGINT) AS unestimated, CAST(sum(wip) AS BIGINT) AS wip,
+                   CAST(sum(scope_points) AS DECIMAL(18, 6)) AS scope_points,
+                   CAST(sum(done_points) AS DECIMAL(18, 6)) AS done_points,
+                   CAST(sum(added) AS BIGINT) AS added, CAST(sum(removed) AS BIGINT) AS removed
             FROM _burnup_events WHERE NOT pending
             GROUP BY level, program_id, project_key, milestone_id, day))
     WHERE rebuilt(entity)
@@ -93,9 +97,12 @@ running AS (  -- what is true at each changing day's end, until the next one (on
     FROM day_changes
     WINDOW w AS (PARTITION BY eid ORDER BY day, own ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
-held AS (  -- each changing day's figures hold on every day until the next changing day, or the span's end
+held AS (  -- each changing day's figures hold on every day until the next changing day, or the span's end;
+    -- where getvariable('burnup_days_from') is set (the health-history replay: transforms/history.py),
+    -- only from that day on, and a line's last day always: the days the health reads
     SELECT s.level, s.program_id, s.project_key, s.milestone_id, r.*,
-           unnest(range(0, least(coalesce(r.next_day, s.last_day + 1), s.last_day + 1) - r.day)) AS k
+           unnest(range(greatest(0, least(coalesce(getvariable('burnup_days_from'), r.day), s.last_day) - r.day),
+                        least(coalesce(r.next_day, s.last_day + 1), s.last_day + 1) - r.day)) AS k
     FROM running r JOIN spans s USING (eid)
 )
 SELECT level, program_id, project_key, milestone_id, day + CAST(k AS INTEGER) AS day,
