@@ -24,9 +24,12 @@ Semantics chosen here (the caller shows them; they are not silent):
   trial a member with more remaining finishes on or after one with less, as the team's queue
   does. (One quantile for all rather than one shared sequence of weeks: every date and P(on time)
   reported is a maximum over targets in the same trial, and within a pool that maximum is its
-  member with most remaining either way, so they have the same distribution. Only how often two
-  members of one pool tie, which ``decided_share`` counts, differs.) The pool's distributions are
-  computed together, to its largest total.
+  member with most remaining either way, so they have the same distribution. What differs is how
+  often two members of one pool finish in the same week: less often now, where a lumpy week used
+  to finish both. So where two milestones of one queue block the same target, ``decided_by``
+  names the later one (whose work includes the other's) in more trials than before, and can
+  change from the earlier one to it: and with it ``marts.critical_path`` and the health's critical
+  path dimension.) The pool's distributions are computed together, to its largest total.
 - Horizon: a trial that has not covered ``remaining`` after ``horizon_weeks`` is *unfinished*. It
   sorts after every date: a percentile that lands on unfinished trials is ``None`` and the status
   is ``'beyond horizon'`` (the earlier percentiles keep their dates); ``unfinished`` gives the
@@ -68,7 +71,6 @@ summaries and deciders (about a third), and each pool's random order of its stra
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -95,8 +97,8 @@ class Target:
     due: date | None  # target date for P(on time); None -> p_on_time None
     blocked_by: tuple[str, ...] = ()  # target_ids it cannot finish before, in the same trial
     # Targets of one pool (one team's queue: a project's milestones, whose ``remaining`` count the
-    # milestones due before them too) read the same drawn weeks in each trial, so they finish in
-    # the order of their ``remaining`` in every trial. None: draws of its own.
+    # milestones due before them too) read the same quantile in each trial, so they finish in the
+    # order of their ``remaining`` in every trial. None: draws of its own.
     pool: str | None = None
 
 
@@ -286,8 +288,9 @@ def _covered_by_week(weekly: tuple[int, ...], goals: list[int], horizon: int, la
     w = 1, 2, ... and one column per goal (ascending), never falling down a column; rows until the
     largest goal's probability reaches ``last`` or the horizon. The distribution of the totals
     below the largest goal is carried from week to week (a total that reaches it covers every
-    goal, so it leaves): the exact distribution of what drawing weeks one by one samples. Holds one
-    row of totals per week (at most horizon × largest goal floats)."""
+    goal, so it leaves): the exact distribution of what drawing weeks one by one samples. It is
+    held only as far as w weeks can reach (w × the best week, below the largest goal), so a large
+    backlog at a slow pace costs what its reachable totals cost, and only the current week's."""
     top = goals[-1]
     values, counts = np.unique(np.minimum(np.asarray(weekly, np.int64), top), return_counts=True)
     probs = counts / len(weekly)
@@ -295,24 +298,24 @@ def _covered_by_week(weekly: tuple[int, ...], goals: list[int], horizon: int, la
     if dense:
         pmf = np.zeros(int(values[-1]) + 1)
         pmf[values] = probs
-    rows = [np.zeros(top)]
-    rows[0][0] = 1.0  # before any week the total is 0
-    # no need to test before the mean week would have covered the largest goal
-    first_test = min(horizon, math.ceil(top / float(np.dot(values, probs))) + 2)
-    while len(rows) <= horizon:
-        below = rows[-1]
+    at = np.asarray(goals) - 1
+    totals = np.ones(1)  # before any week the total is 0
+    covered = []
+    while len(covered) < horizon:
         if dense:
-            rows.append(np.convolve(below, pmf)[:top])
+            totals = np.convolve(totals, pmf)[:top]
         else:
-            moved = np.zeros(top)
+            moved = np.zeros(min(top, totals.size + int(values[-1])))
             for value, p in zip(values.tolist(), probs.tolist()):
-                if value < top:
-                    moved[value:] += p * below[: top - value]
-            rows.append(moved)
-        if len(rows) > first_test and 1.0 - rows[-1].sum() >= last:
+                if value < moved.size:
+                    reach = min(totals.size, moved.size - value)
+                    moved[value:value + reach] += p * totals[:reach]
+            totals = moved
+        short = np.cumsum(totals)[np.minimum(at, totals.size - 1)]  # P(total < goal)
+        covered.append(1.0 - short)
+        if covered[-1][-1] >= last:  # the same figure the strata are placed by
             break
-    short = np.cumsum(np.array(rows[1:]), axis=1)[:, np.asarray(goals) - 1]  # P(total < goal)
-    return np.maximum.accumulate(1.0 - short, axis=0)  # rounding never makes a later week less likely
+    return np.maximum.accumulate(np.array(covered), axis=0)  # rounding never makes a later week less likely
 
 
 def _summarise(target: Target, weeks: np.ndarray | None, as_of: date, settings: Settings,

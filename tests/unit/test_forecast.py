@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import tracemalloc
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from transforms.forecast import Forecast, Settings, Target, simulate
+from transforms.forecast import Forecast, Settings, Target, _covered_by_week, simulate
 
 AS_OF = date(2026, 6, 1)
 
@@ -156,6 +157,27 @@ def test_a_pool_finishes_its_queue_in_order_in_every_trial():
     with_ties = simulate([replace(early, pool="team"), replace(late, pool="team", target_id="aaa-late"),
                           Target("rollup", (), 0, None, blocked_by=("aaa-late", "early"))], AS_OF, SMALL)
     assert with_ties[2].decided_by == "aaa-late" and with_ties[2].decided_share == 1.0
+
+
+def test_a_large_backlog_at_a_slow_pace_costs_little_memory():
+    """The week-by-week distribution is held only as far as the weeks can reach, one week at a
+    time: 100,000 items at 5 a week (beyond a 10-year horizon) is a few MB, not horizon × items."""
+    tracemalloc.start()
+    try:
+        f = one(Target("m", (0, 3, 5, 8, 2, 6, 4, 5, 7, 3, 2, 9), 100_000, None))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f.status == "beyond horizon" and f.unfinished == 1.0
+    assert peak < 16 * 2**20, peak
+
+
+def test_the_weeks_stop_where_the_last_quantile_is_covered_by_the_same_figure():
+    """The loop stops on the very probability the strata are placed by (not a sum that may differ
+    in the last bit), so no trial is left unfinished when the weeks stopped before the horizon."""
+    window, last = (4, 4, 15, 1, 10, 7, 5, 14, 10, 14, 7, 8), 0.9990189849366976
+    covered = _covered_by_week(window, [2965], 520, last)
+    assert covered.shape[0] < 520 and covered[-1, -1] >= last
 
 
 def test_a_pool_has_one_throughput_window():
