@@ -237,6 +237,24 @@ def test_scope_from_before_a_milestone_starts_is_in_its_first_day_but_not_added_
     assert burnup(con) == whole(con, parts)
 
 
+def test_a_days_points_past_decimal_18_6_build_whole_and_merge(sections):
+    """Each estimate is below 1e9 (staging's bound), but 1,001 of them on one line and day sum past
+    DECIMAL(18, 6): the whole build keeps the sum exact rather than fail, and so does a merge, to
+    the last digit a DOUBLE holds at that size (the merge adds to the DOUBLE column: 1e-4 apart)."""
+    changes, parts = sections
+    con = world()
+    set_milestones(con, {"M1": (("p", "A"), 0, None, "open", None)})
+    big = {f"i{n}": [(("milestone", "M1"), 1, 1, 0, 0, 0, 999_999_999.0, None)] for n in range(1001)}
+    first_build(con, sections, big, 3)
+    assert con.execute("SELECT scope_points FROM marts.burnup WHERE day = DATE '2026-01-02'").fetchone()[0] == 1001 * 999_999_999
+    merge_items(con, changes, {"i0": [(("milestone", "M1"), 2, 1, 0, 0, 0, 999_999_999.0, None)]})
+    set_as_of(con, as_of(4))
+    merge(con, parts)
+    merged, rebuilt = burnup(con), whole(con, parts)
+    assert [r[:7] + r[8:] for r in merged] == [r[:7] + r[8:] for r in rebuilt]
+    assert all(abs(m[7] - r[7]) <= 1e-12 * abs(r[7]) for m, r in zip(merged, rebuilt))
+
+
 def test_an_item_leaving_a_day_earlier_moves_its_scope_removed_to_that_day(sections):
     """Worked by hand: an item in M1 from day 3 to day 5; a night finds it left on day 4. Day 4
     loses it and counts it removed; day 5's change nets to nothing from then on, yet day 5 no
