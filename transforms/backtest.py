@@ -117,7 +117,7 @@ def replay(con: duckdb.DuckDBPyConnection, as_of: datetime, weeks_back: int = 26
         JOIN throughput t USING (day, program_id, project_key)
         LEFT JOIN finished f USING (milestone_id, day)
         ORDER BY o.day, o.milestone_id""", [int(window)]).fetchall()
-    # as marts.forecasts does: the milestones a project queued on a day share that day's drawn weeks
+    # as marts.forecasts does: the milestones a project queued on a day read one quantile per trial
     targets = [Target(f"{m}@{d.isoformat()}", tuple(weekly), int(remaining), None,
                       pool=f"project:{program}|{project}@{d.isoformat()}")
                for m, program, project, d, remaining, weekly, _ in rows]

@@ -408,7 +408,7 @@ def write_forecasts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
                        "pool FROM _forecast_targets ORDER BY target_id").fetchall()
     # A project is done when its last open milestone is (their queue already holds all its open
     # items), so it draws nothing of its own and its critical path runs into that milestone. Its
-    # milestones share its pool: one team's weeks, so in every trial they finish in due-date order.
+    # milestones share its pool: one team's queue, so in every trial they finish in due-date order.
     targets = [Target(r[1], tuple(weeks.get(r[8]) or ()), 0 if r[0] == "project" else int(r[6]), r[7],
                       tuple(waits.get(r[1]) or ()), pool=r[8]) for r in rows]
     day = as_of.astimezone(timezone.utc).date()
