@@ -60,12 +60,12 @@ over targets, components and weeks, never over trials or items. The figures are 
 independent draws missed it by up to about a percentage point.
 
 Measured on the bench's warehouses (``make bench-rebuild``'s raw, built, 2026-12-06; ``simulate``
-alone, warm, the old and new code alternating in one process): at 100,000 items (1,560 targets,
-500 pools of three) a median of 0.53 s (0.44-0.75, seven runs) against 0.89 s (0.62-1.08) when
-every trial drew its weeks one by one; at 1,000,000 items (15,600 targets, 5,000 pools) 5.2 s
-(4.3-6.2, five runs) against 7.3 s (6.6-9.8). What remains is per target and per pool: the
-summaries and deciders (about a third), and each pool's random order of its strata
-(``permutation``, 0.13 ms). One thread: the work is many small numpy calls.
+alone, warm, the old and new code alternating in one process, two sets of runs): at 100,000 items
+(1,560 targets, 500 pools of three) medians of 0.42 and 0.50 s against 0.56 and 0.67 s when every
+trial drew its weeks one by one; at 1,000,000 items (15,600 targets, 5,000 pools) 4.3 and 4.7 s
+against 5.7 and 6.4 s: about a quarter less. What remains is per target and per pool: the
+summaries and deciders (about a third), each pool's random order of its strata (``permutation``,
+0.13 ms) and its weeks (a few numpy calls each). One thread: the work is many small numpy calls.
 """
 
 from __future__ import annotations
@@ -311,7 +311,8 @@ def _covered_by_week(weekly: tuple[int, ...], goals: list[int], horizon: int, la
                     reach = min(totals.size, moved.size - value)
                     moved[value:value + reach] += p * totals[:reach]
             totals = moved
-        short = np.cumsum(totals)[np.minimum(at, totals.size - 1)]  # P(total < goal)
+        # P(total < goal): a goal beyond the totals reached so far holds all of them
+        short = totals.cumsum().take(at if totals.size == top else np.minimum(at, totals.size - 1))
         covered.append(1.0 - short)
         if covered[-1][-1] >= last:  # the same figure the strata are placed by
             break
