@@ -10,6 +10,7 @@ merged table must be the whole build's, row for row.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time, timedelta, timezone
 from importlib import resources
 
@@ -240,7 +241,8 @@ def test_scope_from_before_a_milestone_starts_is_in_its_first_day_but_not_added_
 def test_a_days_points_past_decimal_18_6_build_whole_and_merge(sections):
     """Each estimate is below 1e9 (staging's bound), but 1,001 of them on one line and day sum past
     DECIMAL(18, 6): the whole build keeps the sum exact rather than fail, and so does a merge, to
-    the last digit a DOUBLE holds at that size (the merge adds to the DOUBLE column: 1e-4 apart)."""
+    the last bit a DOUBLE holds at that size (the merge reads the DOUBLE column back as a decimal:
+    one unit in the last place, 1.2e-4, apart)."""
     changes, parts = sections
     con = world()
     set_milestones(con, {"M1": (("p", "A"), 0, None, "open", None)})
@@ -252,7 +254,7 @@ def test_a_days_points_past_decimal_18_6_build_whole_and_merge(sections):
     merge(con, parts)
     merged, rebuilt = burnup(con), whole(con, parts)
     assert [r[:7] + r[8:] for r in merged] == [r[:7] + r[8:] for r in rebuilt]
-    assert all(abs(m[7] - r[7]) <= 1e-12 * abs(r[7]) for m, r in zip(merged, rebuilt))
+    assert all(abs(m[7] - r[7]) <= math.ulp(r[7]) for m, r in zip(merged, rebuilt))
 
 
 def test_an_item_leaving_a_day_earlier_moves_its_scope_removed_to_that_day(sections):

@@ -9,8 +9,10 @@
 -- structure or core.burnup_events' was rebuilt; otherwise [merge] rebuilds the lines that are new
 -- or whose first day moved (rebuilt(entity), _rows), drops the lines gone and the days past a line's
 -- new end, appends the days as_of moved on by, and adds the changes core.burnup_events' merges
--- recorded (meta.burnup_changes) to the days from theirs on. Points are summed as DECIMAL(18, 6),
--- so adding a change gives exactly what summing again would.
+-- recorded (meta.burnup_changes) to the days from theirs on. Each event's points are DECIMAL(18, 6)
+-- and their sums DECIMAL(38, 6), so adding a change gives what summing again would, to the last
+-- bit of the DOUBLE the table keeps (at 1e12 points a day, a merged day can be one unit in that
+-- last place apart: the merge reads the DOUBLE back as a decimal).
 
 -- [rows]
 CREATE OR REPLACE TEMP VIEW _burnup_events AS  -- core.burnup_events (pending: false) and the changes to
