@@ -270,8 +270,7 @@ def bench_size(items: int) -> dict:
         print(f"a night with {percent}% of items changed, built incrementally (load {load()})", flush=True)
         wall, maxrss, rc, lines = run([PY, "-m", "bench.rebuild", "--rebuild", str(raw), str(percent)],
                                       WORK / f"{label}-{items}.log")
-        night = last_json(lines) or {"tables": [], "error": {"table": "?", "seconds": wall, "line": f"exit {rc}"}}
-        result[label] = {**night, "percent": percent, "wall": wall, "maxrss_kib": maxrss, "rc": rc}
+        result[label] = {**reported(lines, wall, rc), "percent": percent, "wall": wall, "maxrss_kib": maxrss, "rc": rc}
     if not report.get("error"):  # issue #15: the status report of this warehouse, < 20 s at 100k items
         from bench.report import time_warehouse
 

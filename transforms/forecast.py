@@ -264,10 +264,12 @@ def _weeks_to_cover(remainings: Sequence[int], weekly: tuple[int, ...], key: str
     Zeros where nothing remains; unfinished everywhere when there is no throughput."""
     n, horizon = settings.trials, settings.horizon_weeks
     goals = sorted({r for r in remainings if r > 0})
-    by_goal = {r: np.full(n, horizon + 1, np.int32) for r in goals}
-    out = [by_goal[r] if r > 0 else np.zeros(n, np.int32) for r in remainings]
+
+    def per_entry(by_goal: dict[int, np.ndarray]) -> list[np.ndarray]:
+        return [by_goal[r] if r > 0 else np.zeros(n, np.int32) for r in remainings]
+
     if not goals or sum(weekly) == 0:
-        return out
+        return per_entry({r: np.full(n, horizon + 1, np.int32) for r in goals})
     rng = _rng(settings.seed, key)
     stratum = rng.permutation(n)  # trial t's quantile lies in ((s - 1) / n, s / n], s = stratum[t] + 1
     quantiles = (np.arange(1, n + 1) - rng.random(n)) / n  # one per stratum: ascending, in (0, 1]
@@ -278,9 +280,7 @@ def _weeks_to_cover(remainings: Sequence[int], weekly: tuple[int, ...], key: str
     bounds[1:-1] = quantiles.searchsorted(covered, side="right")  # the strata each week covers, per goal
     bounds[-1] = n
     counts = np.diff(bounds, axis=0)  # strata whose week it is: the first that covers them
-    for column, goal in enumerate(goals):
-        by_goal[goal][:] = np.repeat(weeks, counts[:, column]).take(stratum)
-    return out
+    return per_entry({goal: np.repeat(weeks, counts[:, column]).take(stratum) for column, goal in enumerate(goals)})
 
 
 def _covered_by_week(weekly: tuple[int, ...], goals: list[int], horizon: int, last: float) -> np.ndarray:
