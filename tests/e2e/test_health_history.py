@@ -78,10 +78,18 @@ def test_a_reconstructed_day_is_what_the_sync_of_that_day_computed(tmp_path):
                         con.execute(f"SELECT level, program_id, project_key, milestone_id, {VERDICTS}, headline, "
                                     "reasons::VARCHAR FROM replay.marts.health "
                                     "ORDER BY ALL").fetchall(),
-                        con.execute("SELECT count(*) FROM replay.marts.burnup").fetchone()[0]))
+                        con.execute("SELECT * FROM replay.marts.burnup ORDER BY ALL").fetchall(),
+                        con.execute("SELECT getvariable('burnup_days_from')").fetchone()[0]))
     assert streamed[1] == streamed[2] and len({r[0] for r in streamed[2]}) == 4 and left_attached == 0
-    (whole, whole_days), (trimmed, trimmed_days) = whole_and_trimmed
-    assert trimmed == whole and len(whole) >= 10 and trimmed_days < whole_days / 2
+    (whole, whole_days, _), (trimmed, trimmed_days, days_from) = whole_and_trimmed
+    assert trimmed == whole and len(whole) >= 10 and len(trimmed_days) < len(whole_days) / 2
+    # the trimmed burn-up (its own SQL path: earlier days summed into one row per line) is the whole
+    # one's rows from burnup_days_from on and each line's last day, to the bit
+    last_day = {}
+    for row in whole_days:
+        last_day[row[:4]] = max(last_day.get(row[:4], row[4]), row[4])
+    kept = [row for row in whole_days if row[4] >= days_from or row[4] == last_day[row[:4]]]
+    assert days_from is not None and trimmed_days == kept and any(row[4] < days_from for row in kept)
     different = {t: (on_the_day[t], replayed.get(t)) for t in on_the_day if on_the_day[t] != replayed.get(t)}
     assert different == {}, [(t, [(c, a, b) for c, a, b in zip(VERDICTS.split(", "), *d) if a != b]) for t, d in different.items()]
     assert set(replayed) == set(on_the_day)

@@ -54,6 +54,11 @@ FROM (SELECT concat_ws('|', level, program_id, project_key, milestone_id) AS ent
 LEFT JOIN core.milestones m ON m.milestone_id = b.milestone_id;
 
 CREATE OR REPLACE TEMP VIEW _rows AS  -- the rows of the lines rebuilt(entity) names (a whole build: all)
+-- Two ways to the same rows, one planned per build (the other's filter on the variable is false):
+-- a whole line (entity_days, whole_spans, whole_changes) or, where getvariable('burnup_days_from')
+-- is set (a health-history replay: transforms/history.py), only the days the health reads
+-- (recent_spans, recent_changes), whose earlier changes sum into one row per line: at 1M items
+-- that sums 8.2M events into 0.4M line-days instead of 3.0M (3.1-3.6 s against 6.9-7.9).
 WITH entity_days AS (  -- every item's events summed per line and day (the key made once a line-day);
     -- the counts back to 64 bits (sum widens them to 128), which the running sums below add faster;
     -- the points stay as sum gives them: a day's points of one line may pass DECIMAL(18, 6)
@@ -66,10 +71,10 @@ WITH entity_days AS (  -- every item's events summed per line and day (the key m
                    CAST(sum(added) AS BIGINT) AS added, CAST(sum(removed) AS BIGINT) AS removed
             FROM _burnup_events WHERE NOT pending
             GROUP BY level, program_id, project_key, milestone_id, day))
-    WHERE rebuilt(entity)
+    WHERE rebuilt(entity) AND getvariable('burnup_days_from') IS NULL
 ),
-spans AS (  -- as _burnup_spans, from the days summed already; eid: a dense integer key per line, so
-    -- the window below sorts integers
+whole_spans AS (  -- as _burnup_spans, from the days summed already; eid: a dense integer key per line,
+    -- so the window below sorts integers
     SELECT *, row_number() OVER () AS eid FROM (
         SELECT d.entity, any_value(d.level) AS level, any_value(d.program_id) AS program_id,
                any_value(d.project_key) AS project_key, any_value(d.milestone_id) AS milestone_id,
@@ -78,7 +83,7 @@ spans AS (  -- as _burnup_spans, from the days summed already; eid: a dense inte
         FROM entity_days d LEFT JOIN core.milestones m ON m.milestone_id = d.milestone_id
         GROUP BY d.entity)
 ),
-day_changes AS (  -- days before the first day fold into it (scope added and removed count only from
+whole_changes AS (  -- days before the first day fold into it (scope added and removed count only from
     -- it); every span has a row on its first day (before its first change, nothing). The days that
     -- fold, and the empty first day, come first on that day: the window below counts them into its
     -- running sums, and the day's own changes (last) carry its figures and what it added.
@@ -86,11 +91,44 @@ day_changes AS (  -- days before the first day fold into it (scope added and rem
            d.scope, d.done, d.unestimated, d.wip, d.scope_points, d.done_points,
            CASE WHEN d.day >= s.first_day THEN d.added ELSE 0 END AS added,
            CASE WHEN d.day >= s.first_day THEN d.removed ELSE 0 END AS removed
-    FROM entity_days d JOIN spans s USING (entity)
+    FROM entity_days d JOIN whole_spans s USING (entity)
     WHERE d.day <= s.last_day
     UNION ALL
-    SELECT eid, first_day, false, 0, 0, 0, 0, 0, 0, 0, 0 FROM spans WHERE first_day <= last_day
+    SELECT eid, first_day, false, 0, 0, 0, 0, 0, 0, 0, 0 FROM whole_spans WHERE first_day <= last_day
 ),
+recent_spans AS (  -- as whole_spans, from the events; fold_day: the first day kept, burnup_days_from
+    -- (or the line's last day when that is earlier, or its first day when that is later)
+    SELECT *, greatest(first_day, least(getvariable('burnup_days_from'), last_day)) AS fold_day FROM (
+        SELECT *, row_number() OVER () AS eid FROM (
+            SELECT e.entity, any_value(e.level) AS level, any_value(e.program_id) AS program_id,
+                   any_value(e.project_key) AS project_key, any_value(e.milestone_id) AS milestone_id,
+                   burnup_first_day(any_value(m.start_date), min(e.day)) AS first_day,
+                   burnup_last_day(any_value(m.state), any_value(m.due_date), any_value(m.closed_at), max(e.day)) AS last_day
+            FROM _burnup_events e LEFT JOIN core.milestones m ON m.milestone_id = e.milestone_id
+            WHERE NOT e.pending AND rebuilt(e.entity) AND getvariable('burnup_days_from') IS NOT NULL
+            GROUP BY e.entity))
+),
+recent_changes AS (  -- as whole_changes, summed per line and day from the events: every day before
+    -- the fold day folds into it (its running sums, not its scope added and removed), so the sums
+    -- hash integers (eid) and most lines' past is one row; counts to 64 bits as in entity_days
+    SELECT s.eid, greatest(e.day, s.fold_day) AS day, e.day >= s.fold_day AS own,
+           CAST(sum(e.scope) AS BIGINT) AS scope, CAST(sum(e.done) AS BIGINT) AS done,
+           CAST(sum(e.unestimated) AS BIGINT) AS unestimated, CAST(sum(e.wip) AS BIGINT) AS wip,
+           sum(e.scope_points) AS scope_points, sum(e.done_points) AS done_points,
+           CAST(coalesce(sum(e.added) FILTER (WHERE e.day >= s.fold_day), 0) AS BIGINT) AS added,
+           CAST(coalesce(sum(e.removed) FILTER (WHERE e.day >= s.fold_day), 0) AS BIGINT) AS removed
+    FROM _burnup_events e JOIN recent_spans s USING (entity)
+    WHERE NOT e.pending AND e.day <= s.last_day
+    GROUP BY s.eid, greatest(e.day, s.fold_day), e.day >= s.fold_day
+    UNION ALL
+    SELECT eid, fold_day, false, 0, 0, 0, 0, 0, 0, 0, 0 FROM recent_spans WHERE first_day <= last_day
+),
+spans AS (
+    SELECT eid, level, program_id, project_key, milestone_id, last_day FROM whole_spans
+    UNION ALL
+    SELECT eid, level, program_id, project_key, milestone_id, last_day FROM recent_spans
+),
+day_changes AS (SELECT * FROM whole_changes UNION ALL SELECT * FROM recent_changes),
 running AS (  -- what is true at each changing day's end, until the next one (one window: one sort)
     SELECT eid, day, added, removed, lead(day) OVER w AS next_day,
            sum(scope) OVER w AS scope, sum(done) OVER w AS done, sum(unestimated) OVER w AS unestimated,
