@@ -97,7 +97,10 @@ whole_changes AS (  -- days before the first day fold into it (scope added and r
     SELECT eid, first_day, false, 0, 0, 0, 0, 0, 0, 0, 0 FROM whole_spans WHERE first_day <= last_day
 ),
 recent_spans AS (  -- as whole_spans, from the events; fold_day: the first day kept, burnup_days_from
-    -- (or the line's last day when that is earlier, or its first day when that is later)
+    -- (or the line's last day when that is earlier, or its first day when that is later). Not read
+    -- from _burnup_spans, the same rule over the four key columns: grouped by the events' own key,
+    -- which the join below needs anyway, this took 2.8-3.1 s of _rows at 1M items against 3.4-3.6 s;
+    -- and _burnup_spans grouped by that key took 0.66-0.80 s alone for [merge] against 0.45-0.56 s
     SELECT *, greatest(first_day, least(getvariable('burnup_days_from'), last_day)) AS fold_day FROM (
         SELECT *, row_number() OVER () AS eid FROM (
             SELECT e.entity, any_value(e.level) AS level, any_value(e.program_id) AS program_id,
