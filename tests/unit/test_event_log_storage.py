@@ -75,9 +75,18 @@ def _stored(base) -> dict:
             "tags": [(key, partition, tag, values.setdefault(value, len(values))) for key, partition, tag, value
                      in index.execute("SELECT e.asset_key, e.partition, t.key, t.value FROM asset_event_tags t "
                                       "JOIN event_logs e ON e.id = t.event_id ORDER BY t.id")],
-            "latest": {key: (last_run == run_id, dg.deserialize_value(latest, EventLogRecord).event_log_entry.dagster_event.partition)
-                       for key, last_run, latest in index.execute(
-                           "SELECT asset_key, last_run_id, last_materialization FROM asset_keys")},
+            # each table's row: its latest materialization (the last one stored, by id), the run, and
+            # the time of its last event of any kind (a planned materialization counts too)
+            "latest": {key: (last_run == run_id, record.event_log_entry.dagster_event.partition,
+                             record.storage_id == last_materialization, at_last_event)
+                       for key, last_run, latest, last_materialization, at_last_event in index.execute(
+                           "SELECT k.asset_key, k.last_run_id, k.last_materialization, "
+                           "       (SELECT max(id) FROM event_logs e WHERE e.asset_key = k.asset_key "
+                           "        AND e.dagster_event_type = 'ASSET_MATERIALIZATION'), "
+                           "       k.last_materialization_timestamp = (SELECT timestamp FROM event_logs e "
+                           "        WHERE e.asset_key = k.asset_key ORDER BY id DESC LIMIT 1) "
+                           "FROM asset_keys k")
+                       for record in [dg.deserialize_value(latest, EventLogRecord)]},
             "run events": sqlite3.connect(base / f"{run_id}.db").execute(
                 "SELECT dagster_event_type, asset_key, partition FROM event_logs ORDER BY id").fetchall(),
         }
@@ -110,6 +119,9 @@ def test_a_partitioned_materialization_is_stored_in_one_batch_as_dagster_stores_
     kinds = [kind for kind, _, _ in stored["ours"]["index events"]]
     assert kinds.count("ASSET_MATERIALIZATION") == kinds.count("ASSET_MATERIALIZATION_PLANNED") == 15
     assert len(stored["ours"]["tags"]) >= 15 and len(stored["ours"]["latest"]) == 3
+    # each table's row names its last partition's materialization, at its last event's time, as
+    # event by event, though the batch writes the row once (_last_of_each_kind)
+    assert set(stored["ours"]["latest"].values()) == {(True, "p4", True, True)}
     assert stored["ours"] == stored["dagster's"]
 
 
